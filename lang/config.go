@@ -1,0 +1,124 @@
+package lang
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/trainrun/trainrun/providers"
+)
+
+// Options say where variable values come from and which block kinds exist.
+type Options struct {
+	Vars     []string // each "NAME=VALUE" from -var, in the order given
+	VarFiles []string // -var-file paths, relative to the working directory or absolute
+	// Getenv reads the process environment: TRAINRUN_VAR_* values and the
+	// env() function. nil means os.Getenv... never: callers pass it, so
+	// tests stay hermetic.
+	Getenv   func(string) string
+	Registry *providers.Registry
+}
+
+// Config is a loaded configuration: every block, evaluated, with sweeps
+// expanded into instances.
+type Config struct {
+	Dir   string               // absolute working directory
+	Files map[string]*hcl.File // by file name as given in diagnostics, for rendering them
+
+	Parallelism int // trainrun { parallelism }; 0 when unset
+
+	Variables    map[string]*Variable
+	Computes     map[string]*Block // compute blocks by name
+	Environments map[string]*Block // environment blocks by name
+	Experiments  map[string]*Experiment
+	Instances    []*Instance // every instance of every experiment, sorted by Address
+
+	// Graph maps each block address ("experiment.train", "compute.gpu",
+	// "environment.torch", "local.x", "var.lr") to the addresses it
+	// references, sorted.
+	Graph map[string][]string
+
+	// Secrets are the clear values of every sensitive variable (and of
+	// sensitive attributes). Never print them; Redact replaces them.
+	Secrets []string
+}
+
+// Variable is one declared variable with its resolved value.
+type Variable struct {
+	Name        string
+	Type        cty.Type
+	Value       cty.Value
+	Sensitive   bool
+	Description string
+	DeclRange   hcl.Range
+}
+
+// Block is one compute or environment block, decoded with its kind's schema.
+type Block struct {
+	Kind      string
+	Name      string
+	Values    providers.Values
+	DeclRange hcl.Range
+}
+
+// Address is "compute.NAME" or "environment.NAME" by the block's type.
+func (b *Block) Address(typ string) string { return typ + "." + b.Name }
+
+// Experiment is one experiment block.
+type Experiment struct {
+	Name          string
+	DeclRange     hcl.Range
+	Instances     []*Instance // sorted by Address
+	MaxConcurrent int         // sweep { max_concurrent }; 0 when unset
+}
+
+// Instance is one run-able point of an experiment: the experiment itself, or
+// one point of its sweep, with every expression evaluated for that point.
+type Instance struct {
+	Address     string // experiment.NAME or experiment.NAME["k1=v1,k2=v2"]
+	Experiment  string
+	Key         string // the sweep key (k1=v1,k2=v2); "" without a sweep
+	Compute     string // compute block name
+	Environment string // environment block name; "" means the default host environment
+	SourceDir   string // absolute
+	Command     []string
+	Shell       string
+	// Params are the run's parameters, each as canonical JSON (the sweep
+	// point overriding params).
+	Params map[string]json.RawMessage
+	Env    map[string]string
+	// Inputs maps each input name to the upstream instance addresses whose
+	// outputs it receives (several when the upstream is a sweep).
+	Inputs map[string][]string
+	// DependsOn lists the instance addresses this instance waits for:
+	// from inputs, depends_on and any other experiment reference. Sorted.
+	DependsOn []string
+	Outputs   []string
+	Resources providers.Resources
+	Timeout   time.Duration // 0: none
+	Retries   int
+	DeclRange hcl.Range
+}
+
+// ParamString is a parameter as a run sees it in TRAINRUN_PARAM_<NAME>:
+// strings without quotes, everything else as JSON.
+func ParamString(raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// Redact replaces every secret in s by "(sensitive)".
+func Redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "(sensitive)")
+		}
+	}
+	return s
+}

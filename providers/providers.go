@@ -1,0 +1,201 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Attr declares one attribute of a compute or environment block.
+type Attr struct {
+	Name     string
+	Type     cty.Type // the value is converted to this type; cty.DynamicPseudoType accepts any
+	Required bool
+	// Ref, when "compute", says the value must be a compute.NAME reference;
+	// the decoded value is then the referenced compute's name as a string.
+	Ref       string
+	Sensitive bool // the value is a secret: never printed, logged or stored in clear
+	Doc       string
+}
+
+// Block declares a nested block (such as build { … } in a container
+// environment). It is decoded into an object value under its name.
+type Block struct {
+	Name  string
+	Attrs []Attr
+}
+
+// Schema is the shape of a kind's block body.
+type Schema struct {
+	Attrs  []Attr
+	Blocks []Block
+}
+
+// Attr returns the attribute named name, or nil.
+func (s Schema) Attr(name string) *Attr {
+	for i := range s.Attrs {
+		if s.Attrs[i].Name == name {
+			return &s.Attrs[i]
+		}
+	}
+	return nil
+}
+
+// Values are the decoded attributes of one block, keyed by attribute name.
+// Attributes not written in the configuration are absent.
+type Values map[string]cty.Value
+
+// Problem is a provider's complaint about one attribute of its block; the
+// configuration loader turns it into a diagnostic at that attribute.
+type Problem struct {
+	Attr    string // "" for the block as a whole
+	Summary string
+	Detail  string
+}
+
+// ComputeKind is one kind of compute ("local", "ssh", "slurm").
+type ComputeKind interface {
+	Schema() Schema
+	// Validate checks decoded values beyond their types. It must not
+	// contact anything.
+	Validate(v Values) []Problem
+	// Open returns the compute described by v. It must not contact
+	// anything either; connections are made lazily by the methods.
+	Open(name string, v Values, env Env) (Compute, error)
+}
+
+// Env is what a provider may know about the process that runs trainrun.
+type Env struct {
+	Dir     string // the working directory (where .trainrun/ lives)
+	DataDir string // Dir/.trainrun
+}
+
+// Registry lists the kinds the command knows about.
+type Registry struct {
+	Computes     map[string]ComputeKind
+	Environments map[string]Schema
+}
+
+// ComputeKinds returns the compute kind names, sorted.
+func (r *Registry) ComputeKinds() []string { return sortedKeys(r.Computes) }
+
+// EnvironmentKinds returns the environment kind names, sorted.
+func (r *Registry) EnvironmentKinds() []string { return sortedKeys(r.Environments) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Resources is what one run needs from its compute.
+type Resources struct {
+	CPUs   int   `json:"cpus,omitempty"`
+	Memory int64 `json:"memory,omitempty"` // bytes
+	GPUs   int   `json:"gpus,omitempty"`
+	Nodes  int   `json:"nodes,omitempty"`
+}
+
+// File is one regular file or symlink of a snapshot to materialize.
+type File struct {
+	Path string // slash-separated, relative, never escaping
+	Mode uint32 // permission bits; symlinks carry 0o120000 (os.ModeSymlink is not used on the wire)
+	Blob string // path of the content on the machine running trainrun
+}
+
+// RunSpec is everything a compute needs to start one attempt of one run.
+type RunSpec struct {
+	RunID      string
+	Address    string
+	Experiment string
+	Attempt    int
+	// Files is the source snapshot, materialized as the run's working
+	// directory.
+	Files   []File
+	Command []string // exec form; empty when Shell is set
+	Shell   string   // run with sh -c
+	// Env holds the user's env and the SPEC §4 variables the runtime knows
+	// (run id, address, params, …); the compute adds TRAINRUN_OUTPUTS_DIR,
+	// TRAINRUN_METRICS_FILE and TRAINRUN_INPUT_* since it owns those paths.
+	Env       map[string]string
+	Inputs    map[string]string // input name → local directory of collected outputs
+	Resources Resources
+	GPUs      []int // GPU indices given to this run (CUDA_VISIBLE_DEVICES)
+	Timeout   time.Duration
+	Outputs   []string // declared output paths, relative to the working directory
+}
+
+// Handle says where a submitted run lives, so that any later trainrun
+// process can find it again. It is recorded in state before apply moves on.
+type Handle struct {
+	Compute   string    `json:"compute"`
+	Kind      string    `json:"kind"`
+	ID        string    `json:"id"`            // pid, job id, …
+	Dir       string    `json:"dir"`           // the run's directory on the compute
+	Host      string    `json:"host,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	// StartTicks identifies the process beyond its pid (pids are reused).
+	StartTicks string `json:"start_ticks,omitempty"`
+}
+
+// State is where a run is in its life.
+type State string
+
+const (
+	Pending   State = "pending"
+	Running   State = "running"
+	Succeeded State = "succeeded"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+)
+
+// Done reports whether s is final.
+func (s State) Done() bool { return s == Succeeded || s == Failed || s == Cancelled }
+
+// Status is what a compute says about a run.
+type Status struct {
+	State    State
+	ExitCode *int
+	Reason   string // why it failed or was cancelled: "timed out after 2h", "exit code 3"
+}
+
+// Compute is one configured compute. Its methods may be called from several
+// goroutines at once.
+type Compute interface {
+	// Slots is how many runs may be live at once (max_runs).
+	Slots() int
+	// GPUs is how many GPUs the compute schedules (0: none).
+	GPUs() int
+	// Submit starts the run detached and returns as soon as it is started:
+	// it survives the trainrun process.
+	Submit(ctx context.Context, spec *RunSpec) (Handle, error)
+	// Wait blocks until the run is final or ctx is done.
+	Wait(ctx context.Context, h Handle) (Status, error)
+	// Poll says where the run is now, without waiting.
+	Poll(ctx context.Context, h Handle) (Status, error)
+	// Cancel stops a live run (its whole process group or job); a run that
+	// is already final is left alone. The run is then reported Cancelled.
+	Cancel(ctx context.Context, h Handle) error
+	// Log returns the run's log; with follow it keeps reading until the
+	// run is final or ctx is done.
+	Log(ctx context.Context, h Handle, follow bool) (io.ReadCloser, error)
+	// Collect copies the run's log, metrics file and, when outputs is
+	// true, its outputs into dst (log, metrics.jsonl, outputs/).
+	Collect(ctx context.Context, h Handle, spec *RunSpec, dst string, outputs bool) error
+	// Remove deletes the run's directory on the compute.
+	Remove(ctx context.Context, h Handle) error
+	// Close releases connections.
+	Close() error
+}
+
+// Unsupported is returned for what a kind cannot do.
+type Unsupported struct{ Kind, What string }
+
+func (e *Unsupported) Error() string { return fmt.Sprintf("compute kind %q does not support %s", e.Kind, e.What) }
