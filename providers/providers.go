@@ -137,8 +137,8 @@ type RunSpec struct {
 type Handle struct {
 	Compute   string    `json:"compute"`
 	Kind      string    `json:"kind"`
-	ID        string    `json:"id"`            // pid, job id, …
-	Dir       string    `json:"dir"`           // the run's directory on the compute
+	ID        string    `json:"id"`  // pid, job id, …
+	Dir       string    `json:"dir"` // the run's directory on the compute
 	Host      string    `json:"host,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	// StartTicks identifies the process beyond its pid (pids are reused).
@@ -198,4 +198,6 @@ type Compute interface {
 // Unsupported is returned for what a kind cannot do.
 type Unsupported struct{ Kind, What string }
 
-func (e *Unsupported) Error() string { return fmt.Sprintf("compute kind %q does not support %s", e.Kind, e.What) }
+func (e *Unsupported) Error() string {
+	return fmt.Sprintf("compute kind %q does not support %s", e.Kind, e.What)
+}

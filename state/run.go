@@ -24,10 +24,10 @@ type Run struct {
 	// resources, timeout, retries), as last applied.
 	Settings Settings `json:"settings"`
 
-	Status   providers.State `json:"status"`
-	ExitCode *int            `json:"exit_code"`
-	Reason   string          `json:"reason,omitempty"`
-	Attempts int             `json:"attempts"`
+	Status   providers.State   `json:"status"`
+	ExitCode *int              `json:"exit_code"`
+	Reason   string            `json:"reason,omitempty"`
+	Attempts int               `json:"attempts"`
 	Handle   *providers.Handle `json:"handle,omitempty"`
 
 	CreatedAt  time.Time  `json:"created_at"`
