@@ -1,0 +1,911 @@
+package lang
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var experimentSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "compute", Required: true},
+		{Name: "environment"},
+		{Name: "source_dir"},
+		{Name: "command"},
+		{Name: "shell"},
+		{Name: "params"},
+		{Name: "env"},
+		{Name: "timeout"},
+		{Name: "retries"},
+		{Name: "inputs"},
+		{Name: "outputs"},
+		{Name: "depends_on"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}},
+}
+
+var resourcesSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "cpus"}, {Name: "memory"}, {Name: "gpus"}, {Name: "nodes"}},
+}
+
+var sweepSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "grid", Required: true}, {Name: "max_concurrent"}},
+}
+
+// perRunAttrs are the experiment attributes evaluated for each instance,
+// where param.* is available.
+var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs"}
+
+var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
+
+const noParamInParams = "params and sweep cannot refer to param: they define the parameters. Refer to variables or locals instead."
+
+type expDecl struct {
+	name      string
+	block     *hcl.Block
+	attrs     hcl.Attributes
+	resources hcl.Attributes // nil without a resources block
+	sweep     hcl.Attributes // nil without a sweep block
+
+	compute     string
+	environment string
+	inputs      []inputRef
+	dependsOn   []expRef
+	allOf       map[string]bool // experiments all of whose instances this one waits for
+	perRun      map[string]bool // attributes ("resources.cpus" for nested ones) that use param
+	paramRefs   []hcl.Traversal
+
+	// Set once evaluated without errors.
+	done  bool
+	byKey map[string]string // sweep key → instance address
+	addrs []string          // every instance address, sorted
+}
+
+// expRef is a static reference to experiment.X or experiment.X["key"].
+type expRef struct {
+	exp    string
+	key    string
+	hasKey bool
+	rng    hcl.Range
+}
+
+type inputRef struct {
+	name string
+	expRef
+}
+
+func (l *loader) declareExperiment(b *hcl.Block) {
+	name := b.Labels[0]
+	content, diags := b.Body.Content(experimentSchema)
+	l.add(diags)
+	if !l.checkName("experiment", name, b.LabelRanges[0]) {
+		return
+	}
+	if prev := l.exps[name]; prev != nil {
+		l.duplicate("experiment", name, prev.block.DefRange, b.DefRange)
+		return
+	}
+	e := &expDecl{name: name, block: b, allOf: map[string]bool{}, perRun: map[string]bool{}}
+	l.exps[name] = e
+	if content == nil {
+		return
+	}
+	e.attrs = content.Attributes
+	broken := diags.HasErrors()
+	var seen = map[string]*hcl.Block{}
+	for _, nb := range content.Blocks {
+		if prev := seen[nb.Type]; prev != nil {
+			l.add(hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate " + nb.Type + " block",
+				Detail:   fmt.Sprintf("A %s block was already given at %s. An experiment has at most one; merge them.", nb.Type, rangeString(prev.DefRange)),
+				Subject:  nb.DefRange.Ptr(),
+			}})
+			broken = true
+			continue
+		}
+		seen[nb.Type] = nb
+		schema := resourcesSchema
+		if nb.Type == "sweep" {
+			schema = sweepSchema
+		}
+		c, diags := nb.Body.Content(schema)
+		l.add(diags)
+		if diags.HasErrors() {
+			broken = true
+		}
+		attrs := hcl.Attributes{}
+		if c != nil {
+			attrs = c.Attributes
+		}
+		if nb.Type == "sweep" {
+			e.sweep = attrs
+		} else {
+			e.resources = attrs
+		}
+	}
+	if broken {
+		e.attrs = nil // scanExperiment then marks the node broken
+	}
+}
+
+// scanExperiment finds the references of an experiment, checking the
+// statically analysed attributes (compute, environment, inputs,
+// depends_on) on the way.
+func (l *loader) scanExperiment(n *node, e *expDecl) {
+	if e.attrs == nil {
+		n.broken = true
+		return
+	}
+	ok := true
+	perRun := func(key string, expr hcl.Expression) {
+		before := len(e.paramRefs)
+		if !l.scanExpr(n, expr, scanOpts{param: true, paramRefs: &e.paramRefs}) {
+			ok = false
+		}
+		if len(e.paramRefs) > before {
+			e.perRun[key] = true
+		}
+	}
+	for _, name := range perRunAttrs {
+		if a := e.attrs[name]; a != nil {
+			perRun(name, a.Expr)
+		}
+	}
+	for _, name := range resourceAttrs {
+		if a := e.resources[name]; a != nil {
+			perRun("resources."+name, a.Expr)
+		}
+	}
+	noParam := scanOpts{noParam: noParamInParams}
+	if a := e.attrs["params"]; a != nil && !l.scanExpr(n, a.Expr, noParam) {
+		ok = false
+	}
+	for _, a := range sortedAttrs(e.sweep) {
+		if !l.scanExpr(n, a.Expr, noParam) {
+			ok = false
+		}
+	}
+	// Generic references wait for every instance of the experiment.
+	for addr := range n.deps {
+		if name, found := strings.CutPrefix(addr, "experiment."); found {
+			e.allOf[name] = true
+		}
+	}
+
+	if a := e.attrs["compute"]; a != nil {
+		name, good := l.staticRef(n, a.Expr, "compute", "compute")
+		ok = ok && good
+		e.compute = name
+	}
+	if a := e.attrs["environment"]; a != nil {
+		if _, diags := hcl.AbsTraversalForExpr(a.Expr); !diags.HasErrors() {
+			name, good := l.staticRef(n, a.Expr, "environment", "environment")
+			ok = ok && good
+			e.environment = name
+		} else if v, diags := a.Expr.Value(nil); diags.HasErrors() || !v.IsKnown() || !(v.IsNull() || v.Type() == cty.String && v.AsString() == "") {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid environment reference",
+				"environment must be a reference to an environment block, such as environment = environment.NAME; leave it out (or write \"\") for the default host environment.")
+			ok = false
+		}
+	}
+	if a := e.attrs["inputs"]; a != nil && !l.scanInputs(n, e, a) {
+		ok = false
+	}
+	if a := e.attrs["depends_on"]; a != nil && !l.scanDependsOn(n, e, a) {
+		ok = false
+	}
+	if !ok {
+		n.broken = true
+	}
+}
+
+func (l *loader) scanInputs(n *node, e *expDecl, a *hcl.Attribute) bool {
+	pairs, diags := hcl.ExprMap(a.Expr)
+	if diags.HasErrors() {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid inputs",
+			"inputs must be written as an object whose values are experiment outputs, such as inputs = { data = experiment.prep.outputs }.")
+		return false
+	}
+	ok := true
+	names := map[string]hcl.Range{}
+	for _, p := range pairs {
+		kv, diags := p.Key.Value(nil)
+		if diags.HasErrors() || !kv.IsKnown() || kv.IsNull() || kv.Type() != cty.String {
+			l.errorf(p.Key.Range().Ptr(), "Invalid input name", "An input name must be a literal name, such as data.")
+			ok = false
+			continue
+		}
+		name := kv.AsString()
+		if !l.checkName("input", name, p.Key.Range()) {
+			ok = false
+			continue
+		}
+		if prev, dup := names[name]; dup {
+			l.duplicate("input", name, prev, p.Key.Range())
+			ok = false
+			continue
+		}
+		names[name] = p.Key.Range()
+		ref, good := l.staticExpRef(n, p.Value, true)
+		if !good {
+			ok = false
+			continue
+		}
+		e.inputs = append(e.inputs, inputRef{name: name, expRef: ref})
+	}
+	return ok
+}
+
+func (l *loader) scanDependsOn(n *node, e *expDecl, a *hcl.Attribute) bool {
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid depends_on",
+			"depends_on must be a list of experiment references, such as depends_on = [experiment.prep].")
+		return false
+	}
+	ok := true
+	for _, x := range exprs {
+		ref, good := l.staticExpRef(n, x, false)
+		if !good {
+			ok = false
+			continue
+		}
+		e.dependsOn = append(e.dependsOn, ref)
+	}
+	return ok
+}
+
+// staticExpRef analyses experiment.X, experiment.X["key"] and, with
+// outputs, experiment.X.outputs and experiment.X["key"].outputs.
+func (l *loader) staticExpRef(n *node, expr hcl.Expression, outputs bool) (expRef, bool) {
+	want := "experiment.NAME or experiment.NAME[\"KEY\"]"
+	if outputs {
+		want = "experiment.NAME.outputs or experiment.NAME[\"KEY\"].outputs"
+	}
+	bad := func() (expRef, bool) {
+		l.errorf(expr.Range().Ptr(), "Invalid experiment reference", "This must be a reference of the form %s.", want)
+		return expRef{}, false
+	}
+	t, diags := hcl.AbsTraversalForExpr(expr)
+	if diags.HasErrors() || t.RootName() != "experiment" {
+		return bad()
+	}
+	name, ok := stepName(t, 1)
+	if !ok {
+		return bad()
+	}
+	ref := expRef{exp: name, rng: t.SourceRange()}
+	rest := t[2:]
+	if len(rest) > 0 {
+		if ix, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
+			k := ix.Key
+			if !k.IsKnown() || k.IsNull() || k.Type() != cty.String {
+				return bad()
+			}
+			ref.key, ref.hasKey = k.AsString(), true
+			rest = rest[1:]
+		}
+	}
+	if outputs {
+		if len(rest) != 1 {
+			return bad()
+		}
+		if a, isAttr := rest[0].(hcl.TraverseAttr); !isAttr || a.Name != "outputs" {
+			return bad()
+		}
+	} else if len(rest) != 0 {
+		return bad()
+	}
+	if !l.scanTraversal(n, t, scanOpts{static: true}) {
+		return expRef{}, false
+	}
+	if name == n.name {
+		return ref, true // a self-reference: reported as a cycle
+	}
+	return ref, true
+}
+
+// axis is one parameter of a sweep grid with its values.
+type axis struct {
+	name  string
+	vals  []cty.Value       // possibly marked
+	strs  []string          // as written in instance keys
+	jsons []json.RawMessage // canonical JSON
+}
+
+// evalExperiment evaluates an experiment and expands it into instances.
+func (l *loader) evalExperiment(n *node, e *expDecl) {
+	n.value = cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.StringVal(e.name),
+		"outputs": cty.DynamicVal,
+	})
+	exp := &Experiment{Name: e.name, DeclRange: e.block.DefRange}
+	l.cfg.Experiments[e.name] = exp
+	if n.broken {
+		return
+	}
+	ctx := l.ctxFor(n)
+
+	params, paramJSON, ok := l.evalParams(e, ctx)
+	if !ok {
+		n.broken = true
+		return
+	}
+	axes, maxConc, ok := l.evalSweep(e, ctx)
+	if !ok {
+		n.broken = true
+		return
+	}
+	exp.MaxConcurrent = maxConc
+
+	// Every param.NAME must name a parameter.
+	known := make([]string, 0, len(params)+len(axes))
+	for name := range params {
+		known = append(known, name)
+	}
+	for _, ax := range axes {
+		if _, dup := params[ax.name]; !dup {
+			known = append(known, ax.name)
+		}
+	}
+	sort.Strings(known)
+	for _, t := range e.paramRefs {
+		name, _ := stepName(t, 1)
+		if _, ok := params[name]; ok {
+			continue
+		}
+		if axisIndex(axes, name) >= 0 {
+			continue
+		}
+		l.errorf(t[:2].SourceRange().Ptr(), "Reference to undeclared param",
+			"This experiment has no parameter named %q.%s Parameters come from params and the sweep grid; add %s to one of them.",
+			name, didYouMean(name, known), name)
+		ok = false
+	}
+	if !ok {
+		n.broken = true
+		return
+	}
+
+	points := 1
+	for _, ax := range axes {
+		points *= len(ax.vals)
+		if points > maxInstancesPerExperiment {
+			l.errorf(e.sweep["grid"].Expr.Range().Ptr(), "Sweep too large",
+				"This sweep has more than %d points. Split it into several experiments or sweep fewer values.", maxInstancesPerExperiment)
+			n.broken = true
+			return
+		}
+	}
+
+	dependsOn, inputs, ok := l.instanceDeps(e)
+	if !ok {
+		n.broken = true
+		return
+	}
+
+	// The attributes that do not use param are evaluated once.
+	base := &Instance{
+		Experiment:  e.name,
+		Compute:     e.compute,
+		Environment: e.environment,
+		SourceDir:   l.dir,
+		DependsOn:   dependsOn,
+		DeclRange:   e.block.DefRange,
+	}
+	fields := l.instanceFields(e)
+	for _, f := range fields {
+		if f.perRun {
+			continue
+		}
+		v, good := l.eval(f.attr.Expr, ctx)
+		if !good || !f.set(l, base, l.unmark(v, false), f.attr) {
+			n.broken = true
+			return
+		}
+	}
+	if !l.checkCommand(e, base) {
+		n.broken = true
+		return
+	}
+
+	// Expand the sweep: the cartesian product of the axes, in the order of
+	// sorted parameter names.
+	instances := make([]*Instance, 0, points)
+	e.byKey = make(map[string]string, points)
+	idx := make([]int, len(axes))
+	pvals := make(map[string]cty.Value, len(params)+len(axes))
+	var key strings.Builder
+	for p := 0; p < points; p++ {
+		inst := new(Instance)
+		*inst = *base
+		inst.Params = make(map[string]json.RawMessage, len(paramJSON)+len(axes))
+		maps.Copy(inst.Params, paramJSON)
+		maps.Copy(pvals, params)
+		key.Reset()
+		for i, ax := range axes {
+			if i > 0 {
+				key.WriteByte(',')
+			}
+			key.WriteString(ax.name)
+			key.WriteByte('=')
+			key.WriteString(ax.strs[idx[i]])
+			inst.Params[ax.name] = ax.jsons[idx[i]]
+			pvals[ax.name] = ax.vals[idx[i]]
+		}
+		inst.Key = key.String()
+		if len(axes) == 0 {
+			inst.Address = "experiment." + e.name
+		} else {
+			inst.Address = instanceAddress(e.name, inst.Key)
+		}
+		if prev, dup := e.byKey[inst.Key]; dup {
+			l.errorf(e.sweep["grid"].Expr.Range().Ptr(), "Duplicate sweep point",
+				"The sweep grid produces the instance %s twice. Remove the repeated value from the grid.", prev)
+			n.broken = true
+			return
+		}
+		e.byKey[inst.Key] = inst.Address
+		if base.Env != nil {
+			inst.Env = maps.Clone(base.Env)
+		}
+		if inputs != nil {
+			inst.Inputs = maps.Clone(inputs)
+		}
+		if len(e.perRun) > 0 {
+			child := ctx.NewChild()
+			child.Variables = map[string]cty.Value{"param": cty.ObjectVal(pvals)}
+			for _, f := range fields {
+				if !f.perRun {
+					continue
+				}
+				v, good := l.eval(f.attr.Expr, child)
+				if !good || !f.set(l, inst, l.unmark(v, false), f.attr) {
+					n.broken = true
+					return
+				}
+			}
+			if !l.checkCommand(e, inst) {
+				n.broken = true
+				return
+			}
+		}
+		instances = append(instances, inst)
+		// Next point: the last axis varies fastest.
+		for i := len(axes) - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(axes[i].vals) {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	sort.Slice(instances, func(i, j int) bool { return instances[i].Address < instances[j].Address })
+	exp.Instances = instances
+	e.addrs = make([]string, len(instances))
+	for i, inst := range instances {
+		e.addrs[i] = inst.Address
+	}
+	e.done = true
+}
+
+func axisIndex(axes []axis, name string) int {
+	for i := range axes {
+		if axes[i].name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// instanceAddress is experiment.NAME["KEY"], the key quoted as an HCL
+// string so that the address can be parsed back.
+func instanceAddress(name, key string) string {
+	var b strings.Builder
+	b.Grow(len(name) + len(key) + 16)
+	b.WriteString("experiment.")
+	b.WriteString(name)
+	b.WriteString(`["`)
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case (c == '$' || c == '%') && i+1 < len(key) && key[i+1] == '{':
+			b.WriteByte(c)
+			b.WriteByte(c)
+		case c < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString(`"]`)
+	return b.String()
+}
+
+// evalParams evaluates params: the values (marks kept, for param.*) and
+// their canonical JSON.
+func (l *loader) evalParams(e *expDecl, ctx *hcl.EvalContext) (map[string]cty.Value, map[string]json.RawMessage, bool) {
+	params := map[string]cty.Value{}
+	jsons := map[string]json.RawMessage{}
+	a := e.attrs["params"]
+	if a == nil {
+		return params, jsons, true
+	}
+	v, ok := l.eval(a.Expr, ctx)
+	if !ok {
+		return nil, nil, false
+	}
+	if v.IsNull() {
+		return params, jsons, true
+	}
+	elems, ok := objectElems(v)
+	if !ok {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid params", "params must be an object, such as params = { lr = 0.01, epochs = 10 }.")
+		return nil, nil, false
+	}
+	for name, ev := range elems {
+		if !validName(name) {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid parameter name",
+				"%q is not a valid parameter name. A name starts with a letter or underscore and contains only letters, digits, underscores and dashes.", name)
+			return nil, nil, false
+		}
+		params[name] = ev
+		j, err := canonicalJSON(l.unmark(ev, false))
+		if err != nil {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid params", "The parameter %s cannot be written as JSON: %v.", name, err)
+			return nil, nil, false
+		}
+		jsons[name] = j
+	}
+	return params, jsons, true
+}
+
+// objectElems returns the attributes of an object or the elements of a
+// map, keeping marks on each element.
+func objectElems(v cty.Value) (map[string]cty.Value, bool) {
+	v, marks := v.Unmark()
+	ty := v.Type()
+	if !ty.IsObjectType() && !ty.IsMapType() || v.IsNull() || !v.IsKnown() {
+		return nil, false
+	}
+	out := make(map[string]cty.Value, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		k, ev := it.Element()
+		out[k.AsString()] = ev.WithMarks(marks)
+	}
+	return out, true
+}
+
+// evalSweep evaluates the sweep block into axes sorted by name.
+func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool) {
+	if e.sweep == nil {
+		return nil, 0, true
+	}
+	maxConc := 0
+	if a := e.sweep["max_concurrent"]; a != nil {
+		v, ok := l.eval(a.Expr, ctx)
+		if !ok {
+			return nil, 0, false
+		}
+		if maxConc, ok = l.wholeNumber(l.unmark(v, false), a, "max_concurrent", 0); !ok {
+			return nil, 0, false
+		}
+	}
+	a := e.sweep["grid"]
+	if a == nil {
+		return nil, 0, false // reported by the schema
+	}
+	v, ok := l.eval(a.Expr, ctx)
+	if !ok {
+		return nil, 0, false
+	}
+	elems, ok := objectElems(v)
+	if !ok || len(elems) == 0 {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid sweep grid",
+			"grid must be an object mapping each parameter to its list of values, such as grid = { lr = [0.1, 0.01], batch = [32, 64] }.")
+		return nil, 0, false
+	}
+	names := sortedKeys(elems)
+	axes := make([]axis, 0, len(names))
+	for _, name := range names {
+		if !validName(name) {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid parameter name",
+				"%q is not a valid parameter name. A name starts with a letter or underscore and contains only letters, digits, underscores and dashes.", name)
+			return nil, 0, false
+		}
+		list, marks := elems[name].Unmark()
+		ty := list.Type()
+		if list.IsNull() || !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid sweep grid",
+				"The values of %s must be a list, such as %s = [0.1, 0.01].", name, name)
+			return nil, 0, false
+		}
+		if list.LengthInt() == 0 {
+			l.errorf(a.Expr.Range().Ptr(), "Empty sweep axis",
+				"The list of values of %s is empty, so the sweep has no points. Give at least one value.", name)
+			return nil, 0, false
+		}
+		ax := axis{name: name}
+		for it := list.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			ev = ev.WithMarks(marks)
+			clear := l.unmark(ev, false)
+			j, err := canonicalJSON(clear)
+			if err != nil {
+				l.errorf(a.Expr.Range().Ptr(), "Invalid sweep grid", "A value of %s cannot be written as JSON: %v.", name, err)
+				return nil, 0, false
+			}
+			s := string(j)
+			if clear.Type() == cty.String && !clear.IsNull() {
+				s = clear.AsString()
+			}
+			ax.vals = append(ax.vals, ev)
+			ax.strs = append(ax.strs, s)
+			ax.jsons = append(ax.jsons, j)
+		}
+		axes = append(axes, ax)
+	}
+	return axes, maxConc, true
+}
+
+// instanceDeps resolves inputs and depends_on against the instances of the
+// experiments they name, which are already expanded.
+func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, bool) {
+	ok := true
+	set := map[string]bool{}
+	resolve := func(r expRef) []string {
+		up := l.exps[r.exp]
+		if up == nil || !up.done {
+			ok = false // its own errors are reported already
+			return nil
+		}
+		if !r.hasKey {
+			return up.addrs
+		}
+		addr, found := up.byKey[r.key]
+		if !found {
+			if len(up.byKey) == 1 && up.addrs[0] == "experiment."+r.exp {
+				l.errorf(r.rng.Ptr(), "Reference to an instance of an experiment without sweep",
+					"experiment.%s has no sweep, so it has no instance %q. Refer to it as experiment.%s.", r.exp, r.key, r.exp)
+			} else {
+				l.errorf(r.rng.Ptr(), "Reference to undeclared instance",
+					"experiment.%s has no instance with the key %q.%s Keys list the sweep parameters sorted by name, such as \"batch=32,lr=0.1\".",
+					r.exp, r.key, didYouMean(r.key, sortedKeys(up.byKey)))
+			}
+			ok = false
+			return nil
+		}
+		return []string{addr}
+	}
+	for name := range e.allOf {
+		if name == e.name {
+			continue
+		}
+		for _, a := range resolve(expRef{exp: name}) {
+			set[a] = true
+		}
+	}
+	for _, r := range e.dependsOn {
+		for _, a := range resolve(r) {
+			set[a] = true
+		}
+	}
+	var inputs map[string][]string
+	for _, in := range e.inputs {
+		addrs := resolve(in.expRef)
+		if inputs == nil {
+			inputs = map[string][]string{}
+		}
+		inputs[in.name] = addrs
+		for _, a := range addrs {
+			set[a] = true
+		}
+	}
+	if !ok {
+		return nil, nil, false
+	}
+	deps := make([]string, 0, len(set))
+	for a := range set {
+		deps = append(deps, a)
+	}
+	sort.Strings(deps)
+	return deps, inputs, true
+}
+
+// field is one per-instance attribute: how its value lands in an Instance.
+type field struct {
+	attr   *hcl.Attribute
+	perRun bool
+	set    func(l *loader, inst *Instance, v cty.Value, attr *hcl.Attribute) bool
+}
+
+func (l *loader) instanceFields(e *expDecl) []field {
+	var fields []field
+	add := func(key string, attr *hcl.Attribute, set func(*loader, *Instance, cty.Value, *hcl.Attribute) bool) {
+		if attr != nil {
+			fields = append(fields, field{attr: attr, perRun: e.perRun[key], set: set})
+		}
+	}
+	add("source_dir", e.attrs["source_dir"], setSourceDir)
+	add("command", e.attrs["command"], setCommand)
+	add("shell", e.attrs["shell"], setShell)
+	add("env", e.attrs["env"], setEnv)
+	add("timeout", e.attrs["timeout"], setTimeout)
+	add("retries", e.attrs["retries"], setRetries)
+	add("outputs", e.attrs["outputs"], setOutputs)
+	add("resources.cpus", e.resources["cpus"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		n, ok := l.wholeNumber(v, a, "cpus", 0)
+		inst.Resources.CPUs = n
+		return ok
+	})
+	add("resources.memory", e.resources["memory"], setMemory)
+	add("resources.gpus", e.resources["gpus"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		n, ok := l.wholeNumber(v, a, "gpus", 0)
+		inst.Resources.GPUs = n
+		return ok
+	})
+	add("resources.nodes", e.resources["nodes"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		n, ok := l.wholeNumber(v, a, "nodes", 0)
+		inst.Resources.Nodes = n
+		return ok
+	})
+	return fields
+}
+
+// checkCommand enforces exactly one of command and shell.
+func (l *loader) checkCommand(e *expDecl, inst *Instance) bool {
+	cmd, sh := e.attrs["command"], e.attrs["shell"]
+	switch {
+	case cmd != nil && sh != nil:
+		l.add(hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting command and shell",
+			Detail:   fmt.Sprintf("experiment %q sets both command (at %s) and shell. Keep command for an exec list, or shell for a line run with sh -c, not both.", e.name, rangeString(cmd.Range)),
+			Subject:  sh.Range.Ptr(),
+		}})
+		return false
+	case cmd == nil && sh == nil:
+		l.add(hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing command",
+			Detail:   fmt.Sprintf("experiment %q says nothing to run. Add command = [\"python\", \"train.py\"] (an exec list) or shell = \"python train.py\" (run with sh -c).", e.name),
+			Subject:  e.block.DefRange.Ptr(),
+		}})
+		return false
+	}
+	return true
+}
+
+func setSourceDir(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	s, ok := l.toString(v, a.Expr.Range(), "source_dir")
+	if !ok {
+		return false
+	}
+	dir := s
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(l.dir, dir)
+	}
+	dir = filepath.Clean(dir)
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		l.errorf(a.Expr.Range().Ptr(), "Invalid source_dir",
+			"The source directory %q cannot be used: %v. source_dir is relative to the working directory; create it or fix the path.", s, unwrapPathError(err))
+		return false
+	case !st.IsDir():
+		l.errorf(a.Expr.Range().Ptr(), "Invalid source_dir", "%q is not a directory. source_dir names the directory snapshotted for the run.", s)
+		return false
+	}
+	inst.SourceDir = dir
+	return true
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func setCommand(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	list, ok := l.stringList(v, a.Expr.Range(), "command")
+	if !ok {
+		return false
+	}
+	if len(list) == 0 {
+		l.errorf(a.Expr.Range().Ptr(), "Empty command", "command must name a program to run, such as command = [\"python\", \"train.py\"].")
+		return false
+	}
+	inst.Command = list
+	return true
+}
+
+func setShell(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	s, ok := l.toString(v, a.Expr.Range(), "shell")
+	if !ok {
+		return false
+	}
+	if strings.TrimSpace(s) == "" {
+		l.errorf(a.Expr.Range().Ptr(), "Empty shell command", "shell must be a command line to run with sh -c, such as shell = \"python train.py | tee log.txt\".")
+		return false
+	}
+	inst.Shell = s
+	return true
+}
+
+func setEnv(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	m, ok := l.stringMap(v, a.Expr.Range(), "env")
+	if !ok {
+		return false
+	}
+	for k := range m {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid environment variable name", "%q cannot be an environment variable name: names must be non-empty and contain no '=' or NUL.", k)
+			return false
+		}
+	}
+	inst.Env = m
+	return true
+}
+
+func setTimeout(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	s, ok := l.toString(v, a.Expr.Range(), "timeout")
+	if !ok {
+		return false
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid timeout", "%v. Write a duration such as \"90s\", \"1h30m\", \"2h\" or \"2d\".", err)
+		return false
+	}
+	inst.Timeout = d
+	return true
+}
+
+func setRetries(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	n, ok := l.wholeNumber(v, a, "retries", 0)
+	inst.Retries = n
+	return ok
+}
+
+func setMemory(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	b, err := parseBytes(v)
+	if err != nil {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid memory", "%v. Write an amount such as \"16GiB\", \"512MiB\", \"2GB\" or a number of bytes.", err)
+		return false
+	}
+	inst.Resources.Memory = b
+	return true
+}
+
+func setOutputs(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	list, ok := l.stringList(v, a.Expr.Range(), "outputs")
+	if !ok {
+		return false
+	}
+	for _, p := range list {
+		if err := checkOutputPath(p); err != nil {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid output path", "The output %q %v. Outputs are paths relative to the run's working directory, such as \"model/\" or \"metrics.json\".", p, err)
+			return false
+		}
+	}
+	inst.Outputs = list
+	return true
+}

@@ -1,0 +1,331 @@
+package lang
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// sensitiveMark is the cty mark carried by every value derived from a
+// sensitive variable or attribute.
+const sensitiveMark = "sensitive"
+
+// varEnvPrefix prefixes the environment variables that set variables.
+const varEnvPrefix = "TRAINRUN_VAR_"
+
+type varDecl struct {
+	name      string
+	block     *hcl.Block
+	typ       cty.Type
+	defaults  *typeexpr.Defaults
+	sensitive bool
+	desc      string
+	defAttr   *hcl.Attribute
+	value     cty.Value // unmarked; cty.NilVal while unset
+	broken    bool      // a diagnostic was reported about its value
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "type"},
+		{Name: "default"},
+		{Name: "description"},
+		{Name: "sensitive"},
+	},
+}
+
+func (l *loader) declareVariable(b *hcl.Block) {
+	name := b.Labels[0]
+	content, diags := b.Body.Content(variableSchema)
+	l.add(diags)
+	if !l.checkName("variable", name, b.LabelRanges[0]) {
+		return
+	}
+	if prev := l.vars[name]; prev != nil {
+		l.duplicate("variable", name, prev.block.DefRange, b.DefRange)
+		return
+	}
+	v := &varDecl{name: name, block: b, typ: cty.DynamicPseudoType}
+	l.vars[name] = v
+	if content == nil {
+		v.broken = true
+		return
+	}
+	if a := content.Attributes["type"]; a != nil {
+		ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(a.Expr)
+		l.add(diags)
+		if diags.HasErrors() {
+			v.broken = true
+		} else {
+			v.typ, v.defaults = ty, defaults
+		}
+	}
+	if a := content.Attributes["description"]; a != nil {
+		if val, ok := l.evalConst(a.Expr); ok {
+			if s, ok := l.toString(val, a.Expr.Range(), "description"); ok {
+				v.desc = s
+			}
+		}
+	}
+	if a := content.Attributes["sensitive"]; a != nil {
+		if val, ok := l.evalConst(a.Expr); ok {
+			val, err := convert.Convert(val, cty.Bool)
+			if err != nil || val.IsNull() || !val.IsKnown() {
+				l.errorf(a.Expr.Range().Ptr(), "Invalid value for sensitive", "sensitive must be true or false.")
+			} else {
+				v.sensitive = val.True()
+			}
+		}
+	}
+	v.defAttr = content.Attributes["default"]
+}
+
+// evalConst evaluates an expression that may call functions but refer to
+// nothing (variable defaults, descriptions, var-file values).
+func (l *loader) evalConst(expr hcl.Expression) (cty.Value, bool) {
+	ctx := &hcl.EvalContext{Functions: l.funcs}
+	v, diags := expr.Value(ctx)
+	l.add(diags)
+	if diags.HasErrors() {
+		return cty.DynamicVal, false
+	}
+	if !v.IsWhollyKnown() {
+		l.errorf(expr.Range().Ptr(), "Value not known", "This value cannot be determined while loading the configuration; use a constant.")
+		return cty.DynamicVal, false
+	}
+	return v, true
+}
+
+// resolveVariables gives every declared variable its value: default, then
+// TRAINRUN_VAR_NAME, then each -var-file, then each -var.
+func (l *loader) resolveVariables() {
+	names := sortedKeys(l.vars)
+	for _, name := range names {
+		v := l.vars[name]
+		if v.broken || v.defAttr == nil {
+			continue
+		}
+		val, ok := l.evalConst(v.defAttr.Expr)
+		if !ok {
+			v.broken = true
+			continue
+		}
+		l.setVar(v, val, v.defAttr.Expr.Range().Ptr(), "default value")
+	}
+
+	getenv := l.opts.Getenv
+	if getenv != nil {
+		for _, name := range names {
+			v := l.vars[name]
+			raw := getenv(varEnvPrefix + name)
+			if raw == "" {
+				continue
+			}
+			l.setVarRaw(v, raw, "environment variable "+varEnvPrefix+name)
+		}
+	}
+
+	for _, path := range l.opts.VarFiles {
+		l.loadVarFile(path)
+	}
+
+	for _, arg := range l.opts.Vars {
+		name, raw, found := strings.Cut(arg, "=")
+		name = strings.TrimSpace(name)
+		if !found || name == "" {
+			l.errorf(nil, "Invalid -var option",
+				"A -var option is not of the form NAME=VALUE. Write, for example, -var 'lr=0.01'.")
+			continue
+		}
+		v := l.vars[name]
+		if v == nil {
+			l.errorf(nil, "Value for undeclared variable",
+				"A variable named %q was given with -var but is not declared.%s Declare it with a variable %q block, or remove the option.",
+				name, didYouMean(name, names), name)
+			continue
+		}
+		l.setVarRaw(v, raw, "-var "+name)
+	}
+
+	for _, name := range names {
+		v := l.vars[name]
+		if v.broken {
+			l.cfg.Variables[name] = &Variable{Name: name, Type: v.typ, Value: cty.DynamicVal, Sensitive: v.sensitive, Description: v.desc, DeclRange: v.block.DefRange}
+			continue
+		}
+		if v.value == cty.NilVal {
+			l.errorf(v.block.DefRange.Ptr(), "No value for required variable",
+				"The variable %q has no default and no value was given. Set it with -var '%s=VALUE', in a -var-file, or with the environment variable %s%s; or give it a default.",
+				name, name, varEnvPrefix, name)
+			v.broken = true
+			l.cfg.Variables[name] = &Variable{Name: name, Type: v.typ, Value: cty.DynamicVal, Sensitive: v.sensitive, Description: v.desc, DeclRange: v.block.DefRange}
+			continue
+		}
+		if v.sensitive {
+			l.addSecret(v.value)
+		}
+		l.cfg.Variables[name] = &Variable{Name: name, Type: v.typ, Value: v.value, Sensitive: v.sensitive, Description: v.desc, DeclRange: v.block.DefRange}
+	}
+}
+
+// setVarRaw sets v from the text of an environment variable or -var option:
+// the text itself for string (and untyped) variables, else an HCL
+// expression, as Terraform does.
+func (l *loader) setVarRaw(v *varDecl, raw, source string) {
+	if v.sensitive {
+		l.redaction = append(l.redaction, raw)
+	}
+	if v.typ == cty.String || v.typ == cty.DynamicPseudoType {
+		l.setVar(v, cty.StringVal(raw), nil, source)
+		return
+	}
+	filename := fmt.Sprintf("<value for var.%s>", v.name)
+	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		l.errorf(nil, "Invalid value for variable",
+			"The value of %s is not a valid %s expression. Write it in HCL syntax, for example %s.",
+			source, typeexpr.TypeString(v.typ), exampleFor(v.typ))
+		v.broken = true
+		return
+	}
+	val, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		l.errorf(nil, "Invalid value for variable",
+			"The value of %s cannot be evaluated: %s. Variable values given on the command line or in the environment must be constants.",
+			source, diags.Errs()[0].Error())
+		v.broken = true
+		return
+	}
+	l.setVar(v, val, nil, source)
+}
+
+func exampleFor(ty cty.Type) string {
+	switch {
+	case ty == cty.Number:
+		return "0.01"
+	case ty == cty.Bool:
+		return "true"
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		return `["a", "b"]`
+	default:
+		return `{ key = "value" }`
+	}
+}
+
+// setVar converts val to v's type and makes it v's value.
+func (l *loader) setVar(v *varDecl, val cty.Value, subject *hcl.Range, source string) {
+	if v.defaults != nil {
+		val = v.defaults.Apply(val)
+	}
+	conv, err := convert.Convert(val, v.typ)
+	if err != nil {
+		l.errorf(subject, "Invalid value for variable",
+			"The %s of var.%s is not a valid %s: %s. Give a value of that type.",
+			source, v.name, typeexpr.TypeString(v.typ), convertErrString(err))
+		v.broken = true
+		return
+	}
+	v.broken = false
+	v.value = conv
+}
+
+// convertErrString renders a conversion error with its path, without the
+// value (which may be secret).
+func convertErrString(err error) string {
+	var pe cty.PathError
+	if e, ok := err.(cty.PathError); ok {
+		pe = e
+	} else {
+		return err.Error()
+	}
+	if len(pe.Path) == 0 {
+		return pe.Error()
+	}
+	return fmt.Sprintf("at %s: %s", pathString(pe.Path), pe.Error())
+}
+
+func pathString(p cty.Path) string {
+	var b strings.Builder
+	for _, step := range p {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			b.WriteString("." + s.Name)
+		case cty.IndexStep:
+			if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			} else if s.Key.Type() == cty.Number && s.Key.IsKnown() && !s.Key.IsNull() {
+				fmt.Fprintf(&b, "[%s]", s.Key.AsBigFloat().Text('f', -1))
+			} else {
+				b.WriteString("[…]")
+			}
+		}
+	}
+	return strings.TrimPrefix(b.String(), ".")
+}
+
+// loadVarFile reads one -var-file: HCL attributes, constants only.
+func (l *loader) loadVarFile(name string) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, path)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		l.errorf(nil, "Cannot read variables file", "Reading -var-file %s failed: %v. Check the path; relative paths are relative to the working directory.", name, err)
+		return
+	}
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(name, ".json") {
+		f, diags = l.parser.ParseJSON(src, name)
+	} else {
+		f, diags = l.parser.ParseHCL(src, name)
+	}
+	l.add(diags)
+	if f == nil {
+		return
+	}
+	l.cfg.Files[name] = f
+	l.varFiles[name] = true
+	if diags.HasErrors() {
+		return
+	}
+	attrs, diags := f.Body.JustAttributes()
+	l.add(diags)
+	list := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		list = append(list, a)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Range.Start.Byte < list[j].Range.Start.Byte })
+	for _, a := range list {
+		v := l.vars[a.Name]
+		if v == nil {
+			l.add(hcl.Diagnostics{{
+				Severity: hcl.DiagWarning,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("The variables file sets %q, but no variable of that name is declared.%s The value is ignored.", a.Name, didYouMean(a.Name, sortedKeys(l.vars))),
+				Subject:  a.NameRange.Ptr(),
+			}})
+			continue
+		}
+		val, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid value for variable",
+				"Values in a variables file must be constants: %s.", diags.Errs()[0].Error())
+			v.broken = true
+			continue
+		}
+		if v.sensitive {
+			l.addSecret(val)
+		}
+		l.setVar(v, val, a.Expr.Range().Ptr(), "value in "+name)
+	}
+}
