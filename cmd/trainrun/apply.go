@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/runtime"
+)
+
+func cmdApply(c *cli, args []string) int {
+	fs := c.newFlags("apply", "[PLANFILE] [-auto-approve] [-parallelism N] [-json] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
+	var vf varFlags
+	var sel selection
+	vf.register(fs)
+	sel.register(fs)
+	auto := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	par := fs.Int("parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
+	asJSON := fs.Bool("json", false, "print JSON lines of events")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(pos) > 1 {
+		return c.errorf("apply takes at most one plan file, got %d arguments", len(pos))
+	}
+	var saved *planner.File
+	if len(pos) == 1 {
+		if saved, err = planner.Read(pos[0]); err != nil {
+			return c.errorf("%v", err)
+		}
+		// The plan's own variables come first; -var given now may add
+		// sensitive ones, which plan files never hold.
+		vf.vars = append(append(strList{}, saved.Vars...), vf.vars...)
+	}
+	cfg := c.load(&vf)
+	if cfg == nil {
+		return 1
+	}
+	st, err := c.lockState("trainrun apply")
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	store, err := c.contentStore()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
+	defer comps.Close()
+
+	render := c.renderer(*asJSON)
+	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
+
+	// Two signals: the first stops starting runs, the second cancels the
+	// live ones.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			switch n {
+			case 1:
+				close(stop)
+				render.event(runtime.Event{Type: runtime.Interrupted, Message: "Interrupt received: no new runs will start; waiting for the live ones. " +
+					"They keep running even if trainrun exits: 'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. " +
+					"Press Ctrl-C again to cancel them now."})
+			case 2:
+				render.event(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
+				cancel()
+			}
+		}
+	}()
+
+	if sel.refresh || saved != nil {
+		if err := rt.Reconcile(ctx); err != nil {
+			return c.errorf("%v", err)
+		}
+	}
+	p, err := c.planFor(cfg, st, st, &sel, saved)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if !*asJSON {
+		c.warnPlan(p)
+		renderPlan(c.stdout, p, false, c.color)
+	}
+	if !p.Changes() && !waits(p) {
+		return 0
+	}
+	if !*auto && saved == nil {
+		if !isTerminal(c.stdin) {
+			return c.errorf("apply needs confirmation, and standard input is not a terminal; nothing was run.\nRun 'trainrun apply -auto-approve' to apply without asking, or save a plan with 'trainrun plan -out FILE' and apply it with 'trainrun apply FILE'.")
+		}
+		fmt.Fprint(c.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(c.stdout, "Apply cancelled.")
+			return 1
+		}
+	}
+	if !*asJSON {
+		fmt.Fprintln(c.stdout)
+	}
+	opts := runtime.Options{Parallelism: *par, Stop: stop, StreamLogs: !*asJSON && submits(p) == 1}
+	res, err := rt.Apply(ctx, p, opts)
+	render.close()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if !*asJSON {
+		fmt.Fprintf(c.stdout, "\nApply complete: %d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)
+		if res.Skipped > 0 {
+			fmt.Fprintf(c.stdout, ", %d skipped (upstream did not succeed)", res.Skipped)
+		}
+		if res.NotStarted > 0 {
+			fmt.Fprintf(c.stdout, ", %d not started (interrupted)", res.NotStarted)
+		}
+		if res.Updated > 0 {
+			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)
+		}
+		fmt.Fprintln(c.stdout, ".")
+	}
+	if !res.OK() {
+		return 1
+	}
+	return 0
+}
+
+// waits reports whether apply has live runs to wait for.
+func waits(p *planner.Plan) bool {
+	for _, a := range p.Actions {
+		if a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() {
+			return true
+		}
+	}
+	return false
+}
+
+func submits(p *planner.Plan) int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Action == planner.Submit || (a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live()) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/trainrun/trainrun/examples"
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
+)
+
+func cmdInit(c *cli, args []string) int {
+	fs_ := c.newFlags("init", "[-example NAME]")
+	example := fs_.String("example", "quickstart", "the example to start from: "+strings.Join(examples.Names(), ", "))
+	if _, err := parse(fs_, args); err != nil {
+		return 1
+	}
+	src := examples.FS(*example)
+	if src == nil {
+		return c.errorf("no example %q; there are: %s", *example, strings.Join(examples.Names(), ", "))
+	}
+	var wrote []string
+	err := fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == "." {
+			return err
+		}
+		dst := filepath.Join(c.dir, filepath.FromSlash(path))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if _, err := os.Stat(dst); err == nil {
+			fmt.Fprintf(c.stdout, "kept %s (it exists)\n", path)
+			return nil
+		}
+		b, err := fs.ReadFile(src, path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return err
+		}
+		wrote = append(wrote, path)
+		return nil
+	})
+	if err != nil {
+		return c.errorf("init: %v", err)
+	}
+	for _, p := range wrote {
+		fmt.Fprintf(c.stdout, "wrote %s\n", p)
+	}
+	if err := ignoreDataDir(c.dir); err != nil {
+		return c.errorf("init: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "\ntrainrun is ready. Next: 'trainrun plan' to see what would run, 'trainrun apply' to run it.\n")
+	return 0
+}
+
+// ignoreDataDir adds .trainrun/ to .gitignore unless it is there.
+func ignoreDataDir(dir string) error {
+	path := filepath.Join(dir, ".gitignore")
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		switch strings.TrimSpace(line) {
+		case ".trainrun", ".trainrun/", "/.trainrun", "/.trainrun/":
+			return nil
+		}
+	}
+	if len(b) > 0 && !bytes.HasSuffix(b, []byte("\n")) {
+		b = append(b, '\n')
+	}
+	b = append(b, ".trainrun/\n"...)
+	return os.WriteFile(path, b, 0o644)
+}
+
+func cmdValidate(c *cli, args []string) int {
+	fs := c.newFlags("validate", "[-json]")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var vf varFlags
+	vf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return 1
+	}
+	opts := lang.Options{Vars: vf.vars, VarFiles: vf.varFiles, Getenv: c.getenv, Registry: registry()}
+	cfg, diags := lang.Load(c.dir, opts)
+	if *asJSON {
+		fmt.Fprintf(c.stdout, "%s\n", lang.DiagnosticsJSON(diags))
+	} else {
+		files := map[string]*hcl.File{}
+		if cfg != nil {
+			files = cfg.Files
+		}
+		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
+		if !diags.HasErrors() {
+			fmt.Fprintf(c.stdout, "The configuration is valid: %d experiments, %d instances.\n", len(cfg.Experiments), len(cfg.Instances))
+		}
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+	return 0
+}
+
+func cmdFmt(c *cli, args []string) int {
+	fs := c.newFlags("fmt", "[-check] [-diff] [-recursive] [FILE|DIR…]")
+	check := fs.Bool("check", false, "do not write; exit 3 when a file is not formatted")
+	diff := fs.Bool("diff", false, "print the changes as a diff")
+	recursive := fs.Bool("recursive", false, "also format files in subdirectories")
+	list := fs.Bool("list", true, "list the files whose formatting changed")
+	paths, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	var files []string
+	for _, p := range paths {
+		found, err := configFiles(p, *recursive)
+		if err != nil {
+			return c.errorf("fmt: %v", err)
+		}
+		files = append(files, found...)
+	}
+	unformatted, failed := false, false
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			c.errorf("fmt: %v", err)
+			failed = true
+			continue
+		}
+		out, diags := lang.Format(name, src)
+		if diags.HasErrors() {
+			_ = lang.WriteDiagnostics(c.stderr, map[string]*hcl.File{name: {Bytes: src}}, diags, c.color)
+			failed = true
+			continue
+		}
+		if bytes.Equal(src, out) {
+			continue
+		}
+		unformatted = true
+		if *list {
+			fmt.Fprintln(c.stdout, name)
+		}
+		if *diff {
+			c.printDiff(name, src, out)
+		}
+		if !*check {
+			if err := writeKeepMode(name, out); err != nil {
+				c.errorf("fmt: %v", err)
+				failed = true
+			}
+		}
+	}
+	switch {
+	case failed:
+		return 1
+	case *check && unformatted:
+		return 3
+	}
+	return 0
+}
+
+// configFiles lists the .hcl configuration files at path: the file itself,
+// or the *.hcl files of a directory (and below it with recursive).
+func configFiles(path string, recursive bool) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != path && (!recursive || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".hcl") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func writeKeepMode(name string, b []byte) error {
+	st, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, b, st.Mode().Perm())
+}
+
+// printDiff prints a unified diff with the system's diff, as terraform fmt
+// -diff does.
+func (c *cli) printDiff(name string, old, new []byte) {
+	tmp, err := os.CreateTemp("", "trainrun-fmt-*.hcl")
+	if err != nil {
+		return
+	}
+	defer os.Remove(tmp.Name())
+	tmp.Write(new)
+	tmp.Close()
+	cmd := exec.Command("diff", "-u", "--label", "old/"+name, "--label", "new/"+name, name, tmp.Name())
+	cmd.Stdout = c.stdout
+	_ = cmd.Run() // diff exits 1 when files differ
+}
+
+func cmdGraph(c *cli, args []string) int {
+	fs := c.newFlags("graph", "")
+	var vf varFlags
+	vf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return 1
+	}
+	cfg := c.load(&vf)
+	if cfg == nil {
+		return 1
+	}
+	planner.WriteDOT(c.stdout, cfg)
+	return 0
+}
+
+func cmdVersion(c *cli, args []string) int {
+	fmt.Fprintf(c.stdout, "trainrun %s\n", version)
+	return 0
+}

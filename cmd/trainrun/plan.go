@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
+)
+
+func cmdPlan(c *cli, args []string) int {
+	fs := c.newFlags("plan", "[-out FILE] [-json] [-detailed-exitcode] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]… [-refresh=false]")
+	var vf varFlags
+	var sel selection
+	vf.register(fs)
+	sel.register(fs)
+	out := fs.String("out", "", "save the plan to `FILE` for a later apply")
+	asJSON := fs.Bool("json", false, "print the plan as one JSON document")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	showAll := fs.Bool("show-unchanged", false, "list no-op instances too")
+	if _, err := parse(fs, args); err != nil {
+		return 1
+	}
+	cfg := c.load(&vf)
+	if cfg == nil {
+		return 1
+	}
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	view := planner.State(st)
+	if sel.refresh {
+		comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
+		defer comps.Close()
+		view = runtime.Refresh(context.Background(), st, comps)
+	}
+	opts := sel.options(c.dataDir())
+	p, err := planner.Build(cfg, view, opts)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if *out != "" {
+		if err := c.ensureDataDir(); err != nil {
+			return c.errorf("%v", err)
+		}
+		if err := planner.Save(*out, cfg, p, opts); err != nil {
+			return c.errorf("%v", err)
+		}
+	}
+	if *asJSON {
+		writePlanJSON(c.stdout, p)
+	} else {
+		c.warnPlan(p)
+		renderPlan(c.stdout, p, *showAll, c.color)
+		if *out != "" {
+			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To carry it out exactly: trainrun apply %s\n", *out, *out)
+		}
+	}
+	if *detailed && p.Changes() {
+		return 2
+	}
+	return 0
+}
+
+func (c *cli) warnPlan(p *planner.Plan) {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(c.stderr, "Warning: %s\n", w)
+	}
+}
+
+// planJSON is the -json form of a plan (SPEC §6).
+type planJSON struct {
+	FormatVersion string            `json:"format_version"`
+	Actions       []*planner.Action `json:"actions"`
+	Summary       map[string]int    `json:"summary"`
+}
+
+func writePlanJSON(w io.Writer, p *planner.Plan) {
+	actions := p.Actions
+	if actions == nil {
+		actions = []*planner.Action{}
+	}
+	b, _ := json.MarshalIndent(planJSON{FormatVersion: "1", Actions: actions, Summary: p.Summary()}, "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// symbols mark each action in the human plan, as Terraform's do.
+var symbols = map[string]string{
+	planner.Create: "+", planner.Attach: "+", planner.Configure: "~",
+	planner.Submit: "+", planner.Update: "~", planner.Destroy: "-", planner.NoOp: " ",
+}
+
+var actionColor = map[string]string{
+	planner.Create: "32", planner.Attach: "32", planner.Configure: "33",
+	planner.Submit: "32", planner.Update: "33", planner.Destroy: "31", planner.NoOp: "2",
+}
+
+func paint(on bool, code, s string) string {
+	if !on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// renderPlan prints one line per action: symbol, action, address and the
+// reasons, then the summary line.
+func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
+	listed := 0
+	for _, a := range p.Actions {
+		if a.Action == planner.NoOp && !showAll && (a.Prior == nil || !a.Prior.Live()) {
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintln(w, "trainrun will perform these actions:")
+			fmt.Fprintln(w)
+		}
+		listed++
+		verb := a.Action
+		if a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() {
+			verb = "wait"
+		}
+		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+verb), a.Address)
+		for _, r := range a.Reasons {
+			fmt.Fprintf(w, "        %s\n", r)
+		}
+	}
+	if listed > 0 {
+		fmt.Fprintln(w)
+	}
+	if !p.Changes() {
+		fmt.Fprintln(w, "No changes. Everything is up to date.")
+	}
+	fmt.Fprintln(w, summaryLine(p))
+}
+
+func summaryLine(p *planner.Plan) string {
+	s := p.Summary()
+	var parts []string
+	for _, n := range []string{planner.Create, planner.Attach, planner.Configure} {
+		if s[n] > 0 {
+			parts = append(parts, fmt.Sprintf("%d to %s", s[n], n))
+		}
+	}
+	parts = append(parts,
+		fmt.Sprintf("%d to submit", s[planner.Submit]),
+		fmt.Sprintf("%d to update", s[planner.Update]),
+		fmt.Sprintf("%d to destroy", s[planner.Destroy]))
+	return fmt.Sprintf("Plan: %s, %d unchanged.", strings.Join(parts, ", "), s[planner.NoOp])
+}
+
+// planFor loads, refreshes and plans, as plan and apply both do. With a
+// saved plan file it plans again with the file's variables and selection
+// and refuses when the result differs.
+func (c *cli) planFor(cfg *lang.Config, st *state.Store, view planner.State, sel *selection, saved *planner.File) (*planner.Plan, error) {
+	opts := sel.options(c.dataDir())
+	if saved != nil {
+		opts = saved.Options
+		opts.DataDir = c.dataDir()
+	}
+	p, err := planner.Build(cfg, view, opts)
+	if err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		if err := saved.Check(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/snapshot"
+	"github.com/trainrun/trainrun/state"
+)
+
+// registry lists every compute and environment kind this build knows.
+func registry() *providers.Registry {
+	return &providers.Registry{
+		Computes: map[string]providers.ComputeKind{
+			"local": local.Kind(),
+		},
+		Environments: map[string]providers.Schema{
+			"host": runtime.HostEnvironment,
+		},
+	}
+}
+
+// dataDir is the project's .trainrun directory.
+func (c *cli) dataDir() string { return filepath.Join(c.dir, ".trainrun") }
+
+func (c *cli) providerEnv() providers.Env {
+	return providers.Env{Dir: c.dir, DataDir: c.dataDir()}
+}
+
+// varFlags are the flags that give variables values.
+type varFlags struct {
+	vars, varFiles strList
+}
+
+func (v *varFlags) register(fs *flag.FlagSet) {
+	fs.Var(&v.vars, "var", "set a variable: `NAME=VALUE` (repeatable)")
+	fs.Var(&v.varFiles, "var-file", "read variable values from `FILE` (repeatable)")
+}
+
+// load reads the configuration, printing its diagnostics. It returns nil
+// when there are errors.
+func (c *cli) load(v *varFlags) *lang.Config {
+	var opts lang.Options
+	if v != nil {
+		opts.Vars, opts.VarFiles = v.vars, v.varFiles
+	}
+	opts.Getenv, opts.Registry = c.getenv, registry()
+	cfg, diags := lang.Load(c.dir, opts)
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
+	}
+	if len(diags) > 0 {
+		if files == nil {
+			files = map[string]*hcl.File{}
+		}
+		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
+	}
+	if diags.HasErrors() {
+		return nil
+	}
+	return cfg
+}
+
+// openState opens the recorded state for reading.
+func (c *cli) openState() (*state.Store, error) {
+	st, err := state.Open(c.dataDir())
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	return st, nil
+}
+
+// lockState opens the state for writing: it creates .trainrun/ (0700) and
+// takes the lock, naming who holds it when it cannot.
+func (c *cli) lockState(command string) (*state.Store, error) {
+	if err := c.ensureDataDir(); err != nil {
+		return nil, err
+	}
+	st, err := c.openState()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Lock(state.Holder{Command: command}); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (c *cli) ensureDataDir() error {
+	if err := os.MkdirAll(c.dataDir(), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", c.dataDir(), err)
+	}
+	return nil
+}
+
+func (c *cli) contentStore() (*snapshot.Store, error) {
+	return snapshot.OpenStore(filepath.Join(c.dataDir(), "store"))
+}
+
+// selection are the flags that choose what a plan covers.
+type selection struct {
+	targets, excludes, replace strList
+	refresh                    bool
+}
+
+func (s *selection) register(fs *flag.FlagSet) {
+	fs.Var(&s.targets, "target", "plan only `ADDRESS` and what it depends on (repeatable)")
+	fs.Var(&s.excludes, "exclude", "leave out `ADDRESS` and what depends on it (repeatable)")
+	fs.Var(&s.replace, "replace", "run `ADDRESS` again even if unchanged (repeatable)")
+	fs.BoolVar(&s.refresh, "refresh", true, "ask computes how live runs are doing before planning")
+}
+
+func (s *selection) options(dataDir string) planner.Options {
+	return planner.Options{Targets: s.targets, Excludes: s.excludes, Replace: s.replace, DataDir: dataDir}
+}

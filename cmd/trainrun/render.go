@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/runtime"
+)
+
+// renderer turns runtime events into output: JSON lines, or lines for a
+// person — timestamped off a terminal; on a terminal, with a status line
+// that shows the live runs and their elapsed time.
+type renderer struct {
+	w     io.Writer
+	json  *json.Encoder
+	tty   bool
+	color bool
+
+	mu      sync.Mutex
+	live    map[string]time.Time // address → started
+	done    int
+	ticker  *time.Ticker
+	stopped chan struct{}
+	status  bool // a status line is on screen
+}
+
+func (c *cli) renderer(asJSON bool) *renderer {
+	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time)}
+	if asJSON {
+		r.json = json.NewEncoder(c.stdout)
+		return r
+	}
+	if r.tty {
+		r.ticker = time.NewTicker(time.Second)
+		r.stopped = make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-r.ticker.C:
+					r.mu.Lock()
+					r.drawStatus()
+					r.mu.Unlock()
+				case <-r.stopped:
+					return
+				}
+			}
+		}()
+	}
+	return r
+}
+
+func (r *renderer) close() {
+	if r.ticker != nil {
+		r.ticker.Stop()
+		close(r.stopped)
+		r.mu.Lock()
+		r.clearStatus()
+		r.mu.Unlock()
+	}
+}
+
+func (r *renderer) event(ev runtime.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.json != nil {
+		_ = r.json.Encode(ev)
+		return
+	}
+	switch ev.Type {
+	case runtime.RunStarted, runtime.RunReattached:
+		r.live[ev.Address] = derefTime(ev.Started, ev.Time)
+	case runtime.RunFinished, runtime.RunSkipped:
+		delete(r.live, ev.Address)
+		r.done++
+	}
+	line := r.describe(ev)
+	if line == "" {
+		return
+	}
+	r.clearStatus()
+	if !r.tty {
+		line = ev.Time.Format("15:04:05") + " " + line
+	}
+	fmt.Fprintln(r.w, line)
+	r.drawStatus()
+}
+
+func (r *renderer) describe(ev runtime.Event) string {
+	who := ev.Address
+	switch ev.Type {
+	case runtime.RunStarted:
+		attempt := ""
+		if ev.Attempt > 1 {
+			attempt = fmt.Sprintf(", attempt %d", ev.Attempt)
+		}
+		return fmt.Sprintf("%s: started on %s (run %s%s)", who, ev.Compute, ev.RunID, attempt)
+	case runtime.RunReattached:
+		return fmt.Sprintf("%s: re-attached to run %s on %s", who, ev.RunID, ev.Compute)
+	case runtime.RunOutput:
+		return fmt.Sprintf("%s | %s", who, ev.Line)
+	case runtime.RunRetrying:
+		return fmt.Sprintf("%s: attempt %d failed (%s); retrying", who, ev.Attempt, ev.Reason)
+	case runtime.RunFinished:
+		elapsed := ""
+		if ev.Started != nil {
+			elapsed = " after " + ev.Time.Sub(*ev.Started).Round(10*time.Millisecond).String()
+		}
+		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsed, ev.RunID)
+		if ev.Status != providers.Succeeded && ev.Reason != "" {
+			s += ": " + ev.Reason
+		}
+		for _, l := range ev.Tail {
+			s += "\n    " + l
+		}
+		if len(ev.Tail) > 0 {
+			s += fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
+		}
+		return s
+	case runtime.RunSkipped:
+		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
+	case runtime.InstanceSaved:
+		return fmt.Sprintf("%s: updated: %s", who, ev.Reason)
+	case runtime.Interrupted:
+		return ev.Message
+	case runtime.Warning:
+		if who != "" {
+			return fmt.Sprintf("Warning: %s: %s", who, ev.Message)
+		}
+		return "Warning: " + ev.Message
+	}
+	return ""
+}
+
+func (r *renderer) paintState(s providers.State) string {
+	code := map[providers.State]string{providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33"}[s]
+	return paint(r.color, code, string(s))
+}
+
+// drawStatus shows the live runs on one line; only on a terminal.
+func (r *renderer) drawStatus() {
+	if !r.tty || len(r.live) == 0 {
+		return
+	}
+	var parts []string
+	now := time.Now()
+	for _, addr := range sortedKeys(r.live) {
+		parts = append(parts, fmt.Sprintf("%s %s", addr, now.Sub(r.live[addr]).Round(time.Second)))
+	}
+	s := fmt.Sprintf("%d running, %d done: %s", len(r.live), r.done, strings.Join(parts, ", "))
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	fmt.Fprintf(r.w, "\r\x1b[K%s", paint(r.color, "2", s))
+	r.status = true
+}
+
+func (r *renderer) clearStatus() {
+	if r.status {
+		fmt.Fprint(r.w, "\r\x1b[K")
+		r.status = false
+	}
+}
+
+func derefTime(t *time.Time, def time.Time) time.Time {
+	if t != nil {
+		return *t
+	}
+	return def
+}

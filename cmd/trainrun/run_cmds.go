@@ -1,0 +1,537 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
+)
+
+// quietConfig loads the configuration for commands that read runs: they
+// work without one, so its diagnostics are not theirs to print.
+func (c *cli) quietConfig() *lang.Config {
+	cfg, diags := lang.Load(c.dir, lang.Options{Getenv: c.getenv, Registry: registry()})
+	if diags.HasErrors() {
+		return nil
+	}
+	return cfg
+}
+
+// refreshed opens the state and overlays what computes say of live runs.
+func (c *cli) refreshed(ctx context.Context) (*state.Store, *runtime.View, *runtime.Computes, error) {
+	st, err := c.openState()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	return st, runtime.Refresh(ctx, st, comps), comps, nil
+}
+
+// runJSON is a run as status -json and runs -json print it (SPEC §6).
+type runJSON struct {
+	ID          string                     `json:"id"`
+	Address     string                     `json:"address"`
+	Experiment  string                     `json:"experiment"`
+	Status      providers.State            `json:"status"`
+	ExitCode    *int                       `json:"exit_code"`
+	Reason      string                     `json:"reason,omitempty"`
+	Fingerprint string                     `json:"fingerprint"`
+	Compute     string                     `json:"compute"`
+	Environment string                     `json:"environment,omitempty"`
+	Params      map[string]json.RawMessage `json:"params"`
+	Metrics     map[string]float64         `json:"metrics"`
+	Attempts    int                        `json:"attempts"`
+	CreatedAt   time.Time                  `json:"created_at"`
+	StartedAt   *time.Time                 `json:"started_at"`
+	FinishedAt  *time.Time                 `json:"finished_at"`
+	Dir         string                     `json:"dir,omitempty"`
+	ReproOf     string                     `json:"repro_of,omitempty"`
+}
+
+func toJSON(r *state.Run) runJSON {
+	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
+		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
+		Params: r.Params, Metrics: map[string]float64{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, ReproOf: r.ReproOf}
+	if j.Params == nil {
+		j.Params = map[string]json.RawMessage{}
+	}
+	for k, m := range r.Metrics {
+		j.Metrics[k] = m.Value
+	}
+	return j
+}
+
+func printJSON(w io.Writer, v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// matchAddr reports whether an instance address is selected by filter:
+// the address itself or its experiment's.
+func matchAddr(addr, experiment, filter string) bool {
+	return filter == "" || filter == addr || filter == "experiment."+experiment
+}
+
+func cmdStatus(c *cli, args []string) int {
+	fs := c.newFlags("status", "[-json] [ADDR]")
+	asJSON := fs.Bool("json", false, "print a JSON array of runs")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	filter := ""
+	if len(pos) > 0 {
+		filter = pos[0]
+	}
+	ctx := context.Background()
+	st, view, comps, err := c.refreshed(ctx)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	defer comps.Close()
+
+	// Every instance: those configured (even if never run) and those with
+	// recorded runs.
+	type row struct {
+		addr, experiment string
+		run              *state.Run
+	}
+	rows := map[string]*row{}
+	if cfg := c.quietConfig(); cfg != nil {
+		for _, in := range cfg.Instances {
+			rows[in.Address] = &row{addr: in.Address, experiment: in.Experiment}
+		}
+	}
+	for _, r := range st.Runs() {
+		rows[r.Address] = &row{addr: r.Address, experiment: r.Experiment}
+	}
+	var list []*row
+	for _, addr := range sortedKeys(rows) {
+		r := rows[addr]
+		if !matchAddr(r.addr, r.experiment, filter) {
+			continue
+		}
+		r.run = view.Latest(addr)
+		list = append(list, r)
+	}
+	if *asJSON {
+		out := []runJSON{}
+		for _, r := range list {
+			if r.run != nil {
+				out = append(out, toJSON(r.run))
+			}
+		}
+		printJSON(c.stdout, out)
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.stdout, "No instances. Write a configuration ('trainrun init') and run 'trainrun apply'.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSTATUS\tRUN\tAGE\tCOMPUTE\tMETRICS")
+	now := time.Now()
+	for _, r := range list {
+		if r.run == nil {
+			fmt.Fprintf(tw, "%s\tnever run\t-\t-\t-\t-\n", r.addr)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.addr, statusText(r.run), r.run.ID, age(now, r.run.CreatedAt), r.run.Compute, metricsText(r.run.Metrics))
+	}
+	tw.Flush()
+	return 0
+}
+
+func statusText(r *state.Run) string {
+	s := string(r.Status)
+	if r.Status == providers.Failed && r.ExitCode != nil {
+		s += " (exit " + strconv.Itoa(*r.ExitCode) + ")"
+	}
+	return s
+}
+
+func metricsText(m map[string]state.Metric) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, strconv.FormatFloat(m[k].Value, 'g', 6, 64)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// age is a short human duration: 45s, 12m, 3h, 2d.
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func duration(r *state.Run) string {
+	if r.StartedAt == nil {
+		return "-"
+	}
+	end := time.Now()
+	if r.FinishedAt != nil {
+		end = *r.FinishedAt
+	}
+	return end.Sub(*r.StartedAt).Round(10 * time.Millisecond).String()
+}
+
+func cmdRuns(c *cli, args []string) int {
+	fs := c.newFlags("runs", "[-json] [ADDR]")
+	asJSON := fs.Bool("json", false, "print a JSON array of runs")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	filter := ""
+	if len(pos) > 0 {
+		filter = pos[0]
+	}
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	var runs []*state.Run
+	for _, r := range st.Runs() {
+		if matchAddr(r.Address, r.Experiment, filter) {
+			runs = append(runs, r)
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].CreatedAt.After(runs[j].CreatedAt) })
+	if *asJSON {
+		out := []runJSON{}
+		for _, r := range runs {
+			out = append(out, toJSON(r))
+		}
+		printJSON(c.stdout, out)
+		return 0
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(c.stdout, "No runs recorded.")
+		return 0
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.Address, statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
+	}
+	tw.Flush()
+	return 0
+}
+
+func cmdShow(c *cli, args []string) int {
+	fs := c.newFlags("show", "[-json] RUN_ID")
+	asJSON := fs.Bool("json", false, "print the run record as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 1
+	}
+	st, view, comps, err := c.refreshed(context.Background())
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	defer comps.Close()
+	run, err := st.Find(pos[0])
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if l := view.Latest(run.Address); l != nil && l.ID == run.ID {
+		run = l
+	}
+	if *asJSON {
+		printJSON(c.stdout, run)
+		return 0
+	}
+	w := c.stdout
+	fmt.Fprintf(w, "Run %s\n", run.ID)
+	field := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "  %-12s %s\n", k+":", v)
+		}
+	}
+	field("address", run.Address)
+	field("status", statusText(run))
+	field("reason", run.Reason)
+	field("fingerprint", run.Fingerprint)
+	field("compute", run.Compute)
+	env := run.Environment
+	if env == "" {
+		env = "host (default)"
+	}
+	field("environment", env)
+	field("attempts", strconv.Itoa(run.Attempts))
+	field("created", run.CreatedAt.Local().Format(time.RFC3339))
+	if run.StartedAt != nil {
+		field("started", run.StartedAt.Local().Format(time.RFC3339))
+	}
+	if run.FinishedAt != nil {
+		field("finished", run.FinishedAt.Local().Format(time.RFC3339))
+		field("duration", duration(run))
+	}
+	if run.Git != nil {
+		dirty := ""
+		if run.Git.Dirty {
+			dirty = " (dirty)"
+		}
+		field("git", run.Git.Commit+dirty)
+	}
+	if run.Handle != nil {
+		field("ran in", run.Handle.Dir)
+	}
+	field("results", run.Dir)
+	field("repro of", run.ReproOf)
+	if in := run.Inputs; in != nil {
+		fmt.Fprintln(w, "\nWhat went into its fingerprint:")
+		field("snapshot", in.Snapshot)
+		field("source_dir", in.SourceDir)
+		if len(in.Command) > 0 {
+			field("command", strings.Join(quoteArgs(in.Command), " "))
+		}
+		field("shell", in.Shell)
+		for _, k := range sortedKeys(in.Env) {
+			field("env", k+"="+in.Env[k])
+		}
+		for _, k := range sortedKeys(in.Params) {
+			field("param", k+" = "+string(in.Params[k]))
+		}
+		field("environment", in.Environment)
+		for _, k := range sortedKeys(in.Upstream) {
+			field("upstream", k+" "+strings.Join(in.Upstream[k], ", "))
+		}
+		if in.SecretsHash != "" {
+			field("secrets", "(sensitive values, hashed)")
+		}
+	}
+	if len(run.Metrics) > 0 {
+		fmt.Fprintln(w, "\nMetrics (latest):")
+		for _, k := range sortedKeys(run.Metrics) {
+			m := run.Metrics[k]
+			step := ""
+			if m.Step != nil {
+				step = fmt.Sprintf(" (step %s)", strconv.FormatFloat(*m.Step, 'g', -1, 64))
+			}
+			fmt.Fprintf(w, "  %-12s %s%s\n", k, strconv.FormatFloat(m.Value, 'g', 8, 64), step)
+		}
+	}
+	if run.Dir != "" {
+		outs := listFiles(filepath.Join(run.Dir, "outputs"))
+		if len(outs) > 0 {
+			fmt.Fprintln(w, "\nOutputs:")
+			for _, o := range outs {
+				fmt.Fprintf(w, "  %s\n", o)
+			}
+		}
+		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))
+	}
+	return 0
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") {
+			a = strconv.Quote(a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func listFiles(dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return out
+}
+
+func cmdLogs(c *cli, args []string) int {
+	fs := c.newFlags("logs", "[-f] RUN_ID")
+	follow := fs.Bool("f", false, "follow the log of a live run until it ends")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 1
+	}
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	run, err := st.Find(pos[0])
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var rc io.ReadCloser
+	collected := filepath.Join(run.Dir, "log")
+	if run.Dir != "" && !run.Live() {
+		rc, err = os.Open(collected)
+	} else if run.Handle != nil {
+		comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+		defer comps.Close()
+		var comp providers.Compute
+		if comp, err = comps.ForHandle(run.Handle); err == nil {
+			rc, err = comp.Log(ctx, *run.Handle, *follow && run.Live())
+		}
+	} else {
+		return c.errorf("run %s has no log yet: it is %s", run.ID, run.Status)
+	}
+	if err != nil {
+		return c.errorf("logs %s: %v", run.ID, err)
+	}
+	defer rc.Close()
+	secrets := []string(nil)
+	if cfg := c.quietConfig(); cfg != nil {
+		secrets = cfg.Secrets
+	}
+	br := bufio.NewReader(rc)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			io.WriteString(c.stdout, lang.Redact(line, secrets))
+		}
+		if err != nil {
+			break
+		}
+	}
+	return 0
+}
+
+func cmdCancel(c *cli, args []string) int {
+	fs := c.newFlags("cancel", "RUN_ID…")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(ids) == 0 {
+		fs.Usage()
+		return 1
+	}
+	if err := c.ensureDataDir(); err != nil {
+		return c.errorf("%v", err)
+	}
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	// With the lock, cancel records the outcome itself; without it (an
+	// apply holds it), the apply waiting on the run records it.
+	locked := st.Lock(state.Holder{Command: "trainrun cancel"}) == nil
+	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	defer comps.Close()
+	store, err := c.contentStore()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	rt := &runtime.Runtime{Config: c.quietConfig(), State: st, Computes: comps, DataDir: c.dataDir(), Store: store}
+	code := 0
+	ctx := context.Background()
+	for _, id := range ids {
+		run, err := st.Find(id)
+		if err != nil {
+			c.errorf("%v", err)
+			code = 1
+			continue
+		}
+		if !run.Live() {
+			fmt.Fprintf(c.stdout, "Run %s (%s) is already %s.\n", run.ID, run.Address, run.Status)
+			continue
+		}
+		if err := rt.Cancel(ctx, run, locked); err != nil {
+			c.errorf("cancel %s: %v", run.ID, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(c.stdout, "Cancelled run %s (%s).\n", run.ID, run.Address)
+	}
+	return code
+}
+
+func cmdDestroy(c *cli, args []string) int {
+	fs := c.newFlags("destroy", "[-auto-approve]")
+	auto := fs.Bool("auto-approve", false, "do not ask for confirmation")
+	if _, err := parse(fs, args); err != nil {
+		return 1
+	}
+	st, err := c.lockState("trainrun destroy")
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	defer comps.Close()
+	rt := &runtime.Runtime{State: st, Computes: comps, DataDir: c.dataDir()}
+	targets, live := rt.DestroyTargets()
+	for _, r := range live {
+		fmt.Fprintf(c.stderr, "Warning: run %s (%s) is %s: cancel it first ('trainrun cancel %s'); its directory stays.\n", r.ID, r.Address, r.Status, r.ID)
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(c.stdout, "Nothing to destroy: no run directories remain on any compute.")
+		return 0
+	}
+	fmt.Fprintln(c.stdout, "trainrun will destroy:")
+	fmt.Fprintln(c.stdout)
+	for _, r := range targets {
+		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
+	}
+	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets))
+	if !*auto {
+		if !isTerminal(c.stdin) {
+			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking.")
+		}
+		fmt.Fprint(c.stdout, "\nDo you really want to destroy these? Only 'yes' will be accepted: ")
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(c.stdout, "Destroy cancelled.")
+			return 1
+		}
+	}
+	n, err := rt.Destroy(context.Background(), targets)
+	fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed.\n", n)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	return 0
+}

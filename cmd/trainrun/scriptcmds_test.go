@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// scriptCmds are the commands testdata/script suites use beyond
+// testscript's own.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// waitfile PATH [REGEXP]: wait (up to 30 s) until PATH exists and, with
+	// REGEXP, until its content matches.
+	"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 1 || len(args) > 2 {
+			ts.Fatalf("usage: waitfile PATH [REGEXP]")
+		}
+		var re *regexp.Regexp
+		if len(args) == 2 {
+			re = regexp.MustCompile(args[1])
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			b, err := os.ReadFile(ts.MkAbs(args[0]))
+			if err == nil && (re == nil || re.Match(b)) {
+				if neg {
+					ts.Fatalf("%s appeared", args[0])
+				}
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !neg {
+			ts.Fatalf("timed out waiting for %s", args[0])
+		}
+	},
+	// lines N PATH: PATH has exactly N lines.
+	"lines": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: lines N PATH")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		b, err := os.ReadFile(ts.MkAbs(args[1]))
+		ts.Check(err)
+		got := bytes.Count(b, []byte("\n"))
+		if (got == want) == neg {
+			ts.Fatalf("%s has %d lines; want %s%d", args[1], got, map[bool]string{true: "not ", false: ""}[neg], want)
+		}
+	},
+	// sleep DURATION
+	"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: sleep DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		time.Sleep(d)
+	},
+}

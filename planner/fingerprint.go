@@ -1,0 +1,164 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/state"
+)
+
+// fingerprintVersion changes whenever what a fingerprint hashes changes, so
+// that old fingerprints never collide with new ones.
+const fingerprintVersion = "trainrun-fp-1"
+
+// Inputs returns what the fingerprint of inst hashes, secrets redacted: the
+// snapshot id of its source, its command, env, params, environment
+// fingerprint and, per dependency, the upstream fingerprints.
+func Inputs(cfg *lang.Config, inst *lang.Instance, snapshotID, envFP string, upstream map[string][]string) *state.FingerprintInputs {
+	red := func(s string) string { return lang.Redact(s, cfg.Secrets) }
+	in := &state.FingerprintInputs{
+		Snapshot:    snapshotID,
+		SourceDir:   inst.SourceDir,
+		Shell:       red(inst.Shell),
+		Environment: envFP,
+		Upstream:    upstream,
+		Outputs:     inst.Outputs,
+	}
+	for _, a := range inst.Command {
+		in.Command = append(in.Command, red(a))
+	}
+	if len(inst.Env) > 0 {
+		in.Env = make(map[string]string, len(inst.Env))
+		for k, v := range inst.Env {
+			in.Env[k] = red(v)
+		}
+	}
+	if len(inst.Params) > 0 {
+		in.Params = make(map[string]json.RawMessage, len(inst.Params))
+		for k, v := range inst.Params {
+			in.Params[k] = redactJSON(v, cfg.Secrets)
+		}
+	}
+	if used := secretsUsed(inst, cfg.Secrets); len(used) > 0 {
+		in.SecretsHash = secretsHash(used)
+	}
+	return in
+}
+
+// redactJSON redacts a JSON value, keeping it valid JSON.
+func redactJSON(raw json.RawMessage, secrets []string) json.RawMessage {
+	s := lang.Redact(string(raw), secrets)
+	if s == string(raw) {
+		return raw
+	}
+	b, _ := json.Marshal(s) // a redacted value is recorded as a string
+	return b
+}
+
+// secretsUsed lists the secrets that appear anywhere in the instance, so
+// that changing a secret an instance does not use does not re-run it.
+func secretsUsed(inst *lang.Instance, secrets []string) []string {
+	var used []string
+	text := instanceText(inst)
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(text, sec) {
+			used = append(used, sec)
+		}
+	}
+	sort.Strings(used)
+	return used
+}
+
+// instanceText joins every value of the instance that may hold a secret.
+func instanceText(inst *lang.Instance) string {
+	var b strings.Builder
+	for _, a := range inst.Command {
+		b.WriteString(a + "\x00")
+	}
+	b.WriteString(inst.Shell + "\x00")
+	for _, v := range inst.Env {
+		b.WriteString(v + "\x00")
+	}
+	for _, v := range inst.Params {
+		b.WriteString(lang.ParamString(v) + "\x00")
+	}
+	return b.String()
+}
+
+// secretsHash hashes secrets with a fixed salt: enough to notice a change,
+// and not a plain hash of the value that a lookup table would reverse.
+func secretsHash(secrets []string) string {
+	h := sha256.New()
+	h.Write([]byte("trainrun-secrets\x00"))
+	for _, s := range secrets {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Fingerprint hashes fingerprint inputs canonically: json.Marshal sorts map
+// keys, so map order never matters. SourceDir and Outputs are recorded but
+// not hashed (SPEC §3): moving a project does not re-run it, its content
+// does; declared outputs say what to collect, not what to compute.
+func Fingerprint(in *state.FingerprintInputs) string {
+	c := *in
+	c.SourceDir, c.Outputs = "", nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		panic(fmt.Sprintf("fingerprint inputs do not encode: %v", err)) // only plain data is in there
+	}
+	h := sha256.New()
+	h.Write([]byte(fingerprintVersion))
+	h.Write([]byte{0})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DefaultEnvironment is the fingerprint of the default host environment.
+const DefaultEnvironment = "host"
+
+// EnvironmentFingerprint hashes an environment block's kind and values.
+// Sensitive attribute values enter only through a salted hash.
+func EnvironmentFingerprint(cfg *lang.Config, name string) string {
+	if name == "" {
+		return DefaultEnvironment
+	}
+	b := cfg.Environments[name]
+	if b == nil {
+		return DefaultEnvironment
+	}
+	keys := make([]string, 0, len(b.Values))
+	for k := range b.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	fmt.Fprintf(h, "env\x00%s\x00", b.Kind)
+	for _, k := range keys {
+		v := b.Values[k]
+		js, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			js = []byte(v.GoString())
+		}
+		if v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+			js = []byte(secretsOrValue(string(js), cfg.Secrets))
+		}
+		fmt.Fprintf(h, "%s=%s\x00", k, js)
+	}
+	return b.Kind + ":" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func secretsOrValue(s string, secrets []string) string {
+	if r := lang.Redact(s, secrets); r != s {
+		return r + secretsHash([]string{s})
+	}
+	return s
+}

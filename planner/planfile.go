@@ -1,0 +1,114 @@
+package planner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/trainrun/trainrun/lang"
+)
+
+// planFileVersion is the format of saved plans.
+const planFileVersion = "trainrun-plan-1"
+
+// File is a saved plan: enough to load the same configuration again and
+// to tell whether planning it now still gives the same plan.
+type File struct {
+	Version string  `json:"version"`
+	Lineage string  `json:"lineage"`
+	Serial  uint64  `json:"serial"`
+	Options Options `json:"options"`
+	// Vars holds every non-sensitive variable's value as a -var argument.
+	// Sensitive values are never written: apply takes them from the
+	// environment or -var again, and the fingerprint check catches a
+	// different one.
+	Vars    []string     `json:"vars"`
+	Actions []fileAction `json:"actions"`
+}
+
+type fileAction struct {
+	Address     string `json:"address"`
+	Action      string `json:"action"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// ErrStale says a saved plan no longer describes what apply would do.
+var ErrStale = errors.New("saved plan is stale")
+
+// Save writes p, planned from cfg with opts, to path.
+func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
+	f := File{Version: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Options: opts, Vars: VarArgs(cfg)}
+	f.Options.DataDir = ""
+	for _, a := range p.Actions {
+		f.Actions = append(f.Actions, fileAction{a.Address, a.Action, a.Fingerprint})
+	}
+	b, err := json.MarshalIndent(&f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+// VarArgs renders every non-sensitive variable's value as NAME=VALUE, the
+// value as an HCL expression unless the variable is a string.
+func VarArgs(cfg *lang.Config) []string {
+	var out []string
+	for name, v := range cfg.Variables {
+		if v.Sensitive || v.Value.IsMarked() || !v.Value.IsWhollyKnown() {
+			continue
+		}
+		val := v.Value
+		var text string
+		if val.Type() == cty.String && !val.IsNull() && (v.Type == cty.String || v.Type == cty.DynamicPseudoType) {
+			text = val.AsString()
+		} else {
+			text = strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
+		}
+		out = append(out, name+"="+text)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Read loads a saved plan.
+func Read(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil || f.Version != planFileVersion {
+		return nil, fmt.Errorf("read plan %s: not a trainrun plan file", path)
+	}
+	return &f, nil
+}
+
+// Check compares a fresh plan with the saved one: the state must not have
+// moved, and every action and fingerprint must be the same.
+func (f *File) Check(p *Plan) error {
+	if p.Lineage != f.Lineage && f.Lineage != "" {
+		return fmt.Errorf("%w: it was made for different state (lineage %s, now %s); run trainrun plan again", ErrStale, f.Lineage, p.Lineage)
+	}
+	if p.Serial != f.Serial {
+		return fmt.Errorf("%w: the state changed since it was made (serial %d, now %d); run trainrun plan again", ErrStale, f.Serial, p.Serial)
+	}
+	if len(p.Actions) != len(f.Actions) {
+		return fmt.Errorf("%w: the configuration changed since it was made; run trainrun plan again", ErrStale)
+	}
+	for i, a := range p.Actions {
+		s := f.Actions[i]
+		if a.Address != s.Address || a.Action != s.Action || a.Fingerprint != s.Fingerprint {
+			return fmt.Errorf("%w: %s changed since it was made; run trainrun plan again", ErrStale, a.Address)
+		}
+	}
+	return nil
+}

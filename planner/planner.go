@@ -1,0 +1,540 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/snapshot"
+	"github.com/trainrun/trainrun/state"
+)
+
+// Action names, as SPEC §6 lists them.
+const (
+	Create    = "create"
+	Attach    = "attach"
+	Configure = "configure"
+	Submit    = "submit"
+	Update    = "update"
+	Destroy   = "destroy"
+	NoOp      = "no-op"
+)
+
+// ActionNames lists the actions in the order summaries show them.
+var ActionNames = []string{Create, Attach, Configure, Submit, Update, Destroy, NoOp}
+
+// Options select what a plan covers.
+type Options struct {
+	Targets  []string // -target: these addresses and what they depend on
+	Excludes []string // -exclude: these addresses and what depends on them
+	Replace  []string // -replace: run these again even if unchanged
+	// DataDir is the project's .trainrun directory: stat caches and the
+	// content store (for explaining source changes) live there.
+	DataDir string
+}
+
+// Plan is what apply will do.
+type Plan struct {
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+	// Actions holds one action per selected instance, in dependency order.
+	Actions []*Action `json:"actions"`
+	// Snapshots maps each source directory to its scanned manifest.
+	Snapshots map[string]*snapshot.Manifest `json:"-"`
+	// Warnings are things a person should know before applying (huge
+	// snapshots).
+	Warnings []string `json:"-"`
+}
+
+// Action is what happens to one instance and why.
+type Action struct {
+	Address     string   `json:"address"`
+	Kind        string   `json:"kind"` // "run"
+	Action      string   `json:"action"`
+	Reasons     []string `json:"reasons"`
+	Fingerprint string   `json:"fingerprint,omitempty"`
+
+	Instance *lang.Instance           `json:"-"`
+	Inputs   *state.FingerprintInputs `json:"-"`
+	Settings state.Settings           `json:"-"`
+	// Prior is the instance's latest recorded run, if any.
+	Prior *state.Run `json:"-"`
+}
+
+// Summary counts actions by name.
+func (p *Plan) Summary() map[string]int {
+	m := make(map[string]int, len(ActionNames))
+	for _, n := range ActionNames {
+		m[n] = 0
+	}
+	for _, a := range p.Actions {
+		m[a.Action]++
+	}
+	return m
+}
+
+// Changes reports whether applying the plan would do anything.
+func (p *Plan) Changes() bool {
+	for _, a := range p.Actions {
+		if a.Action != NoOp {
+			return true
+		}
+	}
+	return false
+}
+
+// State is the recorded state a plan is made against: a *state.Store, or a
+// view of it with live runs refreshed.
+type State interface {
+	Latest(address string) *state.Run
+	Serial() uint64
+	Lineage() string
+}
+
+// Build plans cfg against the recorded state st.
+func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
+	selected, err := selectInstances(cfg, opts.Targets, opts.Excludes)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range opts.Replace {
+		if !matchesAny(cfg, r) {
+			return nil, fmt.Errorf("-replace %s: no such instance in the configuration", r)
+		}
+	}
+	snaps, warnings, err := scanSources(cfg, selected, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Lineage: st.Lineage(), Serial: st.Serial(), Snapshots: snaps, Warnings: warnings}
+
+	var store *snapshot.Store
+	if opts.DataDir != "" {
+		if _, err := os.Stat(filepath.Join(opts.DataDir, "store")); err == nil {
+			store, _ = snapshot.OpenStore(filepath.Join(opts.DataDir, "store"))
+		}
+	}
+
+	byAddr := make(map[string]*lang.Instance, len(cfg.Instances))
+	for _, in := range cfg.Instances {
+		byAddr[in.Address] = in
+	}
+	fps := make(map[string]string, len(cfg.Instances))
+	envFPs := make(map[string]string)
+	for _, inst := range order(cfg.Instances, byAddr) {
+		envFP, ok := envFPs[inst.Environment]
+		if !ok {
+			envFP = EnvironmentFingerprint(cfg, inst.Environment)
+			envFPs[inst.Environment] = envFP
+		}
+		upstream, err := upstreamFingerprints(inst, fps)
+		if err != nil {
+			return nil, err
+		}
+		snap := snaps[inst.SourceDir]
+		var snapID string
+		if snap != nil {
+			snapID = snap.ID
+		} else if prior := st.Latest(inst.Address); prior != nil && prior.Inputs != nil {
+			// Not selected, so not scanned: downstream instances see its
+			// recorded fingerprint.
+			fps[inst.Address] = prior.Fingerprint
+			continue
+		}
+		in := Inputs(cfg, inst, snapID, envFP, upstream)
+		fp := Fingerprint(in)
+		fps[inst.Address] = fp
+		if !selected[inst.Address] {
+			continue
+		}
+		a := &Action{
+			Address:     inst.Address,
+			Kind:        "run",
+			Fingerprint: fp,
+			Instance:    inst,
+			Inputs:      in,
+			Settings:    SettingsOf(inst),
+			Prior:       st.Latest(inst.Address),
+		}
+		decide(a, matchesList(inst, opts.Replace), snap, store)
+		p.Actions = append(p.Actions, a)
+	}
+	return p, nil
+}
+
+// SettingsOf returns what of inst may change without a re-run.
+func SettingsOf(inst *lang.Instance) state.Settings {
+	s := state.Settings{Compute: inst.Compute, Resources: inst.Resources, Retries: inst.Retries}
+	if inst.Timeout > 0 {
+		s.Timeout = inst.Timeout.String()
+	}
+	return s
+}
+
+// decide sets a's action and reasons from its prior run.
+func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapshot.Store) {
+	prior := a.Prior
+	switch {
+	case replace:
+		a.Action, a.Reasons = Submit, []string{"replace requested"}
+	case prior == nil:
+		a.Action, a.Reasons = Submit, []string{"new"}
+	case prior.Fingerprint != a.Fingerprint:
+		a.Action, a.Reasons = Submit, explain(prior, a.Inputs, manifest, store)
+		if prior.Live() {
+			a.Reasons = append(a.Reasons, fmt.Sprintf("supersedes live run %s", prior.ID))
+		}
+	case prior.Status == providers.Failed:
+		a.Action, a.Reasons = Submit, []string{"last run failed" + because(prior)}
+	case prior.Status == providers.Cancelled:
+		a.Action, a.Reasons = Submit, []string{"last run cancelled"}
+	case prior.Live():
+		a.Action, a.Reasons = NoOp, []string{fmt.Sprintf("run %s is %s; apply waits for it", prior.ID, prior.Status)}
+	case prior.Settings != a.Settings:
+		a.Action, a.Reasons = Update, settingsReasons(prior.Settings, a.Settings)
+	default:
+		a.Action, a.Reasons = NoOp, []string{"up to date"}
+	}
+}
+
+func because(r *state.Run) string {
+	if r.Reason != "" {
+		return ": " + r.Reason
+	}
+	return ""
+}
+
+func settingsReasons(old, new state.Settings) []string {
+	var rs []string
+	if old.Compute != new.Compute {
+		rs = append(rs, fmt.Sprintf("compute changed: %s → %s (no re-run needed)", old.Compute, new.Compute))
+	}
+	if old.Resources != new.Resources {
+		rs = append(rs, "resources changed (no re-run needed)")
+	}
+	if old.Timeout != new.Timeout {
+		rs = append(rs, fmt.Sprintf("timeout changed: %s → %s (no re-run needed)", orNone(old.Timeout), orNone(new.Timeout)))
+	}
+	if old.Retries != new.Retries {
+		rs = append(rs, fmt.Sprintf("retries changed: %d → %d (no re-run needed)", old.Retries, new.Retries))
+	}
+	return rs
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// explain lists why the fingerprint changed, input by input.
+func explain(prior *state.Run, in *state.FingerprintInputs, manifest *snapshot.Manifest, store *snapshot.Store) []string {
+	old := prior.Inputs
+	if old == nil {
+		return []string{"fingerprint changed"}
+	}
+	var rs []string
+	if old.Snapshot != in.Snapshot {
+		rs = append(rs, sourceReason(old.Snapshot, manifest, store))
+	}
+	if !equalStrings(old.Command, in.Command) {
+		rs = append(rs, "command changed")
+	}
+	if old.Shell != in.Shell {
+		rs = append(rs, "shell command changed")
+	}
+	rs = append(rs, mapReasons("env", old.Env, in.Env, func(k, a, b string) string { return fmt.Sprintf("env %s changed", k) })...)
+	rs = append(rs, mapReasons("param", rawToString(old.Params), rawToString(in.Params), func(k, a, b string) string {
+		return fmt.Sprintf("param %s: %s → %s", k, a, b)
+	})...)
+	if old.Environment != in.Environment {
+		rs = append(rs, "environment changed")
+	}
+	for _, name := range unionKeys(old.Upstream, in.Upstream) {
+		if !equalStrings(old.Upstream[name], in.Upstream[name]) {
+			rs = append(rs, fmt.Sprintf("upstream %s changed", name))
+		}
+	}
+	if old.SecretsHash != in.SecretsHash {
+		rs = append(rs, "a sensitive value changed")
+	}
+	if len(rs) == 0 {
+		rs = append(rs, "fingerprint changed")
+	}
+	return rs
+}
+
+// sourceReason names the files that changed when the old manifest is still
+// in the content store.
+func sourceReason(oldID string, nm *snapshot.Manifest, store *snapshot.Store) string {
+	if store != nil && nm != nil {
+		if om, err := store.LoadManifest(oldID); err == nil {
+			return "source changed: " + snapshot.Diff(om, nm).String()
+		}
+	}
+	return "source changed"
+}
+
+func mapReasons(what string, old, new map[string]string, changed func(k, a, b string) string) []string {
+	var rs []string
+	for _, k := range unionKeys(old, new) {
+		a, inOld := old[k]
+		b, inNew := new[k]
+		switch {
+		case !inOld:
+			rs = append(rs, fmt.Sprintf("%s %s added", what, k))
+		case !inNew:
+			rs = append(rs, fmt.Sprintf("%s %s removed", what, k))
+		case a != b:
+			rs = append(rs, changed(k, a, b))
+		}
+	}
+	return rs
+}
+
+func rawToString(m map[string]json.RawMessage) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	var keys []string
+	for _, m := range []map[string]V{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// upstreamFingerprints maps each of inst's inputs and dependencies to the
+// fingerprints of the instances they name.
+func upstreamFingerprints(inst *lang.Instance, fps map[string]string) (map[string][]string, error) {
+	if len(inst.DependsOn) == 0 {
+		return nil, nil
+	}
+	fp := func(addr string) (string, error) {
+		if f, ok := fps[addr]; ok {
+			return f, nil
+		}
+		return "", fmt.Errorf("plan %s: upstream %s has no fingerprint", inst.Address, addr)
+	}
+	up := make(map[string][]string)
+	named := make(map[string]bool)
+	for name, addrs := range inst.Inputs {
+		for _, a := range addrs {
+			f, err := fp(a)
+			if err != nil {
+				return nil, err
+			}
+			up["input."+name] = append(up["input."+name], f)
+			named[a] = true
+		}
+	}
+	for _, a := range inst.DependsOn {
+		if named[a] {
+			continue
+		}
+		f, err := fp(a)
+		if err != nil {
+			return nil, err
+		}
+		up[a] = []string{f}
+	}
+	return up, nil
+}
+
+// order returns instances so that each comes after everything it depends
+// on. lang has already refused cycles.
+func order(insts []*lang.Instance, byAddr map[string]*lang.Instance) []*lang.Instance {
+	out := make([]*lang.Instance, 0, len(insts))
+	done := make(map[string]bool, len(insts))
+	var visit func(in *lang.Instance)
+	visit = func(in *lang.Instance) {
+		if done[in.Address] {
+			return
+		}
+		done[in.Address] = true
+		for _, d := range in.DependsOn {
+			if up := byAddr[d]; up != nil {
+				visit(up)
+			}
+		}
+		out = append(out, in)
+	}
+	for _, in := range insts {
+		visit(in)
+	}
+	return out
+}
+
+// matches reports whether addr names inst: its own address or its
+// experiment's.
+func matches(inst *lang.Instance, addr string) bool {
+	return addr == inst.Address || addr == "experiment."+inst.Experiment
+}
+
+func matchesList(inst *lang.Instance, addrs []string) bool {
+	for _, a := range addrs {
+		if matches(inst, a) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesAny(cfg *lang.Config, addr string) bool {
+	for _, in := range cfg.Instances {
+		if matches(in, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectInstances applies -target (with dependencies) and -exclude (with
+// dependents).
+func selectInstances(cfg *lang.Config, targets, excludes []string) (map[string]bool, error) {
+	for _, list := range [][]string{targets, excludes} {
+		for _, a := range list {
+			if !matchesAny(cfg, a) {
+				return nil, fmt.Errorf("%s: no such experiment or instance in the configuration", a)
+			}
+		}
+	}
+	byAddr := make(map[string]*lang.Instance, len(cfg.Instances))
+	for _, in := range cfg.Instances {
+		byAddr[in.Address] = in
+	}
+	sel := make(map[string]bool, len(cfg.Instances))
+	if len(targets) == 0 {
+		for _, in := range cfg.Instances {
+			sel[in.Address] = true
+		}
+	} else {
+		var add func(in *lang.Instance)
+		add = func(in *lang.Instance) {
+			if sel[in.Address] {
+				return
+			}
+			sel[in.Address] = true
+			for _, d := range in.DependsOn {
+				if up := byAddr[d]; up != nil {
+					add(up)
+				}
+			}
+		}
+		for _, in := range cfg.Instances {
+			if matchesList(in, targets) {
+				add(in)
+			}
+		}
+	}
+	if len(excludes) > 0 {
+		// Walk in dependency order so dependents of excluded instances
+		// are excluded too.
+		excluded := make(map[string]bool)
+		for _, in := range order(cfg.Instances, byAddr) {
+			ex := matchesList(in, excludes)
+			for _, d := range in.DependsOn {
+				ex = ex || excluded[d]
+			}
+			if ex {
+				excluded[in.Address] = true
+				delete(sel, in.Address)
+			}
+		}
+	}
+	return sel, nil
+}
+
+// scanSources snapshots every source directory of the selected instances
+// once, the directories in parallel.
+func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (map[string]*snapshot.Manifest, []string, error) {
+	var dirs []string
+	seen := make(map[string]bool)
+	for _, in := range cfg.Instances {
+		if selected[in.Address] && !seen[in.SourceDir] {
+			seen[in.SourceDir] = true
+			dirs = append(dirs, in.SourceDir)
+		}
+	}
+	sort.Strings(dirs)
+	manifests := make([]*snapshot.Manifest, len(dirs))
+	warnings := make([]string, len(dirs))
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			manifests[i], warnings[i], errs[i] = scanSource(dir, dataDir)
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]*snapshot.Manifest, len(dirs))
+	var warns []string
+	for i, dir := range dirs {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
+		}
+		out[dir] = manifests[i]
+		if warnings[i] != "" {
+			warns = append(warns, fmt.Sprintf("source_dir %s: %s", dir, warnings[i]))
+		}
+	}
+	return out, warns, nil
+}
+
+func scanSource(dir, dataDir string) (*snapshot.Manifest, string, error) {
+	var cache *snapshot.StatCache
+	var cachePath string
+	if dataDir != "" {
+		cachePath = statCachePath(dataDir, dir)
+		cache, _ = snapshot.LoadStatCache(cachePath) // a bad cache is only slower
+	}
+	m, stats, err := snapshot.Scan(dir, snapshot.ScanOptions{Cache: cache})
+	if err != nil {
+		return nil, "", fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if cache != nil {
+		if err := os.MkdirAll(filepath.Dir(cachePath), 0o700); err == nil {
+			_ = cache.Save(cachePath) // best effort: the next plan rehashes
+		}
+	}
+	return m, stats.Warning(), nil
+}
+
+// statCachePath is where the stat cache of one source directory lives.
+func statCachePath(dataDir, dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(dataDir, "statcache", hex.EncodeToString(sum[:8]))
+}

@@ -1,0 +1,551 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/snapshot"
+	"github.com/trainrun/trainrun/state"
+)
+
+// DefaultParallelism bounds concurrent operations when neither
+// -parallelism nor trainrun { parallelism } says otherwise.
+const DefaultParallelism = 10
+
+// Options tune one apply.
+type Options struct {
+	Parallelism int
+	// Stop, when closed, stops starting new runs; live runs are waited for
+	// and recorded (the first Ctrl-C). Cancelling the context cancels live
+	// runs (the second).
+	Stop <-chan struct{}
+	// StreamLogs sends every line of every run's log as RunOutput events.
+	// Off, a failed run's last lines still come with its RunFinished.
+	StreamLogs bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result counts what an apply did.
+type Result struct {
+	Succeeded, Failed, Cancelled, Skipped, NotStarted, Updated int
+}
+
+// OK reports whether every run that was started succeeded.
+func (r Result) OK() bool {
+	return r.Failed == 0 && r.Cancelled == 0 && r.Skipped == 0 && r.NotStarted == 0
+}
+
+// Runtime executes plans against one project's state and computes.
+type Runtime struct {
+	Config   *lang.Config
+	State    *state.Store // locked by the caller
+	Computes *Computes
+	DataDir  string
+	Store    *snapshot.Store
+	Sink     Sink
+
+	emitMu sync.Mutex
+	putMu  sync.Mutex
+}
+
+func (r *Runtime) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if r.Sink == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.Sink(ev)
+}
+
+func (r *Runtime) put(run *state.Run) error {
+	r.putMu.Lock()
+	defer r.putMu.Unlock()
+	if err := r.State.Put(run); err != nil {
+		return fmt.Errorf("record run %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// outcome is how one action ended, for its dependents.
+type outcome struct {
+	done chan struct{}
+	ok   bool
+	run  *state.Run
+}
+
+// Apply carries out p. It returns an error only when trainrun itself could
+// not go on; failed runs are counted in the Result.
+func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
+	var res Result
+	if err := r.storeSnapshots(p); err != nil {
+		return res, err
+	}
+	git := gitInfo(r.Config.Dir)
+
+	par := opts.Parallelism
+	if par <= 0 {
+		par = r.Config.Parallelism
+	}
+	if par <= 0 {
+		par = DefaultParallelism
+	}
+	sched := newScheduler(par, func(e string) int {
+		if x := r.Config.Experiments[e]; x != nil {
+			return x.MaxConcurrent
+		}
+		return 0
+	})
+	outcomes := make(map[string]*outcome, len(p.Actions))
+	for _, a := range p.Actions {
+		outcomes[a.Address] = &outcome{done: make(chan struct{})}
+	}
+	var resMu sync.Mutex
+	count := func(f func(*Result)) {
+		resMu.Lock()
+		f(&res)
+		resMu.Unlock()
+	}
+	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
+
+	var wg conc.WaitGroup
+	for _, a := range p.Actions {
+		wg.Go(func() {
+			out := outcomes[a.Address]
+			defer close(out.done)
+			out.run = a.Prior
+			for _, dep := range a.Instance.DependsOn {
+				up := outcomes[dep]
+				if up == nil {
+					continue // not in this plan: recorded as done before
+				}
+				<-up.done
+				if !up.ok {
+					r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: fmt.Sprintf("upstream %s did not succeed", dep)})
+					count(func(r *Result) { r.Skipped++ })
+					return
+				}
+			}
+			switch {
+			case a.Action == planner.Update:
+				run := a.Prior.Clone()
+				run.Settings = a.Settings
+				if err := r.put(run); err != nil {
+					r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
+					return
+				}
+				out.ok, out.run = true, run
+				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
+				count(func(r *Result) { r.Updated++ })
+			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live():
+				run := r.reattach(ctx, a.Prior, opts)
+				out.run = run
+				out.ok = run.Status == providers.Succeeded
+				count(func(res *Result) { tally(res, run.Status) })
+			case a.Action == planner.NoOp:
+				out.ok = true
+			case a.Action == planner.Submit:
+				run, started := r.runAction(ctx, sched, a, git, opts)
+				out.run = run
+				if !started {
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
+				out.ok = run.Status == providers.Succeeded
+				count(func(res *Result) { tally(res, run.Status) })
+			}
+		})
+	}
+	wg.Wait()
+	if err := r.State.Sync(); err != nil {
+		return res, fmt.Errorf("sync state: %w", err)
+	}
+	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
+		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
+		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated,
+	}})
+	return res, nil
+}
+
+func tally(res *Result, s providers.State) {
+	switch s {
+	case providers.Succeeded:
+		res.Succeeded++
+	case providers.Cancelled:
+		res.Cancelled++
+	default:
+		res.Failed++
+	}
+}
+
+// storeSnapshots copies the plan's source snapshots into the content store,
+// from which runs are materialized and later checked out.
+func (r *Runtime) storeSnapshots(p *planner.Plan) error {
+	needed := make(map[string]bool)
+	for _, a := range p.Actions {
+		if a.Action == planner.Submit {
+			needed[a.Instance.SourceDir] = true
+		}
+	}
+	for dir := range needed {
+		m := p.Snapshots[dir]
+		if m == nil {
+			return fmt.Errorf("plan has no snapshot of %s", dir)
+		}
+		if err := r.Store.Put(dir, m); err != nil {
+			if errors.Is(err, snapshot.ErrChanged) {
+				return fmt.Errorf("%s changed since it was planned: %w; run trainrun plan again", dir, err)
+			}
+			return fmt.Errorf("store snapshot of %s: %w", dir, err)
+		}
+		if err := r.Store.PutManifest(m); err != nil {
+			return fmt.Errorf("store snapshot of %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// runAction runs one submit action to its end, attempts and all. It
+// reports false when the run was never started (apply was stopped first).
+func (r *Runtime) runAction(ctx context.Context, sched *scheduler, a *planner.Action, git *state.Git, opts Options) (*state.Run, bool) {
+	inst := a.Instance
+	comp, err := r.Computes.Get(inst.Compute)
+	if err != nil {
+		return r.failEarly(a, git, err.Error()), true
+	}
+	release, err := sched.acquire(ctx, opts.Stop, inst, comp)
+	if err != nil {
+		if errors.Is(err, errStopped) {
+			return nil, false
+		}
+		return r.failEarly(a, git, err.Error()), true
+	}
+	defer release.free()
+
+	run := r.newRun(a, git)
+	spec, err := r.spec(run, a, release.gpus)
+	if err != nil {
+		run.Status, run.Reason, run.FinishedAt = providers.Failed, err.Error(), ptr(time.Now())
+		_ = r.put(run)
+		r.emit(finishedEvent(run, nil))
+		return run, true
+	}
+	if err := r.put(run); err != nil {
+		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
+		return run, false
+	}
+	r.attempts(ctx, comp, run, spec, inst.Retries, opts)
+	return run, true
+}
+
+// attempts runs spec until it succeeds, is cancelled or has used its retries.
+func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries int, opts Options) {
+	for {
+		run.Attempts++
+		spec.Attempt = run.Attempts
+		spec.Env["TRAINRUN_ATTEMPT"] = strconv.Itoa(run.Attempts)
+		h, err := comp.Submit(ctx, spec)
+		if err != nil {
+			st := providers.Status{State: providers.Failed, Reason: "submit: " + err.Error()}
+			if r.retry(ctx, comp, run, nil, st, retries, opts) {
+				continue
+			}
+			r.finish(ctx, comp, run, spec, st)
+			return
+		}
+		run.Handle = &h
+		run.Status = providers.Running
+		if run.StartedAt == nil {
+			run.StartedAt = ptr(h.StartedAt)
+		}
+		if err := r.put(run); err != nil {
+			r.emit(Event{Type: Warning, Address: run.Address, Message: err.Error()})
+		}
+		r.emit(Event{Type: RunStarted, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: h.Compute, Started: run.StartedAt})
+		st := r.wait(ctx, comp, run, opts)
+		if r.retry(ctx, comp, run, &h, st, retries, opts) {
+			continue
+		}
+		r.finish(ctx, comp, run, spec, st)
+		return
+	}
+}
+
+// retry decides whether a failed attempt is tried again, and clears the
+// way for it: the attempt's log is kept beside the run's results.
+func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries int, opts Options) bool {
+	if st.State != providers.Failed || run.Attempts > retries || stopped(opts.Stop) || ctx.Err() != nil {
+		return false
+	}
+	if h != nil {
+		dst := filepath.Join(r.runDir(run.ID), "attempts", strconv.Itoa(run.Attempts))
+		if err := comp.Collect(ctx, *h, nil, dst, false); err != nil {
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "keep log of attempt " + strconv.Itoa(run.Attempts) + ": " + err.Error()})
+		}
+		if err := comp.Remove(ctx, *h); err != nil {
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+		}
+	}
+	r.emit(Event{Type: RunRetrying, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Reason: st.Reason, ExitCode: st.ExitCode})
+	return true
+}
+
+// wait waits for the run, streaming its log when asked; cancelling ctx
+// cancels the run.
+func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.Run, opts Options) providers.Status {
+	h := *run.Handle
+	var logDone chan struct{}
+	if opts.StreamLogs {
+		logDone = make(chan struct{})
+		go func() {
+			defer close(logDone)
+			r.streamLog(comp, h, run)
+		}()
+	}
+	st, err := comp.Wait(ctx, h)
+	if err != nil && ctx.Err() != nil {
+		// The second Ctrl-C: stop the run, then record how it ended.
+		bg, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := comp.Cancel(bg, h); err != nil {
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "cancel: " + err.Error()})
+		}
+		st, err = comp.Wait(bg, h)
+	}
+	if err != nil {
+		st = providers.Status{State: providers.Failed, Reason: "wait: " + err.Error()}
+	}
+	if logDone != nil {
+		<-logDone
+	}
+	return st
+}
+
+func (r *Runtime) streamLog(comp providers.Compute, h providers.Handle, run *state.Run) {
+	rc, err := comp.Log(context.Background(), h, true)
+	if err != nil {
+		return
+	}
+	defer rc.Close()
+	lines(rc, func(line string) {
+		r.emit(Event{Type: RunOutput, Address: run.Address, RunID: run.ID, Line: lang.Redact(line, r.Config.Secrets)})
+	})
+}
+
+// finish collects a final run's results and records its end.
+func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, st providers.Status) {
+	if ctx.Err() != nil {
+		ctx = context.Background() // results are collected even after the second Ctrl-C
+	}
+	run.Status, run.ExitCode, run.Reason = st.State, st.ExitCode, st.Reason
+	var tail []string
+	if run.Handle != nil {
+		dst := r.runDir(run.ID)
+		if err := comp.Collect(ctx, *run.Handle, spec, dst, st.State == providers.Succeeded); err != nil {
+			if run.Status == providers.Succeeded {
+				run.Status, run.Reason = providers.Failed, "collect outputs: "+err.Error()
+			} else {
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "collect: " + err.Error()})
+			}
+		}
+		run.Dir = dst
+		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
+		run.Metrics = metrics
+		for _, p := range problems {
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: p})
+		}
+		if run.Status == providers.Succeeded {
+			if m, err := r.Store.PutTree(filepath.Join(dst, "outputs")); err == nil {
+				run.Outputs = m.ID
+			} else if !errors.Is(err, os.ErrNotExist) {
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store outputs: " + err.Error()})
+			}
+		} else {
+			tail = tailLines(filepath.Join(dst, "log"), 10, r.Config.Secrets)
+		}
+	}
+	run.FinishedAt = ptr(time.Now())
+	if err := r.put(run); err != nil {
+		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+	}
+	r.emit(finishedEvent(run, tail))
+}
+
+func finishedEvent(run *state.Run, tail []string) Event {
+	return Event{Type: RunFinished, Address: run.Address, RunID: run.ID, Attempt: run.Attempts,
+		Compute: run.Compute, Status: run.Status, ExitCode: run.ExitCode, Reason: run.Reason,
+		Started: run.StartedAt, Tail: tail}
+}
+
+// failEarly records a run that could not even be submitted.
+func (r *Runtime) failEarly(a *planner.Action, git *state.Git, reason string) *state.Run {
+	run := r.newRun(a, git)
+	run.Status, run.Reason, run.FinishedAt = providers.Failed, reason, ptr(time.Now())
+	if err := r.put(run); err != nil {
+		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
+	}
+	r.emit(finishedEvent(run, nil))
+	return run
+}
+
+func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
+	inst := a.Instance
+	return &state.Run{
+		ID:          state.NewRunID(),
+		Address:     inst.Address,
+		Experiment:  inst.Experiment,
+		Fingerprint: a.Fingerprint,
+		Inputs:      a.Inputs,
+		Git:         git,
+		Compute:     inst.Compute,
+		Environment: inst.Environment,
+		Params:      a.Inputs.Params,
+		Settings:    a.Settings,
+		Status:      providers.Pending,
+		CreatedAt:   time.Now().UTC(),
+	}
+}
+
+// runDir is where a run's results are collected.
+func (r *Runtime) runDir(id string) string { return filepath.Join(r.DataDir, "runs", id) }
+
+// spec builds what the compute needs to start run.
+func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
+	inst := a.Instance
+	m := r.snapshotOf(a)
+	if m == nil {
+		return nil, fmt.Errorf("no snapshot of %s", inst.SourceDir)
+	}
+	files := make([]providers.File, len(m.Entries))
+	for i, e := range m.Entries {
+		files[i] = providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash)}
+	}
+	env := RunEnv(inst, run.ID)
+	environmentEnv(r.Config, inst, env)
+	inputs, err := r.inputDirs(run.ID, inst)
+	if err != nil {
+		return nil, err
+	}
+	return &providers.RunSpec{
+		RunID:      run.ID,
+		Address:    inst.Address,
+		Experiment: inst.Experiment,
+		Files:      files,
+		Command:    inst.Command,
+		Shell:      inst.Shell,
+		Env:        env,
+		Inputs:     inputs,
+		Resources:  inst.Resources,
+		GPUs:       gpus,
+		Timeout:    inst.Timeout,
+		Outputs:    inst.Outputs,
+	}, nil
+}
+
+func (r *Runtime) snapshotOf(a *planner.Action) *snapshot.Manifest {
+	if m, err := r.Store.LoadManifest(a.Inputs.Snapshot); err == nil {
+		return m
+	}
+	return nil
+}
+
+// RunEnv is the environment SPEC §4 gives a run, except what its compute
+// adds (outputs dir, metrics file, inputs, GPUs).
+func RunEnv(inst *lang.Instance, runID string) map[string]string {
+	env := make(map[string]string, len(inst.Env)+8+len(inst.Params))
+	for k, v := range inst.Env {
+		env[k] = v
+	}
+	env["TRAINRUN_RUN_ID"] = runID
+	env["TRAINRUN_EXPERIMENT"] = inst.Experiment
+	env["TRAINRUN_ADDRESS"] = inst.Address
+	env["TRAINRUN_ATTEMPT"] = "1"
+	params := make(map[string]json.RawMessage, len(inst.Params))
+	for k, v := range inst.Params {
+		params[k] = v
+		env["TRAINRUN_PARAM_"+strings.ToUpper(k)] = lang.ParamString(v)
+	}
+	b, _ := json.Marshal(params)
+	env["TRAINRUN_PARAMS"] = string(b)
+	return env
+}
+
+// inputDirs finds the collected outputs of each input's upstream runs. With
+// several upstream instances (a sweep), the input is a directory holding
+// one link per instance, named by its sweep key.
+func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]string, error) {
+	if len(inst.Inputs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(inst.Inputs))
+	names := make([]string, 0, len(inst.Inputs))
+	for n := range inst.Inputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		addrs := inst.Inputs[name]
+		dirs := make([]string, len(addrs))
+		for i, addr := range addrs {
+			up := r.State.Latest(addr)
+			if up == nil || up.Status != providers.Succeeded {
+				return nil, fmt.Errorf("input %s: %s has no successful run", name, addr)
+			}
+			dirs[i] = filepath.Join(r.runDir(up.ID), "outputs")
+		}
+		if len(dirs) == 1 {
+			out[name] = dirs[0]
+			continue
+		}
+		dir := filepath.Join(r.runDir(runID), "inputs", name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		for i, addr := range addrs {
+			if err := os.Symlink(dirs[i], filepath.Join(dir, instanceKey(addr))); err != nil && !os.IsExist(err) {
+				return nil, err
+			}
+		}
+		out[name] = dir
+	}
+	return out, nil
+}
+
+// instanceKey is the sweep key of an instance address, usable as a file
+// name.
+func instanceKey(addr string) string {
+	i := strings.Index(addr, "[\"")
+	if i < 0 {
+		return strings.TrimPrefix(addr, "experiment.")
+	}
+	k := strings.TrimSuffix(addr[i+2:], "\"]")
+	return strings.NewReplacer("/", "_", "\x00", "_").Replace(k)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}

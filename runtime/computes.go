@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+)
+
+// Computes opens the configuration's computes on first use and keeps them
+// open for the rest of the command.
+type Computes struct {
+	cfg *lang.Config // may be nil: then only handles' kinds are known
+	reg *providers.Registry
+	env providers.Env
+
+	mu   sync.Mutex
+	open map[string]providers.Compute
+}
+
+// NewComputes returns the computes of cfg (nil when the configuration
+// could not be loaded: runs are then reached through their handles).
+func NewComputes(cfg *lang.Config, reg *providers.Registry, env providers.Env) *Computes {
+	return &Computes{cfg: cfg, reg: reg, env: env, open: make(map[string]providers.Compute)}
+}
+
+// Get returns the compute named name in the configuration.
+func (c *Computes) Get(name string) (providers.Compute, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if comp, ok := c.open[name]; ok {
+		return comp, nil
+	}
+	if c.cfg == nil || c.cfg.Computes[name] == nil {
+		return nil, fmt.Errorf("compute %q is not in the configuration", name)
+	}
+	b := c.cfg.Computes[name]
+	return c.openLocked(name, b.Kind, b.Values)
+}
+
+// ForHandle returns the compute a recorded run lives on. A compute that has
+// left the configuration is opened with its kind's defaults, so that its
+// runs can still be followed, cancelled and cleaned up.
+func (c *Computes) ForHandle(h *providers.Handle) (providers.Compute, error) {
+	if h == nil {
+		return nil, fmt.Errorf("the run was never submitted")
+	}
+	if c.cfg != nil {
+		if b := c.cfg.Computes[h.Compute]; b != nil && b.Kind == h.Kind {
+			return c.Get(h.Compute)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := h.Kind + ":" + h.Compute
+	if comp, ok := c.open[key]; ok {
+		return comp, nil
+	}
+	comp, err := c.openLocked(key, h.Kind, providers.Values{})
+	if err != nil {
+		return nil, fmt.Errorf("compute %s (no longer configured): %w", h.Compute, err)
+	}
+	return comp, nil
+}
+
+func (c *Computes) openLocked(key, kind string, v providers.Values) (providers.Compute, error) {
+	k := c.reg.Computes[kind]
+	if k == nil {
+		return nil, fmt.Errorf("unknown compute kind %q", kind)
+	}
+	name := key
+	if i := len(kind) + 1; len(key) > i && key[:i] == kind+":" {
+		name = key[i:]
+	}
+	comp, err := k.Open(name, v, c.env)
+	if err != nil {
+		return nil, fmt.Errorf("open compute %s: %w", name, err)
+	}
+	c.open[key] = comp
+	return comp, nil
+}
+
+// Close closes every opened compute.
+func (c *Computes) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var first error
+	for _, comp := range c.open {
+		if err := comp.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	c.open = map[string]providers.Compute{}
+	return first
+}

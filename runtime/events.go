@@ -1,0 +1,49 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+)
+
+// EventType names what happened.
+type EventType string
+
+// The events an apply emits, in the order a run meets them.
+const (
+	ApplyStarted  EventType = "apply_started"  // Message: the plan summary
+	RunQueued     EventType = "run_queued"     // waiting for upstream runs or a free slot
+	RunStarted    EventType = "run_started"    // submitted to its compute
+	RunReattached EventType = "run_reattached" // an earlier apply's run, found live
+	RunOutput     EventType = "run_output"     // Line: one line of the run's log
+	RunRetrying   EventType = "run_retrying"   // the attempt failed; another follows
+	RunFinished   EventType = "run_finished"   // Status final; Tail holds the log's end on failure
+	RunSkipped    EventType = "run_skipped"    // an upstream run did not succeed
+	InstanceSaved EventType = "instance_updated"
+	Interrupted   EventType = "interrupted" // Message says what happens now
+	ApplyDone     EventType = "apply_done"  // Counts summarise
+	Warning       EventType = "warning"
+)
+
+// Event is one thing that happened during an apply. Renderers (the
+// terminal, -json, watch) consume them; the runtime never prints.
+type Event struct {
+	Time     time.Time       `json:"time"`
+	Type     EventType       `json:"type"`
+	Address  string          `json:"address,omitempty"`
+	RunID    string          `json:"run_id,omitempty"`
+	Attempt  int             `json:"attempt,omitempty"`
+	Compute  string          `json:"compute,omitempty"`
+	Status   providers.State `json:"status,omitempty"`
+	ExitCode *int            `json:"exit_code,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Line     string          `json:"line,omitempty"`
+	Tail     []string        `json:"tail,omitempty"`
+	Message  string          `json:"message,omitempty"`
+	Started  *time.Time      `json:"started_at,omitempty"`
+	Counts   map[string]int  `json:"counts,omitempty"`
+}
+
+// Sink receives events. It is called from many goroutines, one event at a
+// time: the runtime serializes calls.
+type Sink func(Event)

@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
+)
+
+// Cancel stops a live run. With record (the caller holds the state lock)
+// it waits for the run to end and records it; otherwise the apply that
+// holds the lock and waits on the run records it.
+func (r *Runtime) Cancel(ctx context.Context, run *state.Run, record bool) error {
+	if run.Handle == nil {
+		if !record {
+			return fmt.Errorf("run %s has not been started yet; stop the apply that is starting it (Ctrl-C) instead", run.ID)
+		}
+		c := run.Clone()
+		c.Status, c.Reason, c.FinishedAt = providers.Cancelled, "cancelled before it started", ptr(nowUTC())
+		return r.put(c)
+	}
+	comp, err := r.Computes.ForHandle(run.Handle)
+	if err != nil {
+		return err
+	}
+	if err := comp.Cancel(ctx, *run.Handle); err != nil {
+		return err
+	}
+	if !record {
+		return nil
+	}
+	st, err := comp.Wait(ctx, *run.Handle)
+	if err != nil {
+		return err
+	}
+	r.finish(ctx, comp, run.Clone(), recordedSpec(run), st)
+	return nil
+}
+
+// DestroyTargets lists the runs whose directories still exist on their
+// computes, and separately the live runs, whose directories stay.
+func (r *Runtime) DestroyTargets() (targets, live []*state.Run) {
+	for _, run := range r.State.Runs() {
+		switch {
+		case run.Handle == nil || run.Cleaned:
+		case run.Live():
+			live = append(live, run)
+		default:
+			targets = append(targets, run)
+		}
+	}
+	return targets, live
+}
+
+// Destroy removes the run directories of runs on their computes and records
+// that they are gone. Recorded runs and collected results stay.
+func (r *Runtime) Destroy(ctx context.Context, runs []*state.Run) (int, error) {
+	var errs []error
+	n := 0
+	for _, run := range runs {
+		comp, err := r.Computes.ForHandle(run.Handle)
+		if err == nil {
+			err = comp.Remove(ctx, *run.Handle)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", run.ID, err))
+			continue
+		}
+		c := run.Clone()
+		c.Cleaned = true
+		if err := r.put(c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if err := r.State.Sync(); err != nil {
+		errs = append(errs, err)
+	}
+	return n, errors.Join(errs...)
+}

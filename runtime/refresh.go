@@ -1,0 +1,46 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/trainrun/trainrun/state"
+)
+
+// View is the recorded state with live runs' statuses as their computes
+// report them now. It changes nothing on disk: plan uses it without the
+// lock; apply records what it finds through Reconcile.
+type View struct {
+	*state.Store
+	latest map[string]*state.Run
+}
+
+// Latest returns the latest run of address, refreshed.
+func (v *View) Latest(address string) *state.Run {
+	if r, ok := v.latest[address]; ok {
+		return r
+	}
+	return v.Store.Latest(address)
+}
+
+// Refresh asks the computes how the recorded live runs are doing. A
+// compute that cannot answer leaves its runs as recorded.
+func Refresh(ctx context.Context, st *state.Store, comps *Computes) *View {
+	v := &View{Store: st, latest: make(map[string]*state.Run)}
+	for _, run := range st.Runs() {
+		if l := st.Latest(run.Address); !run.Live() || run.Handle == nil || l == nil || l.ID != run.ID {
+			continue
+		}
+		comp, err := comps.ForHandle(run.Handle)
+		if err != nil {
+			continue
+		}
+		status, err := comp.Poll(ctx, *run.Handle)
+		if err != nil || status.State == run.Status {
+			continue
+		}
+		c := run.Clone()
+		c.Status, c.ExitCode, c.Reason = status.State, status.ExitCode, status.Reason
+		v.latest[run.Address] = c
+	}
+	return v
+}

@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/state"
+)
+
+// metricLine is one line of a run's TRAINRUN_METRICS_FILE.
+type metricLine struct {
+	Name  *string  `json:"name"`
+	Value *float64 `json:"value"`
+	Step  *float64 `json:"step"`
+	Time  *float64 `json:"time"` // seconds since the epoch, optional
+}
+
+// ReadMetrics reads a metrics file and returns each metric's latest value.
+// A malformed line is reported by number and skipped: it never fails a run.
+func ReadMetrics(path string) (map[string]state.Metric, []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	return parseMetrics(f, path)
+}
+
+func parseMetrics(r io.Reader, name string) (map[string]state.Metric, []string) {
+	out := make(map[string]state.Metric)
+	var problems []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var m metricLine
+		if err := json.Unmarshal(line, &m); err != nil || m.Name == nil || *m.Name == "" || m.Value == nil || math.IsNaN(*m.Value) {
+			problems = append(problems, fmt.Sprintf("%s:%d: skipped a malformed metrics line; want {\"name\":\"loss\",\"value\":0.3,\"step\":10}", name, n))
+			continue
+		}
+		met := state.Metric{Value: *m.Value, Step: m.Step}
+		if m.Time != nil {
+			sec, frac := math.Modf(*m.Time)
+			met.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+		}
+		out[*m.Name] = met
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, problems
+}
+
+// lines calls fn for each line read from r.
+func lines(r io.Reader, fn func(string)) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fn(sc.Text())
+	}
+}
+
+// tailLines returns the last n lines of a file, secrets redacted.
+func tailLines(path string, n int, secrets []string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	const window = 16 * 1024
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		if _, err := f.Seek(st.Size()-window, io.SeekStart); err != nil {
+			return nil
+		}
+	}
+	var all []string
+	lines(f, func(l string) { all = append(all, lang.Redact(l, secrets)) })
+	if len(all) > n {
+		all = all[len(all)-n:]
+	}
+	return all
+}
+
+// gitInfo returns the commit and dirty flag of the git work tree holding
+// dir, or nil when there is none (or no git).
+func gitInfo(dir string) *state.Git {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return nil
+	}
+	g := &state.Git{Commit: strings.TrimSpace(string(out))}
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=normal").Output()
+	g.Dirty = err != nil || len(bytes.TrimSpace(st)) > 0
+	return g
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }
