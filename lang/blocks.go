@@ -273,6 +273,7 @@ func (l *loader) evalNode(n *node) {
 		n.value = v.value
 		if v.sensitive {
 			n.value = v.value.Mark(sensitiveMark)
+			l.marked = true
 		}
 	case "local":
 		if n.broken {
@@ -327,6 +328,7 @@ func (l *loader) evalKindBlock(n *node, kb *kindBlock) {
 		refVals[a.Name] = v
 		if a.Sensitive {
 			refVals[a.Name] = v.Mark(sensitiveMark)
+			l.marked = true
 		}
 	}
 	for _, s := range kb.schema.Blocks {
@@ -401,7 +403,7 @@ func (l *loader) evalAttr(attr *hcl.Attribute, a providers.Attr, ctx *hcl.EvalCo
 // unmark strips the marks of v, recording its clear forms as secrets when
 // it is sensitive (marked, or declared so).
 func (l *loader) unmark(v cty.Value, sensitive bool) cty.Value {
-	if sensitive || v.ContainsMarked() {
+	if sensitive || l.marked && v.ContainsMarked() {
 		clear, pvm := v.UnmarkDeepWithPaths()
 		if sensitive {
 			l.addSecret(clear)

@@ -44,6 +44,7 @@ type loader struct {
 	parAttr   *hcl.Attribute
 	nodes     map[string]*node
 	secrets   map[string]bool // clear forms of sensitive values
+	marked    bool            // some value carries the sensitive mark
 	redaction []string        // secrets and raw sensitive inputs, for diagnostics
 }
 

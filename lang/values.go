@@ -46,12 +46,7 @@ func (l *loader) stringList(v cty.Value, rng hcl.Range, what string) ([]string, 
 			l.errorf(rng.Ptr(), "Invalid value for "+what, "Element %d of %s must be a string, number or bool.", i, what)
 			return nil, false
 		}
-		s, err := convert.Convert(ev, cty.String)
-		if err != nil {
-			l.errorf(rng.Ptr(), "Invalid value for "+what, "Element %d of %s must be a string, number or bool.", i, what)
-			return nil, false
-		}
-		out = append(out, s.AsString())
+		out = append(out, primitiveString(ev))
 	}
 	return out, true
 }
@@ -71,14 +66,28 @@ func (l *loader) stringMap(v cty.Value, rng hcl.Range, what string) (map[string]
 			l.errorf(rng.Ptr(), "Invalid value for "+what, "The value of %s in %s must be a string, number or bool.", k.AsString(), what)
 			return nil, false
 		}
-		s, err := convert.Convert(ev, cty.String)
-		if err != nil {
-			l.errorf(rng.Ptr(), "Invalid value for "+what, "The value of %s in %s must be a string, number or bool.", k.AsString(), what)
-			return nil, false
-		}
-		out[k.AsString()] = s.AsString()
+		out[k.AsString()] = primitiveString(ev)
 	}
 	return out, true
+}
+
+// primitiveString is a known, non-null string, number or bool as text, as
+// cty's conversion to string writes it. Whole numbers take a fast path:
+// big.Float's shortest formatting dominated the cost of large sweeps.
+func primitiveString(v cty.Value) string {
+	switch v.Type() {
+	case cty.String:
+		return v.AsString()
+	case cty.Bool:
+		return strconv.FormatBool(v.True())
+	}
+	bf := v.AsBigFloat()
+	if bf.IsInt() {
+		if i, acc := bf.Int64(); acc == big.Exact {
+			return strconv.FormatInt(i, 10)
+		}
+	}
+	return bf.Text('f', -1)
 }
 
 // wholeNumber converts v to an int that is at least lo.
