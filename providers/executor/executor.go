@@ -1,0 +1,79 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/trainrun/trainrun/providers"
+)
+
+// Executor is one machine that runs and holds runs. Paths are paths on that
+// machine; local paths (the blobs to upload, the destination of a copy) are
+// on the machine running trainrun.
+type Executor interface {
+	// Run runs argv to completion and returns its stdout. A non-zero exit
+	// is an error that carries the command's stderr.
+	Run(ctx context.Context, argv []string, stdin io.Reader) ([]byte, error)
+	// Start starts argv detached in dir: in a session of its own (so it
+	// leads its process group), stdin, stdout and stderr on /dev/null, with
+	// exactly the environment env (nothing is inherited). The process
+	// survives the trainrun process, even when that is SIGKILLed.
+	Start(ctx context.Context, dir string, argv, env []string) (Process, error)
+	// Alive reports whether pid is running. A non-empty startTicks (field
+	// 22 of /proc/PID/stat) must match too, since pids are reused. An
+	// exited process that is not yet reaped is not alive.
+	Alive(ctx context.Context, pid int, startTicks string) (bool, error)
+	// Signal sends sig to pid, or to the process group -pid when pid < 0,
+	// as kill(2). Signal 0 checks existence. It returns an error matching
+	// ErrNoProcess when no process matches.
+	Signal(ctx context.Context, pid int, sig syscall.Signal) error
+
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// WriteFile writes data to path, replacing it.
+	WriteFile(ctx context.Context, path string, data []byte, mode os.FileMode) error
+	// Mkdir creates the directory path with mode, and any missing parents
+	// with mode 0700. It fails with an error matching fs.ErrExist when
+	// path exists, so that a caller can claim a directory.
+	Mkdir(ctx context.Context, path string, mode os.FileMode) error
+	// RemoveAll removes path and everything below it, also read-only
+	// directories a run left. A missing path is not an error.
+	RemoveAll(ctx context.Context, path string) error
+	// Open opens path for reading from byte offset.
+	Open(ctx context.Context, path string, offset int64) (io.ReadCloser, error)
+
+	// Put materializes files below dir, which must exist: regular files
+	// are copied from their local Blob (never linked, since runs may write
+	// their working directory) with mode 0755 when executable and 0644
+	// otherwise; symlinks (Mode 0o120000, Blob holding the target) are
+	// created as they are. A path that is absolute, not clean, contains
+	// "..", repeats or lies below another file or symlink is refused, so
+	// nothing is written outside dir.
+	Put(ctx context.Context, dir string, files []providers.File) error
+	// CopyOut copies root/rel (a slash-separated relative path; a trailing
+	// "/" says it must be a directory) to the local path dst, replacing
+	// whatever is at dst (never writing through a symlink there). dst's
+	// parent must exist. A missing rel is an error matching fs.ErrNotExist.
+	//
+	// Symlinks are never followed out of root. rel itself is resolved and
+	// must lie in root. Below it, a relative link that stays within the
+	// copied tree is recreated as it is, a link to something else in root
+	// is replaced by a copy of its target, and any other link (absolute or
+	// escaping, or dangling) is recreated as it is, unread. Sockets, fifos
+	// and devices below rel are skipped: they hold no data.
+	CopyOut(ctx context.Context, root, rel, dst string) error
+}
+
+// Process is a process that Start started.
+type Process struct {
+	PID        int
+	StartTicks string // field 22 of /proc/PID/stat; "" where there is no /proc
+	// Done, when not nil, is closed once the process has exited: an
+	// executor that is the process's parent knows without polling.
+	Done <-chan struct{}
+}
+
+// ErrNoProcess is what Signal returns when no process matches.
+var ErrNoProcess = errors.New("no such process")

@@ -1,0 +1,399 @@
+package executor
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// newRunDir returns a run directory with an empty src/ below dir (or a
+// temporary directory).
+func newRunDir(t *testing.T, dir string) string {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startRun starts argv through the wrapper and makes sure its process
+// group is gone when the test ends.
+func startRun(t *testing.T, dir string, timeout, grace time.Duration, argv ...string) Process {
+	t.Helper()
+	p, err := Local{}.Start(context.Background(), dir, WrapperArgv(dir, timeout, grace, argv), []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-p.PID, syscall.SIGKILL) })
+	return p
+}
+
+func waitDone(t *testing.T, p Process, limit time.Duration) {
+	t.Helper()
+	select {
+	case <-p.Done:
+	case <-time.After(limit):
+		t.Fatalf("the run did not end within %v", limit)
+	}
+}
+
+func readExit(t *testing.T, dir string) (int, bool) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, ExitFile))
+	if os.IsNotExist(err) {
+		return 0, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ok := ParseExit(data)
+	if !ok {
+		t.Fatalf("exit file holds %q", data)
+	}
+	return code, true
+}
+
+func readLog(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// groupMembers lists the live (not zombie) processes of process group pgid.
+func groupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(data), ')')
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitGroupGone waits until process group pgid has no live member.
+func waitGroupGone(t *testing.T, pgid int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		m := groupMembers(t, pgid)
+		if len(m) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process group %d still has %v after %v", pgid, m, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitFile(t *testing.T, path string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within %v", path, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWrapperExitCodeLogAndPid(t *testing.T) {
+	tests := []struct {
+		name string
+		argv []string
+		code int
+		log  string
+	}{
+		{"success", []string{"sh", "-c", "echo out; echo err >&2"}, 0, "out\nerr\n"},
+		{"failure", []string{"sh", "-c", "echo failing; exit 3"}, 3, "failing\n"},
+		{"killed by a signal", []string{"sh", "-c", "kill -s KILL $$"}, 128 + 9, ""},
+		{"working directory is src", []string{"sh", "-c", `pwd -P; ls ..`}, 0, "<src>\nlog\npid\nsrc\n"},
+		{"stdin is /dev/null", []string{"sh", "-c", "cat; echo eof"}, 0, "eof\n"},
+		// exec form runs the program, never a shell builtin: dash's echo
+		// would turn \t into a tab.
+		{"program not builtin", []string{"echo", `a\tb`}, 0, "a\\tb\n"},
+		{"function names are programs", []string{"watchdog"}, 127, "not found"},
+		{"missing program", []string{"no-such-program-xyz"}, 127, "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newRunDir(t, "")
+			p := startRun(t, dir, 0, time.Second, tt.argv...)
+			waitDone(t, p, 10*time.Second)
+			code, ok := readExit(t, dir)
+			if !ok || code != tt.code {
+				t.Errorf("exit = %d, %v; want %d (log %q)", code, ok, tt.code, readLog(t, dir))
+			}
+			src, _ := filepath.EvalSymlinks(filepath.Join(dir, "src"))
+			want := strings.ReplaceAll(tt.log, "<src>", src)
+			if log := readLog(t, dir); tt.code > 100 {
+				// sh may report how the command ended ("Killed").
+				if !strings.Contains(log, want) {
+					t.Errorf("log = %q, want it to contain %q", log, want)
+				}
+			} else if log != want {
+				t.Errorf("log = %q, want %q", log, want)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, PidFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, ticks, ok := ParsePid(data)
+			if !ok || pid != p.PID || ticks != p.StartTicks {
+				t.Errorf("pid file %q, want pid %d ticks %s", data, p.PID, p.StartTicks)
+			}
+		})
+	}
+}
+
+func TestWrapperHostileValues(t *testing.T) {
+	base := t.TempDir()
+	// A run directory and arguments that would run code, split or be taken
+	// as options if the wrapper ever put them into script text.
+	dir := filepath.Join(base, "-x", "a b", `q'uo"te`, "$(touch pwned)", "`touch pwned2`", "new\nline", "*", "; touch pwned3")
+	newRunDir(t, dir)
+	args := []string{"$(touch pwned)", "`touch pwned`", "a b", "'", `"`, "-n", "--", "new\nline", "*", "$HOME", `\`, "", "; touch pwned"}
+	p := startRun(t, dir, 30*time.Second, time.Second, append([]string{"printf", `[%s]\n`}, args...)...)
+	waitDone(t, p, 10*time.Second)
+	if code, ok := readExit(t, dir); !ok || code != 0 {
+		t.Fatalf("exit = %d, %v; log %q", code, ok, readLog(t, dir))
+	}
+	var want strings.Builder
+	for _, a := range args {
+		want.WriteString("[" + a + "]\n")
+	}
+	if got := readLog(t, dir); got != want.String() {
+		t.Errorf("log:\n got %q\nwant %q", got, want.String())
+	}
+	filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "pwned") {
+			t.Errorf("something ran: %s exists", p)
+		}
+		return nil
+	})
+	for _, p := range []string{"pwned", "pwned2", "pwned3"} {
+		if _, err := os.Stat(filepath.Join(dir, "src", p)); err == nil {
+			t.Errorf("something ran: %s exists", p)
+		}
+	}
+}
+
+func TestWrapperTimeoutKillsTheGroup(t *testing.T) {
+	dir := newRunDir(t, "")
+	start := time.Now()
+	p := startRun(t, dir, time.Second, 2*time.Second, "sh", "-c", "sleep 100 & echo $! > ../grandchild; sleep 100")
+	waitDone(t, p, 10*time.Second)
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the run took %v with a 1s timeout that TERM should end", d)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, TimedOutFile))
+	if err != nil {
+		t.Fatalf("no timedout marker: %v", err)
+	}
+	if d, ok := ParseTimedOut(data); !ok || d != time.Second {
+		t.Errorf("timedout marker %q", data)
+	}
+	if code, ok := readExit(t, dir); !ok || code != 128+15 {
+		t.Errorf("exit = %d, %v; want 143", code, ok)
+	}
+	gc, _ := os.ReadFile(filepath.Join(dir, "grandchild"))
+	if _, err := strconv.Atoi(strings.TrimSpace(string(gc))); err != nil {
+		t.Fatalf("grandchild pid %q", gc)
+	}
+	// The watchdog stays for the grace period to KILL what ignored TERM;
+	// nothing did, so everything of the run is gone but the watchdog.
+	time.Sleep(100 * time.Millisecond)
+	for _, pid := range groupMembers(t, p.PID) {
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if c := string(cmd); c == "sleep\x00100\x00" || strings.HasPrefix(c, "sh\x00-c\x00sleep 100") {
+			t.Errorf("process %d (%q) of the run survived its timeout", pid, cmd)
+		}
+	}
+	waitGroupGone(t, p.PID, 4*time.Second)
+}
+
+func TestWrapperTimeoutEscalatesToKill(t *testing.T) {
+	dir := newRunDir(t, "")
+	start := time.Now()
+	p := startRun(t, dir, time.Second, time.Second, "sh", "-c", `trap "" TERM; sleep 100 & sleep 100`)
+	waitDone(t, p, 10*time.Second)
+	if d := time.Since(start); d < 2*time.Second || d > 5*time.Second {
+		t.Errorf("the run took %v; want the 1s timeout plus the 1s grace", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, TimedOutFile)); err != nil {
+		t.Errorf("no timedout marker: %v", err)
+	}
+	if _, ok := readExit(t, dir); ok {
+		t.Errorf("an exit file, though KILL took the wrapper too")
+	}
+	waitGroupGone(t, p.PID, 2*time.Second)
+}
+
+func TestWrapperNoWatchdogLeftBehind(t *testing.T) {
+	dir := newRunDir(t, "")
+	p := startRun(t, dir, time.Hour, time.Second, "true")
+	waitDone(t, p, 10*time.Second)
+	waitGroupGone(t, p.PID, 2*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, TimedOutFile)); err == nil {
+		t.Error("timedout marker for a run that ended in time")
+	}
+	if code, ok := readExit(t, dir); !ok || code != 0 {
+		t.Errorf("exit = %d, %v", code, ok)
+	}
+}
+
+func TestWrapperEndsBackgroundLeftovers(t *testing.T) {
+	dir := newRunDir(t, "")
+	p := startRun(t, dir, 0, time.Second, "sh", "-c", "sleep 100 & exit 0")
+	waitDone(t, p, 10*time.Second)
+	waitGroupGone(t, p.PID, 2*time.Second)
+}
+
+func TestWrapperForwardsStopSignalsOnce(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := newRunDir(t, "")
+			// The command counts the signals it gets, then exits 7.
+			script := `n=0; trap 'n=$((n+1)); echo got $n' TERM HUP; : > ../ready
+while [ $n -eq 0 ]; do sleep 0.05; done; sleep 0.3; exit 7`
+			p := startRun(t, dir, time.Hour, time.Second, "sh", "-c", script)
+			waitFile(t, filepath.Join(dir, "ready"), 5*time.Second)
+			if err := (Local{}).Signal(context.Background(), p.PID, sig); err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, p, 10*time.Second)
+			if code, ok := readExit(t, dir); !ok || code != 7 {
+				t.Errorf("exit = %d, %v; want 7", code, ok)
+			}
+			// (sh may also report that its sleep was terminated.)
+			if log := readLog(t, dir); strings.Count(log, "got") != 1 || !strings.Contains(log, "got 1\n") {
+				t.Errorf("log = %q; want one signal", log)
+			}
+			waitGroupGone(t, p.PID, 2*time.Second)
+		})
+	}
+}
+
+func TestWrapperRefusesWithoutItsOwnGroup(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc: the wrapper cannot tell")
+	}
+	dir := newRunDir(t, "")
+	// The outer sh leads the new session; the wrapper is its child, in
+	// the outer sh's group, which it must not signal.
+	argv := append([]string{"sh", "-c", `"$@"; echo outer-survived >> "$0/outer"`, dir}, WrapperArgv(dir, 0, time.Second, []string{"true"})...)
+	p, err := Local{}.Start(context.Background(), dir, argv, []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p, 10*time.Second)
+	if code, ok := readExit(t, dir); !ok || code != 126 {
+		t.Errorf("exit = %d, %v; want 126", code, ok)
+	}
+	if !strings.Contains(readLog(t, dir), "own process group") {
+		t.Errorf("log = %q", readLog(t, dir))
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "outer")); string(data) != "outer-survived\n" {
+		t.Errorf("the wrapper signalled a group that is not its own")
+	}
+}
+
+// TestWrapperShells runs the wrapper under every POSIX-ish shell found.
+func TestWrapperShells(t *testing.T) {
+	for _, sh := range []string{"dash", "bash", "busybox", "mksh", "ksh", "yash", "zsh"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			continue
+		}
+		t.Run(sh, func(t *testing.T) {
+			dir := newRunDir(t, "")
+			argv := WrapperArgv(dir, 30*time.Second, time.Second, []string{"printf", "%s|", "a b", "$x", "'"})
+			argv[0] = path
+			if sh == "busybox" {
+				argv = append([]string{path, "sh"}, argv[1:]...)
+			}
+			if sh == "zsh" {
+				argv = append([]string{path, "--emulate", "sh"}, argv[1:]...)
+			}
+			p, err := Local{}.Start(context.Background(), dir, argv, []string{"PATH=" + os.Getenv("PATH")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, p, 10*time.Second)
+			if code, ok := readExit(t, dir); !ok || code != 0 {
+				t.Errorf("exit = %d, %v; log %q", code, ok, readLog(t, dir))
+			}
+			if log := readLog(t, dir); log != "a b|$x|'|" {
+				t.Errorf("log = %q", log)
+			}
+			waitGroupGone(t, p.PID, 2*time.Second)
+		})
+	}
+}
+
+func TestWrapperArgv(t *testing.T) {
+	got := WrapperArgv("/r", 1500*time.Millisecond, 0, []string{"python", "-c", "x"})
+	want := []string{"sh", "-c", wrapperScript, "trainrun-run", "/r", "2", "0", "--", "python", "-c", "x"}
+	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("WrapperArgv = %q", got[3:])
+	}
+}
+
+func TestParseFiles(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		code int
+		ok   bool
+	}{{"0\n", 0, true}, {"143\n", 143, true}, {"", 0, false}, {"1", 0, false}, {"x\n", 0, false}, {"-1\n", 0, false}, {"256\n", 0, false}} {
+		if code, ok := ParseExit([]byte(tt.in)); code != tt.code || ok != tt.ok {
+			t.Errorf("ParseExit(%q) = %d, %v", tt.in, code, ok)
+		}
+	}
+	if pid, ticks, ok := ParsePid([]byte("12 345\n")); pid != 12 || ticks != "345" || !ok {
+		t.Errorf("ParsePid = %d %q %v", pid, ticks, ok)
+	}
+	if pid, ticks, ok := ParsePid([]byte("12 \n")); pid != 12 || ticks != "" || !ok {
+		t.Errorf("ParsePid without ticks = %d %q %v", pid, ticks, ok)
+	}
+	for _, bad := range []string{"", "12", "x 1\n", "0 1\n"} {
+		if _, _, ok := ParsePid([]byte(bad)); ok {
+			t.Errorf("ParsePid(%q) ok", bad)
+		}
+	}
+	if d, ok := ParseTimedOut([]byte("7200\n")); d != 2*time.Hour || !ok {
+		t.Errorf("ParseTimedOut = %v %v", d, ok)
+	}
+	if _, ok := ParseTimedOut([]byte("99999999999999999\n")); ok {
+		t.Error("ParseTimedOut accepted an overflowing value")
+	}
+}
