@@ -350,8 +350,8 @@ func TestCopyOut(t *testing.T) {
 		missing bool
 	}{
 		{"nothing", true},
-		{"src/code.py/", false},   // must be a directory
-		{"hostlink", false},       // resolves outside root
+		{"src/code.py/", false}, // must be a directory
+		{"hostlink", false},     // resolves outside root
 		{"src/escape/hostname", false},
 		{"../x", false},
 		{"/etc", false},
