@@ -1,20 +1,116 @@
 package lang
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
 
-// WriteDiagnostics writes diags for a person: each with its file:line,col,
-// the source lines with the range marked, and what to do. files are the
-// sources to quote (Config.Files).
+// WriteDiagnostics writes diags for a person, in the layout of hcl's
+// diagnostic text writer (hcl.NewDiagnosticTextWriter) with two additions
+// SPEC §7 asks for: the position is file:line,column, and the range is
+// marked even without color (a ^^^ line under it). files are the sources to
+// quote (Config.Files). Nothing is wrapped, so each sentence stays on one
+// line for terminals, logs and scripts alike.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
-	// Width 0: no wrapping, so that each sentence stays on one line for
-	// terminals, logs and scripts alike.
-	return hcl.NewDiagnosticTextWriter(w, files, 0, color).WriteDiagnostics(diags)
+	var b bytes.Buffer
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		writeDiagnostic(&b, files, d, color)
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write diagnostics: %w", err)
+	}
+	return nil
+}
+
+func writeDiagnostic(b *bytes.Buffer, files map[string]*hcl.File, d *hcl.Diagnostic, color bool) {
+	sev, code := "Error", "\x1b[1;31m"
+	if d.Severity == hcl.DiagWarning {
+		sev, code = "Warning", "\x1b[1;33m"
+	}
+	if color {
+		fmt.Fprintf(b, "%s%s\x1b[0m: %s\n\n", code, sev, d.Summary)
+	} else {
+		fmt.Fprintf(b, "%s: %s\n\n", sev, d.Summary)
+	}
+	if r := d.Subject; r != nil {
+		f := files[r.Filename]
+		if f == nil || f.Bytes == nil {
+			fmt.Fprintf(b, "  on %s:%d,%d:\n  (source code not available)\n\n", r.Filename, r.Start.Line, r.Start.Column)
+		} else {
+			writeSnippet(b, f, d, color)
+		}
+	}
+	if d.Detail != "" {
+		fmt.Fprintf(b, "%s\n\n", d.Detail)
+	}
+}
+
+// writeSnippet writes the "on" line and the source lines of the subject
+// (and context), with the subject highlighted.
+func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
+	r := *d.Subject
+	in := ""
+	if cs, ok := f.Nav.(interface{ ContextString(offset int) string }); ok {
+		if c := cs.ContextString(r.Start.Byte); c != "" {
+			in = " in " + c
+		}
+	}
+	fmt.Fprintf(b, "  on %s:%d,%d%s:\n", r.Filename, r.Start.Line, r.Start.Column, in)
+
+	snip, mark := r, r
+	if d.Context != nil {
+		snip = hcl.RangeOver(snip, *d.Context)
+	}
+	// An empty range cannot be shown; widen it to one character.
+	if snip.Empty() {
+		snip.End.Byte++
+		snip.End.Column++
+	}
+	if mark.Empty() {
+		mark.End.Byte++
+		mark.End.Column++
+	}
+	src := f.Bytes
+	sc := hcl.NewRangeScanner(src, r.Filename, bufio.ScanLines)
+	for sc.Scan() {
+		line := sc.Range()
+		if !line.Overlaps(snip) {
+			continue
+		}
+		before, hl, after := line.PartitionAround(mark)
+		if hl.Empty() {
+			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, sc.Bytes())
+			continue
+		}
+		pre, text, post := before.SliceBytes(src), hl.SliceBytes(src), after.SliceBytes(src)
+		if color {
+			fmt.Fprintf(b, "%4d: %s\x1b[1;4m%s\x1b[0m%s\n", line.Start.Line, pre, text, post)
+			continue
+		}
+		fmt.Fprintf(b, "%4d: %s%s%s\n", line.Start.Line, pre, text, post)
+		// Keep tabs so that the marks line up under the text.
+		b.WriteString("      ")
+		for _, c := range string(pre) {
+			if c == '\t' {
+				b.WriteByte('\t')
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(strings.Repeat("^", max(utf8.RuneCount(text), 1)))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
 }
 
 // snippet is what DiagnosticsJSON shows of the source; Load attaches it to

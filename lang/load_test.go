@@ -460,7 +460,7 @@ func TestVarFileUndeclaredIsWarning(t *testing.T) {
 		t.Fatalf("want one warning, got %v", diags)
 	}
 	out := renderDiags(cfg, diags)
-	for _, want := range []string{"Warning: Value for undeclared variable", `Did you mean "lr"?`, "x.tfvars line 1"} {
+	for _, want := range []string{"Warning: Value for undeclared variable", `Did you mean "lr"?`, "on x.tfvars:1,1:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("warning lacks %q:\n%s", want, out)
 		}

@@ -55,7 +55,9 @@ func (l *loader) declareVariable(b *hcl.Block) {
 	}
 	v := &varDecl{name: name, block: b, typ: cty.DynamicPseudoType}
 	l.vars[name] = v
-	if content == nil {
+	if content == nil || diags.HasErrors() {
+		// Its value would only add follow-up errors ("no value") to the
+		// one that matters.
 		v.broken = true
 		return
 	}
@@ -188,19 +190,17 @@ func (l *loader) setVarRaw(v *varDecl, raw, source string) {
 		return
 	}
 	filename := fmt.Sprintf("<value for var.%s>", v.name)
+	// Parse and evaluation errors get one message: hcl's own ("Variables
+	// not allowed" for a bare word) would only confuse here.
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		l.errorf(nil, "Invalid value for variable",
-			"The value of %s is not a valid %s expression. Write it in HCL syntax, for example %s.",
-			source, typeexpr.TypeString(v.typ), exampleFor(v.typ))
-		v.broken = true
-		return
+	var val cty.Value
+	if !diags.HasErrors() {
+		val, diags = expr.Value(nil)
 	}
-	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
 		l.errorf(nil, "Invalid value for variable",
-			"The value of %s cannot be evaluated: %s. Variable values given on the command line or in the environment must be constants.",
-			source, diags.Errs()[0].Error())
+			"The value of %s is not a valid %s: write it as an HCL constant, for example %s.",
+			source, typeexpr.TypeString(v.typ), exampleFor(v.typ))
 		v.broken = true
 		return
 	}
@@ -228,7 +228,7 @@ func (l *loader) setVar(v *varDecl, val cty.Value, subject *hcl.Range, source st
 	conv, err := convert.Convert(val, v.typ)
 	if err != nil {
 		l.errorf(subject, "Invalid value for variable",
-			"The %s of var.%s is not a valid %s: %s. Give a value of that type.",
+			"The %s for var.%s is not a valid %s: %s. Give a value of that type.",
 			source, v.name, typeexpr.TypeString(v.typ), convertErrString(err))
 		v.broken = true
 		return
