@@ -24,7 +24,9 @@ type Executor interface {
 	Start(ctx context.Context, dir string, argv, env []string) (Process, error)
 	// Alive reports whether pid is running. A non-empty startTicks (field
 	// 22 of /proc/PID/stat) must match too, since pids are reused. An
-	// exited process that is not yet reaped is not alive.
+	// exited process that is not yet reaped is not alive. A negative pid
+	// asks whether process group -pid has any live member (startTicks is
+	// then ignored).
 	Alive(ctx context.Context, pid int, startTicks string) (bool, error)
 	// Signal sends sig to pid, or to the process group -pid when pid < 0,
 	// as kill(2). Signal 0 checks existence. It returns an error matching

@@ -112,6 +112,9 @@ func parseStat(data []byte) (procStat, error) {
 // Alive reads /proc; where there is none, it falls back to kill(pid, 0)
 // and cannot check startTicks.
 func (Local) Alive(ctx context.Context, pid int, startTicks string) (bool, error) {
+	if pid < -1 {
+		return groupAlive(-pid)
+	}
 	if pid <= 0 {
 		return false, nil
 	}
@@ -136,6 +139,41 @@ func (Local) Alive(ctx context.Context, pid int, startTicks string) (bool, error
 	default:
 		return false, fmt.Errorf("process %d: %w", pid, err)
 	}
+}
+
+// groupAlive reports whether process group pgid has a live member. kill(2)
+// counts zombies, which linger where init reaps orphans late, so a group
+// that kill finds is looked for in /proc.
+func groupAlive(pgid int) (bool, error) {
+	switch err := syscall.Kill(-pgid, 0); err {
+	case syscall.ESRCH:
+		return false, nil
+	case nil, syscall.EPERM:
+	default:
+		return false, fmt.Errorf("process group %d: %w", pgid, err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true, nil // no /proc: trust kill
+	}
+	want := strconv.Itoa(pgid)
+	for _, e := range ents {
+		name := e.Name()
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if i := bytes.LastIndexByte(data, ')'); i >= 0 {
+			// After the name: state, ppid, pgrp.
+			if f := strings.Fields(string(data[i+1:])); len(f) > 2 && f[2] == want && f[0] != "Z" && f[0] != "X" {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // Signal sends sig to pid (a process group when negative).

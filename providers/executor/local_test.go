@@ -56,6 +56,34 @@ func TestLocalStartEnvironmentIsExactlyEnv(t *testing.T) {
 	}
 }
 
+func TestLocalGroupAlive(t *testing.T) {
+	// The grandchild is orphaned when the group dies; where init reaps
+	// late it lingers as a zombie, which must not count.
+	p, err := Local{}.Start(ctx, t.TempDir(), []string{"sh", "-c", "sleep 100 & sleep 100"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-p.PID, syscall.SIGKILL)
+	if alive, err := (Local{}).Alive(ctx, -p.PID, ""); !alive || err != nil {
+		t.Errorf("Alive(group) = %v, %v", alive, err)
+	}
+	syscall.Kill(-p.PID, syscall.SIGKILL)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for {
+		alive, err := Local{}.Alive(ctx, -p.PID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed group still counts as alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestLocalStartDetaches(t *testing.T) {
 	p, err := Local{}.Start(ctx, t.TempDir(), []string{"sleep", "100"}, nil)
 	if err != nil {

@@ -4,7 +4,9 @@ import "strings"
 
 // Quote quotes s as one word for a POSIX shell. Words made only of
 // characters that no shell treats specially are returned as they are;
-// anything else is put in single quotes, each ' written as '\”.
+// anything else is put in single quotes, a quote inside becoming
+//
+//	'\''
 //
 // A NUL byte cannot be passed in any argument (execve ends strings there),
 // so callers must refuse arguments that contain one.

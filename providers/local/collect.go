@@ -1,0 +1,119 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
+)
+
+// Collect copies the run's log and metrics file to dst and, when outputs is
+// true, outputs/ to dst/outputs/ and each declared output (spec.Outputs,
+// relative to the working directory; a trailing "/" says it must be a
+// directory) to dst/outputs/PATH, where a declared output replaces a path of
+// the same name from outputs/. Everything that exists is copied; a declared
+// output that does not is an error naming it. Symlinks are never followed
+// out of the run directory (see executor.Executor.CopyOut).
+func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *providers.RunSpec, dst string, outputs bool) error {
+	if h.Dir == "" {
+		return errors.New("collect: the handle has no run directory")
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	e := c.o.Exec
+	if err := e.CopyOut(ctx, h.Dir, executor.LogFile, filepath.Join(dst, "log")); err != nil {
+		return fmt.Errorf("collect log: %w", err)
+	}
+	if err := copyIfAny(ctx, e, h.Dir, metricsFile, filepath.Join(dst, "metrics.jsonl")); err != nil {
+		return fmt.Errorf("collect metrics: %w", err)
+	}
+	if !outputs {
+		return nil
+	}
+	out := filepath.Join(dst, "outputs")
+	if err := copyIfAny(ctx, e, h.Dir, outputsDir+"/", out); err != nil {
+		return fmt.Errorf("collect outputs: %w", err)
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return fmt.Errorf("collect outputs: %w", err)
+	}
+	var errs []error
+	if spec != nil {
+		for _, o := range spec.Outputs {
+			if err := collectDeclared(ctx, e, h.Dir, o, out); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// copyIfAny copies rel unless the run removed it: there is nothing to lose.
+func copyIfAny(ctx context.Context, e executor.Executor, dir, rel, dst string) error {
+	err := e.CopyOut(ctx, dir, rel, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Lstat(dst); statErr == nil {
+			return os.RemoveAll(dst) // an earlier copy would pass for this run's
+		}
+		return nil
+	}
+	return err
+}
+
+func collectDeclared(ctx context.Context, e executor.Executor, dir, o, out string) error {
+	clean := strings.TrimSuffix(o, "/")
+	if err := executor.CheckPath(clean); err != nil {
+		return fmt.Errorf("declared output %q: %w", o, err)
+	}
+	if err := mkdirsNoFollow(out, path.Dir(clean)); err != nil {
+		return fmt.Errorf("declared output %q: %w", o, err)
+	}
+	suffix := ""
+	if strings.HasSuffix(o, "/") {
+		suffix = "/"
+	}
+	err := e.CopyOut(ctx, dir, srcDir+"/"+clean+suffix, filepath.Join(out, filepath.FromSlash(clean)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("declared output %q does not exist", o)
+	}
+	if err != nil {
+		return fmt.Errorf("declared output %q: %w", o, err)
+	}
+	return nil
+}
+
+// mkdirsNoFollow makes the slash-separated directory rel below root,
+// replacing anything on the way that is not a directory (a symlink copied
+// from outputs/ must not lead a declared output elsewhere).
+func mkdirsNoFollow(root, rel string) error {
+	if rel == "." {
+		return nil
+	}
+	p := root
+	for _, elem := range strings.Split(rel, "/") {
+		p = filepath.Join(p, elem)
+		fi, err := os.Lstat(p)
+		if err == nil && fi.IsDir() {
+			continue
+		}
+		if err == nil {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}

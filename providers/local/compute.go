@@ -1,0 +1,511 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
+)
+
+// Options describe a compute over an executor.
+type Options struct {
+	Name string // the compute's name, recorded in handles
+	Kind string // recorded in handles: "local", …
+	Host string // recorded in handles; "" for this machine
+	Exec executor.Executor
+	// Workdir is an absolute path on the machine; runs live in
+	// Workdir/runs/RUN_ID.
+	Workdir string
+	MaxRuns int // ≥ 1
+	GPUs    int // < 0: detect with nvidia-smi -L on first use
+	// BaseEnv is what every run's environment starts from, before the
+	// run's own env and the variables the compute sets.
+	BaseEnv []string
+	// KillGrace is how long a timed-out run has between TERM and KILL
+	// (default 10 s); CancelGrace the same for a cancelled one (default 5 s).
+	KillGrace, CancelGrace time.Duration
+}
+
+// Compute runs runs in directories of its workdir, each started detached
+// through the executor's run wrapper. Its methods may be called from
+// several goroutines at once.
+type Compute struct {
+	o Options
+
+	gpuOnce sync.Once
+	gpus    int
+
+	mu sync.Mutex
+	// started holds the runs this value started, by run directory, with
+	// the executor's exit notification: Wait needs no polling for them.
+	started map[string]executor.Process
+}
+
+var _ providers.Compute = (*Compute)(nil)
+
+// New returns a compute over o.Exec.
+func New(o Options) *Compute {
+	if o.MaxRuns < 1 {
+		o.MaxRuns = 1
+	}
+	if o.KillGrace <= 0 {
+		o.KillGrace = 10 * time.Second
+	}
+	if o.CancelGrace <= 0 {
+		o.CancelGrace = 5 * time.Second
+	}
+	return &Compute{o: o, started: make(map[string]executor.Process)}
+}
+
+// Files of a run directory besides the wrapper's (executor.LogFile, …).
+const (
+	srcDir        = "src"
+	outputsDir    = "outputs"
+	metricsFile   = "metrics.jsonl"
+	cancelledFile = "cancelled"
+)
+
+func (c *Compute) Slots() int { return c.o.MaxRuns }
+
+// GPUs returns the configured count or, when none was configured, the
+// GPUs nvidia-smi lists (detected once; 0 without nvidia-smi).
+func (c *Compute) GPUs() int {
+	if c.o.GPUs >= 0 {
+		return c.o.GPUs
+	}
+	c.gpuOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := c.o.Exec.Run(ctx, []string{"nvidia-smi", "-L"}, nil)
+		if err != nil {
+			return // no nvidia-smi, or no working driver: no GPUs to schedule
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "GPU ") {
+				c.gpus++
+			}
+		}
+	})
+	return c.gpus
+}
+
+func (c *Compute) Close() error { return nil }
+
+// runDir returns the directory of run id, refusing ids that are not one
+// path element.
+func (c *Compute) runDir(id string) (string, error) {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+		return "", fmt.Errorf("run id %q cannot name a directory", id)
+	}
+	return path.Join(c.o.Workdir, "runs", id), nil
+}
+
+// Submit materializes the run's directory and starts the run wrapper. A run
+// directory that already exists is an error (matching fs.ErrExist): the
+// run may be live, and Remove clears a finished one.
+func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (providers.Handle, error) {
+	argv, err := command(spec)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	dir, err := c.runDir(spec.RunID)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	e := c.o.Exec
+	if err := e.Mkdir(ctx, dir, 0o700); err != nil {
+		return providers.Handle{}, fmt.Errorf("create run directory: %w", err)
+	}
+	h, err := c.start(ctx, spec, dir, argv)
+	if err != nil {
+		// Nothing started: leave no directory behind that would block a
+		// second Submit.
+		_ = e.RemoveAll(context.WithoutCancel(ctx), dir)
+		return providers.Handle{}, err
+	}
+	return h, nil
+}
+
+func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string, argv []string) (providers.Handle, error) {
+	e := c.o.Exec
+	src := path.Join(dir, srcDir)
+	if err := e.Mkdir(ctx, src, 0o755); err != nil {
+		return providers.Handle{}, err
+	}
+	if err := e.Put(ctx, src, spec.Files); err != nil {
+		return providers.Handle{}, err
+	}
+	if err := e.Mkdir(ctx, path.Join(dir, outputsDir), 0o755); err != nil {
+		return providers.Handle{}, err
+	}
+	for _, f := range []string{metricsFile, executor.LogFile} {
+		if err := e.WriteFile(ctx, path.Join(dir, f), nil, 0o644); err != nil {
+			return providers.Handle{}, err
+		}
+	}
+	env, err := c.env(spec, dir)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	started := time.Now()
+	p, err := e.Start(ctx, dir, executor.WrapperArgv(dir, spec.Timeout, c.o.KillGrace, argv), env)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	if p.Done != nil {
+		c.mu.Lock()
+		c.started[dir] = p
+		c.mu.Unlock()
+	}
+	return providers.Handle{
+		Compute:    c.o.Name,
+		Kind:       c.o.Kind,
+		ID:         strconv.Itoa(p.PID),
+		Dir:        dir,
+		Host:       c.o.Host,
+		StartedAt:  started,
+		StartTicks: p.StartTicks,
+	}, nil
+}
+
+// command returns the argv that spec runs.
+func command(spec *providers.RunSpec) ([]string, error) {
+	switch {
+	case spec.Shell != "" && len(spec.Command) > 0:
+		return nil, errors.New("run has both a command and a shell line")
+	case spec.Shell != "":
+		return []string{"sh", "-c", spec.Shell}, nil
+	case len(spec.Command) == 0 || spec.Command[0] == "":
+		return nil, errors.New("run has no command")
+	}
+	for _, a := range spec.Command {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, fmt.Errorf("command argument %q contains a NUL byte", a)
+		}
+	}
+	return spec.Command, nil
+}
+
+// env returns the run's environment: BaseEnv, then spec.Env, then what the
+// compute owns (TRAINRUN_OUTPUTS_DIR, TRAINRUN_METRICS_FILE,
+// TRAINRUN_INPUT_*, CUDA_VISIBLE_DEVICES), later ones winning.
+func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
+	m := make(map[string]string, len(c.o.BaseEnv)+len(spec.Env)+4+len(spec.Inputs))
+	for _, kv := range c.o.BaseEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for k, v := range spec.Env {
+		m[k] = v
+	}
+	m["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
+	m["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
+	for name, p := range spec.Inputs {
+		m["TRAINRUN_INPUT_"+strings.ToUpper(name)] = p
+	}
+	if len(spec.GPUs) > 0 {
+		ids := make([]string, len(spec.GPUs))
+		for i, g := range spec.GPUs {
+			ids[i] = strconv.Itoa(g)
+		}
+		m["CUDA_VISIBLE_DEVICES"] = strings.Join(ids, ",")
+	} else if c.GPUs() > 0 {
+		m["CUDA_VISIBLE_DEVICES"] = "" // asked for none: sees none
+	}
+	env := make([]string, 0, len(m))
+	for k, v := range m {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("environment variable %q cannot be passed to a process", k)
+		}
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env, nil
+}
+
+// pid returns the handle's process id.
+func pid(h providers.Handle) (int, error) {
+	n, err := strconv.Atoi(h.ID)
+	if err != nil || n <= 0 || h.Dir == "" {
+		return 0, fmt.Errorf("handle %q of %s is not a local run", h.ID, h.Dir)
+	}
+	return n, nil
+}
+
+// Poll says where the run is now.
+func (c *Compute) Poll(ctx context.Context, h providers.Handle) (providers.Status, error) {
+	p, err := pid(h)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	return c.status(ctx, h, alive)
+}
+
+// Wait waits for a run this value started on the executor's notification,
+// and for any other (started by an earlier trainrun) by polling whether its
+// wrapper is alive, from every 20 ms up to every second.
+func (c *Compute) Wait(ctx context.Context, h providers.Handle) (providers.Status, error) {
+	p, err := pid(h)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	if done := c.done(h); done != nil {
+		select {
+		case <-done:
+			return c.status(ctx, h, false)
+		case <-ctx.Done():
+			return providers.Status{}, ctx.Err()
+		}
+	}
+	delay := 20 * time.Millisecond
+	for {
+		alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
+		if err != nil {
+			return providers.Status{}, err
+		}
+		if !alive {
+			return c.status(ctx, h, false)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return providers.Status{}, ctx.Err()
+		}
+		delay = min(delay*3/2, time.Second)
+	}
+}
+
+// done returns the exit notification of a run this value started, or nil.
+func (c *Compute) done(h providers.Handle) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.started[h.Dir]; ok && strconv.Itoa(p.PID) == h.ID {
+		return p.Done
+	}
+	return nil
+}
+
+// status reads how the run ended from its directory; alive says whether
+// its wrapper still runs (checked before reading: the wrapper writes the
+// exit file before it exits).
+func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (providers.Status, error) {
+	e := c.o.Exec
+	code, exited, err := c.exitCode(ctx, h.Dir)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	if alive && !exited {
+		return providers.Status{State: providers.Running}, nil
+	}
+	var st providers.Status
+	if exited {
+		st.ExitCode = &code
+	}
+	cancelled, err := exists(ctx, e, path.Join(h.Dir, cancelledFile))
+	if err != nil {
+		return providers.Status{}, err
+	}
+	timedOut, err := e.ReadFile(ctx, path.Join(h.Dir, executor.TimedOutFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return providers.Status{}, err
+	}
+	timed := err == nil
+	switch {
+	case cancelled:
+		st.State, st.Reason = providers.Cancelled, "cancelled"
+	case timed:
+		st.State, st.Reason = providers.Failed, "timed out"
+		if d, ok := executor.ParseTimedOut(timedOut); ok {
+			st.Reason += " after " + formatDuration(d)
+		}
+	case exited && code == 0:
+		st.State = providers.Succeeded
+	case exited:
+		st.State, st.Reason = providers.Failed, fmt.Sprintf("exit code %d", code)
+	default:
+		st.State, st.Reason = providers.Failed, "the run's process vanished without an exit code"
+	}
+	return st, nil
+}
+
+// exitCode reads the exit file; exited is false until it is complete.
+func (c *Compute) exitCode(ctx context.Context, dir string) (code int, exited bool, err error) {
+	data, err := c.o.Exec.ReadFile(ctx, path.Join(dir, executor.ExitFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	code, exited = executor.ParseExit(data)
+	return code, exited, nil
+}
+
+func exists(ctx context.Context, e executor.Executor, p string) (bool, error) {
+	rc, err := e.Open(ctx, p, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	rc.Close()
+	return true, nil
+}
+
+// formatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
+// is 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// Cancel marks a live run cancelled and sends TERM to its wrapper, which
+// passes it once to the run's whole process group; what is left of the
+// group after CancelGrace is killed. A final run is left alone.
+func (c *Compute) Cancel(ctx context.Context, h providers.Handle) error {
+	p, err := pid(h)
+	if err != nil {
+		return err
+	}
+	e := c.o.Exec
+	alive, err := e.Alive(ctx, p, h.StartTicks)
+	if err != nil {
+		return err
+	}
+	if !alive {
+		return nil
+	}
+	if _, exited, err := c.exitCode(ctx, h.Dir); err != nil || exited {
+		return err
+	}
+	marker := path.Join(h.Dir, cancelledFile)
+	if err := e.WriteFile(ctx, marker, nil, 0o644); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	if err := e.Signal(ctx, p, syscall.SIGTERM); err != nil {
+		if !errors.Is(err, executor.ErrNoProcess) {
+			return fmt.Errorf("cancel: %w", err)
+		}
+		// It ended by itself just now: say how, not "cancelled".
+		if _, exited, _ := c.exitCode(ctx, h.Dir); exited {
+			_ = e.RemoveAll(ctx, marker)
+		}
+		return nil
+	}
+	deadline := time.Now().Add(c.o.CancelGrace)
+	for time.Now().Before(deadline) {
+		alive, err := e.Alive(ctx, -p, "")
+		if err != nil {
+			return fmt.Errorf("cancel: %w", err)
+		}
+		if !alive {
+			return nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	if err := e.Signal(ctx, -p, syscall.SIGKILL); err != nil && !errors.Is(err, executor.ErrNoProcess) {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the run's directory. A live run is refused: cancel it
+// first.
+func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
+	p, err := pid(h)
+	if err != nil {
+		return err
+	}
+	// Only ever a run directory: a handle from a damaged state file must
+	// not remove anything else.
+	if !path.IsAbs(h.Dir) || path.Clean(h.Dir) != h.Dir || path.Base(path.Dir(h.Dir)) != "runs" {
+		return fmt.Errorf("remove %s: not a run directory", h.Dir)
+	}
+	alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
+	if err != nil {
+		return err
+	}
+	if alive {
+		if _, exited, err := c.exitCode(ctx, h.Dir); err != nil || !exited {
+			return fmt.Errorf("remove %s: the run is still running; cancel it first", h.Dir)
+		}
+	}
+	if err := c.o.Exec.RemoveAll(ctx, h.Dir); err != nil {
+		return fmt.Errorf("remove %s: %w", h.Dir, err)
+	}
+	c.mu.Lock()
+	delete(c.started, h.Dir)
+	c.mu.Unlock()
+	return nil
+}
+
+// Lookup finds the run id submitted by an earlier trainrun process that
+// died before it recorded the handle (providers.Finder). found is false
+// when the run was never started; a directory it left half made is then
+// removed, so that the id can be submitted again. StartedAt is not known.
+func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle, found bool, err error) {
+	dir, err := c.runDir(runID)
+	if err != nil {
+		return providers.Handle{}, false, err
+	}
+	e := c.o.Exec
+	if ok, err := exists(ctx, e, dir); err != nil || !ok {
+		return providers.Handle{}, false, err
+	}
+	// The wrapper writes its pid file before it starts the command; give
+	// one that is just starting time to do so.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		data, err := e.ReadFile(ctx, path.Join(dir, executor.PidFile))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return providers.Handle{}, false, err
+		}
+		if p, ticks, ok := executor.ParsePid(data); ok {
+			return providers.Handle{Compute: c.o.Name, Kind: c.o.Kind, ID: strconv.Itoa(p),
+				Dir: dir, Host: c.o.Host, StartTicks: ticks}, true, nil
+		}
+		if time.Now().After(deadline) {
+			if err := e.RemoveAll(ctx, dir); err != nil {
+				return providers.Handle{}, false, fmt.Errorf("remove run directory that never started: %w", err)
+			}
+			return providers.Handle{}, false, nil
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return providers.Handle{}, false, ctx.Err()
+		}
+	}
+}

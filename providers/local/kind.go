@@ -1,0 +1,176 @@
+package local
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
+)
+
+// Kind returns the "local" compute kind: runs on the machine trainrun runs
+// on.
+func Kind() providers.ComputeKind { return kind{} }
+
+type kind struct{}
+
+// maxCount bounds max_runs and gpus: far beyond any machine, well within int.
+const maxCount = 1 << 20
+
+func (kind) Schema() providers.Schema {
+	return providers.Schema{Attrs: []providers.Attr{
+		{Name: "max_runs", Type: cty.Number, Doc: "How many runs may be live at once on this compute. Default: the number of CPUs."},
+		{Name: "gpus", Type: cty.Number, Doc: "How many GPUs runs are scheduled on. Default: the GPUs `nvidia-smi -L` lists, or 0."},
+		{Name: "workdir", Type: cty.String, Doc: "Where run directories are made; relative to the working directory. Default: .trainrun/local/NAME."},
+	}}
+}
+
+func (kind) Validate(v providers.Values) []providers.Problem {
+	_, problems := decode(v)
+	return problems
+}
+
+// settings are the decoded attributes; -1 means "not set".
+type settings struct {
+	maxRuns, gpus int
+	workdir       string
+}
+
+func decode(v providers.Values) (settings, []providers.Problem) {
+	s := settings{maxRuns: -1, gpus: -1}
+	var problems []providers.Problem
+	if n, p := count(v, "max_runs", 1); p != nil {
+		problems = append(problems, *p)
+	} else {
+		s.maxRuns = n
+	}
+	if n, p := count(v, "gpus", 0); p != nil {
+		problems = append(problems, *p)
+	} else {
+		s.gpus = n
+	}
+	if w, ok := v["workdir"]; ok && w.IsKnown() && !w.IsNull() {
+		w, _ = w.UnmarkDeep() // a value derived from a sensitive variable
+		if w, err := convert.Convert(w, cty.String); err != nil {
+			problems = append(problems, providers.Problem{Attr: "workdir", Summary: "Invalid workdir", Detail: "workdir must be a string."})
+		} else if s.workdir = w.AsString(); s.workdir == "" || strings.IndexByte(s.workdir, 0) >= 0 {
+			problems = append(problems, providers.Problem{Attr: "workdir", Summary: "Invalid workdir", Detail: "workdir must be a non-empty path."})
+		}
+	}
+	return s, problems
+}
+
+// count decodes the whole number name ≥ min; -1 when it is not set (or not
+// known yet).
+func count(v providers.Values, name string, min int) (int, *providers.Problem) {
+	val, ok := v[name]
+	if !ok || !val.IsKnown() || val.IsNull() {
+		return -1, nil
+	}
+	val, _ = val.UnmarkDeep()
+	bad := &providers.Problem{Attr: name, Summary: "Invalid " + name,
+		Detail: fmt.Sprintf("%s must be a whole number, at least %d.", name, min)}
+	val, err := convert.Convert(val, cty.Number)
+	if err != nil || !val.IsKnown() || val.IsNull() {
+		return -1, bad
+	}
+	f := val.AsBigFloat()
+	if !f.IsInt() || f.IsInf() || f.Cmp(big.NewFloat(float64(min))) < 0 {
+		return -1, bad
+	}
+	if f.Cmp(big.NewFloat(maxCount)) > 0 {
+		bad.Detail = fmt.Sprintf("%s must be at most %d.", name, maxCount)
+		return -1, bad
+	}
+	n, _ := f.Int64()
+	return int(n), nil
+}
+
+// Open returns the compute. It detects nothing and starts nothing: GPUs are
+// detected on first use.
+func (kind) Open(name string, v providers.Values, env providers.Env) (providers.Compute, error) {
+	s, problems := decode(v)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("compute %q: %s", name, problems[0].Detail)
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return nil, fmt.Errorf("compute %q: the name cannot name a directory", name)
+	}
+	workdir, err := resolveWorkdir(s.workdir, name, env)
+	if err != nil {
+		return nil, fmt.Errorf("compute %q: %w", name, err)
+	}
+	if s.maxRuns < 0 {
+		s.maxRuns = runtime.NumCPU()
+	}
+	return New(Options{
+		Name:    name,
+		Kind:    "local",
+		Exec:    executor.Local{},
+		Workdir: workdir,
+		MaxRuns: s.maxRuns,
+		GPUs:    s.gpus,
+		BaseEnv: inherited(os.Environ()),
+	}), nil
+}
+
+// resolveWorkdir makes workdir absolute: "~/" is the home directory, a
+// relative path is relative to env.Dir, and the default is
+// env.DataDir/local/NAME.
+func resolveWorkdir(workdir, name string, env providers.Env) (string, error) {
+	base := env.Dir
+	if base == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		base = wd
+	}
+	switch {
+	case workdir == "":
+		data := env.DataDir
+		if data == "" {
+			data = filepath.Join(base, ".trainrun")
+		}
+		workdir = filepath.Join(data, "local", name)
+	case workdir == "~" || strings.HasPrefix(workdir, "~/"):
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("workdir %s: %w", workdir, err)
+		}
+		workdir = filepath.Join(home, workdir[1:])
+	}
+	if !filepath.IsAbs(workdir) {
+		workdir = filepath.Join(base, workdir)
+	}
+	return filepath.Abs(workdir)
+}
+
+// inherited picks from trainrun's environment what every run sees before
+// its own env: where programs are (PATH), who and where the user is, the
+// locale, the time zone and the temporary directory. Anything else a run
+// needs (LD_LIBRARY_PATH, CONDA_PREFIX, …) belongs in its env, where it is
+// part of the fingerprint.
+func inherited(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "SHELL",
+			k == "LANG", k == "LANGUAGE", k == "TZ", k == "TMPDIR",
+			strings.HasPrefix(k, "LC_"):
+			out = append(out, kv)
+		}
+	}
+	return out
+}
