@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/trainrun/trainrun/providers"
@@ -486,6 +488,8 @@ func TestSweep(t *testing.T) {
 			map[string]string{"flag": "true", "shape": "[1,2]"}},
 		{"quotes escaped in address", `{ s = ["a\"b"] }`, ``,
 			[]string{`experiment.e["s=a\"b"]`}, map[string]string{"s": `"a\"b"`}},
+		{"template sequences escaped in address", `{ s = ["$${x}\\n"] }`, ``,
+			[]string{`experiment.e["s=$${x}\\n"]`}, map[string]string{"s": `"${x}\\n"`}},
 		{"sweep overrides params", `{ lr = [1] }`, `{ lr = 0.5, epochs = 3 }`,
 			[]string{`experiment.e["lr=1"]`}, map[string]string{"lr": "1", "epochs": "3"}},
 		{"range", `{ seed = range(3) }`, ``,
@@ -506,8 +510,18 @@ func TestSweep(t *testing.T) {
 			var got []string
 			for _, in := range cfg.Experiments["e"].Instances {
 				got = append(got, in.Address)
-				if want := strings.TrimSuffix(strings.TrimPrefix(in.Address, `experiment.e["`), `"]`); tt.grid != "" && strings.ReplaceAll(want, `\"`, `"`) != in.Key {
-					t.Errorf("Key %q does not match address %s", in.Key, in.Address)
+				// The address parses back, as HCL, to its key.
+				trav, diags := hclsyntax.ParseTraversalAbs([]byte(in.Address), "", hcl.InitialPos)
+				if diags.HasErrors() {
+					t.Errorf("address %s does not parse: %v", in.Address, diags)
+					continue
+				}
+				key := ""
+				if len(trav) == 3 {
+					key = trav[2].(hcl.TraverseIndex).Key.AsString()
+				}
+				if key != in.Key {
+					t.Errorf("address %s parses to key %q, Key is %q", in.Address, key, in.Key)
 				}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -685,6 +699,9 @@ func TestFunctions(t *testing.T) {
 		{`title(trimprefix("xhello", "x"))`, "Hello"},
 		{`jsonencode(zipmap(["a"], [1]))`, `{"a":1}`},
 		{`tostring(startswith("abc", "ab"))`, "true"},
+		{`join("", [for s in ["a", "b"] : upper(s)])`, "AB"},
+		{`join(",", [for k, v in { x = 1 } : "${k}=${v}"])`, "x=1"},
+		{`path.root == "" ? "empty" : "set"`, "set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
