@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("TRAINRUN_LOCAL_HELPER_WORKDIR"); dir != "" {
 		c := newCompute(dir)
 		h, err := c.Submit(context.Background(), &providers.RunSpec{RunID: "survivor",
-			Shell: "sleep 1; echo survived; echo done > $TRAINRUN_OUTPUTS_DIR/out"})
+			Shell: "sleep 1.5; echo survived; echo done > $TRAINRUN_OUTPUTS_DIR/out"})
 		if err != nil {
 			os.Stderr.WriteString(err.Error())
 			os.Exit(2)
