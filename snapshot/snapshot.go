@@ -7,6 +7,16 @@
 // exact source can be materialized again later.
 package snapshot
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
 // Entry is one file of a snapshot.
 type Entry struct {
 	Path string `json:"path"` // slash-separated, relative to the tree's root
@@ -19,4 +29,126 @@ type Entry struct {
 type Manifest struct {
 	ID      string  `json:"id"` // hex SHA-256 of the canonical encoding of Entries
 	Entries []Entry `json:"entries"`
+}
+
+// Entry modes.
+const (
+	ModeFile    uint32 = 0o644
+	ModeExec    uint32 = 0o755
+	ModeSymlink uint32 = 0o120000
+)
+
+// IsSymlink reports whether the entry is a symbolic link.
+func (e Entry) IsSymlink() bool { return e.Mode == ModeSymlink }
+
+// NewManifest returns the manifest of entries: sorted by path, with its ID.
+// It does not validate the entries (see Manifest.Validate).
+func NewManifest(entries []Entry) *Manifest {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	return &Manifest{ID: ComputeID(sorted), Entries: sorted}
+}
+
+// ComputeID returns the snapshot ID of entries, which must be sorted by
+// path: the hex SHA-256 of their canonical encoding, a version line
+// followed by one record per entry,
+//
+//	trainrun-snapshot-v1\n
+//	<mode in octal> <path>\x00<hash>\n
+//
+// Paths cannot contain NUL, so the encoding is unambiguous. Size is left
+// out: the hash already covers the content.
+func ComputeID(entries []Entry) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 32<<10)
+	buf = append(buf, "trainrun-snapshot-v1\n"...)
+	for _, e := range entries {
+		buf = strconv.AppendUint(buf, uint64(e.Mode), 8)
+		buf = append(buf, ' ')
+		buf = append(buf, e.Path...)
+		buf = append(buf, 0)
+		buf = append(buf, e.Hash...)
+		buf = append(buf, '\n')
+		if len(buf) > 24<<10 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Size returns the total size of the manifest's entries in bytes.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, e := range m.Entries {
+		n += e.Size
+	}
+	return n
+}
+
+// Validate checks that the manifest is well formed: its ID matches its
+// entries, entries are sorted and unique, paths are clean relative
+// slash-separated paths, modes are known and hashes are hex SHA-256.
+// It does not check symlink targets (Materialize does).
+func (m *Manifest) Validate() error {
+	for i, e := range m.Entries {
+		if err := validPath(e.Path); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if i > 0 && m.Entries[i-1].Path >= e.Path {
+			return fmt.Errorf("entry %q: entries not sorted by path or duplicated", e.Path)
+		}
+		switch e.Mode {
+		case ModeFile, ModeExec, ModeSymlink:
+		default:
+			return fmt.Errorf("entry %q: unknown mode %o", e.Path, e.Mode)
+		}
+		if !validHash(e.Hash) {
+			return fmt.Errorf("entry %q: malformed hash %q", e.Path, e.Hash)
+		}
+		if e.Size < 0 {
+			return fmt.Errorf("entry %q: negative size", e.Path)
+		}
+	}
+	if id := ComputeID(m.Entries); id != m.ID {
+		return fmt.Errorf("manifest ID %s does not match its entries (%s)", m.ID, id)
+	}
+	return nil
+}
+
+// validPath accepts a clean, relative, slash-separated path: no empty, "."
+// or ".." element, no leading slash, no NUL.
+func validPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("path %q contains NUL", p)
+	}
+	if p[0] == '/' {
+		return fmt.Errorf("path %q is absolute", p)
+	}
+	for elem := range strings.SplitSeq(p, "/") {
+		switch elem {
+		case "":
+			return fmt.Errorf("path %q has an empty element", p)
+		case ".", "..":
+			return fmt.Errorf("path %q has a %q element", p, elem)
+		}
+	}
+	return nil
+}
+
+// validHash reports whether h is a lower-case hex SHA-256.
+func validHash(h string) bool {
+	if len(h) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,322 @@
+package snapshot
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrChanged reports that a file no longer matches the manifest it was
+// scanned into.
+var ErrChanged = errors.New("file changed since it was scanned")
+
+// Store keeps blobs and manifests under one directory:
+//
+//	blobs/ab/cdef…        content of the file (or symlink target) whose SHA-256 is abcdef…, mode 0444
+//	manifests/<id>.json   manifest of snapshot <id>
+//	tmp/                  files being written, renamed into place when complete
+//
+// Writes are atomic (temporary file, then rename), so a reader never sees a
+// partial blob, and a blob's name always matches its content.
+type Store struct {
+	dir string
+}
+
+// OpenStore opens the store in dir, creating it (mode 0700) if needed.
+func OpenStore(dir string) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "blobs"), filepath.Join(dir, "manifests"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// BlobPath returns the path of the blob with the given hex SHA-256, or ""
+// if hash is malformed.
+func (s *Store) BlobPath(hash string) string {
+	if !validHash(hash) {
+		return ""
+	}
+	return filepath.Join(s.dir, "blobs", hash[:2], hash[2:])
+}
+
+// Has reports whether the store holds the blob.
+func (s *Store) Has(hash string) bool {
+	p := s.BlobPath(hash)
+	if p == "" {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func (s *Store) manifestPath(id string) string {
+	return filepath.Join(s.dir, "manifests", id+".json")
+}
+
+// Put copies into the store every blob of m that it lacks, reading the
+// files from root. Each file is hashed while it is copied: one that no
+// longer matches m is not stored, and the error (which wraps ErrChanged)
+// names it. Blobs of the other files are stored regardless.
+func (s *Store) Put(root string, m *Manifest) error {
+	type job struct {
+		e   Entry
+		tmp string
+	}
+	var jobs []*job
+	queued := make(map[string]bool)
+	for _, e := range m.Entries {
+		if err := validPath(e.Path); err != nil {
+			return fmt.Errorf("put %s: %w", root, err)
+		}
+		if !validHash(e.Hash) {
+			return fmt.Errorf("put %s: entry %q: malformed hash", root, e.Path)
+		}
+		if queued[e.Hash] || s.Has(e.Hash) {
+			continue
+		}
+		queued[e.Hash] = true
+		jobs = append(jobs, &job{e: e})
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+
+	// Copy into temporary files in parallel, then make their content
+	// durable with one file system sync, and only then rename them into
+	// place: a crash never leaves a blob whose content is not its hash.
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for range min(runtime.NumCPU(), len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, hashBufSize)
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(jobs) {
+					return
+				}
+				j := jobs[k]
+				tmp, err := s.copyIn(root, j.e, buf)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					continue
+				}
+				j.tmp = tmp
+			}
+		}()
+	}
+	wg.Wait()
+	var tmps []string
+	for _, j := range jobs {
+		if j.tmp != "" {
+			tmps = append(tmps, j.tmp)
+		}
+	}
+	if err := syncFiles(s.dir, tmps); err != nil {
+		errs = append(errs, err)
+	}
+	var dirs []string
+	for _, j := range jobs {
+		if j.tmp == "" {
+			continue
+		}
+		dst := s.BlobPath(j.e.Hash)
+		err := os.MkdirAll(filepath.Dir(dst), 0o700)
+		if err == nil {
+			err = os.Rename(j.tmp, dst)
+		}
+		if err != nil {
+			os.Remove(j.tmp)
+			errs = append(errs, fmt.Errorf("store blob of %s: %w", j.e.Path, err))
+			continue
+		}
+		dirs = append(dirs, filepath.Dir(dst))
+	}
+	if err := syncDirs(s.dir, dirs); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("put %s: %w", root, err)
+	}
+	return nil
+}
+
+// copyIn copies the entry's file (or symlink target) from root into a
+// temporary file of the store, verifying its hash, and returns the
+// temporary file's path.
+func (s *Store) copyIn(root string, e Entry, buf []byte) (tmp string, err error) {
+	p := filepath.Join(root, filepath.FromSlash(e.Path))
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s: %w (removed)", e.Path, ErrChanged)
+		}
+		return "", err
+	}
+	var src io.Reader
+	switch {
+	case e.Mode == ModeSymlink && fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		src = strings.NewReader(target)
+	case e.Mode != ModeSymlink && fi.Mode().IsRegular():
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		src = onlyReader{f}
+	default:
+		return "", fmt.Errorf("%s: %w (file type)", e.Path, ErrChanged)
+	}
+
+	out, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "blob-*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(out, h), src, buf)
+	if err != nil {
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	if n != e.Size || hex.EncodeToString(h.Sum(nil)) != e.Hash {
+		return "", fmt.Errorf("%s: %w", e.Path, ErrChanged)
+	}
+	if err := out.Chmod(0o444); err != nil {
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return out.Name(), nil
+}
+
+// PutManifest stores m (which must be valid) as manifests/<id>.json.
+func (s *Store) PutManifest(m *Manifest) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("put manifest: %w", err)
+	}
+	p := s.manifestPath(m.ID)
+	if _, err := os.Lstat(p); err == nil {
+		return nil // content-addressed: already there
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("put manifest %s: %w", m.ID, err)
+	}
+	if err := writeFileDurable(filepath.Join(s.dir, "tmp"), p, data, 0o444); err != nil {
+		return fmt.Errorf("put manifest %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// LoadManifest reads the manifest of snapshot id, checking that its
+// entries still hash to id.
+func (s *Store) LoadManifest(id string) (*Manifest, error) {
+	if !validHash(id) {
+		return nil, fmt.Errorf("load manifest: malformed snapshot id %q", id)
+	}
+	data, err := os.ReadFile(s.manifestPath(id))
+	if err != nil {
+		return nil, fmt.Errorf("load manifest %s: %w", id, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("load manifest %s: %w", id, err)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("load manifest %s: file holds manifest %s", id, m.ID)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("load manifest %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// PutTree stores every file of the tree at root (no ignore files apply:
+// it is meant for a run's outputs) and its manifest. Blobs the store
+// already holds are not copied again.
+func (s *Store) PutTree(root string) (*Manifest, error) {
+	m, _, err := Scan(root, ScanOptions{NoIgnore: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Put(root, m); err != nil {
+		return nil, err
+	}
+	if err := s.PutManifest(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeFileDurable writes data to path atomically and durably: a
+// temporary file in tmpDir, synced, renamed over path, and path's
+// directory synced.
+func writeFileDurable(tmpDir, path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(tmpDir, "write-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
+}
