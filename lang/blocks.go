@@ -214,6 +214,7 @@ func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 // the blocks it refers to, and the functions.
 func (l *loader) ctxFor(n *node) *hcl.EvalContext {
 	groups := map[string]map[string]cty.Value{}
+	known := true
 	for addr := range n.deps {
 		d := l.nodes[addr]
 		if d == nil {
@@ -226,8 +227,10 @@ func (l *loader) ctxFor(n *node) *hcl.EvalContext {
 		}
 		if d.broken {
 			g[d.name] = cty.DynamicVal
+			known = false
 		} else {
 			g[d.name] = d.value
+			known = known && d.typ != "experiment" // its outputs are unknown
 		}
 	}
 	vars := map[string]cty.Value{
@@ -240,19 +243,26 @@ func (l *loader) ctxFor(n *node) *hcl.EvalContext {
 			vars[typ] = cty.EmptyObjectVal
 		}
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: l.funcs}
+	ctx := &hcl.EvalContext{Variables: vars, Functions: l.funcs}
+	if known {
+		l.knownCtx[ctx] = true
+	}
+	return ctx
 }
 
 // eval evaluates expr, reporting its diagnostics. The result is false on
 // errors and when the value is not wholly known (which only happens
-// downstream of an error already reported).
+// downstream of an error already reported). ctx is one from ctxFor or a
+// child of one that adds only known values.
 func (l *loader) eval(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, bool) {
 	v, diags := expr.Value(ctx)
 	l.add(diags)
 	if diags.HasErrors() {
 		return cty.DynamicVal, false
 	}
-	if !v.IsWhollyKnown() {
+	// Values are wholly known unless the context holds unknowns; checking
+	// walks the whole value, which a 1000-point sweep felt.
+	if !l.knownCtx[ctx] && !(ctx != nil && l.knownCtx[ctx.Parent()]) && !v.IsWhollyKnown() {
 		if !l.hasErrors() {
 			l.errorf(expr.Range().Ptr(), "Value not known", "This value cannot be determined while loading the configuration.")
 		}

@@ -144,6 +144,11 @@ func TestDiagnostics(t *testing.T) {
 			opts: func(o *Options) { o.VarFiles = []string{"v.tfvars"} }, summary: "Invalid expression", file: "v.tfvars", mark: "\n"},
 		{name: "missing variable value", src: "variable \"data\" {\n  type = string\n}\n",
 			summary: "No value for required variable", detail: []string{"-var 'data=VALUE'", "TRAINRUN_VAR_data"}, mark: `variable "data"`},
+		{name: "missing variable used downstream reports once",
+			src:     "variable \"data\" {\n  type = string\n}\nlocals {\n  d = var.data\n}\n" + exp("a", "  compute = compute.laptop\n  command = [local.d, var.data]"),
+			summary: "No value for required variable", mark: `variable "data"`},
+		{name: "broken compute used downstream reports once", src: "compute \"ssh\" \"s\" {\n  host = [1]\n}\n" + exp("a", "  compute = compute.s\n  command = [compute.s.host]"),
+			summary: "Invalid value for host", mark: "[1]"},
 		{name: "bad duration", src: exp("a", okCmd+"\n  timeout = \"2 hours\""),
 			summary: "Invalid timeout", detail: []string{`"2 hours"`, `"1h30m"`}, mark: `"2 hours"`},
 		{name: "negative duration", src: exp("a", okCmd+"\n  timeout = \"-1h\""),
@@ -272,6 +277,25 @@ func TestDiagnostics(t *testing.T) {
 					d.Subject, d.Subject.Start.Byte, line, off, tt.mark, renderDiags(cfg, diags))
 			}
 		})
+	}
+}
+
+func TestDiagnosticsAreDeterministic(t *testing.T) {
+	src := base + exp("a", "  compute = compute.lapto\n  command = [var.x]") + exp("b", okCmd+"\n  shell = \"x\"") +
+		"locals {\n  p = local.q\n  q = local.p\n}\ncompute \"k8s\" \"k\" {}\n"
+	dir := writeFiles(t, one(src))
+	var first string
+	for i := 0; i < 5; i++ {
+		cfg, diags := Load(dir, testOptions())
+		out := renderDiags(cfg, diags)
+		if len(diags) != 5 {
+			t.Fatalf("want 5 diagnostics:\n%s", out)
+		}
+		if i == 0 {
+			first = out
+		} else if out != first {
+			t.Fatalf("run %d differs:\n%s\nfirst:\n%s", i, out, first)
+		}
 	}
 }
 

@@ -16,7 +16,12 @@
 //
 // Everything wrong with a configuration is an hcl.Diagnostic with a range,
 // rendered by WriteDiagnostics (text with a source snippet) or
-// DiagnosticsJSON (the shape of `terraform validate -json`).
+// DiagnosticsJSON (the shape of `terraform validate -json`). Diagnostics
+// that follow from another error (a block referring to a broken block) are
+// not reported: the user sees the cause once. WriteDiagnostics keeps the
+// layout of hcl's text writer but, as SPEC §7 asks, prints file:line,column
+// and marks the range with ^ when there is no color; hcl's writer does
+// neither.
 //
 // Choices where SPEC is silent:
 //

@@ -304,11 +304,10 @@ func (l *loader) staticExpRef(n *node, expr hcl.Expression, outputs bool) (expRe
 	} else if len(rest) != 0 {
 		return bad()
 	}
+	// A reference to the experiment itself is an edge like any other, and
+	// reported as a cycle.
 	if !l.scanTraversal(n, t, scanOpts{static: true}) {
 		return expRef{}, false
-	}
-	if name == n.name {
-		return ref, true // a self-reference: reported as a cycle
 	}
 	return ref, true
 }
@@ -330,6 +329,10 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 	exp := &Experiment{Name: e.name, DeclRange: e.block.DefRange}
 	l.cfg.Experiments[e.name] = exp
 	if n.broken {
+		return
+	}
+	if !l.checkCommand(e) {
+		n.broken = true
 		return
 	}
 	ctx := l.ctxFor(n)
@@ -412,10 +415,6 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 			return
 		}
 	}
-	if !l.checkCommand(e, base) {
-		n.broken = true
-		return
-	}
 
 	// Expand the sweep: the cartesian product of the axes, in the order of
 	// sorted parameter names.
@@ -472,10 +471,6 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 					n.broken = true
 					return
 				}
-			}
-			if !l.checkCommand(e, inst) {
-				n.broken = true
-				return
 			}
 		}
 		instances = append(instances, inst)
@@ -770,7 +765,7 @@ func (l *loader) instanceFields(e *expDecl) []field {
 }
 
 // checkCommand enforces exactly one of command and shell.
-func (l *loader) checkCommand(e *expDecl, inst *Instance) bool {
+func (l *loader) checkCommand(e *expDecl) bool {
 	cmd, sh := e.attrs["command"], e.attrs["shell"]
 	switch {
 	case cmd != nil && sh != nil:

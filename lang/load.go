@@ -43,9 +43,10 @@ type loader struct {
 	settings  *hcl.Block
 	parAttr   *hcl.Attribute
 	nodes     map[string]*node
-	secrets   map[string]bool // clear forms of sensitive values
-	marked    bool            // some value carries the sensitive mark
-	redaction []string        // secrets and raw sensitive inputs, for diagnostics
+	secrets   map[string]bool           // clear forms of sensitive values
+	marked    bool                      // some value carries the sensitive mark
+	knownCtx  map[*hcl.EvalContext]bool // contexts that hold only wholly known values
+	redaction []string                  // secrets and raw sensitive inputs, for diagnostics
 }
 
 type diagKey struct {
@@ -89,6 +90,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 		exps:     map[string]*expDecl{},
 		nodes:    map[string]*node{},
 		secrets:  map[string]bool{},
+		knownCtx: map[*hcl.EvalContext]bool{},
 	}
 	l.cfg = &Config{
 		Files:        map[string]*hcl.File{},

@@ -38,11 +38,12 @@ func (l *loader) stringList(v cty.Value, rng hcl.Range, what string) ([]string, 
 		l.errorf(rng.Ptr(), "Invalid value for "+what, "%s must be a list of strings, such as [\"python\", \"train.py\"].", what)
 		return nil, false
 	}
-	out := make([]string, 0, v.LengthInt())
-	i := 0
-	for it := v.ElementIterator(); it.Next(); i++ {
-		_, ev := it.Element()
-		if ev.IsNull() || !ev.Type().IsPrimitiveType() {
+	// AsValueSlice, not ElementIterator: the iterator allocates a number
+	// for each index.
+	elems := v.AsValueSlice()
+	out := make([]string, 0, len(elems))
+	for i, ev := range elems {
+		if !ev.IsKnown() || ev.IsNull() || !ev.Type().IsPrimitiveType() {
 			l.errorf(rng.Ptr(), "Invalid value for "+what, "Element %d of %s must be a string, number or bool.", i, what)
 			return nil, false
 		}
@@ -62,7 +63,7 @@ func (l *loader) stringMap(v cty.Value, rng hcl.Range, what string) (map[string]
 	out := make(map[string]string, v.LengthInt())
 	for it := v.ElementIterator(); it.Next(); {
 		k, ev := it.Element()
-		if ev.IsNull() || !ev.Type().IsPrimitiveType() {
+		if !ev.IsKnown() || ev.IsNull() || !ev.Type().IsPrimitiveType() {
 			l.errorf(rng.Ptr(), "Invalid value for "+what, "The value of %s in %s must be a string, number or bool.", k.AsString(), what)
 			return nil, false
 		}
