@@ -236,5 +236,5 @@ func DiagnosticsJSON(diags hcl.Diagnostics) []byte {
 		// Only strings and ints: cannot happen.
 		return []byte(`{"format_version":"1.0","valid":false,"error_count":1,"warning_count":0,"diagnostics":[]}`)
 	}
-	return append(b, '\n')
+	return b
 }
