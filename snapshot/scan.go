@@ -31,33 +31,6 @@ type ScanOptions struct {
 	NoIgnore bool
 }
 
-// Stats describe a scanned tree.
-type Stats struct {
-	Files int   // entries in the manifest
-	Bytes int64 // their total size
-	// Dirs are the totals of every directory holding snapshotted files
-	// (its whole subtree), the root excluded, sorted by path.
-	Dirs []DirStats
-	// Hashed and HashedBytes count the files read, those whose hash the
-	// stat cache could not supply.
-	Hashed      int
-	HashedBytes int64
-}
-
-// DirStats are the totals of one directory's subtree.
-type DirStats struct {
-	Path  string // slash-separated, relative to the root, without a trailing slash
-	Files int
-	Bytes int64
-}
-
-// Snapshots larger than this draw a warning: every run uploads and stores
-// them, and a huge source directory is usually an accident.
-const (
-	warnBytes = 300_000_000
-	warnFiles = 2000
-)
-
 // Scan snapshots the tree at root: every regular file and symlink that the
 // ignore rules do not exclude, hashed with SHA-256.
 //
@@ -85,13 +58,10 @@ func Scan(root string, opts ScanOptions) (*Manifest, *Stats, error) {
 		workers = runtime.NumCPU()
 	}
 	s := &scanner{
-		root:  strings.TrimSuffix(root, string(filepath.Separator)),
+		root:  filepath.Clean(root),
 		cache: opts.Cache,
 		start: time.Now().UnixNano(),
 		sem:   make(chan struct{}, workers-1),
-	}
-	if s.root == "" {
-		s.root = string(filepath.Separator) // root was "/"
 	}
 	var rules ignoreRules
 	if !opts.NoIgnore {
@@ -111,13 +81,16 @@ func Scan(root string, opts ScanOptions) (*Manifest, *Stats, error) {
 	if err := s.hashPending(workers); err != nil {
 		return nil, nil, fmt.Errorf("scan %s: %w", root, err)
 	}
+	for _, n := range s.unfinished {
+		n.finish()
+	}
 	m, stats := s.result(tree)
 	return m, stats, nil
 }
 
 // scanner is the state of one Scan.
 type scanner struct {
-	root     string // as given, without a trailing separator
+	root     string // as given, cleaned
 	prefix   string // root's path from the top of its git work tree ("" or ending in "/")
 	noIgnore bool
 	cache    *StatCache
@@ -127,10 +100,12 @@ type scanner struct {
 	wg   sync.WaitGroup
 	bufs sync.Pool // *[]byte, getdents buffers
 
-	mu      sync.Mutex
-	pending []*scanFile // files to read and hash
-	err     error
-	failed  atomic.Bool
+	mu         sync.Mutex
+	pending    []*scanFile // files to read and hash
+	unfinished []*dirNode  // directories holding pending files
+	err        error
+	failed     atomic.Bool
+	files      atomic.Int64 // files found, for allocating the manifest
 
 	hashed, hashedBytes atomic.Int64
 }
@@ -142,6 +117,49 @@ type dirNode struct {
 	name  string // last path element ("" for the root)
 	files []scanFile
 	subs  []*dirNode
+
+	// Set by finish, once every file is hashed: the entries of the files
+	// that still exist, and their records in the canonical encoding
+	// (entry i's is records[recordEnd[i-1]:recordEnd[i]]).
+	entries   []Entry
+	records   []byte
+	recordEnd []int
+}
+
+// finish builds the node's entries and records. It runs in the walk's
+// goroutines when the stat cache supplied every hash, so that this work
+// overlaps the other goroutines' system calls.
+func (n *dirNode) finish() {
+	n.entries = make([]Entry, 0, len(n.files))
+	n.recordEnd = make([]int, 0, len(n.files))
+	// One string holds the node's hashes: no allocation per file.
+	const hexLen = 2 * sha256.Size
+	var hexes strings.Builder
+	hexes.Grow(len(n.files) * hexLen)
+	var h [hexLen]byte
+	size := 0
+	for i := range n.files {
+		f := &n.files[i]
+		if f.gone {
+			continue
+		}
+		hex.Encode(h[:], f.sum[:])
+		hexes.Write(h[:])
+		size += len(f.path) + 48
+	}
+	all := hexes.String()
+	n.records = make([]byte, 0, size)
+	k := 0
+	for i := range n.files {
+		f := &n.files[i]
+		if f.gone {
+			continue
+		}
+		n.entries = append(n.entries, Entry{Path: f.path, Mode: f.mode, Size: f.size, Hash: all[k*hexLen : (k+1)*hexLen]})
+		k++
+		n.records = appendRecord(n.records, f.mode, f.path, f.sum)
+		n.recordEnd = append(n.recordEnd, len(n.records))
+	}
 }
 
 type scanFile struct {
@@ -153,8 +171,6 @@ type scanFile struct {
 	hashed bool // sum is known
 	gone   bool // vanished before it could be read
 }
-
-func (f *scanFile) name() string { return f.path[strings.LastIndexByte(f.path, '/')+1:] }
 
 type entryType uint8
 
@@ -348,17 +364,21 @@ func (s *scanner) scanDir(node *dirNode, rel string, rules ignoreRules) (ignoreR
 	if s.cache != nil {
 		s.cache.lookupAll(node.files)
 	}
+	s.files.Add(int64(len(node.files)))
 	var pending []*scanFile
 	for i := range node.files {
 		if !node.files[i].hashed {
 			pending = append(pending, &node.files[i])
 		}
 	}
-	if len(pending) > 0 {
-		s.mu.Lock()
-		s.pending = append(s.pending, pending...)
-		s.mu.Unlock()
+	if len(pending) == 0 {
+		node.finish()
+		return rules, nil
 	}
+	s.mu.Lock()
+	s.pending = append(s.pending, pending...)
+	s.unfinished = append(s.unfinished, node)
+	s.mu.Unlock()
 	return rules, nil
 }
 
@@ -441,27 +461,38 @@ type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
-// result assembles the manifest and the statistics from the tree.
+// result assembles the manifest and the statistics from the finished
+// tree.
 func (s *scanner) result(root *dirNode) (*Manifest, *Stats) {
-	var files []*scanFile
+	entries := make([]Entry, 0, s.files.Load())
 	stats := &Stats{}
+	id := newIDHash()
 	var flatten func(n *dirNode, path string) (int, int64)
 	flatten = func(n *dirNode, path string) (count int, bytes int64) {
 		// Merge files and subdirectories in path order: a directory sorts
-		// as its name followed by "/".
-		fi, si := 0, 0
-		for fi < len(n.files) || si < len(n.subs) {
-			if si == len(n.subs) || (fi < len(n.files) && compareTreeOrder(n.files[fi].name(), false, n.subs[si].name, true) < 0) {
-				f := &n.files[fi]
-				fi++
-				if f.gone {
-					continue
+		// as its name followed by "/". Runs of files between two
+		// subdirectories are hashed with one write.
+		ei, si, runStart := 0, 0, 0
+		flush := func() {
+			if ei > runStart {
+				from := 0
+				if runStart > 0 {
+					from = n.recordEnd[runStart-1]
 				}
-				files = append(files, f)
+				id.Write(n.records[from:n.recordEnd[ei-1]])
+				runStart = ei
+			}
+		}
+		for ei < len(n.entries) || si < len(n.subs) {
+			if si == len(n.subs) || (ei < len(n.entries) && compareTreeOrder(baseName(n.entries[ei].Path), false, n.subs[si].name, true) < 0) {
+				e := &n.entries[ei]
+				entries = append(entries, *e)
 				count++
-				bytes += f.size
+				bytes += e.Size
+				ei++
 				continue
 			}
+			flush()
 			sub := n.subs[si]
 			si++
 			subPath := sub.name
@@ -475,26 +506,17 @@ func (s *scanner) result(root *dirNode) (*Manifest, *Stats) {
 			count += c
 			bytes += b
 		}
+		flush()
 		return count, bytes
 	}
 	stats.Files, stats.Bytes = flatten(root, "")
 	slices.SortFunc(stats.Dirs, func(a, b DirStats) int { return strings.Compare(a.Path, b.Path) })
 	stats.Hashed = int(s.hashed.Load())
 	stats.HashedBytes = s.hashedBytes.Load()
-
-	// One string holds every hash, so hex encoding does not allocate per file.
-	const hexLen = 2 * sha256.Size
-	hexes := make([]byte, len(files)*hexLen)
-	for i, f := range files {
-		hex.Encode(hexes[i*hexLen:], f.sum[:])
-	}
-	all := string(hexes)
-	entries := make([]Entry, len(files))
-	for i, f := range files {
-		entries[i] = Entry{Path: f.path, Mode: f.mode, Size: f.size, Hash: all[i*hexLen : (i+1)*hexLen]}
-	}
-	return &Manifest{ID: ComputeID(entries), Entries: entries}, stats
+	return &Manifest{ID: hex.EncodeToString(id.Sum(nil)), Entries: entries}, stats
 }
+
+func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 
 // compareTreeOrder compares a and b, each followed by "/" if it is a
 // directory, without building those strings. The last elements of a and b

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,21 +55,15 @@ func NewManifest(entries []Entry) *Manifest {
 // followed by one record per entry,
 //
 //	trainrun-snapshot-v1\n
-//	<mode in octal> <path>\x00<hash>\n
+//	<mode in octal> <path>\x00<SHA-256 of the content, 32 raw bytes>
 //
-// Paths cannot contain NUL, so the encoding is unambiguous. Size is left
-// out: the hash already covers the content.
+// Paths cannot contain NUL and hashes have a fixed length, so the encoding
+// is unambiguous. Size is left out: the hash covers the content.
 func ComputeID(entries []Entry) string {
-	h := sha256.New()
+	h := newIDHash()
 	buf := make([]byte, 0, 32<<10)
-	buf = append(buf, "trainrun-snapshot-v1\n"...)
 	for _, e := range entries {
-		buf = strconv.AppendUint(buf, uint64(e.Mode), 8)
-		buf = append(buf, ' ')
-		buf = append(buf, e.Path...)
-		buf = append(buf, 0)
-		buf = append(buf, e.Hash...)
-		buf = append(buf, '\n')
+		buf = appendRecord(buf, e.Mode, e.Path, decodeHash(e.Hash))
 		if len(buf) > 24<<10 {
 			h.Write(buf)
 			buf = buf[:0]
@@ -76,6 +71,36 @@ func ComputeID(entries []Entry) string {
 	}
 	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+const idVersion = "trainrun-snapshot-v1\n"
+
+func newIDHash() hash.Hash {
+	h := sha256.New()
+	h.Write([]byte(idVersion))
+	return h
+}
+
+// appendRecord appends an entry's record of the canonical encoding.
+func appendRecord(buf []byte, mode uint32, path string, sum [32]byte) []byte {
+	buf = strconv.AppendUint(buf, uint64(mode), 8)
+	buf = append(buf, ' ')
+	buf = append(buf, path...)
+	buf = append(buf, 0)
+	return append(buf, sum[:]...)
+}
+
+// decodeHash returns the bytes of a hex SHA-256. A malformed one (which
+// Validate rejects) maps to a value no well-formed hash can collide with
+// by accident, so that ComputeID stays a function of the entries.
+func decodeHash(h string) [32]byte {
+	var sum [32]byte
+	if len(h) == 2*sha256.Size {
+		if _, err := hex.Decode(sum[:], []byte(h)); err == nil {
+			return sum
+		}
+	}
+	return sha256.Sum256([]byte("malformed hash:" + h))
 }
 
 // Size returns the total size of the manifest's entries in bytes.

@@ -7,6 +7,33 @@ import (
 	"strings"
 )
 
+// Stats describe a scanned tree.
+type Stats struct {
+	Files int   // entries in the manifest
+	Bytes int64 // their total size
+	// Dirs are the totals of every directory holding snapshotted files
+	// (its whole subtree), the root excluded, sorted by path.
+	Dirs []DirStats
+	// Hashed and HashedBytes count the files read, those whose hash the
+	// stat cache could not supply.
+	Hashed      int
+	HashedBytes int64
+}
+
+// DirStats are the totals of one directory's subtree.
+type DirStats struct {
+	Path  string // slash-separated, relative to the root, without a trailing slash
+	Files int
+	Bytes int64
+}
+
+// Snapshots larger than this draw a warning: every run uploads and stores
+// them, and a huge source directory is usually an accident.
+const (
+	warnBytes = 300_000_000
+	warnFiles = 2000
+)
+
 // topLevelFiles names the files directly in the root in Largest's result.
 const topLevelFiles = "(top-level files)"
 
