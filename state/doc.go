@@ -1,3 +1,51 @@
 // Package state records runs: every transition of every run, as it happens,
 // so that a killed trainrun loses nothing and submits nothing twice.
+//
+// A Store keeps its records in a directory (the project's .trainrun/,
+// created 0700 on first write; every file 0600):
+//
+//	state.json  a compacted snapshot: format version, lineage, serial, then
+//	            the latest record of every run, one per line
+//	journal     append-only; one line per record put since the snapshot:
+//	            "CRC SERIAL LAST ID JSON", CRC being the CRC-32C (hex) of
+//	            the rest of the line and LAST the serial ending the Put the
+//	            record belongs to
+//	lock        held with flock(2) by the one writer, which writes who it is
+//	            into it
+//
+// # Durability
+//
+// Put appends its records to the journal with a single write(2) and does
+// not wait for the disk. A process that dies (kill -9, panic, OOM) loses
+// nothing that a returned Put wrote: the kernel has it. A power loss or a
+// kernel crash may lose the transitions since the last Sync, which the
+// runtime calls at the end of an apply, and which compaction implies. That
+// is the trade: an fsync per transition would cost milliseconds each, and
+// what a power cut can lose is bounded by what the runtime re-discovers
+// from the computes when it re-attaches.
+//
+// A Put is atomic: a record is replayed only when every record of its Put
+// is on disk, so a Put torn by a kill is replayed as if it never happened.
+//
+// # Reading and compaction
+//
+// Opening replays state.json and then the journal. A record whose serial is
+// not above the snapshot's was already compacted and is skipped, so a crash
+// between writing a snapshot and truncating the journal is harmless. A torn
+// or damaged last line is ignored (and cut away when a writer next takes
+// the lock); a damaged line anywhere else is an error naming the file and
+// line, never silently skipped.
+//
+// When the journal grows past a threshold (at least 4096 records and at
+// least as many records as there are runs, so that compaction stays O(1)
+// per Put amortized) the writer writes a new state.json atomically and
+// truncates the journal. Readers take no lock: they notice when state.json
+// was replaced while they read the journal and read again.
+//
+// # Locking
+//
+// One writer at a time: Lock takes flock(2) on the lock file, which the
+// kernel releases when the holder dies, so a killed apply never leaves a
+// stale lock behind. Another process that tries gets a *LockedError naming
+// the holder.
 package state

@@ -2,6 +2,9 @@ package state
 
 import (
 	"encoding/json"
+	"maps"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
@@ -39,6 +42,8 @@ type Run struct {
 	// Outputs is the manifest ID of the collected outputs, when collected.
 	Outputs string `json:"outputs,omitempty"`
 	ReproOf string `json:"repro_of,omitempty"` // the run this one reproduces
+	// Cleaned says destroy removed the run's directory on its compute.
+	Cleaned bool `json:"cleaned,omitempty"`
 }
 
 // Settings are the parts of an instance that do not force a new run.
@@ -73,28 +78,135 @@ type Git struct {
 	Dirty  bool   `json:"dirty"`
 }
 
-// Metric is the latest value of one metric.
+// Metric is the latest value of one metric. Values that JSON has no number
+// for (NaN, ±Inf: a diverging loss) are recorded as the strings "NaN",
+// "+Inf" and "-Inf".
 type Metric struct {
 	Value float64   `json:"value"`
 	Step  *float64  `json:"step,omitempty"`
-	Time  time.Time `json:"time,omitempty"`
+	Time  time.Time `json:"time,omitzero"`
+}
+
+// jsonMetric is Metric on the wire.
+type jsonMetric struct {
+	Value jsonFloat  `json:"value"`
+	Step  *jsonFloat `json:"step,omitempty"`
+	Time  time.Time  `json:"time,omitzero"`
+}
+
+// MarshalJSON encodes m, non-finite values included.
+func (m Metric) MarshalJSON() ([]byte, error) {
+	return json.Marshal(jsonMetric{Value: jsonFloat(m.Value), Step: (*jsonFloat)(m.Step), Time: m.Time})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (m *Metric) UnmarshalJSON(data []byte) error {
+	var j jsonMetric
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*m = Metric{Value: float64(j.Value), Step: (*float64)(j.Step), Time: j.Time}
+	return nil
+}
+
+// jsonFloat is a float64 that encodes NaN and infinities as strings.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(v)
+}
+
+func (f *jsonFloat) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case `"NaN"`:
+		*f = jsonFloat(math.NaN())
+		return nil
+	case `"+Inf"`, `"Inf"`:
+		*f = jsonFloat(math.Inf(1))
+		return nil
+	case `"-Inf"`:
+		*f = jsonFloat(math.Inf(-1))
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*f = jsonFloat(v)
+	return nil
 }
 
 // Live reports whether the run may still be executing somewhere.
 func (r *Run) Live() bool { return !r.Status.Done() }
 
-// Clone returns a deep enough copy to modify and Put again.
+// Clone returns a copy that shares nothing with r, to modify and Put again.
 func (r *Run) Clone() *Run {
 	c := *r
-	if r.Metrics != nil {
-		c.Metrics = make(map[string]Metric, len(r.Metrics))
-		for k, v := range r.Metrics {
-			c.Metrics[k] = v
-		}
+	c.Inputs = r.Inputs.clone()
+	if r.Git != nil {
+		g := *r.Git
+		c.Git = &g
 	}
+	c.Params = cloneRaw(r.Params)
+	c.ExitCode = clonePtr(r.ExitCode)
 	if r.Handle != nil {
 		h := *r.Handle
 		c.Handle = &h
 	}
+	c.StartedAt = clonePtr(r.StartedAt)
+	c.FinishedAt = clonePtr(r.FinishedAt)
+	if r.Metrics != nil {
+		c.Metrics = make(map[string]Metric, len(r.Metrics))
+		for k, v := range r.Metrics {
+			v.Step = clonePtr(v.Step)
+			c.Metrics[k] = v
+		}
+	}
 	return &c
+}
+
+func (in *FingerprintInputs) clone() *FingerprintInputs {
+	if in == nil {
+		return nil
+	}
+	c := *in
+	c.Command = slices.Clone(in.Command)
+	c.Env = maps.Clone(in.Env)
+	c.Params = cloneRaw(in.Params)
+	if in.Upstream != nil {
+		c.Upstream = make(map[string][]string, len(in.Upstream))
+		for k, v := range in.Upstream {
+			c.Upstream[k] = slices.Clone(v)
+		}
+	}
+	c.Outputs = slices.Clone(in.Outputs)
+	return &c
+}
+
+func cloneRaw(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		c[k] = slices.Clone(v)
+	}
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

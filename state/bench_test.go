@@ -1,0 +1,130 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// storeWith returns a directory holding n sample runs of about 1 KB,
+// compacted into state.json when compacted, else all in the journal.
+func storeWith(b *testing.B, n int, compacted bool) string {
+	b.Helper()
+	dir := b.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Lock(Holder{}); err != nil {
+		b.Fatal(err)
+	}
+	s.compactEvery = 1 << 30
+	for i := range n {
+		if err := s.Put(sampleRun(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if compacted {
+		s.compactOnClose = 0
+	} else {
+		s.compactOnClose = 1 << 30
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func benchmarkOpen(b *testing.B, n int, compacted bool) {
+	dir := storeWith(b, n, compacted)
+	var size int64
+	for _, name := range []string{snapshotName, journalName} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			size += fi.Size()
+		}
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(s.runs) != n {
+			b.Fatalf("%d runs, want %d", len(s.runs), n)
+		}
+		s.Close()
+	}
+}
+
+// BenchmarkOpen1000 is what every trainrun plan pays: 1000 runs of ~1 KB.
+func BenchmarkOpen1000(b *testing.B) { benchmarkOpen(b, 1000, true) }
+
+// BenchmarkOpen1000Journal is the same, all in the journal.
+func BenchmarkOpen1000Journal(b *testing.B) { benchmarkOpen(b, 1000, false) }
+
+// BenchmarkOpen1000Plan adds what the planner does next: Latest for every
+// instance.
+func BenchmarkOpen1000Plan(b *testing.B) {
+	dir := storeWith(b, 1000, true)
+	s, _ := Open(dir)
+	var addrs []string
+	for _, r := range s.Runs() {
+		addrs = append(addrs, r.Address)
+	}
+	s.Close()
+	for b.Loop() {
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range addrs {
+			if s.Latest(a) == nil {
+				b.Fatal("no run")
+			}
+		}
+		s.Close()
+	}
+}
+
+// BenchmarkPut is one run transition with 10,000 runs recorded: its cost
+// must not grow with them (compactions included, amortized).
+func BenchmarkPut(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
+			dir := storeWith(b, n, true)
+			s, err := Open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Lock(Holder{}); err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r := sampleRun(n / 2)
+			for b.Loop() {
+				r.Attempts++
+				if err := s.Put(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkLatest1000(b *testing.B) {
+	dir := storeWith(b, 1000, true)
+	s, _ := Open(dir)
+	var addrs []string
+	for _, r := range s.Runs() {
+		addrs = append(addrs, r.Address)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, a := range addrs {
+			if s.Latest(a) == nil {
+				b.Fatal("no run")
+			}
+		}
+	}
+}

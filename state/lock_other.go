@@ -1,0 +1,13 @@
+//go:build !unix
+
+package state
+
+import (
+	"errors"
+	"os"
+)
+
+// tryLock is not implemented here: trainrun's runtime needs Unix.
+func tryLock(f *os.File) (bool, error) {
+	return false, errors.New("locking state is not supported on this system")
+}

@@ -1,0 +1,265 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// openForWriting prepares the files for the writer that just took the
+// lock: it reads everything, cuts away a write that a crash left torn,
+// finishes a compaction that a crash interrupted, and opens the journal.
+func (s *Store) openForWriting() error {
+	l, err := s.load()
+	if err != nil {
+		return err
+	}
+	// A temporary state.json of a compaction cut short.
+	if tmps, _ := filepath.Glob(s.path(tempPrefix + "*")); len(tmps) > 0 {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
+	journalPath := s.path(journalName)
+	if l.torn {
+		// Appending after it would make it a damaged line in the middle.
+		if err := os.Truncate(journalPath, l.readOff); err != nil {
+			return fmt.Errorf("lock state: cut the torn end of %s: %w", journalPath, err)
+		}
+	}
+	f, err := os.OpenFile(journalPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock state: %w", err)
+	}
+	s.journal = f
+	s.journalSize, s.journalLines = l.readOff, l.readLine
+	s.dirSynced = false
+	s.compactRetry = 0
+	if l.snapInfo == nil || l.stale > 0 {
+		// A new store (its lineage is born with its state.json), or a
+		// compaction that did not get to truncate the journal.
+		if err := s.compact(); err != nil {
+			return fmt.Errorf("lock state: %w", err)
+		}
+	}
+	return nil
+}
+
+// Put records runs: each becomes the latest record of its run, all of them
+// or none. It stores copies: the caller may go on changing its runs. Put
+// requires the lock. When it returns nil the records survive the death of
+// the process; Sync makes them survive a power loss.
+func (s *Store) Put(runs ...*Run) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	// Encoding and the private copies need no lock.
+	type item struct {
+		id   string
+		json string
+		copy *Run
+	}
+	items := make([]item, len(runs))
+	size := 0
+	for i, r := range runs {
+		if r == nil {
+			return errors.New("put: nil run")
+		}
+		if err := checkID(r.ID); err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("put run %s: %w", r.ID, err)
+		}
+		js := string(b)
+		// The store's own copy, exactly what a reader will decode.
+		c, err := decodeRun(js)
+		if err != nil {
+			return fmt.Errorf("put run %s: %w", r.ID, err)
+		}
+		items[i] = item{r.ID, js, c}
+		size += len(js) + len(r.ID) + 50
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return fmt.Errorf("put: %w", ErrNotLocked)
+	}
+	if s.broken != nil {
+		return fmt.Errorf("put: %w", s.broken)
+	}
+	first, last := s.serial+1, s.serial+uint64(len(items))
+	buf := make([]byte, 0, size)
+	for i, it := range items {
+		buf = appendRecord(buf, first+uint64(i), last, it.id, it.json)
+	}
+	// One write(2) on an O_APPEND file: a kill leaves all of it or a
+	// prefix, which replay ignores.
+	if _, err := s.journal.Write(buf); err != nil {
+		path := s.path(journalName)
+		// Cut off whatever part was written, or the next Put would
+		// append after a damaged line.
+		if terr := s.journal.Truncate(s.journalSize); terr != nil {
+			s.broken = fmt.Errorf("an earlier write to %s failed and its end could not be cut off (%v); take the lock again to repair it", path, terr)
+		}
+		return fmt.Errorf("put: write %s: %w", path, err)
+	}
+	s.journalSize += int64(len(buf))
+	s.journalLines += len(items)
+	for _, it := range items {
+		s.apply(it.id, it.copy, it.json)
+	}
+	s.serial = last
+	if limit := max(s.compactEvery, len(s.runs)); s.journalLines > limit && s.journalLines >= s.compactRetry {
+		// The records are safe in the journal whatever happens here: a
+		// failed compaction is retried later, and reported by Close.
+		if s.compact() != nil {
+			s.compactRetry = s.journalLines + limit
+		}
+	}
+	return nil
+}
+
+// Sync makes everything put so far survive a power loss.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncLocked()
+}
+
+func (s *Store) syncLocked() error {
+	if s.journal == nil {
+		return nil
+	}
+	if err := s.journal.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.path(journalName), err)
+	}
+	if !s.dirSynced {
+		// The journal's directory entry, when the journal is new.
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+		s.dirSynced = true
+	}
+	return nil
+}
+
+// compact writes every run's latest record into a new state.json and
+// empties the journal. state.json is replaced atomically: a crash leaves
+// the old one or the new one, and the journal's records that the new one
+// holds are skipped on replay.
+func (s *Store) compact() error {
+	if s.lineage == "" {
+		s.lineage = newLineage()
+	}
+	entries := make([]*entry, 0, len(s.runs))
+	size := 128
+	for _, e := range s.runs {
+		entries = append(entries, e)
+		size += len(e.json) + 2
+	}
+	slices.SortFunc(entries, func(a, b *entry) int { return compareRuns(a.run, b.run) })
+	lineage, _ := json.Marshal(s.lineage)
+	buf := make([]byte, 0, size)
+	buf = fmt.Appendf(buf, `{"format_version":%d,"lineage":%s,"serial":%d,"runs":[`, formatVersion, lineage, s.serial)
+	for i, e := range entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '\n')
+		buf = append(buf, e.json...)
+	}
+	buf = append(buf, "\n]}\n"...)
+
+	path := s.path(snapshotName)
+	if err := writeFileAtomic(s.dir, path, buf); err != nil {
+		return fmt.Errorf("compact state: %w", err)
+	}
+	s.snapSerial = s.serial
+	s.valid = false
+	if err := s.journal.Truncate(0); err != nil {
+		// Harmless: its records are skipped on replay, and the next
+		// compaction truncates it.
+		return fmt.Errorf("compact state: truncate %s: %w", s.path(journalName), err)
+	}
+	s.journalSize, s.journalLines, s.compactRetry = 0, 0, 0
+	return nil
+}
+
+// writeFileAtomic replaces path (in dir) with data: a temporary file,
+// written and synced, renamed over path, and the directory synced.
+func writeFileAtomic(dir, path string, data []byte) error {
+	f, err := os.CreateTemp(dir, tempPrefix+"*") // mode 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// newLineage returns a random id for a new store.
+func newLineage() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Close releases the store. A writer compacts a journal of more than a few
+// hundred records, syncs and unlocks.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var err error
+	if s.lock != nil {
+		if s.journalLines > s.compactOnClose && s.broken == nil {
+			err = s.compact()
+		}
+		err = errors.Join(err, s.unlockLocked())
+	}
+	if s.snapFile != nil {
+		s.snapFile.Close()
+		s.snapFile = nil
+	}
+	s.valid = false
+	return err
+}
