@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -404,5 +405,39 @@ func mkdir(t *testing.T, root, rel string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(root, rel), 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestScanTrainrunignore(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		".gitignore":          "*.csv\ndata/\nnotes.md\n",
+		".trainrunignore":     "!keep.csv\n!data/\nwandb/\n",
+		"train.py":            "x",
+		"x.csv":               "x",
+		"keep.csv":            "x",
+		"sub/keep.csv":        "x",
+		"data/raw.bin":        "x",
+		"data/a.csv":          "x",
+		"notes.md":            "x",
+		"wandb/run.log":       "x",
+		"sub/.trainrunignore": "!notes.md\n",
+		"sub/notes.md":        "x",
+	})
+	m, _, err := Scan(root, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".gitignore", ".trainrunignore", "data/raw.bin", "keep.csv", "sub/.trainrunignore", "sub/keep.csv", "sub/notes.md", "train.py"}
+	if got := entryPaths(m); !slices.Equal(got, want) {
+		t.Errorf("Scan = %q, want %q", got, want)
+	}
+
+	m, _, err = Scan(root, ScanOptions{NoIgnore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != 12 {
+		t.Errorf("Scan with NoIgnore = %q, want all 12 files", entryPaths(m))
 	}
 }
