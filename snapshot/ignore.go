@@ -37,8 +37,8 @@ func (p *ignorePattern) match(rel, name string) bool {
 
 // patternIndex speeds up "which is the last pattern matching this path"
 // for one kind of path (files or directories). Maps hold the highest index
-// of the patterns of each literal shape; others lists the remaining
-// patterns, highest index first.
+// of the patterns of each literal shape; others lists the indexes of the
+// remaining patterns, in increasing order.
 type patternIndex struct {
 	names      map[string]int32 // literal basename patterns
 	suffixes   map[string]int32 // "*literal" basename patterns, keyed by literal
@@ -69,8 +69,7 @@ func (ix *patternIndex) add(i int32, p *ignorePattern) {
 		}
 		ix.paths[p.glob] = i
 	default:
-		// Kept in descending order: add is called with increasing i.
-		ix.others = append([]int32{i}, ix.others...)
+		ix.others = append(ix.others, i)
 	}
 }
 
@@ -94,7 +93,8 @@ func (ix *patternIndex) last(patterns []ignorePattern, rel, name string) int32 {
 			best = i
 		}
 	}
-	for _, i := range ix.others {
+	for k := len(ix.others) - 1; k >= 0; k-- {
+		i := ix.others[k]
 		if i <= best {
 			break
 		}
