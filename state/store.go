@@ -78,7 +78,7 @@ type Store struct {
 
 	// The writer, between Lock and Unlock.
 	lock         *os.File
-	journal      *os.File // opened on first Put
+	journal      *os.File // O_APPEND
 	journalSize  int64
 	journalLines int   // lines in the journal, including compacted ones
 	dirSynced    bool  // the journal's directory entry is on disk

@@ -653,3 +653,49 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestManyRuns(t *testing.T) {
+	// Enough runs for Open to decode on several goroutines.
+	dir := t.TempDir()
+	s := lockedStore(t, dir)
+	var runs []*Run
+	for i := range 700 {
+		runs = append(runs, sampleRun(i))
+	}
+	mustPut(t, s, runs[:400]...)
+	for _, r := range runs[400:] {
+		mustPut(t, s, r)
+	}
+	want := toJSON(t, s.Runs())
+	crash(s)
+	if got := toJSON(t, mustOpen(t, dir).Runs()); got != want {
+		t.Fatal("the runs replayed from the journal differ")
+	}
+	s = lockedStore(t, dir)
+	s.compactOnClose = 0
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := toJSON(t, mustOpen(t, dir).Runs()); got != want {
+		t.Fatal("the runs read from state.json differ")
+	}
+
+	// A record that only encoding/json can tell is wrong, amid many: the
+	// error names its line.
+	journal := filepath.Join(dir, journalName)
+	var lines []byte
+	for i := range 301 {
+		serial := uint64(701 + i)
+		if i == 150 {
+			lines = appendRecord(lines, serial, serial, "bad", `{"id":"bad","attempts":"x"}`)
+			continue
+		}
+		r := sampleRun(1000 + i)
+		js, _ := json.Marshal(r)
+		lines = appendRecord(lines, serial, serial, r.ID, string(js))
+	}
+	appendFile(t, journal, lines)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "line 151: json: cannot unmarshal") {
+		t.Fatalf("Open: %v", err)
+	}
+}
