@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +103,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var reported uint64
+	midCompaction := 0 // kills while a new state.json was being written
 	for round := range rounds {
 		cmd, _, out := helper(t, "writer", dir)
 		first, err := out.ReadString('\n')
@@ -132,6 +134,9 @@ func TestCrashAtRandomMoments(t *testing.T) {
 			t.Fatalf("round %d: serial went back from %d to %d", round, reported, n)
 		}
 		reported = n
+		if tmps, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*")); len(tmps) > 0 {
+			midCompaction++
+		}
 
 		s, err := Open(dir)
 		if err != nil {
@@ -148,7 +153,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	if s.snapSerial == 0 || s.Serial() < 1000 {
 		t.Fatalf("the test did not exercise compaction: serial %d, snapshot at %d", s.Serial(), s.snapSerial)
 	}
-	t.Logf("%d rounds, %d records", rounds, s.Serial())
+	t.Logf("%d rounds, %d records, %d kills while writing state.json", rounds, s.Serial(), midCompaction)
 }
 
 func TestReadersDuringCompaction(t *testing.T) {
