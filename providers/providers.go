@@ -201,3 +201,13 @@ type Unsupported struct{ Kind, What string }
 func (e *Unsupported) Error() string {
 	return fmt.Sprintf("compute kind %q does not support %s", e.Kind, e.What)
 }
+
+// Finder is implemented by computes that can find a run by its id alone.
+// trainrun records a run before submitting it and its handle right after;
+// killed in between, the next apply asks the compute, so that the run is
+// re-attached rather than started twice.
+type Finder interface {
+	// Lookup returns the handle of the run submitted as runID, and false
+	// when no such run was ever started (it is then safe to submit it).
+	Lookup(ctx context.Context, runID string) (Handle, bool, error)
+}

@@ -29,10 +29,12 @@ const DefaultParallelism = 10
 // Options tune one apply.
 type Options struct {
 	Parallelism int
-	// Stop, when closed, stops starting new runs; live runs are waited for
-	// and recorded (the first Ctrl-C). Cancelling the context cancels live
-	// runs (the second).
+	// Stop, when closed, stops starting new runs (the first Ctrl-C).
 	Stop <-chan struct{}
+	// Detach, when closed, stops waiting for live runs: they keep running,
+	// recorded as live, and a later apply re-attaches to them. Cancelling
+	// the context instead cancels them (the second Ctrl-C).
+	Detach <-chan struct{}
 	// StreamLogs sends every line of every run's log as RunOutput events.
 	// Off, a failed run's last lines still come with its RunFinished.
 	StreamLogs bool
@@ -43,11 +45,13 @@ type Options struct {
 // Result counts what an apply did.
 type Result struct {
 	Succeeded, Failed, Cancelled, Skipped, NotStarted, Updated int
+	// Detached counts runs left running when apply stopped waiting.
+	Detached int
 }
 
 // OK reports whether every run that was started succeeded.
 func (r Result) OK() bool {
-	return r.Failed == 0 && r.Cancelled == 0 && r.Skipped == 0 && r.NotStarted == 0
+	return r.Failed == 0 && r.Cancelled == 0 && r.Skipped == 0 && r.NotStarted == 0 && r.Detached == 0
 }
 
 // Runtime executes plans against one project's state and computes.
@@ -125,8 +129,15 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	}
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
 
+	for pos, a := range p.Actions {
+		if a.Action == planner.Submit && !hasUpstreamIn(a, outcomes) {
+			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
+				sched.enqueue(pos, a.Instance, comp)
+			}
+		}
+	}
 	var wg conc.WaitGroup
-	for _, a := range p.Actions {
+	for pos, a := range p.Actions {
 		wg.Go(func() {
 			out := outcomes[a.Address]
 			defer close(out.done)
@@ -155,14 +166,24 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
 			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live():
-				run := r.reattach(ctx, a.Prior, opts)
+				run, found := r.reattach(ctx, a.Prior, opts)
+				started := true
+				if !found {
+					// Recorded but never started: start it now, under
+					// the same run id.
+					run, started = r.runAction(ctx, sched, pos, a, git, opts, a.Prior.Clone())
+				}
 				out.run = run
+				if !started {
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
 				out.ok = run.Status == providers.Succeeded
 				count(func(res *Result) { tally(res, run.Status) })
 			case a.Action == planner.NoOp:
 				out.ok = true
 			case a.Action == planner.Submit:
-				run, started := r.runAction(ctx, sched, a, git, opts)
+				run, started := r.runAction(ctx, sched, pos, a, git, opts, nil)
 				out.run = run
 				if !started {
 					count(func(r *Result) { r.NotStarted++ })
@@ -179,13 +200,25 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	}
 	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
-		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated,
+		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
 	}})
 	return res, nil
 }
 
+// hasUpstreamIn reports whether a waits for another action of the plan.
+func hasUpstreamIn(a *planner.Action, outcomes map[string]*outcome) bool {
+	for _, d := range a.Instance.DependsOn {
+		if outcomes[d] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func tally(res *Result, s providers.State) {
 	switch s {
+	case providers.Running, providers.Pending:
+		res.Detached++
 	case providers.Succeeded:
 		res.Succeeded++
 	case providers.Cancelled:
@@ -222,15 +255,16 @@ func (r *Runtime) storeSnapshots(p *planner.Plan) error {
 	return nil
 }
 
-// runAction runs one submit action to its end, attempts and all. It
-// reports false when the run was never started (apply was stopped first).
-func (r *Runtime) runAction(ctx context.Context, sched *scheduler, a *planner.Action, git *state.Git, opts Options) (*state.Run, bool) {
+// runAction runs one submit action to its end, attempts and all, as a new
+// run or, when run is not nil, under that recorded but never started run.
+// It reports false when the run was not started (apply was stopped first).
+func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *planner.Action, git *state.Git, opts Options, run *state.Run) (*state.Run, bool) {
 	inst := a.Instance
 	comp, err := r.Computes.Get(inst.Compute)
 	if err != nil {
 		return r.failEarly(a, git, err.Error()), true
 	}
-	release, err := sched.acquire(ctx, opts.Stop, inst, comp)
+	release, err := sched.acquire(ctx, opts.Stop, pos, inst, comp)
 	if err != nil {
 		if errors.Is(err, errStopped) {
 			return nil, false
@@ -239,7 +273,9 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, a *planner.Ac
 	}
 	defer release.free()
 
-	run := r.newRun(a, git)
+	if run == nil {
+		run = r.newRun(a, git)
+	}
 	spec, err := r.spec(run, a, release.gpus)
 	if err != nil {
 		run.Status, run.Reason, run.FinishedAt = providers.Failed, err.Error(), ptr(time.Now())
@@ -279,7 +315,10 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 			r.emit(Event{Type: Warning, Address: run.Address, Message: err.Error()})
 		}
 		r.emit(Event{Type: RunStarted, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: h.Compute, Started: run.StartedAt})
-		st := r.wait(ctx, comp, run, opts)
+		st, detached := r.wait(ctx, comp, run, opts)
+		if detached {
+			return
+		}
 		if r.retry(ctx, comp, run, &h, st, retries, opts) {
 			continue
 		}
@@ -307,19 +346,39 @@ func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.
 	return true
 }
 
-// wait waits for the run, streaming its log when asked; cancelling ctx
-// cancels the run.
-func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.Run, opts Options) providers.Status {
+// wait waits for the run, streaming its log when asked. Cancelling ctx
+// cancels the run; closing opts.Detach stops waiting and reports true, the
+// run left live.
+func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.Run, opts Options) (providers.Status, bool) {
 	h := *run.Handle
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	detached := make(chan struct{})
+	go func() {
+		select {
+		case <-opts.Detach:
+			close(detached)
+			stopWaiting()
+		case <-waitCtx.Done():
+		}
+	}()
 	var logDone chan struct{}
 	if opts.StreamLogs {
 		logDone = make(chan struct{})
 		go func() {
 			defer close(logDone)
-			r.streamLog(comp, h, run)
+			r.streamLog(waitCtx, comp, h, run)
 		}()
 	}
-	st, err := comp.Wait(ctx, h)
+	st, err := comp.Wait(waitCtx, h)
+	if err != nil && ctx.Err() == nil && isClosed(detached) {
+		stopWaiting()
+		if logDone != nil {
+			<-logDone
+		}
+		r.emit(Event{Type: RunDetached, Address: run.Address, RunID: run.ID, Compute: h.Compute, Started: run.StartedAt})
+		return st, true
+	}
 	if err != nil && ctx.Err() != nil {
 		// The second Ctrl-C: stop the run, then record how it ended.
 		bg, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -335,11 +394,11 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 	if logDone != nil {
 		<-logDone
 	}
-	return st
+	return st, false
 }
 
-func (r *Runtime) streamLog(comp providers.Compute, h providers.Handle, run *state.Run) {
-	rc, err := comp.Log(context.Background(), h, true)
+func (r *Runtime) streamLog(ctx context.Context, comp providers.Compute, h providers.Handle, run *state.Run) {
+	rc, err := comp.Log(ctx, h, true)
 	if err != nil {
 		return
 	}
@@ -541,9 +600,12 @@ func instanceKey(addr string) string {
 
 func ptr[T any](v T) *T { return &v }
 
-func stopped(stop <-chan struct{}) bool {
+func stopped(stop <-chan struct{}) bool { return isClosed(stop) }
+
+// isClosed reports whether ch is closed (a nil channel never is).
+func isClosed[T any](ch <-chan T) bool {
 	select {
-	case <-stop:
+	case <-ch:
 		return true
 	default:
 		return false

@@ -19,6 +19,7 @@ const (
 	RunRetrying   EventType = "run_retrying"   // the attempt failed; another follows
 	RunFinished   EventType = "run_finished"   // Status final; Tail holds the log's end on failure
 	RunSkipped    EventType = "run_skipped"    // an upstream run did not succeed
+	RunDetached   EventType = "run_detached"   // apply stopped waiting; the run goes on
 	InstanceSaved EventType = "instance_updated"
 	Interrupted   EventType = "interrupted" // Message says what happens now
 	ApplyDone     EventType = "apply_done"  // Counts summarise

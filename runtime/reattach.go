@@ -10,32 +10,32 @@ import (
 )
 
 // reattach waits for a run that an earlier, interrupted apply started, and
-// records how it ended. It never starts the run again.
-func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) *state.Run {
+// records how it ended. It never starts the run again: it reports false
+// when the run was recorded but never started, for the caller to start.
+func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) (*state.Run, bool) {
 	run := prior.Clone()
 	if run.Handle == nil {
 		// Submitted, but killed before the handle was recorded: the
 		// compute may know it by its id.
 		comp, err := r.Computes.Get(run.Compute)
-		if err == nil {
+		if f, ok := comp.(providers.Finder); ok && err == nil {
 			var h providers.Handle
 			var found bool
-			h, found, err = comp.Lookup(ctx, run.ID)
+			h, found, err = f.Lookup(ctx, run.ID)
 			if err == nil && found {
 				run.Handle = &h
 			}
 		}
-		if run.Handle == nil {
-			reason := "the run was never started"
-			if err != nil {
-				reason = fmt.Sprintf("find run: %v", err)
-			}
-			// Marked failed (not silently dropped), so the next plan
-			// submits it again; nothing was started, so nothing runs twice.
-			run.Status, run.Reason, run.FinishedAt = providers.Failed, reason, ptr(time.Now())
+		if err != nil {
+			// The compute cannot say whether it started: record that, and
+			// never risk starting it twice.
+			run.Status, run.Reason, run.FinishedAt = providers.Failed, fmt.Sprintf("find run: %v", err), ptr(time.Now())
 			_ = r.put(run)
 			r.emit(finishedEvent(run, nil))
-			return run
+			return run, true
+		}
+		if run.Handle == nil {
+			return run, false
 		}
 		run.Status = providers.Running
 		_ = r.put(run)
@@ -45,12 +45,15 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) 
 		run.Status, run.Reason, run.FinishedAt = providers.Failed, err.Error(), ptr(time.Now())
 		_ = r.put(run)
 		r.emit(finishedEvent(run, nil))
-		return run
+		return run, true
 	}
 	r.emit(Event{Type: RunReattached, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: run.Handle.Compute, Started: run.StartedAt})
-	st := r.wait(ctx, comp, run, opts)
+	st, detached := r.wait(ctx, comp, run, opts)
+	if detached {
+		return run, true
+	}
 	r.finish(ctx, comp, run, recordedSpec(run), st)
-	return run
+	return run, true
 }
 
 // Reconcile brings recorded live runs up to date before planning: those

@@ -13,28 +13,96 @@ import (
 var errStopped = errors.New("apply stopped before the run started")
 
 // scheduler bounds live runs: by -parallelism overall, by each compute's
-// slots and GPUs, and by each experiment's sweep max_concurrent.
+// slots and GPUs, and by each experiment's sweep max_concurrent. Runs that
+// wait for the same bound are let through in plan order, so that runs
+// start in the order the plan lists them.
 type scheduler struct {
-	all chan struct{}
+	all *orderedSem
 
 	mu          sync.Mutex
 	computes    map[providers.Compute]*pool
-	experiments map[string]chan struct{}
+	experiments map[string]*orderedSem
 	maxConc     func(experiment string) int
 }
 
 func newScheduler(parallelism int, maxConc func(string) int) *scheduler {
 	return &scheduler{
-		all:         make(chan struct{}, parallelism),
+		all:         newOrderedSem(parallelism),
 		computes:    make(map[providers.Compute]*pool),
-		experiments: make(map[string]chan struct{}),
+		experiments: make(map[string]*orderedSem),
 		maxConc:     maxConc,
 	}
 }
 
+// orderedSem is a counting semaphore whose waiters are served lowest
+// position first.
+type orderedSem struct {
+	mu      sync.Mutex
+	free    int
+	waiting map[int]bool
+	changed chan struct{}
+}
+
+func newOrderedSem(n int) *orderedSem {
+	return &orderedSem{free: n, waiting: make(map[int]bool), changed: make(chan struct{})}
+}
+
+func (s *orderedSem) first() int {
+	min := -1
+	for p := range s.waiting {
+		if min < 0 || p < min {
+			min = p
+		}
+	}
+	return min
+}
+
+func (s *orderedSem) acquire(ctx context.Context, stop <-chan struct{}, pos int) error {
+	for {
+		s.mu.Lock()
+		s.waiting[pos] = true
+		if s.free > 0 && s.first() == pos {
+			delete(s.waiting, pos)
+			s.free--
+			s.mu.Unlock()
+			return nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-stop:
+			s.leave(pos)
+			return errStopped
+		case <-ctx.Done():
+			s.leave(pos)
+			return errStopped
+		}
+	}
+}
+
+func (s *orderedSem) leave(pos int) {
+	s.mu.Lock()
+	delete(s.waiting, pos)
+	s.broadcastLocked()
+	s.mu.Unlock()
+}
+
+func (s *orderedSem) release() {
+	s.mu.Lock()
+	s.free++
+	s.broadcastLocked()
+	s.mu.Unlock()
+}
+
+func (s *orderedSem) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // pool is one compute's run slots and GPU indices.
 type pool struct {
-	slots   chan struct{}
+	slots   *orderedSem
 	mu      sync.Mutex
 	free    []bool // free[i]: GPU i is free
 	changed chan struct{}
@@ -61,7 +129,7 @@ func (s *scheduler) poolFor(c providers.Compute) *pool {
 		if slots <= 0 {
 			slots = 1
 		}
-		p = &pool{slots: make(chan struct{}, slots), free: make([]bool, c.GPUs()), changed: make(chan struct{})}
+		p = &pool{slots: newOrderedSem(slots), free: make([]bool, c.GPUs()), changed: make(chan struct{})}
 		for i := range p.free {
 			p.free[i] = true
 		}
@@ -70,7 +138,7 @@ func (s *scheduler) poolFor(c providers.Compute) *pool {
 	return p
 }
 
-func (s *scheduler) experimentSem(name string) chan struct{} {
+func (s *scheduler) experimentSem(name string) *orderedSem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.maxConc(name)
@@ -79,39 +147,42 @@ func (s *scheduler) experimentSem(name string) chan struct{} {
 	}
 	sem := s.experiments[name]
 	if sem == nil {
-		sem = make(chan struct{}, n)
+		sem = newOrderedSem(n)
 		s.experiments[name] = sem
 	}
 	return sem
 }
 
-// acquire waits until inst may start on c. It fails with errStopped when
-// stop closes first, and at once when the run can never fit.
-func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, inst *lang.Instance, c providers.Compute) (*grant, error) {
+// enqueue marks the run at position pos as waiting from now on, before its
+// goroutine asks: runs that are ready together start in plan order.
+func (s *scheduler) enqueue(pos int, inst *lang.Instance, c providers.Compute) {
+	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, s.poolFor(c).slots} {
+		if sem != nil {
+			sem.mu.Lock()
+			sem.waiting[pos] = true
+			sem.mu.Unlock()
+		}
+	}
+}
+
+// acquire waits until inst, at position pos of the plan, may start on c. It
+// fails with errStopped when stop closes first, and at once when the run
+// can never fit.
+func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, inst *lang.Instance, c providers.Compute) (*grant, error) {
 	p := s.poolFor(c)
 	if need := inst.Resources.GPUs; need > len(p.free) {
 		return nil, fmt.Errorf("needs %d GPUs; compute %s has %d", need, inst.Compute, len(p.free))
 	}
 	g := &grant{}
-	take := func(sem chan struct{}) error {
+	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, p.slots} {
 		if sem == nil {
-			return nil
+			continue
 		}
-		select {
-		case sem <- struct{}{}:
-			g.release = append(g.release, func() { <-sem })
-			return nil
-		case <-stop:
-			return errStopped
-		case <-ctx.Done():
-			return errStopped
-		}
-	}
-	for _, sem := range []chan struct{}{s.experimentSem(inst.Experiment), s.all, p.slots} {
-		if err := take(sem); err != nil {
+		if err := sem.acquire(ctx, stop, pos); err != nil {
 			g.free()
 			return nil, err
 		}
+		g.release = append(g.release, sem.release)
 	}
 	if need := inst.Resources.GPUs; need > 0 {
 		gpus, err := p.takeGPUs(ctx, stop, need)

@@ -8,10 +8,15 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
 )
+
+// detachGrace is how long apply waits, after a first Ctrl-C, for a second
+// one that cancels the live runs.
+const detachGrace = 3 * time.Second
 
 func cmdApply(c *cli, args []string) int {
 	fs := c.newFlags("apply", "[PLANFILE] [-auto-approve] [-parallelism N] [-json] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
@@ -57,25 +62,29 @@ func cmdApply(c *cli, args []string) int {
 	render := c.renderer(*asJSON)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
 
-	// Two signals: the first stops starting runs, the second cancels the
-	// live ones.
+	// Ctrl-C once: start nothing more, leave live runs running (a later
+	// apply re-attaches) and exit after a short grace; Ctrl-C again within
+	// it: cancel the live runs. SIGTERM detaches at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop := make(chan struct{})
+	stop, detach := make(chan struct{}), make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		n := 0
-		for range sigs {
+		for sig := range sigs {
 			n++
-			switch n {
-			case 1:
+			switch {
+			case n == 1 && sig != os.Interrupt:
 				close(stop)
-				render.event(runtime.Event{Type: runtime.Interrupted, Message: "Interrupt received: no new runs will start; waiting for the live ones. " +
-					"They keep running even if trainrun exits: 'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. " +
-					"Press Ctrl-C again to cancel them now."})
-			case 2:
+				close(detach)
+			case n == 1:
+				close(stop)
+				render.event(runtime.Event{Type: runtime.Interrupted, Message: fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
+					"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)})
+				time.AfterFunc(detachGrace, func() { close(detach) })
+			case n == 2 && sig == os.Interrupt:
 				render.event(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
 				cancel()
 			}
@@ -112,7 +121,7 @@ func cmdApply(c *cli, args []string) int {
 	if !*asJSON {
 		fmt.Fprintln(c.stdout)
 	}
-	opts := runtime.Options{Parallelism: *par, Stop: stop, StreamLogs: !*asJSON && submits(p) == 1}
+	opts := runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, StreamLogs: !*asJSON && submits(p) == 1}
 	res, err := rt.Apply(ctx, p, opts)
 	render.close()
 	if err != nil {
@@ -125,6 +134,9 @@ func cmdApply(c *cli, args []string) int {
 		}
 		if res.NotStarted > 0 {
 			fmt.Fprintf(c.stdout, ", %d not started (interrupted)", res.NotStarted)
+		}
+		if res.Detached > 0 {
+			fmt.Fprintf(c.stdout, ", %d left running (re-attach: trainrun apply)", res.Detached)
 		}
 		if res.Updated > 0 {
 			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)

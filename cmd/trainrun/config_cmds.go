@@ -28,8 +28,8 @@ func cmdInit(c *cli, args []string) int {
 	}
 	var wrote []string
 	err := fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || path == "." {
-			return err
+		if err != nil || path == "." || path == "README.md" {
+			return err // the example's README explains the example, not the user's project
 		}
 		dst := filepath.Join(c.dir, filepath.FromSlash(path))
 		if d.IsDir() {

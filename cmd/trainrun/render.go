@@ -67,6 +67,9 @@ func (r *renderer) close() {
 func (r *renderer) event(ev runtime.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
 	if r.json != nil {
 		_ = r.json.Encode(ev)
 		return
@@ -74,7 +77,7 @@ func (r *renderer) event(ev runtime.Event) {
 	switch ev.Type {
 	case runtime.RunStarted, runtime.RunReattached:
 		r.live[ev.Address] = derefTime(ev.Started, ev.Time)
-	case runtime.RunFinished, runtime.RunSkipped:
+	case runtime.RunFinished, runtime.RunSkipped, runtime.RunDetached:
 		delete(r.live, ev.Address)
 		r.done++
 	}
@@ -123,6 +126,8 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return s
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
+	case runtime.RunDetached:
+		return fmt.Sprintf("%s: left running (run %s on %s): 'trainrun apply' re-attaches, 'trainrun cancel %s' stops it", who, ev.RunID, ev.Compute, ev.RunID)
 	case runtime.InstanceSaved:
 		return fmt.Sprintf("%s: updated: %s", who, ev.Reason)
 	case runtime.Interrupted:

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Whole-command timings of trainrun beside its peers, in one run, so that the
+# ratios hold on a noisy shared machine. Needs hyperfine, snakemake (7.x) and
+# GNU parallel: installs them from Debian's packages when missing (as root).
+#
+#   scripts/bench.sh            all benchmarks
+#   scripts/bench.sh plan       only the no-op plan of a 1000-instance sweep
+#   scripts/bench.sh sweep      only the 1000-run local sweep
+#   scripts/bench.sh overhead   only the overhead of one trivial run
+#   scripts/bench.sh tree       only the warm plan over 20,000 files
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/bin/trainrun"
+[ -x "$bin" ] || (cd "$root" && go build -o bin/trainrun ./cmd/trainrun)
+
+need() {
+	local missing=()
+	for p in "$@"; do command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}"); done
+	if [ ${#missing[@]} -gt 0 ]; then
+		if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		else
+			echo "bench: missing ${missing[*]}; install them" >&2
+			exit 1
+		fi
+	fi
+}
+need hyperfine:hyperfine snakemake:snakemake parallel:parallel git:git
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+which=${1:-all}
+N=1000
+
+# A 1000-point sweep of trivial shell runs, two at a time.
+sweep_project() {
+	mkdir -p "$1/src"
+	echo 'echo "$1" > /dev/null' > "$1/src/run.sh"
+	cat > "$1/trainrun.hcl" <<HCL
+compute "local" "here" {
+  max_runs = 2
+}
+experiment "trivial" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "run.sh", param.i]
+  sweep {
+    grid = { i = range($N) }
+  }
+}
+HCL
+}
+
+# The same 1000 jobs for Snakemake.
+snake_project() {
+	mkdir -p "$1"
+	cat > "$1/Snakefile" <<'SMK'
+N = 1000
+rule all:
+    input: expand("out/{i}.txt", i=range(N))
+rule one:
+    output: "out/{i}.txt"
+    shell: "echo {wildcards.i} > {output}"
+SMK
+}
+
+if [ "$which" = all ] || [ "$which" = plan ]; then
+	echo "== no-op plan of a $N-instance sweep (target ≤ 100 ms) vs snakemake -n on $N done jobs"
+	sweep_project "$work/plan"
+	"$bin" -chdir="$work/plan" apply -auto-approve >/dev/null
+	snake_project "$work/snake-plan"
+	(cd "$work/snake-plan" && snakemake -j2 -q >/dev/null 2>&1)
+	hyperfine -N -w 2 -r 10 \
+		-n "trainrun plan" "$bin -chdir=$work/plan plan -detailed-exitcode" \
+		-n "snakemake -n" "snakemake -n -q -d $work/snake-plan -s $work/snake-plan/Snakefile"
+fi
+
+if [ "$which" = all ] || [ "$which" = sweep ]; then
+	echo "== $N trivial runs, 2 at a time: trainrun apply vs snakemake -j2 vs parallel -j2 (target ≥ 15× snakemake, faster than parallel)"
+	sweep_project "$work/sweep"
+	snake_project "$work/snake"
+	hyperfine -N -w 0 -r 3 \
+		-p "rm -rf $work/sweep/.trainrun" -n "trainrun apply" "$bin -chdir=$work/sweep apply -auto-approve" \
+		-p "rm -rf $work/snake/out $work/snake/.snakemake" -n "snakemake -j2" "snakemake -j2 -q -d $work/snake -s $work/snake/Snakefile" \
+		-n "parallel -j2" "sh -c 'seq $N | parallel -j2 sh $work/sweep/src/run.sh {}'"
+fi
+
+if [ "$which" = all ] || [ "$which" = overhead ]; then
+	echo "== one trivial run through trainrun apply vs the command itself (target ≤ 50 ms overhead)"
+	mkdir -p "$work/one/src"
+	echo 'true' > "$work/one/src/run.sh"
+	cat > "$work/one/trainrun.hcl" <<'HCL'
+compute "local" "here" {}
+experiment "one" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "run.sh"]
+}
+HCL
+	hyperfine -N -w 2 -r 20 \
+		-p "rm -rf $work/one/.trainrun" -n "trainrun apply (1 run)" "$bin -chdir=$work/one apply -auto-approve" \
+		-n "sh run.sh" "sh $work/one/src/run.sh"
+fi
+
+if [ "$which" = all ] || [ "$which" = tree ]; then
+	echo "== warm plan over 20,000 files vs git status on the same tree (target ≤ 2×)"
+	mkdir -p "$work/tree/src"
+	(cd "$work/tree/src" && for d in $(seq 0 199); do mkdir -p "d$d"; for f in $(seq 0 99); do echo "$d $f" > "d$d/f$f.txt"; done; done)
+	cat > "$work/tree/trainrun.hcl" <<'HCL'
+compute "local" "here" {}
+experiment "big" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["true"]
+}
+HCL
+	(cd "$work/tree/src" && git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm tree)
+	"$bin" -chdir="$work/tree" plan >/dev/null
+	hyperfine -N -w 2 -r 10 \
+		-n "trainrun plan (20k files, warm)" "$bin -chdir=$work/tree plan" \
+		-n "git status" "git -C $work/tree/src status --porcelain"
+fi
