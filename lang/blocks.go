@@ -78,12 +78,14 @@ func (l *loader) declareKindBlock(b *hcl.Block) {
 		}
 	}
 	if !kb.known {
-		list := "none are registered"
+		list := "None are registered."
 		if len(known) > 0 {
-			list = "the known kinds are " + joinQuoted(known)
+			list = "The known kinds are " + joinQuoted(known) + ". Use one of them as the first label."
 		}
+		// didYouMean is a sentence of its own (" Did you mean …?"), so
+		// the sentence before it ends with a period.
 		l.errorf(b.LabelRanges[0].Ptr(), "Unknown "+b.Type+" kind",
-			"There is no %s kind %q;%s %s. Use one of them as the first label.", b.Type, kind, didYouMean(kind, known), list)
+			"There is no %s kind %q.%s %s", b.Type, kind, didYouMean(kind, known), list)
 		return
 	}
 
