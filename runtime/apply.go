@@ -63,8 +63,9 @@ type Runtime struct {
 	Store    *snapshot.Store
 	Sink     Sink
 
-	emitMu sync.Mutex
-	putMu  sync.Mutex
+	emitMu    sync.Mutex
+	putMu     sync.Mutex
+	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
 }
 
 func (r *Runtime) emit(ev Event) {
@@ -99,6 +100,7 @@ type outcome struct {
 // not go on; failed runs are counted in the Result.
 func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
 	var res Result
+	r.snapshots = p.Snapshots
 	if err := r.storeSnapshots(p); err != nil {
 		return res, err
 	}
@@ -271,7 +273,18 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		}
 		return r.failEarly(a, git, err.Error()), true
 	}
-	defer release.free()
+	released := false
+	defer func() {
+		if !released {
+			release.free()
+		}
+	}()
+	freeOnce := func() {
+		if !released {
+			released = true
+			release.free()
+		}
+	}
 
 	if run == nil {
 		run = r.newRun(a, git)
@@ -287,12 +300,16 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
 		return run, false
 	}
-	r.attempts(ctx, comp, run, spec, inst.Retries, opts)
+	r.attempts(ctx, comp, run, spec, inst.Retries, opts, freeOnce)
 	return run, true
 }
 
 // attempts runs spec until it succeeds, is cancelled or has used its retries.
-func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries int, opts Options) {
+//
+// free gives the run's slots back; it is called as soon as the run's
+// process is over, so that the next run starts while this one's results
+// are collected.
+func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries int, opts Options, free func()) {
 	for {
 		run.Attempts++
 		spec.Attempt = run.Attempts
@@ -303,6 +320,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 			if r.retry(ctx, comp, run, nil, st, retries, opts) {
 				continue
 			}
+			free()
 			r.finish(ctx, comp, run, spec, st)
 			return
 		}
@@ -322,6 +340,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 		if r.retry(ctx, comp, run, &h, st, retries, opts) {
 			continue
 		}
+		free()
 		r.finish(ctx, comp, run, spec, st)
 		return
 	}
@@ -430,14 +449,15 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		for _, p := range problems {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: p})
 		}
-		if run.Status == providers.Succeeded {
-			if m, err := r.Store.PutTree(filepath.Join(dst, "outputs")); err == nil {
+		switch outs := filepath.Join(dst, "outputs"); {
+		case run.Status != providers.Succeeded:
+			tail = tailLines(filepath.Join(dst, "log"), 10, r.Config.Secrets)
+		case !emptyDir(outs):
+			if m, err := r.Store.PutTree(outs); err == nil {
 				run.Outputs = m.ID
 			} else if !errors.Is(err, os.ErrNotExist) {
 				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store outputs: " + err.Error()})
 			}
-		} else {
-			tail = tailLines(filepath.Join(dst, "log"), 10, r.Config.Secrets)
 		}
 	}
 	run.FinishedAt = ptr(time.Now())
@@ -488,8 +508,8 @@ func (r *Runtime) runDir(id string) string { return filepath.Join(r.DataDir, "ru
 // spec builds what the compute needs to start run.
 func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
 	inst := a.Instance
-	m := r.snapshotOf(a)
-	if m == nil {
+	m := r.snapshots[inst.SourceDir]
+	if m == nil || m.ID != a.Inputs.Snapshot {
 		return nil, fmt.Errorf("no snapshot of %s", inst.SourceDir)
 	}
 	files := make([]providers.File, len(m.Entries))
@@ -516,13 +536,6 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		Timeout:    inst.Timeout,
 		Outputs:    inst.Outputs,
 	}, nil
-}
-
-func (r *Runtime) snapshotOf(a *planner.Action) *snapshot.Manifest {
-	if m, err := r.Store.LoadManifest(a.Inputs.Snapshot); err == nil {
-		return m
-	}
-	return nil
 }
 
 // RunEnv is the environment SPEC §4 gives a run, except what its compute
@@ -599,6 +612,17 @@ func instanceKey(addr string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// emptyDir reports whether dir has no entries (or does not exist).
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
+}
 
 func stopped(stop <-chan struct{}) bool { return isClosed(stop) }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -35,69 +36,98 @@ func newScheduler(parallelism int, maxConc func(string) int) *scheduler {
 }
 
 // orderedSem is a counting semaphore whose waiters are served lowest
-// position first.
+// position first. A grant is handed to one waiter directly: nothing wakes
+// the others, so a thousand waiters cost no more than one.
 type orderedSem struct {
 	mu      sync.Mutex
 	free    int
-	waiting map[int]bool
-	changed chan struct{}
+	queue   posHeap
+	wake    map[int]chan struct{} // waiting positions; closed on grant
+	granted map[int]bool          // granted before their owner asked
 }
 
 func newOrderedSem(n int) *orderedSem {
-	return &orderedSem{free: n, waiting: make(map[int]bool), changed: make(chan struct{})}
+	return &orderedSem{free: n, wake: make(map[int]chan struct{}), granted: make(map[int]bool)}
 }
 
-func (s *orderedSem) first() int {
-	min := -1
-	for p := range s.waiting {
-		if min < 0 || p < min {
-			min = p
-		}
+// enqueue puts pos in line (once) and returns the channel its grant closes.
+func (s *orderedSem) enqueue(pos int) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.enqueueLocked(pos)
+	s.grantLocked()
+	return ch
+}
+
+func (s *orderedSem) enqueueLocked(pos int) chan struct{} {
+	if ch, ok := s.wake[pos]; ok {
+		return ch
 	}
-	return min
+	ch := make(chan struct{})
+	if s.granted[pos] {
+		close(ch)
+		return ch
+	}
+	s.wake[pos] = ch
+	heap.Push(&s.queue, pos)
+	return ch
+}
+
+func (s *orderedSem) grantLocked() {
+	for s.free > 0 && s.queue.Len() > 0 {
+		pos := heap.Pop(&s.queue).(int)
+		ch, ok := s.wake[pos]
+		if !ok {
+			continue // left the line
+		}
+		delete(s.wake, pos)
+		s.granted[pos] = true
+		s.free--
+		close(ch)
+	}
 }
 
 func (s *orderedSem) acquire(ctx context.Context, stop <-chan struct{}, pos int) error {
-	for {
-		s.mu.Lock()
-		s.waiting[pos] = true
-		if s.free > 0 && s.first() == pos {
-			delete(s.waiting, pos)
-			s.free--
-			s.mu.Unlock()
-			return nil
-		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-stop:
-			s.leave(pos)
-			return errStopped
-		case <-ctx.Done():
-			s.leave(pos)
-			return errStopped
-		}
+	ch := s.enqueue(pos)
+	select {
+	case <-ch:
+	case <-stop:
+	case <-ctx.Done():
 	}
-}
-
-func (s *orderedSem) leave(pos int) {
 	s.mu.Lock()
-	delete(s.waiting, pos)
-	s.broadcastLocked()
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.granted[pos] {
+		delete(s.granted, pos)
+		if isClosed(stop) || ctx.Err() != nil {
+			s.free++ // stopped: give the grant back
+			s.grantLocked()
+			return errStopped
+		}
+		return nil
+	}
+	delete(s.wake, pos) // its heap entry is skipped when popped
+	return errStopped
 }
 
 func (s *orderedSem) release() {
 	s.mu.Lock()
 	s.free++
-	s.broadcastLocked()
+	s.grantLocked()
 	s.mu.Unlock()
 }
 
-func (s *orderedSem) broadcastLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+// posHeap is a min-heap of plan positions.
+type posHeap []int
+
+func (h posHeap) Len() int           { return len(h) }
+func (h posHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h posHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *posHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *posHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // pool is one compute's run slots and GPU indices.
@@ -156,13 +186,13 @@ func (s *scheduler) experimentSem(name string) *orderedSem {
 // enqueue marks the run at position pos as waiting from now on, before its
 // goroutine asks: runs that are ready together start in plan order.
 func (s *scheduler) enqueue(pos int, inst *lang.Instance, c providers.Compute) {
-	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, s.poolFor(c).slots} {
-		if sem != nil {
-			sem.mu.Lock()
-			sem.waiting[pos] = true
-			sem.mu.Unlock()
-		}
+	// Only the first bound: the others are reached in order already, and
+	// a place held in a later line would block it until this run got there.
+	if sem := s.experimentSem(inst.Experiment); sem != nil {
+		sem.enqueue(pos)
+		return
 	}
+	s.all.enqueue(pos)
 }
 
 // acquire waits until inst, at position pos of the plan, may start on c. It

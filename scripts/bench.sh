@@ -83,7 +83,7 @@ if [ "$which" = all ] || [ "$which" = sweep ]; then
 	hyperfine -N -w 0 -r 3 \
 		-p "rm -rf $work/sweep/.trainrun" -n "trainrun apply" "$bin -chdir=$work/sweep apply -auto-approve" \
 		-p "rm -rf $work/snake/out $work/snake/.snakemake" -n "snakemake -j2" "snakemake -j2 -q -d $work/snake -s $work/snake/Snakefile" \
-		-n "parallel -j2" "sh -c 'seq $N | parallel -j2 sh $work/sweep/src/run.sh {}'"
+		-p "true" -n "parallel -j2" "sh -c 'seq $N | parallel -j2 sh $work/sweep/src/run.sh {}'"
 fi
 
 if [ "$which" = all ] || [ "$which" = overhead ]; then
@@ -100,7 +100,7 @@ experiment "one" {
 HCL
 	hyperfine -N -w 2 -r 20 \
 		-p "rm -rf $work/one/.trainrun" -n "trainrun apply (1 run)" "$bin -chdir=$work/one apply -auto-approve" \
-		-n "sh run.sh" "sh $work/one/src/run.sh"
+		-p "true" -n "sh run.sh" "sh $work/one/src/run.sh"
 fi
 
 if [ "$which" = all ] || [ "$which" = tree ]; then

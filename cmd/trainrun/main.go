@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 )
@@ -20,8 +21,18 @@ var version = "0.1.0-dev"
 
 func main() { os.Exit(Main()) }
 
+
 // Main runs the command with the process's arguments and streams.
+// TRAINRUN_CPUPROFILE=FILE writes a CPU profile of the command, for
+// performance work (go tool pprof FILE).
 func Main() int {
+	if path := os.Getenv("TRAINRUN_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	return run(&cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
 }
 

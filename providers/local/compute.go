@@ -148,10 +148,10 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 	if err := e.Mkdir(ctx, path.Join(dir, outputsDir), 0o755); err != nil {
 		return providers.Handle{}, err
 	}
-	for _, f := range []string{metricsFile, executor.LogFile} {
-		if err := e.WriteFile(ctx, path.Join(dir, f), nil, 0o644); err != nil {
-			return providers.Handle{}, err
-		}
+	// The log exists before the run, for a follower that opens it at
+	// once; the metrics file is the run's to create.
+	if err := e.WriteFile(ctx, path.Join(dir, executor.LogFile), nil, 0o644); err != nil {
+		return providers.Handle{}, err
 	}
 	env, err := c.env(spec, dir)
 	if err != nil {
