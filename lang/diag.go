@@ -82,6 +82,7 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 	}
 	src := f.Bytes
 	sc := hcl.NewRangeScanner(src, r.Filename, bufio.ScanLines)
+	marked := false
 	for sc.Scan() {
 		line := sc.Range()
 		if !line.Overlaps(snip) {
@@ -90,26 +91,45 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		before, hl, after := line.PartitionAround(mark)
 		if hl.Empty() {
 			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, sc.Bytes())
+			// A range that starts where the line's text ends (on its
+			// newline: "command = " followed by nothing) has no text to
+			// underline; mark the place where something is missing.
+			if !marked && mark.Start.Byte == line.End.Byte {
+				writeMarks(b, sc.Bytes(), 1)
+				marked = true
+			}
 			continue
 		}
+		marked = true
 		pre, text, post := before.SliceBytes(src), hl.SliceBytes(src), after.SliceBytes(src)
 		if color {
 			fmt.Fprintf(b, "%4d: %s\x1b[1;4m%s\x1b[0m%s\n", line.Start.Line, pre, text, post)
 			continue
 		}
 		fmt.Fprintf(b, "%4d: %s%s%s\n", line.Start.Line, pre, text, post)
-		// Keep tabs so that the marks line up under the text.
-		b.WriteString("      ")
-		for _, c := range string(pre) {
-			if c == '\t' {
-				b.WriteByte('\t')
-			} else {
-				b.WriteByte(' ')
-			}
-		}
-		b.WriteString(strings.Repeat("^", max(utf8.RuneCount(text), 1)))
-		b.WriteByte('\n')
+		writeMarks(b, pre, utf8.RuneCount(text))
 	}
+	if !marked && mark.Start.Byte >= len(src) && len(src) > 0 && src[len(src)-1] == '\n' {
+		// The range is at the end of a file that ends with a newline:
+		// on the empty last line, which the scanner does not return.
+		fmt.Fprintf(b, "%4d:\n", mark.Start.Line)
+		writeMarks(b, nil, 1)
+	}
+	b.WriteByte('\n')
+}
+
+// writeMarks writes the ^^^ line under n characters that follow pre on
+// their line, keeping pre's tabs so that the marks line up under the text.
+func writeMarks(b *bytes.Buffer, pre []byte, n int) {
+	b.WriteString("      ")
+	for _, c := range string(pre) {
+		if c == '\t' {
+			b.WriteByte('\t')
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString(strings.Repeat("^", max(n, 1)))
 	b.WriteByte('\n')
 }
 

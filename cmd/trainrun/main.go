@@ -21,7 +21,6 @@ var version = "0.1.0-dev"
 
 func main() { os.Exit(Main()) }
 
-
 // Main runs the command with the process's arguments and streams.
 // TRAINRUN_CPUPROFILE=FILE writes a CPU profile of the command, for
 // performance work (go tool pprof FILE).
