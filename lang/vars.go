@@ -135,8 +135,9 @@ func (l *loader) resolveVariables() {
 		}
 	}
 
+	varFilesRead := true
 	for _, path := range l.opts.VarFiles {
-		l.loadVarFile(path)
+		varFilesRead = l.loadVarFile(path) && varFilesRead
 	}
 
 	for _, arg := range l.opts.Vars {
@@ -160,6 +161,13 @@ func (l *loader) resolveVariables() {
 	for _, name := range names {
 		v := l.vars[name]
 		if v.broken {
+			l.cfg.Variables[name] = &Variable{Name: name, Type: v.typ, Value: cty.DynamicVal, Sensitive: v.sensitive, Description: v.desc, DeclRange: v.block.DefRange}
+			continue
+		}
+		if v.value == cty.NilVal && !varFilesRead {
+			// Its value may be in the -var-file that could not be read,
+			// whose error is reported: do not also say none was given.
+			v.broken = true
 			l.cfg.Variables[name] = &Variable{Name: name, Type: v.typ, Value: cty.DynamicVal, Sensitive: v.sensitive, Description: v.desc, DeclRange: v.block.DefRange}
 			continue
 		}
@@ -271,8 +279,9 @@ func pathString(p cty.Path) string {
 	return strings.TrimPrefix(b.String(), ".")
 }
 
-// loadVarFile reads one -var-file: HCL attributes, constants only.
-func (l *loader) loadVarFile(name string) {
+// loadVarFile reads one -var-file: HCL attributes, constants only. It
+// reports whether the file could be read and parsed.
+func (l *loader) loadVarFile(name string) bool {
 	path := name
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
@@ -280,7 +289,7 @@ func (l *loader) loadVarFile(name string) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		l.errorf(nil, "Cannot read variables file", "Reading -var-file %s failed: %v. Check the path; relative paths are relative to the working directory.", name, err)
-		return
+		return false
 	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
@@ -291,12 +300,12 @@ func (l *loader) loadVarFile(name string) {
 	}
 	l.add(diags)
 	if f == nil {
-		return
+		return false
 	}
 	l.cfg.Files[name] = f
 	l.varFiles[name] = true
 	if diags.HasErrors() {
-		return
+		return false
 	}
 	attrs, diags := f.Body.JustAttributes()
 	l.add(diags)
@@ -328,4 +337,5 @@ func (l *loader) loadVarFile(name string) {
 		}
 		l.setVar(v, val, a.Expr.Range().Ptr(), "value in "+name)
 	}
+	return true
 }
