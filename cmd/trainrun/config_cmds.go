@@ -101,13 +101,22 @@ func cmdValidate(c *cli, args []string) int {
 		}
 		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
 		if !diags.HasErrors() {
-			fmt.Fprintf(c.stdout, "The configuration is valid: %d experiments, %d instances.\n", len(cfg.Experiments), len(cfg.Instances))
+			fmt.Fprintf(c.stdout, "The configuration is valid: %s, %s.\n",
+				count(len(cfg.Experiments), "experiment"), count(len(cfg.Instances), "instance"))
 		}
 	}
 	if diags.HasErrors() {
 		return 1
 	}
 	return 0
+}
+
+// count is "1 experiment", "2 experiments".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func cmdFmt(c *cli, args []string) int {
