@@ -284,9 +284,18 @@ func (l *loader) duplicate(what, name string, first, second hcl.Range) {
 	l.add(hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Duplicate " + what + " " + fmt.Sprintf("%q", name),
-		Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a block type: rename or remove one of them.", what, name, rangeString(first)),
+		Detail:   fmt.Sprintf("%s %s named %q was already declared at %s. Names must be unique within a block type: rename or remove one of them.", article(what), what, name, rangeString(first)),
 		Subject:  second.Ptr(),
 	}})
+}
+
+// article is "An" before a word that starts with a vowel ("An experiment",
+// "An environment"), else "A".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "An"
+	}
+	return "A"
 }
 
 // evalSettings evaluates the trainrun block once everything it may refer to
