@@ -394,6 +394,7 @@ func (l *loader) add(diags hcl.Diagnostics) {
 		if d == nil {
 			continue
 		}
+		whatToDo(d)
 		k := diagKey{sev: d.Severity, summary: d.Summary, detail: d.Detail}
 		if d.Subject != nil {
 			k.rng = *d.Subject
@@ -403,6 +404,20 @@ func (l *loader) add(diags hcl.Diagnostics) {
 		}
 		l.seen[k] = true
 		l.diags = append(l.diags, d)
+	}
+}
+
+// whatToDo completes the diagnostics hcl writes that say what is wrong
+// but not what to do about it (SPEC §7 asks for both).
+func whatToDo(d *hcl.Diagnostic) {
+	switch {
+	case d.Summary == "Missing required argument" && strings.HasSuffix(d.Detail, "but no definition was found."):
+		if name, _, ok := strings.Cut(strings.TrimPrefix(d.Detail, "The argument \""), "\""); ok {
+			d.Detail += fmt.Sprintf(" Add %s = … to this block.", name)
+		}
+	case (d.Summary == "Unsupported argument" || d.Summary == "Unsupported block type") &&
+		(strings.HasSuffix(d.Detail, " is not expected here.") || strings.HasSuffix(d.Detail, " are not expected here.")):
+		d.Detail += " Remove it, or correct its name."
 	}
 }
 
