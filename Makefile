@@ -18,6 +18,7 @@ quickstart: build
 	cd examples/quickstart && ../../$(BIN) apply -auto-approve && ../../$(BIN) status
 
 test: lint
+	./scripts/test-deps.sh
 	$(GO) test -timeout 30m -count=1 ./...
 
 lint:
