@@ -96,7 +96,7 @@ func cmdApply(c *cli, args []string) int {
 			return c.errorf("%v", err)
 		}
 	}
-	p, err := c.planFor(cfg, st, st, &sel, saved)
+	p, err := c.planFor(cfg, st, &sel, saved)
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
-	"github.com/trainrun/trainrun/state"
 )
 
 func cmdPlan(c *cli, args []string) int {
@@ -41,8 +40,7 @@ func cmdPlan(c *cli, args []string) int {
 		defer comps.Close()
 		view = runtime.Refresh(context.Background(), st, comps)
 	}
-	opts := sel.options(c.dataDir())
-	p, err := planner.Build(cfg, view, opts)
+	p, err := c.planFor(cfg, view, &sel, nil)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -50,7 +48,7 @@ func cmdPlan(c *cli, args []string) int {
 		if err := c.ensureDataDir(); err != nil {
 			return c.errorf("%v", err)
 		}
-		if err := planner.Save(*out, cfg, p, opts); err != nil {
+		if err := planner.Save(*out, cfg, p, sel.options(c.dataDir())); err != nil {
 			return c.errorf("%v", err)
 		}
 	}
@@ -155,10 +153,10 @@ func summaryLine(p *planner.Plan) string {
 	return fmt.Sprintf("Plan: %s, %d unchanged.", strings.Join(parts, ", "), s[planner.NoOp])
 }
 
-// planFor loads, refreshes and plans, as plan and apply both do. With a
-// saved plan file it plans again with the file's variables and selection
-// and refuses when the result differs.
-func (c *cli) planFor(cfg *lang.Config, st *state.Store, view planner.State, sel *selection, saved *planner.File) (*planner.Plan, error) {
+// planFor plans cfg against view, as plan and apply both do. With a saved
+// plan file it plans again with the file's selection and refuses when the
+// result differs.
+func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, saved *planner.File) (*planner.Plan, error) {
 	opts := sel.options(c.dataDir())
 	if saved != nil {
 		opts = saved.Options

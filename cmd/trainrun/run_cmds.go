@@ -32,12 +32,13 @@ func (c *cli) quietConfig() *lang.Config {
 }
 
 // refreshed opens the state and overlays what computes say of live runs.
-func (c *cli) refreshed(ctx context.Context) (*state.Store, *runtime.View, *runtime.Computes, error) {
+// cfg may be nil.
+func (c *cli) refreshed(ctx context.Context, cfg *lang.Config) (*state.Store, *runtime.View, *runtime.Computes, error) {
 	st, err := c.openState()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	return st, runtime.Refresh(ctx, st, comps), comps, nil
 }
 
@@ -99,7 +100,8 @@ func cmdStatus(c *cli, args []string) int {
 		filter = pos[0]
 	}
 	ctx := context.Background()
-	st, view, comps, err := c.refreshed(ctx)
+	cfg := c.quietConfig()
+	st, view, comps, err := c.refreshed(ctx, cfg)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -113,7 +115,7 @@ func cmdStatus(c *cli, args []string) int {
 		run              *state.Run
 	}
 	rows := map[string]*row{}
-	if cfg := c.quietConfig(); cfg != nil {
+	if cfg != nil {
 		for _, in := range cfg.Instances {
 			rows[in.Address] = &row{addr: in.Address, experiment: in.Experiment}
 		}
@@ -257,7 +259,7 @@ func cmdShow(c *cli, args []string) int {
 		fs.Usage()
 		return 1
 	}
-	st, view, comps, err := c.refreshed(context.Background())
+	st, view, comps, err := c.refreshed(context.Background(), c.quietConfig())
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -403,12 +405,13 @@ func cmdLogs(c *cli, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	cfg := c.quietConfig()
 	var rc io.ReadCloser
 	collected := filepath.Join(run.Dir, "log")
 	if run.Dir != "" && !run.Live() {
 		rc, err = os.Open(collected)
 	} else if run.Handle != nil {
-		comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+		comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 		defer comps.Close()
 		var comp providers.Compute
 		if comp, err = comps.ForHandle(run.Handle); err == nil {
@@ -422,7 +425,7 @@ func cmdLogs(c *cli, args []string) int {
 	}
 	defer rc.Close()
 	secrets := []string(nil)
-	if cfg := c.quietConfig(); cfg != nil {
+	if cfg != nil {
 		secrets = cfg.Secrets
 	}
 	br := bufio.NewReader(rc)
@@ -459,13 +462,14 @@ func cmdCancel(c *cli, args []string) int {
 	// With the lock, cancel records the outcome itself; without it (an
 	// apply holds it), the apply waiting on the run records it.
 	locked := st.Lock(state.Holder{Command: "trainrun cancel"}) == nil
-	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	cfg := c.quietConfig()
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
 	store, err := c.contentStore()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	rt := &runtime.Runtime{Config: c.quietConfig(), State: st, Computes: comps, DataDir: c.dataDir(), Store: store}
+	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store}
 	code := 0
 	ctx := context.Background()
 	for _, id := range ids {
