@@ -327,8 +327,14 @@ func (l *loader) loadVarFile(name string) bool {
 		}
 		val, diags := a.Expr.Value(nil)
 		if diags.HasErrors() {
+			// hcl's summary ("Variables not allowed") says what is wrong;
+			// its Error() would repeat the position the snippet shows.
+			why := "this is not one"
+			if d := firstError(diags); d != nil && d.Summary != "" {
+				why = strings.ToLower(d.Summary[:1]) + d.Summary[1:]
+			}
 			l.errorf(a.Expr.Range().Ptr(), "Invalid value for variable",
-				"Values in a variables file must be constants: %s.", diags.Errs()[0].Error())
+				"Values in a variables file must be constants (%s). Write the value itself, such as 0.01, \"adam\" or [64, 32].", why)
 			v.broken = true
 			continue
 		}
@@ -338,4 +344,14 @@ func (l *loader) loadVarFile(name string) bool {
 		l.setVar(v, val, a.Expr.Range().Ptr(), "value in "+name)
 	}
 	return true
+}
+
+// firstError returns the first error of diags, or nil.
+func firstError(diags hcl.Diagnostics) *hcl.Diagnostic {
+	for _, d := range diags {
+		if d != nil && d.Severity == hcl.DiagError {
+			return d
+		}
+	}
+	return nil
 }
