@@ -152,7 +152,7 @@ func (l *loader) discover() ([]string, bool) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if !isConfigFileName(name) {
+		if !IsConfigFile(name) {
 			continue
 		}
 		if e.IsDir() {
@@ -169,9 +169,9 @@ func (l *loader) discover() ([]string, bool) {
 	return names, true
 }
 
-// isConfigFileName says whether a file in the working directory is part of
+// IsConfigFile says whether a file in the working directory is part of
 // the configuration. Hidden files (editor and lock files) are not.
-func isConfigFileName(name string) bool {
+func IsConfigFile(name string) bool {
 	if strings.HasPrefix(name, ".") {
 		return false
 	}
