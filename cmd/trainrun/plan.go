@@ -52,10 +52,12 @@ func cmdPlan(c *cli, args []string) int {
 			return c.errorf("%v", err)
 		}
 	}
+	// Warnings go to stderr in both forms: a -json consumer reads stdout
+	// only, and a person should still hear about a huge snapshot.
+	c.warnPlan(p)
 	if *asJSON {
 		writePlanJSON(c.stdout, p)
 	} else {
-		c.warnPlan(p)
 		renderPlan(c.stdout, p, *showAll, c.color)
 		if *out != "" {
 			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To carry it out exactly: trainrun apply %s\n", *out, *out)
