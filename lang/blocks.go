@@ -41,8 +41,9 @@ type kindBlock struct {
 	typ, kind, name string
 	block           *hcl.Block
 	schema          providers.Schema
-	compute         providers.ComputeKind // nil for environments
-	known           bool                  // the kind exists and the body was decoded
+	compute         providers.ComputeKind     // nil for environments
+	env             providers.EnvironmentKind // nil for computes
+	known           bool                      // the kind exists and the body was decoded
 	content         *hcl.BodyContent
 	nested          map[string]*hcl.BodyContent
 	refs            map[string]string // Ref attributes: attribute → referenced block name
@@ -69,8 +70,10 @@ func (l *loader) declareKindBlock(b *hcl.Block) {
 	table[name] = kb
 
 	if b.Type == "environment" {
-		s, ok := l.opts.Registry.Environments[kind]
-		kb.schema, kb.known = s, ok
+		e, ok := l.opts.Registry.Environments[kind]
+		if ok && e != nil {
+			kb.env, kb.schema, kb.known = e, e.Schema(), true
+		}
 	} else {
 		c, ok := l.opts.Registry.Computes[kind]
 		if ok && c != nil {
@@ -369,11 +372,24 @@ func (l *loader) evalKindBlock(n *node, kb *kindBlock) {
 		n.broken = true
 		return
 	}
-	if kb.compute != nil {
-		for _, p := range kb.compute.Validate(out.Values) {
+	var problems []providers.Problem
+	switch {
+	case kb.compute != nil:
+		problems = kb.compute.Validate(out.Values)
+	case kb.env != nil:
+		problems = kb.env.Validate(out.Values)
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
 			subject := kb.block.DefRange
 			if attr := kb.content.Attributes[p.Attr]; attr != nil {
 				subject = attr.Range
+			} else {
+				for _, c := range kb.nested { // an attribute of a nested block
+					if attr := c.Attributes[p.Attr]; attr != nil {
+						subject = attr.Range
+					}
+				}
 			}
 			summary := p.Summary
 			if summary == "" {

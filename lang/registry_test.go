@@ -28,6 +28,17 @@ func (f fakeCompute) Open(string, providers.Values, providers.Env) (providers.Co
 	return nil, errors.New("fake compute kinds cannot be opened")
 }
 
+// fakeEnv is an environment kind with a fixed schema that accepts every
+// value.
+type fakeEnv providers.Schema
+
+func (f fakeEnv) Schema() providers.Schema                    { return providers.Schema(f) }
+func (fakeEnv) Validate(providers.Values) []providers.Problem { return nil }
+
+func (fakeEnv) Open(string, providers.Values, providers.Env) (providers.Environment, error) {
+	return nil, errors.New("fake environment kinds cannot be opened")
+}
+
 // testRegistry has local, ssh and slurm compute kinds and host, venv and
 // container environment kinds, shaped like the real ones.
 func testRegistry() *providers.Registry {
@@ -53,15 +64,15 @@ func testRegistry() *providers.Registry {
 				{Name: "partition", Type: cty.String},
 			}}},
 		},
-		Environments: map[string]providers.Schema{
-			"host": {Attrs: []providers.Attr{{Name: "python", Type: cty.String}}},
-			"venv": {Attrs: []providers.Attr{
+		Environments: map[string]providers.EnvironmentKind{
+			"host": fakeEnv{Attrs: []providers.Attr{{Name: "python", Type: cty.String}}},
+			"venv": fakeEnv{Attrs: []providers.Attr{
 				{Name: "python", Type: cty.String},
 				{Name: "requirements", Type: cty.List(cty.String)},
 				{Name: "requirements_file", Type: cty.String},
 				{Name: "pip_args", Type: cty.List(cty.String)},
 			}},
-			"container": {
+			"container": fakeEnv{
 				Attrs: []providers.Attr{{Name: "image", Type: cty.String}, {Name: "runtime", Type: cty.String}},
 				Blocks: []providers.Block{{Name: "build", Attrs: []providers.Attr{
 					{Name: "context", Type: cty.String},

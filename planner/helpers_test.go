@@ -8,25 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/providers/local"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 )
 
-// registry has the real local compute kind and a host environment kind
-// shaped like the runtime's (which imports this package, so the test
-// cannot).
+// registry has the real local compute kind and the real environment kinds.
 func registry() *providers.Registry {
 	return &providers.Registry{
-		Computes: map[string]providers.ComputeKind{"local": local.Kind()},
-		Environments: map[string]providers.Schema{
-			"host": {Attrs: []providers.Attr{{Name: "python", Type: cty.String}}},
-		},
+		Computes:     map[string]providers.ComputeKind{"local": local.Kind()},
+		Environments: envs.Kinds(),
 	}
 }
 

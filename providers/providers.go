@@ -77,7 +77,7 @@ type Env struct {
 // Registry lists the kinds the command knows about.
 type Registry struct {
 	Computes     map[string]ComputeKind
-	Environments map[string]Schema
+	Environments map[string]EnvironmentKind
 }
 
 // ComputeKinds returns the compute kind names, sorted.

@@ -9,12 +9,6 @@ import (
 	"github.com/trainrun/trainrun/providers"
 )
 
-// HostEnvironment is the schema of environment "host": what is installed
-// on the compute, used as it is.
-var HostEnvironment = providers.Schema{Attrs: []providers.Attr{
-	{Name: "python", Type: cty.String, Doc: "the interpreter; exported as TRAINRUN_PYTHON and its directory put first on PATH"},
-}}
-
 // environmentEnv adds what an instance's environment gives a run.
 func environmentEnv(cfg *lang.Config, inst *lang.Instance, env map[string]string) {
 	b := cfg.Environments[inst.Environment]
@@ -29,6 +23,6 @@ func environmentEnv(cfg *lang.Config, inst *lang.Instance, env map[string]string
 	}
 }
 
-// PathPrependVar names a directory that the compute puts first on the
+// PathPrependVar names directories that the compute puts first on the
 // run's PATH (it owns PATH, which differs from one machine to another).
-const PathPrependVar = "TRAINRUN_PATH_PREPEND"
+const PathPrependVar = providers.PathPrependVar

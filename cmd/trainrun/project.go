@@ -11,8 +11,8 @@ import (
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/providers/local"
-	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 )
@@ -23,9 +23,7 @@ func registry() *providers.Registry {
 		Computes: map[string]providers.ComputeKind{
 			"local": local.Kind(),
 		},
-		Environments: map[string]providers.Schema{
-			"host": runtime.HostEnvironment,
-		},
+		Environments: envs.Kinds(),
 	}
 }
 
