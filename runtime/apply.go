@@ -357,6 +357,7 @@ func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.
 		if err := comp.Collect(ctx, *h, nil, dst, false); err != nil {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "keep log of attempt " + strconv.Itoa(run.Attempts) + ": " + err.Error()})
 		}
+		r.redactLog(run, filepath.Join(dst, "log")) // the run directory goes next
 		if err := comp.Remove(ctx, *h); err != nil {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
 		}
@@ -434,6 +435,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 	}
 	run.Status, run.ExitCode, run.Reason = st.State, st.ExitCode, st.Reason
 	var tail []string
+	safe := false // the collected log holds no secret in clear
 	if run.Handle != nil {
 		dst := r.runDir(run.ID)
 		if err := comp.Collect(ctx, *run.Handle, spec, dst, st.State == providers.Succeeded); err != nil {
@@ -444,6 +446,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 		run.Dir = dst
+		safe = r.redactLog(run, filepath.Join(dst, "log"))
 		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
 		run.Metrics = metrics
 		for _, p := range problems {
@@ -451,7 +454,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		}
 		switch outs := filepath.Join(dst, "outputs"); {
 		case run.Status != providers.Succeeded:
-			tail = tailLines(filepath.Join(dst, "log"), 10, r.Config.Secrets)
+			tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
 		case !emptyDir(outs):
 			if m, err := r.Store.PutTree(outs); err == nil {
 				run.Outputs = m.ID
@@ -463,6 +466,10 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 	run.FinishedAt = ptr(time.Now())
 	if err := r.put(run); err != nil {
 		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+	} else if r.removeClearLog(ctx, comp, run, safe) {
+		if err := r.put(run); err != nil {
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+		}
 	}
 	r.emit(finishedEvent(run, tail))
 }

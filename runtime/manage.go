@@ -28,7 +28,9 @@ func (r *Runtime) Cancel(ctx context.Context, run *state.Run, record bool) error
 	if err := comp.Cancel(ctx, *run.Handle); err != nil {
 		return err
 	}
-	if !record {
+	if !record || r.Config == nil && usesSecrets(run) {
+		// Without the configuration the secrets are not known and the
+		// collected log could not be redacted: the next apply records it.
 		return nil
 	}
 	st, err := comp.Wait(ctx, *run.Handle)

@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/trainrun/trainrun/lang"
+)
+
+func TestRedactStream(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		secrets []string
+		want    string
+	}{
+		{"none", "hello\n", []string{"s3cr3t"}, "hello\n"},
+		{"no secrets", "s3cr3t\n", nil, "s3cr3t\n"},
+		{"empty secret ignored", "abc", []string{""}, "abc"},
+		{"one", "token=s3cr3t\n", []string{"s3cr3t"}, "token=(sensitive)\n"},
+		{"twice on a line", "s3cr3t s3cr3t", []string{"s3cr3t"}, "(sensitive) (sensitive)"},
+		{"at the very end", "x s3cr3t", []string{"s3cr3t"}, "x (sensitive)"},
+		{"adjacent", "s3cr3ts3cr3t", []string{"s3cr3t"}, "(sensitive)(sensitive)"},
+		{"longest at a position wins", "pre-s3cr3t-post", []string{"s3cr3t", "pre-s3cr3t-post"}, "(sensitive)"},
+		{"two secrets", "a=one b=two", []string{"one", "two"}, "a=(sensitive) b=(sensitive)"},
+		{"multi-line secret", "key:\nBEGIN\nabc\nEND\n", []string{"BEGIN\nabc\nEND"}, "key:\n(sensitive)\n"},
+		{"partial is kept", "s3cr3", []string{"s3cr3t"}, "s3cr3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Whole, and one byte per read: a secret split across reads
+			// must be found too.
+			var out bytes.Buffer
+			if err := redactStream(&out, strings.NewReader(tc.in), tc.secrets); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("got %q, want %q", out.String(), tc.want)
+			}
+			out.Reset()
+			if err := redactStream(&out, iotest.OneByteReader(strings.NewReader(tc.in)), tc.secrets); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("one byte at a time: got %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestRedactStreamLarge redacts inputs larger than the read buffer, read in
+// odd sizes, and compares with lang.Redact on the whole text.
+func TestRedactStreamLarge(t *testing.T) {
+	secrets := []string{"Zq9-s3cr3t-Xw7K", "another secret value", "x\ny"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20 {
+		var b strings.Builder
+		for b.Len() < 300<<10 {
+			switch rng.IntN(4) {
+			case 0:
+				b.WriteString(secrets[rng.IntN(len(secrets))])
+			default:
+				b.WriteString(strings.Repeat("ab\n"[rng.IntN(3):][:1], rng.IntN(200)))
+			}
+		}
+		in := b.String()
+		var out bytes.Buffer
+		r := iotest.HalfReader(strings.NewReader(in))
+		if i%2 == 0 {
+			r = iotest.DataErrReader(strings.NewReader(in))
+		}
+		if err := redactStream(&out, r, secrets); err != nil {
+			t.Fatal(err)
+		}
+		if want := lang.Redact(in, secrets); out.String() != want {
+			t.Fatalf("input %d: the stream differs from lang.Redact (%d bytes against %d)", i, out.Len(), len(want))
+		}
+	}
+}
+
+func TestRedactFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	if err := os.WriteFile(path, []byte("token=s3cr3t\nok\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := redactFile(path, []string{"s3cr3t"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "token=(sensitive)\nok\n" {
+		t.Errorf("got %q", got)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("mode after redaction: %v, %v; want 0640", st.Mode(), err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files left in the directory; want only the log", len(entries))
+	}
+	if err := redactFile(filepath.Join(dir, "missing"), []string{"s3cr3t"}); err != nil {
+		t.Errorf("missing file: %v", err)
+	}
+}
