@@ -408,6 +408,12 @@ func cmdLogs(c *cli, args []string) int {
 	cfg := c.quietConfig()
 	var rc io.ReadCloser
 	collected := filepath.Join(run.Dir, "log")
+	if cfg == nil && run.Inputs != nil && run.Inputs.SecretsHash != "" && (run.Dir == "" || run.Live()) {
+		// The log on the compute is as the run wrote it; a collected one is
+		// redacted already.
+		return c.errorf("run %s was given sensitive values and its log is not collected yet, so it may hold them in clear; "+
+			"it can be shown only with the configuration loaded, to redact them: give their values with TRAINRUN_VAR_NAME ('trainrun validate' says what is missing)", run.ID)
+	}
 	if run.Dir != "" && !run.Live() {
 		rc, err = os.Open(collected)
 	} else if run.Handle != nil {
