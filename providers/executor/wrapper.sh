@@ -70,7 +70,9 @@ else
 	child=$!
 	dog=
 	if [ "$limit" -gt 0 ]; then
-		watchdog &
+		# Its stderr is not the run's: some shells (busybox) report the
+		# sleep it kills as "Killed".
+		watchdog 2>/dev/null &
 		dog=$!
 	fi
 	# wait returns early when a trapped signal arrives: wait again while
