@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -111,9 +109,7 @@ func cmdApply(c *cli, args []string) int {
 		if !isTerminal(c.stdin) {
 			return c.errorf("apply needs confirmation, and standard input is not a terminal; nothing was run.\nRun 'trainrun apply -auto-approve' to apply without asking, or save a plan with 'trainrun plan -out FILE' and apply it with 'trainrun apply FILE'.")
 		}
-		fmt.Fprint(c.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		if !c.confirm("Do you want to perform these actions?") {
 			fmt.Fprintln(c.stdout, "Apply cancelled.")
 			return 1
 		}
@@ -141,6 +137,9 @@ func cmdApply(c *cli, args []string) int {
 		if res.Updated > 0 {
 			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)
 		}
+		if res.Unchanged > 0 {
+			fmt.Fprintf(c.stdout, ", %d unchanged (same upstream outputs)", res.Unchanged)
+		}
 		fmt.Fprintln(c.stdout, ".")
 	}
 	if !res.OK() {
@@ -162,7 +161,7 @@ func waits(p *planner.Plan) bool {
 func submits(p *planner.Plan) int {
 	n := 0
 	for _, a := range p.Actions {
-		if a.Action == planner.Submit || (a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live()) {
+		if a.Action == planner.Submit || a.Action == planner.Pending || (a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live()) {
 			n++
 		}
 	}

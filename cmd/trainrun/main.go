@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -162,6 +163,14 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// confirm asks question on the terminal and reports whether the answer was
+// "yes", as Terraform does.
+func (c *cli) confirm(question string) bool {
+	fmt.Fprintf(c.stdout, "\n%s Only 'yes' will be accepted: ", question)
+	answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	return strings.TrimSpace(answer) == "yes"
 }
 
 func (c *cli) errorf(format string, args ...any) int {

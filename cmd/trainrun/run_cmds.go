@@ -88,16 +88,27 @@ func matchAddr(addr, experiment, filter string) bool {
 	return filter == "" || filter == addr || filter == "experiment."+experiment
 }
 
-func cmdStatus(c *cli, args []string) int {
-	fs := c.newFlags("status", "[-json] [ADDR]")
-	asJSON := fs.Bool("json", false, "print a JSON array of runs")
+// listFlags parses the flags of status and runs: [-json] [ADDR].
+func (c *cli) listFlags(name string, args []string) (filter string, asJSON, ok bool) {
+	fs := c.newFlags(name, "[-json] [ADDR]")
+	j := fs.Bool("json", false, "print a JSON array of runs")
 	pos, err := parse(fs, args)
-	if err != nil {
-		return 1
+	if err != nil || len(pos) > 1 {
+		if err == nil {
+			fs.Usage()
+		}
+		return "", false, false
 	}
-	filter := ""
-	if len(pos) > 0 {
+	if len(pos) == 1 {
 		filter = pos[0]
+	}
+	return filter, *j, true
+}
+
+func cmdStatus(c *cli, args []string) int {
+	filter, asJSON, ok := c.listFlags("status", args)
+	if !ok {
+		return 1
 	}
 	ctx := context.Background()
 	cfg := c.quietConfig()
@@ -132,7 +143,7 @@ func cmdStatus(c *cli, args []string) int {
 		r.run = view.Latest(addr)
 		list = append(list, r)
 	}
-	if *asJSON {
+	if asJSON {
 		out := []runJSON{}
 		for _, r := range list {
 			if r.run != nil {
@@ -205,15 +216,9 @@ func duration(r *state.Run) string {
 }
 
 func cmdRuns(c *cli, args []string) int {
-	fs := c.newFlags("runs", "[-json] [ADDR]")
-	asJSON := fs.Bool("json", false, "print a JSON array of runs")
-	pos, err := parse(fs, args)
-	if err != nil {
+	filter, asJSON, ok := c.listFlags("runs", args)
+	if !ok {
 		return 1
-	}
-	filter := ""
-	if len(pos) > 0 {
-		filter = pos[0]
 	}
 	st, err := c.openState()
 	if err != nil {
@@ -227,7 +232,7 @@ func cmdRuns(c *cli, args []string) int {
 		}
 	}
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].CreatedAt.After(runs[j].CreatedAt) })
-	if *asJSON {
+	if asJSON {
 		out := []runJSON{}
 		for _, r := range runs {
 			out = append(out, toJSON(r))
@@ -531,9 +536,7 @@ func cmdDestroy(c *cli, args []string) int {
 		if !isTerminal(c.stdin) {
 			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking.")
 		}
-		fmt.Fprint(c.stdout, "\nDo you really want to destroy these? Only 'yes' will be accepted: ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		if !c.confirm("Do you really want to destroy these?") {
 			fmt.Fprintln(c.stdout, "Destroy cancelled.")
 			return 1
 		}
