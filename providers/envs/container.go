@@ -289,10 +289,13 @@ func (e *container) Prepare(ctx context.Context, m providers.Machine, dir string
 		Launcher: &launcher{
 			runtime: p.runtime,
 			docker:  path.Base(p.runtime) == "docker",
-			uid:     p.uid,
-			gid:     p.gid,
-			image:   p.imageID,
-			runArgs: e.s.runArgs,
+			// Not root: podman is rootless, and maps the user's
+			// id inside the container to the user with keep-id.
+			rootless: path.Base(p.runtime) != "docker" && p.uid != "0",
+			uid:      p.uid,
+			gid:      p.gid,
+			image:    p.imageID,
+			runArgs:  e.s.runArgs,
 		},
 	}, nil
 }
@@ -375,6 +378,7 @@ func (containerKind) Remove(ctx context.Context, m providers.Machine, _, locatio
 type launcher struct {
 	runtime  string
 	docker   bool
+	rootless bool // podman run by a user other than root
 	uid, gid string
 	image    string // the image id: exactly the recorded image
 	runArgs  []string
@@ -387,8 +391,8 @@ func (l *launcher) Launch(x providers.Launch) ([]string, error) {
 		}
 	}
 	argv := []string{l.runtime, "run", "--rm", "--init", "--user", l.uid + ":" + l.gid}
-	if !l.docker && l.uid != "0" {
-		argv = append(argv, "--userns=keep-id") // rootless podman: the same uid inside and out
+	if l.rootless {
+		argv = append(argv, "--userns=keep-id") // the same uid inside and out
 	}
 	argv = append(argv, "--volume", x.RunDir+":"+x.RunDir, "--workdir", x.WorkDir)
 	for _, m := range x.Mounts {
