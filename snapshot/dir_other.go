@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/trainrun/trainrun/internal/atomicfile"
 )
 
 // dirHandle is an open directory. Outside Linux it is just its path: the
@@ -94,7 +96,7 @@ func syncDirs(dir string, dirs []string) error {
 			continue
 		}
 		done[d] = true
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
 	}

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/trainrun/trainrun/internal/atomicfile"
 	"hash/crc32"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,7 +223,7 @@ func (c *StatCache) Save(path string) error {
 		buf = append(buf, e.hash[:]...)
 	}
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	if err := writeFileAtomic(path, buf, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, buf, 0o600, atomicfile.Options{}); err != nil {
 		return fmt.Errorf("save stat cache: %w", err)
 	}
 	c.dirty = false
@@ -239,29 +239,4 @@ func (c *StatCache) resetSeen() {
 		e.seen.Store(false)
 	}
 	c.scanned.Store(false)
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it over path, so that readers see the old or the new content, never a
-// mix.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trainrun/trainrun/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -234,7 +235,7 @@ func (s *Store) PutManifest(m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("put manifest %s: %w", m.ID, err)
 	}
-	if err := writeFileDurable(filepath.Join(s.dir, "tmp"), p, data, 0o444); err != nil {
+	if err := atomicfile.WriteFile(p, data, 0o444, atomicfile.Options{TempDir: filepath.Join(s.dir, "tmp"), TempPattern: "write-*", Sync: true}); err != nil {
 		return fmt.Errorf("put manifest %s: %w", m.ID, err)
 	}
 	return nil
@@ -278,45 +279,4 @@ func (s *Store) PutTree(root string) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// writeFileDurable writes data to path atomically and durably: a
-// temporary file in tmpDir, synced, renamed over path, and path's
-// directory synced.
-func writeFileDurable(tmpDir, path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(tmpDir, "write-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trainrun/trainrun/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func (s *Store) syncLocked() error {
 	}
 	if !s.dirSynced {
 		// The journal's directory entry, when the journal is new.
-		if err := syncDir(s.dir); err != nil {
+		if err := atomicfile.SyncDir(s.dir); err != nil {
 			return err
 		}
 		s.dirSynced = true
@@ -179,7 +180,7 @@ func (s *Store) compact() error {
 	buf = append(buf, "\n]}\n"...)
 
 	path := s.path(snapshotName)
-	if err := writeFileAtomic(s.dir, path, buf); err != nil {
+	if err := atomicfile.WriteFile(path, buf, 0o600, atomicfile.Options{TempPattern: tempPrefix + "*", Sync: true}); err != nil {
 		return fmt.Errorf("compact state: %w", err)
 	}
 	s.snapSerial = s.serial
@@ -190,46 +191,6 @@ func (s *Store) compact() error {
 		return fmt.Errorf("compact state: truncate %s: %w", s.path(journalName), err)
 	}
 	s.journalSize, s.journalLines, s.compactRetry = 0, 0, 0
-	return nil
-}
-
-// writeFileAtomic replaces path (in dir) with data: a temporary file,
-// written and synced, renamed over path, and the directory synced.
-func writeFileAtomic(dir, path string, data []byte) error {
-	f, err := os.CreateTemp(dir, tempPrefix+"*") // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
 	return nil
 }
 
