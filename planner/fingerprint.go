@@ -17,7 +17,7 @@ import (
 
 // fingerprintVersion changes whenever what a fingerprint hashes changes, so
 // that old fingerprints never collide with new ones.
-const fingerprintVersion = "trainrun-fp-1"
+const fingerprintVersion = "trainrun-fp-2"
 
 // Inputs returns what the fingerprint of inst hashes, secrets redacted: the
 // snapshot id of its source, its command, env, params, environment

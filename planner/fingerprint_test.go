@@ -147,10 +147,12 @@ func TestFingerprintChanges(t *testing.T) {
 		{"sensitive variable used", func(p *project) { p.vars = append(p.vars, "token=tok-2") }, true},
 		{"value read with file()", func(p *project) { p.write("notes.txt", "changed\n") }, true},
 		{"value read with env()", func(p *project) { p.env["TRAIN_MODE"] = "slow" }, true},
-		{"upstream source", func(p *project) { p.write("prep/prep.sh", "echo prep v2\n") }, true},
-		{"upstream command", func(p *project) {
+		// Upstream: what it produced, not how (early cut-off).
+		{"upstream outputs", func(p *project) { p.outputs["experiment.prep"] = strings.Repeat("ab", 32) }, true},
+		{"upstream source, same outputs", func(p *project) { p.write("prep/prep.sh", "echo prep v2\n") }, false},
+		{"upstream command, same outputs", func(p *project) {
 			p.write("trainrun.hcl", strings.Replace(config(nil), `["sh", "prep.sh"]`, `["sh", "prep.sh", "--fast"]`, 1))
-		}, true},
+		}, false},
 
 		// Left out of the fingerprint.
 		{"ignored file", func(p *project) { p.write("src/run.log", "noise\n") }, false},
@@ -202,12 +204,12 @@ func TestFingerprintChanges(t *testing.T) {
 			files := baseFiles(nil)
 			p := newProject(t, files)
 			p.env["TRAIN_MODE"] = "fast"
-			before := action(t, p.plan(planner.Options{}), trainAddr).Fingerprint
+			before := resolved(t, p, action(t, p.plan(planner.Options{}), trainAddr)).Fingerprint
 			if len(before) != 64 {
 				t.Fatalf("fingerprint %q is not a hex SHA-256", before)
 			}
 			tt.change(p)
-			after := action(t, p.plan(planner.Options{}), trainAddr).Fingerprint
+			after := resolved(t, p, action(t, p.plan(planner.Options{}), trainAddr)).Fingerprint
 			if got := after != before; got != tt.changed {
 				t.Errorf("fingerprint changed = %v, want %v (before %s, after %s)", got, tt.changed, before[:12], after[:12])
 			}
@@ -282,6 +284,10 @@ experiment "train" {
 		"src/train.sh": "echo\n",
 	})
 	pl := p.plan(planner.Options{})
+	train := action(t, pl, trainAddr)
+	if got := train.Pending; len(got) != 3 {
+		t.Errorf("train waits for %q, want the 3 prep instances", got)
+	}
 	fps := fingerprints(pl)
 	seen := map[string]string{}
 	for addr, fp := range fps {
@@ -290,9 +296,8 @@ experiment "train" {
 		}
 		seen[fp] = addr
 	}
-	train := action(t, pl, trainAddr)
-	if got := train.Inputs.Upstream["input.data"]; len(got) != 3 {
-		t.Errorf("train's input.data upstream = %q, want the 3 prep fingerprints", got)
+	if got := train.Inputs.Upstream["input.data"]; len(got) != 3 || slices.Contains(got, "") {
+		t.Errorf("train's input.data upstream = %q, want the 3 prep outputs hashes", got)
 	}
 	// The order of instances is the dependency order.
 	if got := addresses(pl); got[len(got)-1] != trainAddr {
@@ -342,12 +347,38 @@ func TestSensitiveValueNotRecorded(t *testing.T) {
 	}
 }
 
+// fingerprints maps each action's address to its fingerprint, pending
+// actions resolved as if every upstream instance produced no outputs.
 func fingerprints(pl *planner.Plan) map[string]string {
 	m := make(map[string]string, len(pl.Actions))
 	for _, a := range pl.Actions {
+		if len(a.Pending) > 0 {
+			if err := a.Resolve(func(string) (string, error) { return planner.EmptyOutputs, nil }); err != nil {
+				panic(err)
+			}
+		}
 		m[a.Address] = a.Fingerprint
 	}
 	return m
+}
+
+// resolved resolves a pending action as apply would after its upstream
+// instances produced p.outputs (no outputs by default).
+func resolved(t testing.TB, p *project, a *planner.Action) *planner.Action {
+	t.Helper()
+	if len(a.Pending) == 0 {
+		return a
+	}
+	err := a.Resolve(func(addr string) (string, error) {
+		if h := p.outputs[addr]; h != "" {
+			return h, nil
+		}
+		return planner.EmptyOutputs, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func describe(pl *planner.Plan) []string {

@@ -35,11 +35,14 @@ type project struct {
 	env  map[string]string
 	// now orders recorded runs: Latest picks the newest by CreatedAt.
 	now time.Time
+	// outputs is the outputs hash record gives the runs of an address;
+	// planner.EmptyOutputs when it has none.
+	outputs map[string]string
 }
 
 func newProject(t testing.TB, files map[string]string) *project {
 	t.Helper()
-	p := &project{t: t, dir: t.TempDir(), env: map[string]string{}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := &project{t: t, dir: t.TempDir(), env: map[string]string{}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), outputs: map[string]string{}}
 	for name, content := range files {
 		p.write(name, content)
 	}
@@ -114,9 +117,10 @@ func (p *project) build(opts planner.Options) (*planner.Plan, error) {
 
 // record does what apply records for each action of pl that changes
 // something, every run ending with status (and reason): a new run for a
-// submit, the prior run with new settings for an update. It also keeps the
-// source manifests, as apply does, so that later plans can name changed
-// files.
+// submit, the prior run with new settings for an update. Actions waiting
+// for upstream outputs are resolved first, as apply does, with the outputs
+// of p.outputs. It also keeps the source manifests, as apply does, so that
+// later plans can name changed files.
 func (p *project) record(pl *planner.Plan, status providers.State, reason string) {
 	p.t.Helper()
 	st, err := state.Open(p.dataDir())
@@ -138,7 +142,22 @@ func (p *project) record(pl *planner.Plan, status providers.State, reason string
 		}
 	}
 	var runs []*state.Run
+	latest := map[string]*state.Run{}
 	for _, a := range pl.Actions {
+		if len(a.Pending) > 0 {
+			if status != providers.Succeeded {
+				continue // apply skips what waits for a failed upstream
+			}
+			err := a.Resolve(func(addr string) (string, error) {
+				if r := latest[addr]; r != nil {
+					return planner.OutputsHash(r), nil
+				}
+				return planner.OutputsHash(st.Latest(addr)), nil
+			})
+			if err != nil {
+				p.t.Fatal(err)
+			}
+		}
 		switch a.Action {
 		case planner.Submit:
 			p.now = p.now.Add(time.Second)
@@ -159,6 +178,12 @@ func (p *project) record(pl *planner.Plan, status providers.State, reason string
 				CreatedAt:   p.now,
 				StartedAt:   &started,
 			}
+			if status == providers.Succeeded {
+				r.Outputs = p.outputs[a.Address]
+				if r.Outputs == "" {
+					r.Outputs = planner.EmptyOutputs
+				}
+			}
 			if status.Done() {
 				r.FinishedAt = &finished
 				code := 0
@@ -168,10 +193,12 @@ func (p *project) record(pl *planner.Plan, status providers.State, reason string
 				r.ExitCode = &code
 			}
 			runs = append(runs, r)
+			latest[a.Address] = r
 		case planner.Update:
 			r := a.Prior.Clone()
 			r.Settings = a.Settings
 			runs = append(runs, r)
+			latest[a.Address] = r
 		}
 	}
 	if err := st.Put(runs...); err != nil {

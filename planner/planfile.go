@@ -36,6 +36,9 @@ type fileAction struct {
 	Address     string `json:"address"`
 	Action      string `json:"action"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Partial stands for the fingerprint of an action waiting for
+	// upstream outputs: everything else it hashes.
+	Partial string `json:"partial,omitempty"`
 }
 
 // ErrStale says a saved plan no longer describes what apply would do.
@@ -46,7 +49,7 @@ func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
 	f := File{Version: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Options: opts, Vars: VarArgs(cfg)}
 	f.Options.DataDir = ""
 	for _, a := range p.Actions {
-		f.Actions = append(f.Actions, fileAction{a.Address, a.Action, a.Fingerprint})
+		f.Actions = append(f.Actions, fileAction{a.Address, a.Action, a.Fingerprint, a.partial})
 	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
@@ -106,7 +109,7 @@ func (f *File) Check(p *Plan) error {
 	}
 	for i, a := range p.Actions {
 		s := f.Actions[i]
-		if a.Address != s.Address || a.Action != s.Action || a.Fingerprint != s.Fingerprint {
+		if a.Address != s.Address || a.Action != s.Action || a.Fingerprint != s.Fingerprint || a.partial != s.Partial {
 			return fmt.Errorf("%w: %s changed since it was made; run trainrun plan again", ErrStale, a.Address)
 		}
 	}

@@ -25,10 +25,14 @@ const (
 	Update    = "update"
 	Destroy   = "destroy"
 	NoOp      = "no-op"
+	// Pending is an instance that is unchanged unless the upstream
+	// instances that run before it in the same apply produce different
+	// outputs: apply decides once they have (Action.Resolve).
+	Pending = "pending"
 )
 
 // ActionNames lists the actions in the order summaries show them.
-var ActionNames = []string{Create, Attach, Configure, Submit, Update, Destroy, NoOp}
+var ActionNames = []string{Create, Attach, Configure, Submit, Update, Destroy, NoOp, Pending}
 
 // Options select what a plan covers.
 type Options struct {
@@ -55,17 +59,30 @@ type Plan struct {
 
 // Action is what happens to one instance and why.
 type Action struct {
-	Address     string   `json:"address"`
-	Kind        string   `json:"kind"` // "run"
-	Action      string   `json:"action"`
-	Reasons     []string `json:"reasons"`
-	Fingerprint string   `json:"fingerprint,omitempty"`
+	Address string   `json:"address"`
+	Kind    string   `json:"kind"` // "run"
+	Action  string   `json:"action"`
+	Reasons []string `json:"reasons"`
+	// Fingerprint is "" while Pending is not empty: it hashes the
+	// upstream outputs, known only once those instances have run.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Pending lists the upstream instances that run (or may run) earlier
+	// in the same apply. Apply calls Resolve once they succeeded.
+	Pending []string `json:"pending_upstream,omitempty"`
 
 	Instance *lang.Instance           `json:"-"`
 	Inputs   *state.FingerprintInputs `json:"-"`
 	Settings state.Settings           `json:"-"`
 	// Prior is the instance's latest recorded run, if any.
 	Prior *state.Run `json:"-"`
+
+	// For Resolve and saved plans, while Pending is not empty: the
+	// outputs hashes of the other upstream instances, the fingerprint with
+	// the pending ones left blank, and what explains source changes.
+	known    map[string]string
+	partial  string
+	manifest *snapshot.Manifest
+	store    *snapshot.Store
 }
 
 // Summary counts actions by name.
@@ -126,44 +143,55 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	for _, in := range cfg.Instances {
 		byAddr[in.Address] = in
 	}
-	fps := make(map[string]string, len(cfg.Instances))
+	planned := make(map[string]*Action, len(cfg.Instances))
+	lookup := lookupFor(st, planned)
 	envFPs := make(map[string]string)
 	for _, inst := range order(cfg.Instances, byAddr) {
+		// What an instance depends on is always selected with it
+		// (-target takes dependencies, -exclude dependents).
+		if !selected[inst.Address] {
+			continue
+		}
 		envFP, ok := envFPs[inst.Environment]
 		if !ok {
 			envFP = EnvironmentFingerprint(cfg, inst.Environment)
 			envFPs[inst.Environment] = envFP
 		}
-		upstream, err := upstreamFingerprints(inst, fps)
+		var known map[string]string
+		upstream, pending, err := upstreamOutputs(inst, func(addr string) (string, bool, error) {
+			h, p, err := lookup(addr)
+			if err == nil && !p {
+				if known == nil {
+					known = make(map[string]string)
+				}
+				known[addr] = h
+			}
+			return h, p, err
+		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("plan %s: %w", inst.Address, err)
 		}
 		snap := snaps[inst.SourceDir]
-		var snapID string
-		if snap != nil {
-			snapID = snap.ID
-		} else if prior := st.Latest(inst.Address); prior != nil && prior.Inputs != nil {
-			// Not selected, so not scanned: downstream instances see its
-			// recorded fingerprint.
-			fps[inst.Address] = prior.Fingerprint
-			continue
+		if snap == nil {
+			return nil, fmt.Errorf("plan %s: %s was not scanned", inst.Address, inst.SourceDir)
 		}
-		in := Inputs(cfg, inst, snapID, envFP, upstream)
-		fp := Fingerprint(in)
-		fps[inst.Address] = fp
-		if !selected[inst.Address] {
-			continue
-		}
+		in := Inputs(cfg, inst, snap.ID, envFP, upstream)
 		a := &Action{
-			Address:     inst.Address,
-			Kind:        "run",
-			Fingerprint: fp,
-			Instance:    inst,
-			Inputs:      in,
-			Settings:    SettingsOf(inst),
-			Prior:       st.Latest(inst.Address),
+			Address:  inst.Address,
+			Kind:     "run",
+			Instance: inst,
+			Inputs:   in,
+			Settings: SettingsOf(inst),
+			Prior:    st.Latest(inst.Address),
 		}
-		decide(a, matchesList(inst, opts.Replace), snap, store)
+		replace := matchesList(inst, opts.Replace)
+		if len(pending) == 0 {
+			a.Fingerprint = Fingerprint(in)
+			decide(a, replace, snap, store)
+		} else {
+			decidePending(a, pending, known, replace, snap, store)
+		}
+		planned[inst.Address] = a
 		p.Actions = append(p.Actions, a)
 	}
 	return p, nil
@@ -178,6 +206,26 @@ func SettingsOf(inst *lang.Instance) state.Settings {
 	return s
 }
 
+// decidePending plans an instance some of whose upstream instances run
+// first: if they produce the outputs it last ran with, would it run? If not,
+// it is Pending, decided by apply; if so, it is a submit all the same, its
+// fingerprint known only then.
+func decidePending(a *Action, pending []string, known map[string]string, replace bool, snap *snapshot.Manifest, store *snapshot.Store) {
+	in := a.Inputs
+	a.Pending, a.known, a.partial, a.manifest, a.store = pending, known, Fingerprint(in), snap, store
+	hypo := *in
+	hypo.Upstream = assumeUnchanged(in.Upstream, a.Prior)
+	a.Inputs, a.Fingerprint = &hypo, Fingerprint(&hypo)
+	decide(a, replace, snap, store)
+	a.Inputs, a.Fingerprint = in, ""
+	switch a.Action {
+	case NoOp:
+		a.Action, a.Reasons = Pending, []string{pendingReason(pending)}
+	case Update:
+		a.Action, a.Reasons = Pending, append([]string{pendingReason(pending)}, a.Reasons...)
+	}
+}
+
 // decide sets a's action and reasons from its prior run.
 func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapshot.Store) {
 	prior := a.Prior
@@ -187,7 +235,7 @@ func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapsho
 	case prior == nil:
 		a.Action, a.Reasons = Submit, []string{"new"}
 	case prior.Fingerprint != a.Fingerprint:
-		a.Action, a.Reasons = Submit, explain(prior, a.Inputs, manifest, store)
+		a.Action, a.Reasons = Submit, explain(prior, a.Instance, a.Inputs, manifest, store)
 		if prior.Live() {
 			a.Reasons = append(a.Reasons, fmt.Sprintf("supersedes live run %s", prior.ID))
 		}
@@ -236,7 +284,7 @@ func orNone(s string) string {
 }
 
 // explain lists why the fingerprint changed, input by input.
-func explain(prior *state.Run, in *state.FingerprintInputs, manifest *snapshot.Manifest, store *snapshot.Store) []string {
+func explain(prior *state.Run, inst *lang.Instance, in *state.FingerprintInputs, manifest *snapshot.Manifest, store *snapshot.Store) []string {
 	old := prior.Inputs
 	if old == nil {
 		return []string{"fingerprint changed"}
@@ -258,11 +306,7 @@ func explain(prior *state.Run, in *state.FingerprintInputs, manifest *snapshot.M
 	if old.Environment != in.Environment {
 		rs = append(rs, "environment changed")
 	}
-	for _, name := range unionKeys(old.Upstream, in.Upstream) {
-		if !equalStrings(old.Upstream[name], in.Upstream[name]) {
-			rs = append(rs, fmt.Sprintf("upstream %s changed", name))
-		}
-	}
+	rs = append(rs, upstreamReasons(inst, old.Upstream, in.Upstream)...)
 	if old.SecretsHash != in.SecretsHash {
 		rs = append(rs, "a sensitive value changed")
 	}
@@ -333,43 +377,6 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// upstreamFingerprints maps each of inst's inputs and dependencies to the
-// fingerprints of the instances they name.
-func upstreamFingerprints(inst *lang.Instance, fps map[string]string) (map[string][]string, error) {
-	if len(inst.DependsOn) == 0 {
-		return nil, nil
-	}
-	fp := func(addr string) (string, error) {
-		if f, ok := fps[addr]; ok {
-			return f, nil
-		}
-		return "", fmt.Errorf("plan %s: upstream %s has no fingerprint", inst.Address, addr)
-	}
-	up := make(map[string][]string)
-	named := make(map[string]bool)
-	for name, addrs := range inst.Inputs {
-		for _, a := range addrs {
-			f, err := fp(a)
-			if err != nil {
-				return nil, err
-			}
-			up["input."+name] = append(up["input."+name], f)
-			named[a] = true
-		}
-	}
-	for _, a := range inst.DependsOn {
-		if named[a] {
-			continue
-		}
-		f, err := fp(a)
-		if err != nil {
-			return nil, err
-		}
-		up[a] = []string{f}
-	}
-	return up, nil
 }
 
 // order returns instances so that each comes after everything it depends

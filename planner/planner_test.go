@@ -108,7 +108,15 @@ func TestReasons(t *testing.T) {
 		},
 			planner.Options{}, planner.Submit, []string{"environment changed"}},
 		{"upstream", func(p *project) { p.write("prep/prep.sh", "echo prep 2\n") },
-			planner.Options{}, planner.Submit, []string{"upstream input.data changed"}},
+			planner.Options{}, planner.Pending, []string{"pending upstream experiment.prep: runs again only if its outputs change"}},
+		{"upstream and own change", func(p *project) {
+			p.write("prep/prep.sh", "echo prep 2\n")
+			p.write("src/a.py", "print('a2')\n")
+		}, planner.Options{}, planner.Submit, []string{"source changed: a.py modified"}},
+		{"upstream and an update", func(p *project) {
+			p.write("prep/prep.sh", "echo prep 2\n")
+			edit(p, `env        =`, "retries = 1\n  env        =")
+		}, planner.Options{}, planner.Pending, []string{"pending upstream experiment.prep: runs again only if its outputs change", "retries changed: 0 → 1 (no re-run needed)"}},
 		{"sensitive value", func(p *project) { p.vars = []string{"secret=s-2"} },
 			planner.Options{}, planner.Submit, []string{"a sensitive value changed"}},
 		{"compute", func(p *project) {
@@ -165,7 +173,8 @@ func TestReasonsFromPriorStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newProject(t, reasonsFiles())
-			p.record(p.plan(planner.Options{}), tt.status, tt.reason)
+			p.apply()
+			p.record(p.plan(planner.Options{Replace: []string{trainAddr}}), tt.status, tt.reason)
 			if tt.change != nil {
 				tt.change(p)
 			}
@@ -212,7 +221,7 @@ func TestEmptyState(t *testing.T) {
 	if pl.Lineage != "" || pl.Serial != 0 {
 		t.Errorf("lineage %q serial %d, want none", pl.Lineage, pl.Serial)
 	}
-	want := map[string]int{"create": 0, "attach": 0, "configure": 0, "submit": 2, "update": 0, "destroy": 0, "no-op": 0}
+	want := map[string]int{"create": 0, "attach": 0, "configure": 0, "submit": 2, "update": 0, "destroy": 0, "no-op": 0, "pending": 0}
 	if got := pl.Summary(); !maps.Equal(got, want) {
 		t.Errorf("summary = %v, want %v", got, want)
 	}
@@ -305,9 +314,9 @@ func TestTargetAndExclude(t *testing.T) {
 }
 
 // TestTargetKeepsRecordedUpstream: planning only the downstream instance
-// of an applied chain, after the upstream changed, still sees the change
-// through the upstream's fingerprint (the upstream is planned with it),
-// while excluding the upstream leaves the downstream out too.
+// of an applied chain, after the upstream changed, plans the upstream with
+// it and leaves everything downstream pending on its outputs, while
+// excluding the upstream leaves the downstream out too.
 func TestTargetKeepsRecordedUpstream(t *testing.T) {
 	p := newProject(t, map[string]string{"trainrun.hcl": selectionConfig, "src/x.sh": "x\n"})
 	p.apply()
@@ -317,12 +326,17 @@ func TestTargetKeepsRecordedUpstream(t *testing.T) {
 	edit(p, `["sh", "prep.sh"]`, `["sh", "prep.sh", "-v"]`)
 	pl := p.plan(planner.Options{Targets: []string{"experiment.eval"}})
 	for _, a := range pl.Actions {
-		if a.Action != planner.Submit {
-			t.Errorf("%s: %s %q, want submit (prep changed, everything downstream follows)", a.Address, a.Action, a.Reasons)
+		want := planner.Pending
+		if a.Address == "experiment.prep" {
+			want = planner.Submit
+		}
+		if a.Action != want || (want == planner.Pending) != (a.Fingerprint == "") {
+			t.Errorf("%s: %s %q fingerprint %q, want %s (prep changed, everything downstream waits for its outputs)", a.Address, a.Action, a.Reasons, a.Fingerprint, want)
 		}
 	}
-	if got := action(t, pl, "experiment.eval").Reasons; !slices.Equal(got, []string{"upstream " + `experiment.train["lr=1"]` + " changed", "upstream " + `experiment.train["lr=2"]` + " changed"}) {
-		t.Errorf("eval reasons = %q", got)
+	want := []string{"pending upstream " + `experiment.train["lr=1"], experiment.train["lr=2"]` + ": runs again only if their outputs change"}
+	if got := action(t, pl, "experiment.eval").Reasons; !slices.Equal(got, want) {
+		t.Errorf("eval reasons = %q, want %q", got, want)
 	}
 	pl = p.plan(planner.Options{Excludes: []string{"experiment.prep"}})
 	if got := addresses(pl); !slices.Equal(got, []string{"experiment.other"}) {

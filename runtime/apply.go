@@ -45,6 +45,9 @@ type Options struct {
 // Result counts what an apply did.
 type Result struct {
 	Succeeded, Failed, Cancelled, Skipped, NotStarted, Updated int
+	// Unchanged counts instances that waited for upstream outputs and did
+	// not run: the outputs were the same.
+	Unchanged int
 	// Detached counts runs left running when apply stopped waiting.
 	Detached int
 }
@@ -66,6 +69,9 @@ type Runtime struct {
 	emitMu    sync.Mutex
 	putMu     sync.Mutex
 	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
+	// fixedInputs, for a rerun, are the input directories the run gets
+	// instead of its upstream instances' latest outputs.
+	fixedInputs map[string]string
 }
 
 func (r *Runtime) emit(ev Event) {
@@ -91,9 +97,10 @@ func (r *Runtime) put(run *state.Run) error {
 
 // outcome is how one action ended, for its dependents.
 type outcome struct {
-	done chan struct{}
-	ok   bool
-	run  *state.Run
+	done    chan struct{}
+	ok      bool
+	skipped bool
+	run     *state.Run
 }
 
 // Apply carries out p. It returns an error only when trainrun itself could
@@ -151,9 +158,21 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				}
 				<-up.done
 				if !up.ok {
-					r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: fmt.Sprintf("upstream %s did not succeed", dep)})
+					out.skipped = true
+					r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: skipReason(dep, up)})
 					count(func(r *Result) { r.Skipped++ })
 					return
+				}
+			}
+			if len(a.Pending) > 0 {
+				// Its upstream ran: only now is its fingerprint known.
+				if !r.resolve(a, outcomes) {
+					out.skipped = true
+					count(func(r *Result) { r.Skipped++ })
+					return
+				}
+				if a.Action == planner.NoOp && !a.Prior.Live() {
+					count(func(r *Result) { r.Unchanged++ })
 				}
 			}
 			switch {
@@ -203,6 +222,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
 		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
+		"unchanged": res.Unchanged,
 	}})
 	return res, nil
 }
@@ -455,7 +475,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		switch outs := filepath.Join(dst, "outputs"); {
 		case run.Status != providers.Succeeded:
 			tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
-		case !emptyDir(outs):
+		case emptyDir(outs):
+			run.Outputs = planner.EmptyOutputs // downstream fingerprints hash it
+		default:
 			if m, err := r.Store.PutTree(outs); err == nil {
 				run.Outputs = m.ID
 			} else if !errors.Is(err, os.ErrNotExist) {
@@ -525,9 +547,12 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 	}
 	env := RunEnv(inst, run.ID)
 	environmentEnv(r.Config, inst, env)
-	inputs, err := r.inputDirs(run.ID, inst)
+	inputs, inputRuns, err := r.inputDirs(run.ID, inst)
 	if err != nil {
 		return nil, err
+	}
+	if inputRuns != nil {
+		run.InputRuns = inputRuns
 	}
 	return &providers.RunSpec{
 		RunID:      run.ID,
@@ -566,13 +591,18 @@ func RunEnv(inst *lang.Instance, runID string) map[string]string {
 	return env
 }
 
-// inputDirs finds the collected outputs of each input's upstream runs. With
-// several upstream instances (a sweep), the input is a directory holding
-// one link per instance, named by its sweep key.
-func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]string, error) {
-	if len(inst.Inputs) == 0 {
-		return nil, nil
+// inputDirs finds the collected outputs of each input's upstream runs, and
+// says which runs they are. With several upstream instances (a sweep), the
+// input is a directory holding one link per instance, named by its sweep
+// key. A rerun is given the inputs of the run it reproduces instead.
+func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
+	if r.fixedInputs != nil {
+		return r.fixedInputs, nil, nil
 	}
+	if len(inst.Inputs) == 0 {
+		return nil, nil, nil
+	}
+	runs := make(map[string][]string, len(inst.Inputs))
 	out := make(map[string]string, len(inst.Inputs))
 	names := make([]string, 0, len(inst.Inputs))
 	for n := range inst.Inputs {
@@ -585,9 +615,10 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 		for i, addr := range addrs {
 			up := r.State.Latest(addr)
 			if up == nil || up.Status != providers.Succeeded {
-				return nil, fmt.Errorf("input %s: %s has no successful run", name, addr)
+				return nil, nil, fmt.Errorf("input %s: %s has no successful run", name, addr)
 			}
 			dirs[i] = filepath.Join(r.runDir(up.ID), "outputs")
+			runs[name] = append(runs[name], up.ID)
 		}
 		if len(dirs) == 1 {
 			out[name] = dirs[0]
@@ -595,16 +626,16 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 		}
 		dir := filepath.Join(r.runDir(runID), "inputs", name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, addr := range addrs {
 			if err := os.Symlink(dirs[i], filepath.Join(dir, instanceKey(addr))); err != nil && !os.IsExist(err) {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		out[name] = dir
 	}
-	return out, nil
+	return out, runs, nil
 }
 
 // instanceKey is the sweep key of an instance address, usable as a file

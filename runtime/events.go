@@ -19,6 +19,7 @@ const (
 	RunRetrying   EventType = "run_retrying"   // the attempt failed; another follows
 	RunFinished   EventType = "run_finished"   // Status final; Tail holds the log's end on failure
 	RunSkipped    EventType = "run_skipped"    // an upstream run did not succeed
+	RunDecided    EventType = "run_decided"    // upstream outputs known: Action says whether it runs, Reason why
 	RunDetached   EventType = "run_detached"   // apply stopped waiting; the run goes on
 	InstanceSaved EventType = "instance_updated"
 	Interrupted   EventType = "interrupted" // Message says what happens now
@@ -43,6 +44,7 @@ type Event struct {
 	Message  string          `json:"message,omitempty"`
 	Started  *time.Time      `json:"started_at,omitempty"`
 	Counts   map[string]int  `json:"counts,omitempty"`
+	Action   string          `json:"action,omitempty"` // run_decided: submit, no-op or update
 }
 
 // Sink receives events. It is called from many goroutines, one event at a

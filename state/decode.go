@@ -667,6 +667,8 @@ func (d *decoder) run(r *Run) error {
 			return d.stringInto(&r.Outputs)
 		case "repro_of":
 			return d.stringInto(&r.ReproOf)
+		case "input_runs":
+			return d.stringsMapInto(&r.InputRuns)
 		case "cleaned":
 			return d.boolInto(&r.Cleaned)
 		}

@@ -42,6 +42,9 @@ type Run struct {
 	// Outputs is the manifest ID of the collected outputs, when collected.
 	Outputs string `json:"outputs,omitempty"`
 	ReproOf string `json:"repro_of,omitempty"` // the run this one reproduces
+	// InputRuns maps each input name to the upstream runs whose collected
+	// outputs the run was given, in the order of Inputs.Upstream.
+	InputRuns map[string][]string `json:"input_runs,omitempty"`
 	// Cleaned says destroy removed the run's directory on its compute.
 	Cleaned bool `json:"cleaned,omitempty"`
 }
@@ -63,8 +66,11 @@ type FingerprintInputs struct {
 	Env         map[string]string          `json:"env,omitempty"`
 	Params      map[string]json.RawMessage `json:"params,omitempty"`
 	Environment string                     `json:"environment"`
-	// Upstream maps each input name (and depends_on address) to the
-	// fingerprints of the instances it depends on.
+	// Upstream maps each input ("input.NAME") and each other dependency
+	// (by address) to the content hashes of the outputs of the instances
+	// it names, in their address order: what the run was given, not how
+	// it was made (a changed upstream with the same outputs re-runs
+	// nothing downstream).
 	Upstream map[string][]string `json:"upstream,omitempty"`
 	Outputs  []string            `json:"outputs,omitempty"`
 	// SecretsHash is a salted hash of the sensitive values that went in, so
@@ -162,6 +168,7 @@ func (r *Run) Clone() *Run {
 		h := *r.Handle
 		c.Handle = &h
 	}
+	c.InputRuns = cloneStrings(r.InputRuns)
 	c.StartedAt = clonePtr(r.StartedAt)
 	c.FinishedAt = clonePtr(r.FinishedAt)
 	if r.Metrics != nil {
@@ -182,14 +189,20 @@ func (in *FingerprintInputs) clone() *FingerprintInputs {
 	c.Command = slices.Clone(in.Command)
 	c.Env = maps.Clone(in.Env)
 	c.Params = cloneRaw(in.Params)
-	if in.Upstream != nil {
-		c.Upstream = make(map[string][]string, len(in.Upstream))
-		for k, v := range in.Upstream {
-			c.Upstream[k] = slices.Clone(v)
-		}
-	}
+	c.Upstream = cloneStrings(in.Upstream)
 	c.Outputs = slices.Clone(in.Outputs)
 	return &c
+}
+
+func cloneStrings(m map[string][]string) map[string][]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string][]string, len(m))
+	for k, v := range m {
+		c[k] = slices.Clone(v)
+	}
+	return c
 }
 
 func cloneRaw(m map[string]json.RawMessage) map[string]json.RawMessage {

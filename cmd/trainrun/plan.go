@@ -95,11 +95,13 @@ func writePlanJSON(w io.Writer, p *planner.Plan) {
 var symbols = map[string]string{
 	planner.Create: "+", planner.Attach: "+", planner.Configure: "~",
 	planner.Submit: "+", planner.Update: "~", planner.Destroy: "-", planner.NoOp: " ",
+	planner.Pending: "?",
 }
 
 var actionColor = map[string]string{
 	planner.Create: "32", planner.Attach: "32", planner.Configure: "33",
 	planner.Submit: "32", planner.Update: "33", planner.Destroy: "31", planner.NoOp: "2",
+	planner.Pending: "36",
 }
 
 func paint(on bool, code, s string) string {
@@ -152,6 +154,9 @@ func summaryLine(p *planner.Plan) string {
 		fmt.Sprintf("%d to submit", s[planner.Submit]),
 		fmt.Sprintf("%d to update", s[planner.Update]),
 		fmt.Sprintf("%d to destroy", s[planner.Destroy]))
+	if n := s[planner.Pending]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d pending upstream", n))
+	}
 	return fmt.Sprintf("Plan: %s, %d unchanged.", strings.Join(parts, ", "), s[planner.NoOp])
 }
 

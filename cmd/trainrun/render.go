@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
 )
@@ -126,6 +127,14 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return s
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
+	case runtime.RunDecided:
+		switch ev.Action {
+		case planner.NoOp:
+			return fmt.Sprintf("%s: not run again: %s (run %s stays current)", who, ev.Reason, ev.RunID)
+		case planner.Submit:
+			return fmt.Sprintf("%s: will run: %s", who, ev.Reason)
+		}
+		return fmt.Sprintf("%s: no re-run needed: %s", who, ev.Reason)
 	case runtime.RunDetached:
 		return fmt.Sprintf("%s: left running (run %s on %s): 'trainrun apply' re-attaches, 'trainrun cancel %s' stops it", who, ev.RunID, ev.Compute, ev.RunID)
 	case runtime.InstanceSaved:

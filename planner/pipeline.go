@@ -1,0 +1,224 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/snapshot"
+	"github.com/trainrun/trainrun/state"
+)
+
+// EmptyOutputs is the content hash of a run that produced no outputs: the
+// ID of the empty tree's manifest.
+var EmptyOutputs = snapshot.ComputeID(nil)
+
+// OutputsHash is what the fingerprints of downstream instances hash of an
+// upstream run: the content hash (manifest ID) of its collected outputs,
+// EmptyOutputs when it produced none. A run whose outputs hash was never
+// recorded (storing them failed) stands only for itself, "run:ID", so that
+// nothing downstream is ever taken as up to date by mistake.
+func OutputsHash(r *state.Run) string {
+	if r.Outputs != "" {
+		return r.Outputs
+	}
+	return "run:" + r.ID
+}
+
+// outputsLookup says what an upstream instance's outputs hash is: known, or
+// pending because the upstream runs (or may run) earlier in the same apply.
+type outputsLookup func(addr string) (hash string, pending bool, err error)
+
+// upstreamOutputs maps each of inst's inputs ("input.NAME", the hashes in
+// the order of its upstream instances) and each other dependency (by
+// address) to the outputs hashes of the instances they name. Pending
+// upstream slots are left "" and their addresses returned.
+func upstreamOutputs(inst *lang.Instance, lookup outputsLookup) (map[string][]string, []string, error) {
+	if len(inst.DependsOn) == 0 {
+		return nil, nil, nil
+	}
+	up := make(map[string][]string)
+	var pending []string
+	seen := make(map[string]bool)
+	get := func(addr string) (string, error) {
+		h, p, err := lookup(addr)
+		if err != nil {
+			return "", err
+		}
+		if p {
+			if !seen[addr] {
+				pending = append(pending, addr)
+			}
+			h = ""
+		}
+		seen[addr] = true
+		return h, nil
+	}
+	named := make(map[string]bool)
+	for _, name := range sortedKeys(inst.Inputs) {
+		for _, a := range inst.Inputs[name] {
+			h, err := get(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			up["input."+name] = append(up["input."+name], h)
+			named[a] = true
+		}
+	}
+	for _, a := range inst.DependsOn {
+		if named[a] {
+			continue
+		}
+		h, err := get(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		up[a] = []string{h}
+	}
+	slices.Sort(pending)
+	return up, pending, nil
+}
+
+// assumeUnchanged fills the pending slots of up with the values prior ran
+// with, where it has them: the fingerprint the instance has if its pending
+// upstream instances produce the same outputs again.
+func assumeUnchanged(up map[string][]string, prior *state.Run) map[string][]string {
+	if prior == nil || prior.Inputs == nil {
+		return up
+	}
+	out := make(map[string][]string, len(up))
+	for k, hs := range up {
+		old := prior.Inputs.Upstream[k]
+		hs = slices.Clone(hs)
+		for i := range hs {
+			if hs[i] == "" && len(old) == len(hs) {
+				hs[i] = old[i]
+			}
+		}
+		out[k] = hs
+	}
+	return out
+}
+
+// Resolve decides an action planned while some of its upstream instances
+// were still to run (a.Pending), once they have: outputsOf returns each
+// one's outputs hash now (OutputsHash of its latest successful run). The
+// fingerprint becomes known; a pending action becomes a submit when the
+// upstream outputs changed, else a no-op (or a state-only update), with
+// the reasons. It is an error to resolve an action twice or one that is
+// not waiting.
+func (a *Action) Resolve(outputsOf func(addr string) (string, error)) error {
+	if len(a.Pending) == 0 {
+		return fmt.Errorf("resolve %s: nothing is pending", a.Address)
+	}
+	up, _, err := upstreamOutputs(a.Instance, func(addr string) (string, bool, error) {
+		if h, ok := a.known[addr]; ok {
+			return h, false, nil
+		}
+		h, err := outputsOf(addr)
+		if err != nil {
+			return "", false, err
+		}
+		return h, false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", a.Address, err)
+	}
+	in := *a.Inputs
+	in.Upstream = up
+	a.Inputs = &in
+	a.Fingerprint = Fingerprint(&in)
+	if a.Action == Pending {
+		decide(a, false, a.manifest, a.store)
+		if a.Action == NoOp && a.Prior != nil && !a.Prior.Live() {
+			a.Reasons = []string{"outputs of " + describeAddrs(a.Pending) + " unchanged"}
+		}
+	}
+	a.Pending = nil
+	return nil
+}
+
+// pendingReason is what a pending action's plan entry says.
+func pendingReason(pending []string) string {
+	its := "its"
+	if len(pending) > 1 {
+		its = "their"
+	}
+	return fmt.Sprintf("pending upstream %s: runs again only if %s outputs change", describeAddrs(pending), its)
+}
+
+// describeAddrs names instance addresses briefly: at most three, and how
+// many more.
+func describeAddrs(addrs []string) string {
+	const max = 3
+	if len(addrs) <= max {
+		return strings.Join(addrs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(addrs[:max], ", "), len(addrs)-max)
+}
+
+// upstreamReasons explains changed upstream outputs, naming the upstream
+// instances whose outputs differ.
+func upstreamReasons(inst *lang.Instance, old, new map[string][]string) []string {
+	var rs []string
+	for _, key := range unionKeys(old, new) {
+		o, n := old[key], new[key]
+		if equalStrings(o, n) {
+			continue
+		}
+		name, isInput := strings.CutPrefix(key, "input.")
+		if !isInput {
+			rs = append(rs, fmt.Sprintf("outputs of upstream %s changed", key))
+			continue
+		}
+		var addrs []string
+		if inst != nil {
+			addrs = inst.Inputs[name]
+		}
+		if len(o) != len(n) || len(addrs) != len(n) {
+			rs = append(rs, fmt.Sprintf("input %s changed: now from %d upstream instances, was %d", name, len(n), len(o)))
+			continue
+		}
+		var changed []string
+		for i := range n {
+			if o[i] != n[i] {
+				changed = append(changed, addrs[i])
+			}
+		}
+		rs = append(rs, fmt.Sprintf("input %s changed: outputs of %s changed", name, describeAddrs(changed)))
+	}
+	return rs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// lookupFor returns how Build finds upstream outputs: from the actions
+// already planned (in dependency order) and, for instances not selected,
+// their latest recorded run.
+func lookupFor(st State, planned map[string]*Action) outputsLookup {
+	return func(addr string) (string, bool, error) {
+		if a, ok := planned[addr]; ok {
+			switch {
+			case a.Action == Submit, a.Action == Pending, a.Prior != nil && a.Prior.Live():
+				return "", true, nil
+			case a.Prior != nil && a.Prior.Status == providers.Succeeded:
+				return OutputsHash(a.Prior), false, nil
+			}
+			return "", false, fmt.Errorf("upstream %s has no successful run", addr)
+		}
+		prior := st.Latest(addr)
+		if prior == nil || prior.Status != providers.Succeeded {
+			return "", false, fmt.Errorf("upstream %s is not planned and has no successful run", addr)
+		}
+		return OutputsHash(prior), false, nil
+	}
+}
