@@ -130,6 +130,9 @@ type RunSpec struct {
 	GPUs      []int // GPU indices given to this run (CUDA_VISIBLE_DEVICES)
 	Timeout   time.Duration
 	Outputs   []string // declared output paths, relative to the working directory
+	// Launcher, when set, is the run's environment starting the command
+	// (a container): the compute runs what it returns in place of it.
+	Launcher Launcher
 }
 
 // Handle says where a submitted run lives, so that any later trainrun

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,6 +158,16 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 	if err != nil {
 		return providers.Handle{}, err
 	}
+	if spec.Launcher != nil {
+		// The environment starts the command (a container); the wrapper
+		// runs what it says, so a run is started one way on every compute.
+		argv, err = spec.Launcher.Launch(providers.Launch{
+			RunDir: dir, WorkDir: src, Argv: argv, Env: passedNames(spec), Mounts: inputDirs(spec), GPUs: spec.GPUs,
+		})
+		if err != nil {
+			return providers.Handle{}, err
+		}
+	}
 	started := time.Now()
 	p, err := e.Start(ctx, dir, executor.WrapperArgv(dir, spec.Timeout, c.o.KillGrace, argv), env)
 	if err != nil {
@@ -209,6 +220,16 @@ func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
 	for k, v := range spec.Env {
 		m[k] = v
 	}
+	// The environment's directories come first on PATH, which the compute
+	// owns: it differs from one machine to another.
+	if dirs, ok := m[providers.PathPrependVar]; ok {
+		delete(m, providers.PathPrependVar)
+		if p := m["PATH"]; dirs != "" && p != "" {
+			m["PATH"] = dirs + ":" + p
+		} else if dirs != "" {
+			m["PATH"] = dirs
+		}
+	}
 	m["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
 	m["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
 	for name, p := range spec.Inputs {
@@ -232,6 +253,40 @@ func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
 	}
 	sort.Strings(env)
 	return env, nil
+}
+
+// passedNames are the variables a launcher passes into the command's
+// environment (a container's): the run's own and those the compute sets,
+// not what the machine gives every process (PATH, HOME, …), nor
+// CUDA_VISIBLE_DEVICES, since a launcher gives the GPUs themselves.
+func passedNames(spec *providers.RunSpec) []string {
+	names := []string{"TRAINRUN_OUTPUTS_DIR", "TRAINRUN_METRICS_FILE"}
+	for k := range spec.Env {
+		if k != providers.PathPrependVar && k != "CUDA_VISIBLE_DEVICES" && k != "TRAINRUN_OUTPUTS_DIR" && k != "TRAINRUN_METRICS_FILE" {
+			names = append(names, k)
+		}
+	}
+	for name := range spec.Inputs {
+		names = append(names, "TRAINRUN_INPUT_"+strings.ToUpper(name))
+	}
+	sort.Strings(names)
+	return slices.Compact(names)
+}
+
+// inputDirs are the run's input directories, sorted.
+func inputDirs(spec *providers.RunSpec) []string {
+	dirs := make([]string, 0, len(spec.Inputs))
+	for _, d := range spec.Inputs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// EnvironmentMachine says where environments live: Workdir/envs on the
+// compute's machine (providers.EnvironmentHost).
+func (c *Compute) EnvironmentMachine() (providers.Machine, string) {
+	return c.o.Exec, path.Join(c.o.Workdir, "envs")
 }
 
 // pid returns the handle's process id.
