@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -88,10 +91,37 @@ func (c *cli) lockState(command string) (*state.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Lock(state.Holder{Command: command}); err != nil {
+	err = st.Lock(state.Holder{Command: command})
+	// A holder killed a moment ago can hold the lock a few milliseconds
+	// more (the kernel may release a dead process's flock after its parent
+	// has reaped it, or a child it was starting holds it until exec): when
+	// the holder named is gone, try again for a little while.
+	for deadline := time.Now().Add(2 * time.Second); holderGone(err) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		err = st.Lock(state.Holder{Command: command})
+	}
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// holderGone reports whether err says the state is locked by a process of
+// this host that no longer exists.
+func holderGone(err error) bool {
+	var locked *state.LockedError
+	if !errors.As(err, &locked) || locked.Holder.PID <= 0 {
+		return false
+	}
+	if host, _ := os.Hostname(); host == "" || host != locked.Holder.Host {
+		return false
+	}
+	p, err := os.FindProcess(locked.Holder.PID)
+	if err != nil {
+		return false
+	}
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
 func (c *cli) ensureDataDir() error {
