@@ -632,6 +632,15 @@ func (d *decoder) run(r *Run) error {
 			return d.stringInto(&r.Compute)
 		case "environment":
 			return d.stringInto(&r.Environment)
+		case "env":
+			if d.null() {
+				r.Env = nil
+				return nil
+			}
+			if r.Env == nil {
+				r.Env = new(RunEnvironment)
+			}
+			return d.runEnvironment(r.Env)
 		case "params":
 			return d.rawMapInto(&r.Params)
 		case "settings":
@@ -699,6 +708,22 @@ func (d *decoder) inputs(in *FingerprintInputs) error {
 			return d.stringsInto(&in.Outputs)
 		case "secrets_hash":
 			return d.stringInto(&in.SecretsHash)
+		}
+		return errSlow
+	})
+}
+
+func (d *decoder) runEnvironment(e *RunEnvironment) error {
+	return d.object(func(k string) error {
+		switch k {
+		case "id":
+			return d.stringInto(&e.ID)
+		case "location":
+			return d.stringInto(&e.Location)
+		case "lock":
+			return d.stringInto(&e.Lock)
+		case "digest":
+			return d.stringInto(&e.Digest)
 		}
 		return errSlow
 	})

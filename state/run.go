@@ -18,11 +18,13 @@ type Run struct {
 	Experiment  string `json:"experiment"`
 	Fingerprint string `json:"fingerprint"`
 	// Inputs is what went into the fingerprint, secrets redacted.
-	Inputs      *FingerprintInputs         `json:"inputs,omitempty"`
-	Git         *Git                       `json:"git,omitempty"`
-	Compute     string                     `json:"compute"`
-	Environment string                     `json:"environment,omitempty"`
-	Params      map[string]json.RawMessage `json:"params,omitempty"`
+	Inputs      *FingerprintInputs `json:"inputs,omitempty"`
+	Git         *Git               `json:"git,omitempty"`
+	Compute     string             `json:"compute"`
+	Environment string             `json:"environment,omitempty"`
+	// Env is what the environment was on the compute when the run started.
+	Env    *RunEnvironment            `json:"env,omitempty"`
+	Params map[string]json.RawMessage `json:"params,omitempty"`
 	// Settings are what an instance may change without a re-run (compute,
 	// resources, timeout, retries), as last applied.
 	Settings Settings `json:"settings"`
@@ -76,6 +78,14 @@ type FingerprintInputs struct {
 	// SecretsHash is a salted hash of the sensitive values that went in, so
 	// that a changed secret changes the fingerprint without being stored.
 	SecretsHash string `json:"secrets_hash,omitempty"`
+}
+
+// RunEnvironment is what a run's environment was on its compute.
+type RunEnvironment struct {
+	ID       string `json:"id"`                 // the environment's content hash (providers.EnvSpec.ID)
+	Location string `json:"location,omitempty"` // its directory, image or interpreter there
+	Lock     string `json:"lock,omitempty"`     // hash of its resolved package set (Environments.Lock)
+	Digest   string `json:"digest,omitempty"`   // a container image's id
 }
 
 // Git is the working directory's commit when the run was created.
@@ -161,6 +171,10 @@ func (r *Run) Clone() *Run {
 	if r.Git != nil {
 		g := *r.Git
 		c.Git = &g
+	}
+	if r.Env != nil {
+		e := *r.Env
+		c.Env = &e
 	}
 	c.Params = cloneRaw(r.Params)
 	c.ExitCode = clonePtr(r.ExitCode)
