@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,4 +103,61 @@ func TestConcurrentApplyRefused(t *testing.T) {
 		t.Errorf("%d runs recorded; want 2", n)
 	}
 	p.must(0, nil, "plan", "-detailed-exitcode")
+}
+
+// TestLockOfGoneHolder: a lock that names a process that no longer exists
+// but is still held for a moment (as when the holder was just killed) is
+// waited for; one that names a live process is refused at once.
+func TestLockOfGoneHolder(t *testing.T) {
+	p := newProject(t, map[string]string{"trainrun.hcl": `
+compute "local" "here" {}
+
+experiment "once" {
+  compute = compute.here
+  shell   = "echo ran >> ${path.root}/ran.txt"
+}
+`})
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(p.path(".trainrun"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(pid int) *os.File {
+		t.Helper()
+		f, err := os.OpenFile(p.path(".trainrun/lock"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, `{"pid":%d,"host":%q,"command":"trainrun apply","since":"2026-01-02T03:04:05Z"}`, pid, host)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	// Named a live process (this one): refused at once.
+	f := hold(os.Getpid())
+	start := time.Now()
+	res := p.must(1, nil, "apply", "-auto-approve")
+	if !strings.Contains(res.stderr, fmt.Sprintf("(pid %d on %s)", os.Getpid(), host)) {
+		t.Errorf("the refusal does not name the holder:\n%s", res)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refused after %v; a live holder is refused at once", d)
+	}
+	f.Close()
+
+	// Named a process that is gone, released 300 ms later: waited for.
+	f = hold(gone.Process.Pid)
+	time.AfterFunc(300*time.Millisecond, func() { f.Close() })
+	p.must(0, nil, "apply", "-auto-approve")
+	if n := lineCount(t, p.path("ran.txt")); n != 1 {
+		t.Errorf("the run ran %d times; want once", n)
+	}
 }
