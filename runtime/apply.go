@@ -38,6 +38,11 @@ type Options struct {
 	// StreamLogs sends every line of every run's log as RunOutput events.
 	// Off, a failed run's last lines still come with its RunFinished.
 	StreamLogs bool
+	// CancelSuperseded cancels a live run when this apply starts a newer
+	// run of its instance: one an apply of a related Runtime started (see
+	// WithConfig), or one recorded live by an earlier command. The run is
+	// recorded as cancelled, with the reason. Watch sets it.
+	CancelSuperseded bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -66,7 +71,8 @@ type Runtime struct {
 	Store    *snapshot.Store
 	Sink     Sink
 
-	emitMu    sync.Mutex
+	once      sync.Once
+	sh        *shared // with the Runtimes of WithConfig
 	putMu     sync.Mutex
 	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
 	// fixedInputs, for a rerun, are the input directories the run gets
@@ -81,8 +87,9 @@ func (r *Runtime) emit(ev Event) {
 	if r.Sink == nil {
 		return
 	}
-	r.emitMu.Lock()
-	defer r.emitMu.Unlock()
+	sh := r.shared()
+	sh.emitMu.Lock()
+	defer sh.emitMu.Unlock()
 	r.Sink(ev)
 }
 
@@ -120,12 +127,12 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	if par <= 0 {
 		par = DefaultParallelism
 	}
-	sched := newScheduler(par, func(e string) int {
+	sched, base := r.scheduler(par, func(e string) int {
 		if x := r.Config.Experiments[e]; x != nil {
 			return x.MaxConcurrent
 		}
 		return 0
-	})
+	}, len(p.Actions))
 	outcomes := make(map[string]*outcome, len(p.Actions))
 	for _, a := range p.Actions {
 		outcomes[a.Address] = &outcome{done: make(chan struct{})}
@@ -137,11 +144,12 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		resMu.Unlock()
 	}
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
+	boardings := r.board(ctx, p, opts)
 
 	for pos, a := range p.Actions {
-		if a.Action == planner.Submit && !hasUpstreamIn(a, outcomes) {
+		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
-				sched.enqueue(pos, a.Instance, comp)
+				sched.enqueue(base+pos, a.Instance, comp)
 			}
 		}
 	}
@@ -151,12 +159,29 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			out := outcomes[a.Address]
 			defer close(out.done)
 			out.run = a.Prior
+			b := boardings[pos]
+			defer func() { r.land(b, out.run, out.ok) }()
+			switch {
+			case b.join != nil:
+				out.run, out.ok = r.joined(ctx, b, opts)
+				return
+			case b.ended != nil:
+				out.run, out.ok = b.ended, b.ended.Status == providers.Succeeded
+				return
+			}
+			ctx := b.ctx // cancelled when a newer apply supersedes the action
+			r.takeOff(b)
 			for _, dep := range a.Instance.DependsOn {
 				up := outcomes[dep]
 				if up == nil {
 					continue // not in this plan: recorded as done before
 				}
-				<-up.done
+				select {
+				case <-up.done:
+				case <-ctx.Done():
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
 				if !up.ok {
 					out.skipped = true
 					r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: skipReason(dep, up)})
@@ -186,13 +211,13 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				out.ok, out.run = true, run
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
-			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live():
+			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
 				run, found := r.reattach(ctx, a.Prior, opts)
 				started := true
 				if !found {
 					// Recorded but never started: start it now, under
 					// the same run id.
-					run, started = r.runAction(ctx, sched, pos, a, git, opts, a.Prior.Clone())
+					run, started = r.runAction(ctx, sched, base+pos, a, git, opts, a.Prior.Clone())
 				}
 				out.run = run
 				if !started {
@@ -201,10 +226,10 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				}
 				out.ok = run.Status == providers.Succeeded
 				count(func(res *Result) { tally(res, run.Status) })
-			case a.Action == planner.NoOp:
+			case a.Action == planner.NoOp && !b.restart:
 				out.ok = true
-			case a.Action == planner.Submit:
-				run, started := r.runAction(ctx, sched, pos, a, git, opts, nil)
+			case a.Action == planner.Submit || b.restart:
+				run, started := r.runAction(ctx, sched, base+pos, a, git, opts, nil)
 				out.run = run
 				if !started {
 					count(func(r *Result) { r.NotStarted++ })
@@ -309,6 +334,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 	if run == nil {
 		run = r.newRun(a, git)
 	}
+	r.follow(ctx, run.ID)
 	spec, err := r.spec(run, a, release.gpus)
 	if err != nil {
 		run.Status, run.Reason, run.FinishedAt = providers.Failed, err.Error(), ptr(time.Now())
@@ -454,6 +480,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		ctx = context.Background() // results are collected even after the second Ctrl-C
 	}
 	run.Status, run.ExitCode, run.Reason = st.State, st.ExitCode, st.Reason
+	if why := r.supersededReason(run.ID); why != "" && run.Status != providers.Succeeded {
+		run.Status, run.Reason = providers.Cancelled, why
+	}
 	var tail []string
 	safe := false // the collected log holds no secret in clear
 	if run.Handle != nil {

@@ -19,6 +19,7 @@ const (
 	RunRetrying   EventType = "run_retrying"   // the attempt failed; another follows
 	RunFinished   EventType = "run_finished"   // Status final; Tail holds the log's end on failure
 	RunSkipped    EventType = "run_skipped"    // an upstream run did not succeed
+	RunSuperseded EventType = "run_superseded" // a newer apply runs the instance anew; Message: what happens to this run
 	RunDecided    EventType = "run_decided"    // upstream outputs known: Action says whether it runs, Reason why
 	RunDetached   EventType = "run_detached"   // apply stopped waiting; the run goes on
 	InstanceSaved EventType = "instance_updated"
