@@ -30,6 +30,16 @@ type File struct {
 	// different one.
 	Vars    []string     `json:"vars"`
 	Actions []fileAction `json:"actions"`
+	// Environments are the environment actions: the same environments
+	// must be made the same way.
+	Environments []fileEnvAction `json:"environments,omitempty"`
+}
+
+type fileEnvAction struct {
+	Address     string `json:"address"`
+	Compute     string `json:"compute"`
+	Action      string `json:"action"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 type fileAction struct {
@@ -50,6 +60,9 @@ func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
 	f.Options.DataDir = ""
 	for _, a := range p.Actions {
 		f.Actions = append(f.Actions, fileAction{a.Address, a.Action, a.Fingerprint, a.partial})
+	}
+	for _, a := range p.Environments {
+		f.Environments = append(f.Environments, fileEnvAction{a.Address, a.Compute, a.Action, a.Fingerprint})
 	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
@@ -111,6 +124,14 @@ func (f *File) Check(p *Plan) error {
 		s := f.Actions[i]
 		if a.Address != s.Address || a.Action != s.Action || a.Fingerprint != s.Fingerprint || a.partial != s.Partial {
 			return fmt.Errorf("%w: %s changed since it was made; run trainrun plan again", ErrStale, a.Address)
+		}
+	}
+	if len(p.Environments) != len(f.Environments) {
+		return fmt.Errorf("%w: the environments to make changed since it was made; run trainrun plan again", ErrStale)
+	}
+	for i, a := range p.Environments {
+		if (fileEnvAction{a.Address, a.Compute, a.Action, a.Fingerprint}) != f.Environments[i] {
+			return fmt.Errorf("%w: %s on compute.%s changed since it was made; run trainrun plan again", ErrStale, a.Address, a.Compute)
 		}
 	}
 	return nil

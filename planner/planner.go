@@ -42,6 +42,12 @@ type Options struct {
 	// DataDir is the project's .trainrun directory: stat caches and the
 	// content store (for explaining source changes) live there.
 	DataDir string
+	// Environments, when set, says what environments are on computes
+	// (see EnvironmentResolver), and EnvironmentRecords what was prepared
+	// where: the plan then has environment actions. Without them an
+	// environment's fingerprint hashes its declared values.
+	Environments       EnvironmentResolver `json:"-"`
+	EnvironmentRecords *state.Environments `json:"-"`
 }
 
 // Plan is what apply will do.
@@ -50,6 +56,9 @@ type Plan struct {
 	Serial  uint64 `json:"serial"`
 	// Actions holds one action per selected instance, in dependency order.
 	Actions []*Action `json:"actions"`
+	// Environments holds one action per environment and compute that the
+	// runs to start use, made before them.
+	Environments []*EnvAction `json:"-"`
 	// Snapshots maps each source directory to its scanned manifest.
 	Snapshots map[string]*snapshot.Manifest `json:"-"`
 	// Warnings are things a person should know before applying (huge
@@ -94,12 +103,22 @@ func (p *Plan) Summary() map[string]int {
 	for _, a := range p.Actions {
 		m[a.Action]++
 	}
+	for _, a := range p.Environments {
+		if a.Action != NoOp { // "unchanged" counts instances
+			m[a.Action]++
+		}
+	}
 	return m
 }
 
 // Changes reports whether applying the plan would do anything.
 func (p *Plan) Changes() bool {
 	for _, a := range p.Actions {
+		if a.Action != NoOp {
+			return true
+		}
+	}
+	for _, a := range p.Environments {
 		if a.Action != NoOp {
 			return true
 		}
@@ -145,18 +164,17 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	}
 	planned := make(map[string]*Action, len(cfg.Instances))
 	lookup := lookupFor(st, planned)
-	envFPs := make(map[string]string)
+	envs := newEnvPlanner(cfg, opts)
+	if err := envs.resolve(cfg.Instances, selected); err != nil {
+		return nil, err
+	}
 	for _, inst := range order(cfg.Instances, byAddr) {
 		// What an instance depends on is always selected with it
 		// (-target takes dependencies, -exclude dependents).
 		if !selected[inst.Address] {
 			continue
 		}
-		envFP, ok := envFPs[inst.Environment]
-		if !ok {
-			envFP = EnvironmentFingerprint(cfg, inst.Environment)
-			envFPs[inst.Environment] = envFP
-		}
+		envFP := envs.fingerprint(inst)
 		var known map[string]string
 		upstream, pending, err := upstreamOutputs(inst, func(addr string) (string, bool, error) {
 			h, p, err := lookup(addr)
@@ -194,6 +212,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 		planned[inst.Address] = a
 		p.Actions = append(p.Actions, a)
 	}
+	p.Environments = envs.actions(p.Actions)
 	return p, nil
 }
 
