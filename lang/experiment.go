@@ -36,7 +36,8 @@ var resourcesSchema = &hcl.BodySchema{
 }
 
 var sweepSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "grid", Required: true}, {Name: "max_concurrent"}},
+	Attributes: []hcl.AttributeSchema{{Name: "grid"}, {Name: "max_concurrent"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "random"}},
 }
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
@@ -53,6 +54,10 @@ type expDecl struct {
 	attrs     hcl.Attributes
 	resources hcl.Attributes // nil without a resources block
 	sweep     hcl.Attributes // nil without a sweep block
+
+	sweepRange  hcl.Range
+	random      hcl.Attributes // sweep { random { … } }; nil without one
+	randomRange hcl.Range
 
 	compute     string
 	environment string
@@ -126,7 +131,10 @@ func (l *loader) declareExperiment(b *hcl.Block) {
 			attrs = c.Attributes
 		}
 		if nb.Type == "sweep" {
-			e.sweep = attrs
+			e.sweep, e.sweepRange = attrs, nb.DefRange
+			if c != nil && !l.declareRandom(e, c.Blocks) {
+				broken = true
+			}
 		} else {
 			e.resources = attrs
 		}
@@ -171,6 +179,20 @@ func (l *loader) scanExperiment(n *node, e *expDecl) {
 	for _, a := range sortedAttrs(e.sweep) {
 		if !l.scanExpr(n, a.Expr, noParam) {
 			ok = false
+		}
+	}
+	for _, a := range sortedAttrs(e.random) {
+		if !l.scanExpr(n, a.Expr, noParam) {
+			ok = false
+		}
+		// In JSON syntax a call is a string: its arguments' references
+		// are found only in the call.
+		if call, diags := hcl.ExprCall(a.Expr); !diags.HasErrors() && len(a.Expr.Variables()) == 0 {
+			for _, x := range call.Arguments {
+				if !l.scanExpr(n, x, noParam) {
+					ok = false
+				}
+			}
 		}
 	}
 	// Generic references wait for every instance of the experiment.
@@ -348,15 +370,36 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		return
 	}
 	exp.MaxConcurrent = maxConc
+	dims := make([]sweepDim, 0, len(axes)+1)
+	for _, ax := range axes {
+		dims = append(dims, gridDim(ax))
+	}
+	if e.random != nil {
+		rd, ok := l.evalRandom(e, ctx)
+		if !ok {
+			n.broken = true
+			return
+		}
+		for _, name := range rd.names {
+			if axisIndex(axes, name) >= 0 {
+				l.errorf(e.randomRange.Ptr(), "Parameter swept twice",
+					"%s is in both grid and random. Sweep each parameter one way: remove it from one of them.", name)
+				n.broken = true
+				return
+			}
+		}
+		dims = append(dims, *rd)
+	}
+	swept := sweptNames(dims)
 
 	// Every param.NAME must name a parameter.
 	known := make([]string, 0, len(params)+len(axes))
 	for name := range params {
 		known = append(known, name)
 	}
-	for _, ax := range axes {
-		if _, dup := params[ax.name]; !dup {
-			known = append(known, ax.name)
+	for _, name := range swept {
+		if _, dup := params[name]; !dup {
+			known = append(known, name)
 		}
 	}
 	sort.Strings(known)
@@ -365,11 +408,11 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		if _, ok := params[name]; ok {
 			continue
 		}
-		if axisIndex(axes, name) >= 0 {
+		if i := sort.SearchStrings(swept, name); i < len(swept) && swept[i] == name {
 			continue
 		}
 		l.errorf(t[:2].SourceRange().Ptr(), "Reference to undeclared param",
-			"This experiment has no parameter named %q.%s Parameters come from params and the sweep grid; add %s to one of them.",
+			"This experiment has no parameter named %q.%s Parameters come from params and the sweep (grid or random); add %s to one of them.",
 			name, didYouMean(name, known), name)
 		ok = false
 	}
@@ -379,10 +422,10 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 	}
 
 	points := 1
-	for _, ax := range axes {
-		points *= len(ax.vals)
+	for _, d := range dims {
+		points *= len(d.alts)
 		if points > maxInstancesPerExperiment {
-			l.errorf(e.sweep["grid"].Expr.Range().Ptr(), "Sweep too large",
+			l.errorf(sweepSubject(e), "Sweep too large",
 				"This sweep has more than %d points. Split it into several experiments or sweep fewer values.", maxInstancesPerExperiment)
 			n.broken = true
 			return
@@ -416,38 +459,41 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 	}
 
-	// Expand the sweep: the cartesian product of the axes, in the order of
-	// sorted parameter names.
+	// Expand the sweep: the cartesian product of its dimensions (each grid
+	// axis, the random points), keys in the order of sorted parameter
+	// names.
+	slots := sweepSlots(dims)
 	instances := make([]*Instance, 0, points)
 	e.byKey = make(map[string]string, points)
-	idx := make([]int, len(axes))
-	pvals := make(map[string]cty.Value, len(params)+len(axes))
+	idx := make([]int, len(dims))
+	pvals := make(map[string]cty.Value, len(params)+len(slots))
 	var key strings.Builder
 	for p := 0; p < points; p++ {
 		inst := new(Instance)
 		*inst = *base
-		inst.Params = make(map[string]json.RawMessage, len(paramJSON)+len(axes))
+		inst.Params = make(map[string]json.RawMessage, len(paramJSON)+len(slots))
 		maps.Copy(inst.Params, paramJSON)
 		maps.Copy(pvals, params)
 		key.Reset()
-		for i, ax := range axes {
+		for i, s := range slots {
+			v := &dims[s.dim].alts[idx[s.dim]][s.j]
 			if i > 0 {
 				key.WriteByte(',')
 			}
-			key.WriteString(ax.name)
+			key.WriteString(s.name)
 			key.WriteByte('=')
-			key.WriteString(ax.strs[idx[i]])
-			inst.Params[ax.name] = ax.jsons[idx[i]]
-			pvals[ax.name] = ax.vals[idx[i]]
+			key.WriteString(v.str)
+			inst.Params[s.name] = v.json
+			pvals[s.name] = v.val
 		}
 		inst.Key = key.String()
-		if len(axes) == 0 {
+		if len(slots) == 0 {
 			inst.Address = "experiment." + e.name
 		} else {
 			inst.Address = instanceAddress(e.name, inst.Key)
 		}
 		if prev, dup := e.byKey[inst.Key]; dup {
-			l.errorf(e.sweep["grid"].Expr.Range().Ptr(), "Duplicate sweep point",
+			l.errorf(sweepSubject(e), "Duplicate sweep point",
 				"The sweep grid produces the instance %s twice. Remove the repeated value from the grid.", prev)
 			n.broken = true
 			return
@@ -474,10 +520,10 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 			}
 		}
 		instances = append(instances, inst)
-		// Next point: the last axis varies fastest.
-		for i := len(axes) - 1; i >= 0; i-- {
+		// Next point: the last dimension varies fastest.
+		for i := len(dims) - 1; i >= 0; i-- {
 			idx[i]++
-			if idx[i] < len(axes[i].vals) {
+			if idx[i] < len(dims[i].alts) {
 				break
 			}
 			idx[i] = 0
@@ -605,7 +651,12 @@ func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool)
 	}
 	a := e.sweep["grid"]
 	if a == nil {
-		return nil, 0, false // reported by the schema
+		if e.random != nil {
+			return nil, maxConc, true
+		}
+		l.errorf(e.sweepRange.Ptr(), "Empty sweep",
+			"A sweep needs grid = { lr = [0.1, 0.01] } (every combination), random { count = 20, lr = loguniform(1e-4, 1e-1) } (drawn points), or both.")
+		return nil, 0, false
 	}
 	v, ok := l.eval(a.Expr, ctx)
 	if !ok {
