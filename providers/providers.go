@@ -72,6 +72,11 @@ type ComputeKind interface {
 type Env struct {
 	Dir     string // the working directory (where .trainrun/ lives)
 	DataDir string // Dir/.trainrun
+	// OpenCompute returns another compute of the configuration by name,
+	// opened once and shared: a kind may reach its machine through
+	// another compute (a Slurm login node through an ssh compute). Nil
+	// where there is none. Call it when first needed, never from Open.
+	OpenCompute func(name string) (Compute, error)
 }
 
 // Registry lists the kinds the command knows about.
@@ -108,6 +113,9 @@ type File struct {
 	Path string // slash-separated, relative, never escaping
 	Mode uint32 // permission bits; symlinks carry 0o120000 (os.ModeSymlink is not used on the wire)
 	Blob string // path of the content on the machine running trainrun
+	// Hash is the hex SHA-256 of the content, when known: computes on other
+	// machines keep blobs by it and send only those they lack.
+	Hash string
 }
 
 // RunSpec is everything a compute needs to start one attempt of one run.
@@ -167,6 +175,9 @@ type Status struct {
 	State    State
 	ExitCode *int
 	Reason   string // why it failed or was cancelled: "timed out after 2h", "exit code 3"
+	// Requeues counts the times the compute started the run again by
+	// itself (a requeued Slurm job): each was one more attempt.
+	Requeues int
 }
 
 // Compute is one configured compute. Its methods may be called from several
@@ -213,4 +224,24 @@ type Finder interface {
 	// Lookup returns the handle of the run submitted as runID, and false
 	// when no such run was ever started (it is then safe to submit it).
 	Lookup(ctx context.Context, runID string) (Handle, bool, error)
+}
+
+// Batch is the first attempts of several runs of one experiment that are
+// ready to start together.
+type Batch struct {
+	Experiment string
+	// MaxConcurrent bounds how many of the runs may run at once (the
+	// sweep's max_concurrent); 0: no bound.
+	MaxConcurrent int
+	Specs         []*RunSpec
+}
+
+// BatchSubmitter is implemented by computes that start many runs in one
+// request and schedule them themselves (a Slurm job array). The runtime
+// hands such a compute the runs of one experiment that are ready together,
+// rather than submitting them one by one through its own slots.
+type BatchSubmitter interface {
+	// SubmitBatch starts every run of b as Submit would, and returns their
+	// handles in the order of b.Specs. It starts all of them or none.
+	SubmitBatch(ctx context.Context, b Batch) ([]Handle, error)
 }

@@ -22,7 +22,11 @@ type Computes struct {
 // NewComputes returns the computes of cfg (nil when the configuration
 // could not be loaded: runs are then reached through their handles).
 func NewComputes(cfg *lang.Config, reg *providers.Registry, env providers.Env) *Computes {
-	return &Computes{cfg: cfg, reg: reg, env: env, open: make(map[string]providers.Compute)}
+	c := &Computes{cfg: cfg, reg: reg, env: env, open: make(map[string]providers.Compute)}
+	if c.env.OpenCompute == nil {
+		c.env.OpenCompute = c.Get // a Slurm login node reached through another compute
+	}
+	return c
 }
 
 // Get returns the compute named name in the configuration.
