@@ -3,10 +3,7 @@ package runtime
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,53 +13,16 @@ import (
 	"github.com/trainrun/trainrun/state"
 )
 
-// metricLine is one line of a run's TRAINRUN_METRICS_FILE.
-type metricLine struct {
-	Name  *string  `json:"name"`
-	Value *float64 `json:"value"`
-	Step  *float64 `json:"step"`
-	Time  *float64 `json:"time"` // seconds since the epoch, optional
-}
-
 // ReadMetrics reads a metrics file and returns each metric's latest value.
 // A malformed line is reported by number and skipped: it never fails a run.
+// The whole series stays in the file (ReadSeries reads it).
 func ReadMetrics(path string) (map[string]state.Metric, []string) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil
 	}
 	defer f.Close()
-	return parseMetrics(f, path)
-}
-
-func parseMetrics(r io.Reader, name string) (map[string]state.Metric, []string) {
-	out := make(map[string]state.Metric)
-	var problems []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var m metricLine
-		if err := json.Unmarshal(line, &m); err != nil || m.Name == nil || *m.Name == "" || m.Value == nil || math.IsNaN(*m.Value) {
-			problems = append(problems, fmt.Sprintf("%s:%d: skipped a malformed metrics line; want {\"name\":\"loss\",\"value\":0.3,\"step\":10}", name, n))
-			continue
-		}
-		met := state.Metric{Value: *m.Value, Step: m.Step}
-		if m.Time != nil {
-			sec, frac := math.Modf(*m.Time)
-			met.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
-		}
-		out[*m.Name] = met
-	}
-	if len(out) == 0 {
-		out = nil
-	}
-	return out, problems
+	return latestMetrics(f, path)
 }
 
 // lines calls fn for each line read from r.
