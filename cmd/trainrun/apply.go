@@ -60,34 +60,8 @@ func cmdApply(c *cli, args []string) int {
 	render := c.renderer(*asJSON)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
 
-	// Ctrl-C once: start nothing more, leave live runs running (a later
-	// apply re-attaches) and exit after a short grace; Ctrl-C again within
-	// it: cancel the live runs. SIGTERM detaches at once.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop, detach := make(chan struct{}), make(chan struct{})
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	go func() {
-		n := 0
-		for sig := range sigs {
-			n++
-			switch {
-			case n == 1 && sig != os.Interrupt:
-				close(stop)
-				close(detach)
-			case n == 1:
-				close(stop)
-				render.event(runtime.Event{Type: runtime.Interrupted, Message: fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
-					"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)})
-				time.AfterFunc(detachGrace, func() { close(detach) })
-			case n == 2 && sig == os.Interrupt:
-				render.event(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
-				cancel()
-			}
-		}
-	}()
+	ctx, stop, detach, release := interrupts(render.event)
+	defer release()
 
 	if sel.refresh || saved != nil {
 		if err := rt.Reconcile(ctx); err != nil {
@@ -146,6 +120,41 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// interrupts handles the signals of a command that applies. Ctrl-C once:
+// stop closes (start nothing more), live runs keep running (a later apply
+// re-attaches) and detach closes after a short grace; Ctrl-C again within
+// it cancels ctx, which cancels the live runs. SIGTERM and SIGHUP detach at
+// once. release stops handling signals.
+func interrupts(emit func(runtime.Event)) (ctx context.Context, stop, detach <-chan struct{}, release func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopc, detachc := make(chan struct{}), make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		n := 0
+		for sig := range sigs {
+			n++
+			switch {
+			case n == 1 && sig != os.Interrupt:
+				close(stopc)
+				close(detachc)
+			case n == 1:
+				close(stopc)
+				emit(runtime.Event{Type: runtime.Interrupted, Message: fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
+					"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)})
+				time.AfterFunc(detachGrace, func() { close(detachc) })
+			case n == 2 && sig == os.Interrupt:
+				emit(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
+				cancel()
+			}
+		}
+	}()
+	return ctx, stopc, detachc, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
 }
 
 // waits reports whether apply has live runs to wait for.
