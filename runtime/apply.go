@@ -212,12 +212,12 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
 			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
-				run, found := r.reattach(ctx, a.Prior, opts)
+				run, found := r.reattach(ctx, a.Prior, a.Instance.Retries, opts)
 				started := true
 				if !found {
-					// Recorded but never started: start it now, under
-					// the same run id.
-					run, started = r.runAction(ctx, sched, base+pos, a, git, opts, a.Prior.Clone())
+					// Its next attempt is still to be started: start it
+					// now, under the same run id.
+					run, started = r.runAction(ctx, sched, base+pos, a, git, opts, run)
 				}
 				out.run = run
 				if !started {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
@@ -11,8 +12,12 @@ import (
 
 // reattach waits for a run that an earlier, interrupted apply started, and
 // records how it ended. It never starts the run again: it reports false
-// when the run was recorded but never started, for the caller to start.
-func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) (*state.Run, bool) {
+// when the run's next attempt is still to be started, for the caller to
+// start it (under the same run id; attempts counts those started so far):
+// when the run was recorded but never started, when its last attempt
+// failed with retries left (retries of its instance), and when apply was
+// killed between a failed attempt and the next.
+func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries int, opts Options) (*state.Run, bool) {
 	run := prior.Clone()
 	if run.Handle == nil {
 		// Submitted, but killed before the handle was recorded: the
@@ -38,6 +43,7 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) 
 			return run, false
 		}
 		run.Status = providers.Running
+		run.Attempts++ // the attempt submitted, which the record did not count yet
 		_ = r.put(run)
 	}
 	comp, err := r.Computes.ForHandle(run.Handle)
@@ -47,10 +53,32 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, opts Options) 
 		r.emit(finishedEvent(run, nil))
 		return run, true
 	}
+	// Attempts of a run share its directory, and a retry removes the
+	// failed attempt's before submitting the next, whose handle is recorded
+	// once it is started: killed in between, the recorded handle is not the
+	// directory's. Ask the compute what the directory holds now.
+	if f, ok := comp.(providers.Finder); ok {
+		h, found, err := f.Lookup(ctx, run.ID)
+		switch {
+		case err != nil:
+			// Go on with the recorded handle.
+		case !found && run.Attempts <= retries:
+			return run, false // the next attempt was not started
+		case found && (h.ID != run.Handle.ID || h.StartTicks != run.Handle.StartTicks):
+			// The next attempt, started but not recorded.
+			h.StartedAt = run.Handle.StartedAt
+			run.Handle = &h
+			run.Attempts++
+			_ = r.put(run)
+		}
+	}
 	r.emit(Event{Type: RunReattached, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: run.Handle.Compute, Started: run.StartedAt})
 	st, detached := r.wait(ctx, comp, run, opts)
 	if detached {
 		return run, true
+	}
+	if r.retry(ctx, comp, run, run.Handle, st, retries, opts) {
+		return run, false
 	}
 	r.finish(ctx, comp, run, recordedSpec(run), st)
 	return run, true
@@ -76,6 +104,9 @@ func (r *Runtime) Reconcile(ctx context.Context) error {
 		if err != nil || !st.State.Done() {
 			continue
 		}
+		if st.State == providers.Failed && run.Attempts <= r.retries(run.Address) {
+			continue // apply re-attaches and retries it
+		}
 		r.finish(ctx, comp, run.Clone(), recordedSpec(run), st)
 	}
 	return nil
@@ -89,4 +120,18 @@ func recordedSpec(run *state.Run) *providers.RunSpec {
 		spec.Outputs = run.Inputs.Outputs
 	}
 	return spec
+}
+
+// retries returns the retries configured for the instance at addr; -1 when
+// there is no such instance.
+func (r *Runtime) retries(addr string) int {
+	if r.Config == nil {
+		return -1
+	}
+	ins := r.Config.Instances // sorted by address
+	i := sort.Search(len(ins), func(i int) bool { return ins[i].Address >= addr })
+	if i == len(ins) || ins[i].Address != addr {
+		return -1
+	}
+	return ins[i].Retries
 }
