@@ -8,6 +8,7 @@
 #   scripts/bench.sh sweep      only the 1000-run local sweep
 #   scripts/bench.sh overhead   only the overhead of one trivial run
 #   scripts/bench.sh tree       only the warm plan over 20,000 files
+#   scripts/bench.sh compare    only compare over 1000 instances with 100 metric points each
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -61,6 +61,7 @@ func commands() []command {
 		{"runs", "[-json] [ADDR]", "the run history, newest first", cmdRuns},
 		{"show", "[-json] RUN_ID", "one run in full", cmdShow},
 		{"logs", "[-f] RUN_ID", "a run's log; -f follows a live run", cmdLogs},
+		{"compare", "[-json] [-sort METRIC] ADDR", "an experiment's instances side by side: params, metrics, the best marked", cmdCompare},
 		{"cancel", "RUN_ID…", "cancel live runs", cmdCancel},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay", cmdDestroy},
 		{"graph", "", "the dependency graph in DOT", cmdGraph},

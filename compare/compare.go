@@ -1,0 +1,246 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
+)
+
+// Better says which way a metric improves.
+type Better string
+
+const (
+	Lower  Better = "lower"
+	Higher Better = "higher"
+)
+
+// Table is an experiment's instances side by side.
+type Table struct {
+	Experiment string   `json:"experiment"`
+	Sort       string   `json:"sort,omitempty"` // as given: "loss", "-accuracy"
+	Params     []string `json:"params"`         // column names, sorted
+	Metrics    []Metric `json:"metrics"`        // columns, sorted by name
+	Rows       []Row    `json:"instances"`
+}
+
+// Metric is one metric column.
+type Metric struct {
+	Name   string `json:"name"`
+	Better Better `json:"better"`
+	// Best is the best value among succeeded runs; nil when none has one.
+	Best *Value `json:"best"`
+}
+
+// Row is one instance: its latest run.
+type Row struct {
+	Address string                     `json:"address"`
+	RunID   string                     `json:"run_id"`
+	Status  providers.State            `json:"status"`
+	Params  map[string]json.RawMessage `json:"params"`
+	Metrics map[string]Value           `json:"metrics"`
+	// Best names the metrics whose best value this row has.
+	Best []string `json:"best"`
+}
+
+// IsBest reports whether the row has the best value of metric.
+func (r *Row) IsBest(metric string) bool { return slices.Contains(r.Best, metric) }
+
+// Value is a metric value; NaN and the infinities are written to JSON as
+// the strings "NaN", "+Inf" and "-Inf".
+type Value float64
+
+func (v Value) MarshalJSON() ([]byte, error) {
+	f := float64(v)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(f)
+}
+
+// lowerWords are the words of metric names whose smaller values are better.
+var lowerWords = []string{
+	"loss", "error", "err", "mse", "rmse", "mae", "mape", "nll", "perplexity", "ppl",
+	"wer", "cer", "latency", "time", "seconds", "duration", "regret", "cost", "distance",
+}
+
+// LowerIsBetter guesses a metric's direction from its name: lower is
+// better when a word of it (words split at anything not a letter or digit,
+// so val_loss, test/mse, eval-error_rate) is a loss or an error such as
+// loss, error, mse, rmse, mae, nll, perplexity, wer, latency, time, or ends
+// in "loss" or "error" (trainloss); higher is better otherwise (accuracy,
+// f1, auc, precision, reward…).
+func LowerIsBetter(name string) bool {
+	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	for _, w := range words {
+		if slices.Contains(lowerWords, w) || strings.HasSuffix(w, "loss") || strings.HasSuffix(w, "error") {
+			return true
+		}
+	}
+	return false
+}
+
+// Build lays out the latest runs of an experiment's instances (one per
+// instance). sortBy is "" (by address), NAME (ascending) or -NAME
+// (descending), NAME a metric or a param; sorting by a metric also says
+// which way it improves. Rows without the sort key come last.
+func Build(experiment string, runs []*state.Run, sortBy string) (*Table, error) {
+	t := &Table{Experiment: experiment, Sort: sortBy, Params: []string{}, Metrics: []Metric{}, Rows: make([]Row, 0, len(runs))}
+	params, metrics := map[string]bool{}, map[string]bool{}
+	for _, r := range runs {
+		row := Row{Address: r.Address, RunID: r.ID, Status: r.Status, Params: r.Params, Metrics: make(map[string]Value, len(r.Metrics)), Best: []string{}}
+		if row.Params == nil {
+			row.Params = map[string]json.RawMessage{}
+		}
+		for k := range r.Params {
+			params[k] = true
+		}
+		for k, m := range r.Metrics {
+			metrics[k] = true
+			row.Metrics[k] = Value(m.Value)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	t.Params = sortedKeys(params)
+
+	key, desc := strings.CutPrefix(sortBy, "-")
+	if sortBy != "" && !metrics[key] && !params[key] {
+		return nil, fmt.Errorf("-sort %s: experiment.%s has no metric or param named %q; metrics: %s; params: %s",
+			sortBy, experiment, key, listOr(sortedKeys(metrics)), listOr(t.Params))
+	}
+	for _, name := range sortedKeys(metrics) {
+		m := Metric{Name: name, Better: Higher}
+		if LowerIsBetter(name) {
+			m.Better = Lower
+		}
+		if name == key {
+			m.Better = map[bool]Better{true: Higher, false: Lower}[desc]
+		}
+		t.Metrics = append(t.Metrics, m)
+	}
+	t.markBest()
+
+	switch {
+	case sortBy == "":
+		slices.SortStableFunc(t.Rows, func(a, b Row) int { return strings.Compare(a.Address, b.Address) })
+	case metrics[key]:
+		slices.SortStableFunc(t.Rows, func(a, b Row) int {
+			va, okA := finiteMetric(a, key)
+			vb, okB := finiteMetric(b, key)
+			return compareKeyed(okA, okB, func() int { return cmpFloat(va, vb) }, desc, a.Address, b.Address)
+		})
+	default:
+		slices.SortStableFunc(t.Rows, func(a, b Row) int {
+			pa, okA := a.Params[key]
+			pb, okB := b.Params[key]
+			return compareKeyed(okA, okB, func() int { return compareJSON(pa, pb) }, desc, a.Address, b.Address)
+		})
+	}
+	return t, nil
+}
+
+// markBest finds each metric's best value among succeeded runs and marks
+// every row that has it.
+func (t *Table) markBest() {
+	for i := range t.Metrics {
+		m := &t.Metrics[i]
+		for _, r := range t.Rows {
+			v, ok := finiteMetric(r, m.Name)
+			if !ok || r.Status != providers.Succeeded {
+				continue
+			}
+			if m.Best == nil || (m.Better == Lower && v < float64(*m.Best)) || (m.Better == Higher && v > float64(*m.Best)) {
+				b := Value(v)
+				m.Best = &b
+			}
+		}
+		if m.Best == nil {
+			continue
+		}
+		for j := range t.Rows {
+			r := &t.Rows[j]
+			if v, ok := finiteMetric(*r, m.Name); ok && r.Status == providers.Succeeded && v == float64(*m.Best) {
+				r.Best = append(r.Best, m.Name)
+			}
+		}
+	}
+}
+
+func finiteMetric(r Row, name string) (float64, bool) {
+	v, ok := r.Metrics[name]
+	f := float64(v)
+	return f, ok && !math.IsNaN(f) && !math.IsInf(f, 0)
+}
+
+// compareKeyed orders rows with a sort key before rows without, by the key
+// (reversed when desc), then by address.
+func compareKeyed(okA, okB bool, cmp func() int, desc bool, addrA, addrB string) int {
+	switch {
+	case okA && !okB:
+		return -1
+	case !okA && okB:
+		return 1
+	case okA && okB:
+		c := cmp()
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(addrA, addrB)
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// compareJSON orders param values: numbers by value, anything else by its
+// text (numbers first).
+func compareJSON(a, b json.RawMessage) int {
+	var fa, fb float64
+	errA, errB := json.Unmarshal(a, &fa), json.Unmarshal(b, &fb)
+	switch {
+	case errA == nil && errB == nil:
+		return cmpFloat(fa, fb)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(string(a), string(b))
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func listOr(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
