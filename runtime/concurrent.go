@@ -197,7 +197,13 @@ func (r *Runtime) board(ctx context.Context, p *planner.Plan, opts Options) []*b
 // supersedeLocked marks f superseded by a, and cancels it with
 // CancelSuperseded.
 func (r *Runtime) supersedeLocked(f *flight, a *planner.Action, opts Options) {
-	why := strings.Join(a.Reasons, "; ")
+	var reasons []string
+	for _, r := range a.Reasons {
+		if !strings.HasPrefix(r, "supersedes live run") { // the event says so
+			reasons = append(reasons, r)
+		}
+	}
+	why := strings.Join(reasons, "; ")
 	f.superseded = "superseded by a newer run"
 	if why != "" {
 		f.superseded += " (" + why + ")"

@@ -79,6 +79,15 @@ func newProject(t *testing.T, config string) *project {
 		}
 	}
 	p := &project{t: t, dir: dir, events: &eventLog{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.events.mu.Lock()
+			defer p.events.mu.Unlock()
+			for _, ev := range p.events.events {
+				t.Logf("event %s %s %s %s %s %s", ev.Type, ev.Address, ev.RunID, ev.Status, ev.Reason, ev.Message)
+			}
+		}
+	})
 	p.reg = &providers.Registry{Computes: map[string]providers.ComputeKind{"local": local.Kind()}, Environments: envs.Kinds()}
 	data := filepath.Join(dir, ".trainrun")
 	var err error
@@ -271,9 +280,15 @@ experiment "b" {
   command    = ["sh", "hold.sh", path.root, "b"]
 }
 `)
-	pl := p.plan(p.rt.Config)
-	first := apply(p.rt, pl, Options{CancelSuperseded: true})
+	// a holds the only slot.
+	pl, err := planner.Build(p.rt.Config, p.st, planner.Options{Targets: []string{"experiment.a"}, DataDir: filepath.Join(p.dir, ".trainrun")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := apply(p.rt, pl, Options{CancelSuperseded: true})
 	p.waitFile("started-a-1")
+	first := apply(p.rt.WithConfig(p.rt.Config), p.plan(p.rt.Config), Options{CancelSuperseded: true})
+	time.Sleep(100 * time.Millisecond)
 
 	// b waits for the only slot, unrecorded. An edit supersedes it: it
 	// never starts, and the newer b takes its turn.
@@ -284,8 +299,11 @@ experiment "b" {
 	p.write("go-a", "")
 	p.waitFile("started-b-2")
 	p.write("go-b", "")
-	if res := wait(t, first); res.NotStarted != 1 || res.Succeeded != 1 {
-		t.Errorf("first apply: %+v, want a succeeded and b not started", res)
+	if res := wait(t, blocker); res.Succeeded != 1 {
+		t.Errorf("a's apply: %+v, want a succeeded", res)
+	}
+	if res := wait(t, first); res.NotStarted != 1 || res.Succeeded != 0 {
+		t.Errorf("first apply: %+v, want b not started (and a joined)", res)
 	}
 	if res := wait(t, second); res.Succeeded != 1 {
 		t.Errorf("second apply: %+v, want b succeeded", res)

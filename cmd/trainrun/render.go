@@ -24,6 +24,7 @@ type renderer struct {
 
 	mu      sync.Mutex
 	live    map[string]time.Time // address → started
+	liveRun map[string]string    // address → the live run's id
 	done    int
 	ticker  *time.Ticker
 	stopped chan struct{}
@@ -31,7 +32,7 @@ type renderer struct {
 }
 
 func (c *cli) renderer(asJSON bool) *renderer {
-	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time)}
+	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string)}
 	if asJSON {
 		r.json = json.NewEncoder(c.stdout)
 		return r
@@ -78,8 +79,13 @@ func (r *renderer) event(ev runtime.Event) {
 	switch ev.Type {
 	case runtime.RunStarted, runtime.RunReattached:
 		r.live[ev.Address] = derefTime(ev.Started, ev.Time)
+		r.liveRun[ev.Address] = ev.RunID
 	case runtime.RunFinished, runtime.RunSkipped, runtime.RunDetached:
-		delete(r.live, ev.Address)
+		// A superseded run may end after its successor started (watch).
+		if id := r.liveRun[ev.Address]; id == "" || ev.RunID == "" || id == ev.RunID {
+			delete(r.live, ev.Address)
+			delete(r.liveRun, ev.Address)
+		}
 		r.done++
 	}
 	line := r.describe(ev)
@@ -127,6 +133,15 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return s
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
+	case runtime.RunSuperseded:
+		what := "queued run superseded"
+		if ev.RunID != "" {
+			what = "run " + ev.RunID + " superseded"
+		}
+		if ev.Reason != "" {
+			what += " (" + ev.Reason + ")"
+		}
+		return fmt.Sprintf("%s: %s; %s", who, what, ev.Message)
 	case runtime.RunDecided:
 		switch ev.Action {
 		case planner.NoOp:
