@@ -36,6 +36,29 @@ sleep "${2#*_}"
 echo "done $2"
 `
 
+// crashRetryConfig: each run fails on its first attempt and succeeds on its
+// second.
+const crashRetryConfig = `
+compute "local" "here" {
+  max_runs = 3
+}
+
+experiment "count" {
+  compute    = compute.here
+  source_dir = "src"
+  retries    = 1
+  command    = ["sh", "run.sh", path.root, param.job]
+  sweep {
+    grid = { job = [%s] }
+  }
+}
+`
+
+const crashRetryRun = `echo "$TRAINRUN_ADDRESS attempt $TRAINRUN_ATTEMPT" >> "$1/counter.txt"
+sleep "${2#*_}"
+test "$TRAINRUN_ATTEMPT" -ge 2
+`
+
 const crashInstances = 30
 
 // kill says when one apply of the crash test is killed.
@@ -83,8 +106,9 @@ func isDone(ch <-chan struct{}) bool {
 
 // TestCrashExactlyOnce kills trainrun apply with SIGKILL at several points of
 // a sweep with max_runs = 3, applies again until one apply completes, and
-// checks that every instance ran exactly once, is recorded succeeded, and
-// that nothing is left to do.
+// checks that every instance ran exactly once (with retries = 1 and runs
+// that fail once: each of its two attempts exactly once), is recorded
+// succeeded, and that nothing is left to do.
 func TestCrashExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills applies for several seconds")
@@ -92,16 +116,21 @@ func TestCrashExactlyOnce(t *testing.T) {
 	landed := 0 // kills that hit an apply while some runs were done and some not
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			landed += crashOnce(t, seed)
+			landed += crashOnce(t, seed, false)
 		})
 	}
+	// Runs that fail once and are retried: a kill may land between an
+	// attempt and the next.
+	t.Run("retries", func(t *testing.T) {
+		landed += crashOnce(t, 4, true)
+	})
 	t.Logf("%d kills landed mid-sweep", landed)
 	if !t.Failed() && landed < 5 {
 		t.Errorf("only %d kills landed while the sweep was under way; want at least 5 for the test to mean something", landed)
 	}
 }
 
-func crashOnce(t *testing.T, seed uint64) (landed int) {
+func crashOnce(t *testing.T, seed uint64, retried bool) (landed int) {
 	rng := rand.New(rand.NewPCG(seed, 0x7261696e72756e))
 	jobs := make([]string, crashInstances)
 	want := make([]string, crashInstances)
@@ -111,9 +140,16 @@ func crashOnce(t *testing.T, seed uint64) (landed int) {
 		want[i] = fmt.Sprintf(`experiment.count["job=%s"]`, jobs[i])
 	}
 	sort.Strings(want)
+	config, run, wantLines := crashConfig, crashRun, want
+	if retried {
+		config, run, wantLines = crashRetryConfig, crashRetryRun, nil
+		for _, w := range want {
+			wantLines = append(wantLines, w+" attempt 1", w+" attempt 2")
+		}
+	}
 	p := newProject(t, map[string]string{
-		"trainrun.hcl": fmt.Sprintf(crashConfig, `"`+strings.Join(jobs, `", "`)+`"`),
-		"src/run.sh":   crashRun,
+		"trainrun.hcl": fmt.Sprintf(config, `"`+strings.Join(jobs, `", "`)+`"`),
+		"src/run.sh":   run,
 	})
 	kills := []kill{
 		{"50ms", after(50 * time.Millisecond)},
@@ -147,7 +183,7 @@ func crashOnce(t *testing.T, seed uint64) (landed int) {
 		switch {
 		case killed:
 			t.Logf("kill %-11s after %4dms: %2d runs started before, %2d by now", k.name, time.Since(started).Milliseconds(), before, n)
-			if n > 0 && n < crashInstances {
+			if n > 0 && n < len(wantLines) {
 				landed++
 			}
 		case waitErr != nil:
@@ -169,8 +205,8 @@ func crashOnce(t *testing.T, seed uint64) (landed int) {
 	}
 	got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	sort.Strings(got)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("counter file: want each of the %d instances exactly once, got %d lines:\n%s", len(want), len(got), diffLines(want, got))
+	if strings.Join(got, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("counter file: want each of the %d instances' attempts exactly once, got %d lines:\n%s", len(want), len(got), diffLines(wantLines, got))
 	}
 
 	// Every instance is recorded succeeded, with exactly one run.
@@ -180,6 +216,9 @@ func crashOnce(t *testing.T, seed uint64) (landed int) {
 		addrs = append(addrs, s.Address)
 		if s.Status != "succeeded" || s.ExitCode == nil || *s.ExitCode != 0 {
 			t.Errorf("%s: status %s, exit code %v; want succeeded with 0", s.Address, s.Status, s.ExitCode)
+		}
+		if retried && s.Attempts != 2 {
+			t.Errorf("%s: %d attempts recorded; want 2", s.Address, s.Attempts)
 		}
 	}
 	sort.Strings(addrs)

@@ -125,6 +125,7 @@ type statusJSON struct {
 	Address  string `json:"address"`
 	Status   string `json:"status"`
 	ExitCode *int   `json:"exit_code"`
+	Attempts int    `json:"attempts"`
 }
 
 func (p *project) status(extraEnv []string) []statusJSON {
