@@ -63,8 +63,8 @@ type EnvSpec struct {
 	// pip_args, image, the build context's content hash, an observed
 	// interpreter version…).
 	Attrs map[string]string `json:"attrs,omitempty"`
-	// Builds says whether Prepare builds something (false: user-managed,
-	// nothing to create on the compute).
+	// Builds says whether Prepare makes something on the compute (builds
+	// or pulls it); false: user-managed, nothing to create.
 	Builds bool `json:"builds,omitempty"`
 }
 

@@ -70,6 +70,10 @@ type Runtime struct {
 	DataDir  string
 	Store    *snapshot.Store
 	Sink     Sink
+	// Environments prepares the runs' environments; nil means one over
+	// Computes, recorded in DataDir.
+	Environments *Environments
+	envOnce      sync.Once
 
 	once      sync.Once
 	sh        *shared // with the Runtimes of WithConfig
@@ -144,6 +148,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		resMu.Unlock()
 	}
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
+	waitEnvironments := r.startEnvironments(ctx, p)
 	boardings := r.board(ctx, p, opts)
 
 	for pos, a := range p.Actions {
@@ -241,6 +246,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		})
 	}
 	wg.Wait()
+	waitEnvironments()
 	if err := r.State.Sync(); err != nil {
 		return res, fmt.Errorf("sync state: %w", err)
 	}
@@ -336,6 +342,9 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 	}
 	r.follow(ctx, run.ID)
 	spec, err := r.spec(run, a, release.gpus)
+	if err == nil {
+		err = r.useEnvironment(ctx, run, inst, spec)
+	}
 	if err != nil {
 		run.Status, run.Reason, run.FinishedAt = providers.Failed, err.Error(), ptr(time.Now())
 		_ = r.put(run)
@@ -575,7 +584,6 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		files[i] = providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash)}
 	}
 	env := RunEnv(inst, run.ID)
-	environmentEnv(r.Config, inst, env)
 	inputs, inputRuns, err := r.inputDirs(run.ID, inst)
 	if err != nil {
 		return nil, err

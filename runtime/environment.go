@@ -1,28 +1,399 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
 )
 
-// environmentEnv adds what an instance's environment gives a run.
-func environmentEnv(cfg *lang.Config, inst *lang.Instance, env map[string]string) {
+// PathPrependVar names directories that the compute puts first on the
+// run's PATH (it owns PATH, which differs from one machine to another).
+const PathPrependVar = providers.PathPrependVar
+
+// Events of environments, emitted by an apply before the runs that use
+// them start. Address is environment.NAME, Compute where it is made.
+const (
+	EnvPreparing EventType = "environment_preparing" // Message: "building", "checking"
+	EnvReady     EventType = "environment_ready"     // Message: what was done ("built in 4.2s", "up to date")
+	EnvFailed    EventType = "environment_failed"    // Reason: the build tool's own error
+)
+
+// envKey is one environment on one compute.
+type envKey struct{ env, compute string }
+
+// Environments makes the configuration's environments ready on computes.
+// It resolves what they are for the planner (planner.EnvironmentResolver),
+// prepares each one once per compute for the runs of an apply (runs that
+// need one wait for it; other trainrun processes are kept apart by a lock
+// on the compute), and records what it prepared. Its methods may be called
+// from several goroutines at once.
+type Environments struct {
+	cfg   *lang.Config
+	reg   *providers.Registry
+	env   providers.Env
+	comps *Computes
+	recs  *state.Environments
+	// Offline asks no compute (plan -refresh=false): an environment whose
+	// kind must look at the compute (host) is taken as last recorded.
+	Offline bool
+
+	mu       sync.Mutex
+	opened   map[string]providers.Environment
+	specs    map[envKey]providers.EnvSpec
+	prepared map[envKey]*preparation
+}
+
+// preparation is one environment made ready on one compute, or being made.
+type preparation struct {
+	done     chan struct{}
+	p        *providers.Prepared
+	spec     providers.EnvSpec
+	lockHash string
+	err      error
+}
+
+var _ planner.EnvironmentResolver = (*Environments)(nil)
+
+// NewEnvironments returns the environments of cfg, prepared on comps and
+// recorded in recs.
+func NewEnvironments(cfg *lang.Config, reg *providers.Registry, env providers.Env, comps *Computes, recs *state.Environments) *Environments {
+	return &Environments{cfg: cfg, reg: reg, env: env, comps: comps, recs: recs,
+		opened: map[string]providers.Environment{}, specs: map[envKey]providers.EnvSpec{}, prepared: map[envKey]*preparation{}}
+}
+
+// Records are the environments recorded as prepared.
+func (e *Environments) Records() *state.Environments { return e.recs }
+
+// open returns the environment block name, opened with its kind.
+func (e *Environments) open(name string) (providers.Environment, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if env, ok := e.opened[name]; ok {
+		return env, nil
+	}
+	var b *lang.Block
+	if e.cfg != nil {
+		b = e.cfg.Environments[name]
+	}
+	if b == nil {
+		return nil, fmt.Errorf("environment %q is not in the configuration", name)
+	}
+	kind := e.reg.Environments[b.Kind]
+	if kind == nil {
+		return nil, fmt.Errorf("unknown environment kind %q", b.Kind)
+	}
+	env, err := kind.Open(name, b.Values, e.env)
+	if err != nil {
+		return nil, err
+	}
+	e.opened[name] = env
+	return env, nil
+}
+
+// machine returns the machine of compute and where environments live on
+// it.
+func (e *Environments) machine(compute string) (providers.Machine, string, error) {
+	comp, err := e.comps.Get(compute)
+	if err != nil {
+		return nil, "", err
+	}
+	return machineOf(comp, compute)
+}
+
+func machineOf(comp providers.Compute, name string) (providers.Machine, string, error) {
+	host, ok := comp.(providers.EnvironmentHost)
+	if !ok {
+		return nil, "", fmt.Errorf("compute %s cannot hold environments", name)
+	}
+	m, dir := host.EnvironmentMachine()
+	return m, dir, nil
+}
+
+// specTimeout bounds asking a compute what an environment is there.
+const specTimeout = 2 * time.Minute
+
+// Spec says what environment name is on compute. A compute that cannot hold
+// environments is not contacted: kinds that need to look (host) say so.
+func (e *Environments) Spec(ctx context.Context, name, compute string) (providers.EnvSpec, error) {
+	env, err := e.open(name)
+	if err != nil {
+		return providers.EnvSpec{}, err
+	}
+	var m providers.Machine
+	if !e.Offline {
+		m, _, _ = e.machine(compute)
+	}
+	ctx, cancel := context.WithTimeout(ctx, specTimeout)
+	defer cancel()
+	spec, err := env.Spec(ctx, m)
+	if err != nil && e.Offline && e.recs != nil {
+		if last := e.recs.Last(name, compute); last != nil {
+			return last.Spec, nil
+		}
+		return providers.EnvSpec{}, fmt.Errorf("%w; with -refresh=false it is taken as last recorded, and it was never recorded", err)
+	}
+	if err != nil {
+		return providers.EnvSpec{}, err
+	}
+	e.mu.Lock()
+	e.specs[envKey{name, compute}] = spec
+	e.mu.Unlock()
+	return spec, nil
+}
+
+// startEnvironments makes the plan's specs the ones prepared, so that runs
+// get what their fingerprints hash, and starts preparing the environments
+// the plan creates or configures, ahead of the runs that wait for them. The
+// function it returns waits for those preparations.
+func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan) (wait func()) {
+	e := r.environments()
+	if e == nil {
+		return func() {}
+	}
+	e.mu.Lock()
+	for _, a := range p.Environments {
+		e.specs[envKey{a.Name, a.Compute}] = a.Spec
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, a := range p.Environments {
+		if a.Action != planner.NoOp {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.prepare(ctx, a.Name, a.Compute, r.emit)
+			}()
+		}
+	}
+	return wg.Wait
+}
+
+// prepare makes environment name ready on compute, once: later and
+// concurrent callers get the same result.
+func (e *Environments) prepare(ctx context.Context, name, compute string, emit func(Event)) *preparation {
+	k := envKey{name, compute}
+	e.mu.Lock()
+	if pr, ok := e.prepared[k]; ok {
+		e.mu.Unlock()
+		select {
+		case <-pr.done:
+		case <-ctx.Done():
+			return &preparation{err: ctx.Err()}
+		}
+		return pr
+	}
+	pr := &preparation{done: make(chan struct{})}
+	e.prepared[k] = pr
+	spec, known := e.specs[k]
+	e.mu.Unlock()
+	defer close(pr.done)
+
+	addr := "environment." + name
+	fail := func(err error) *preparation {
+		pr.err = err
+		emit(Event{Type: EnvFailed, Address: addr, Compute: compute, Reason: err.Error()})
+		return pr
+	}
+	if !known {
+		var err error
+		if spec, err = e.Spec(ctx, name, compute); err != nil {
+			return fail(err)
+		}
+	}
+	env, err := e.open(name)
+	if err != nil {
+		return fail(err)
+	}
+	m, dir, err := e.machine(compute)
+	if err != nil {
+		return fail(err)
+	}
+	start := time.Now()
+	if spec.Builds {
+		emit(Event{Type: EnvPreparing, Address: addr, Compute: compute, Message: "preparing " + spec.ID})
+	}
+	p, err := env.Prepare(ctx, m, dir, spec)
+	if err != nil {
+		return fail(err)
+	}
+	pr.p, pr.spec = p, spec
+	if err := e.record(name, compute, spec, pr); err != nil {
+		return fail(err)
+	}
+	if spec.Builds {
+		what := "up to date"
+		if p.Built {
+			what = "built in " + time.Since(start).Round(100*time.Millisecond).String()
+		}
+		emit(Event{Type: EnvReady, Address: addr, Compute: compute, Message: what})
+	}
+	return pr
+}
+
+// record keeps the environment's lock and a record of where it is, when
+// something changed.
+func (e *Environments) record(name, compute string, spec providers.EnvSpec, pr *preparation) error {
+	if e.recs == nil {
+		return nil
+	}
+	p := pr.p
+	if p.Lock != "" {
+		h, err := e.recs.PutLock(p.Lock)
+		if err != nil {
+			return err
+		}
+		pr.lockHash = h
+	}
+	old := e.recs.Find(compute, spec.ID, p.Location)
+	if old != nil && !old.Removed && !p.Built && old.Lock == pr.lockHash && old.Digest == p.Digest {
+		return nil // as recorded: a cached environment costs no write
+	}
+	kind := ""
+	if b := e.cfg.Computes[compute]; b != nil {
+		kind = b.Kind
+	}
+	return e.recs.Put(&state.Environment{
+		Name: name, Compute: compute, ComputeKind: kind, Spec: spec, Location: p.Location,
+		Lock: pr.lockHash, Digest: p.Digest, Created: p.Created, PreparedAt: time.Now().UTC(),
+	})
+}
+
+// environments returns r.Environments, made on first use over r.Computes
+// and the records in r.DataDir when the caller gave none; nil when there
+// are no computes to prepare them on.
+func (r *Runtime) environments() *Environments {
+	r.envOnce.Do(func() {
+		if r.Environments != nil || r.Computes == nil || r.Computes.reg == nil {
+			return
+		}
+		recs, err := state.OpenEnvironments(r.DataDir)
+		if err != nil {
+			r.emit(Event{Type: Warning, Message: err.Error() + "; environments are prepared but not recorded"})
+			recs = nil
+		}
+		r.Environments = NewEnvironments(r.Config, r.Computes.reg, r.Computes.env, r.Computes, recs)
+	})
+	return r.Environments
+}
+
+// useEnvironment prepares the run's environment on its compute (once per
+// apply) and gives the run what it needs of it: variables (the run's own
+// env wins), PATH entries, a launcher, and the record of what it was.
+func (r *Runtime) useEnvironment(ctx context.Context, run *state.Run, inst *lang.Instance, spec *providers.RunSpec) error {
+	if inst.Environment == "" {
+		return nil
+	}
+	if r.environments() == nil {
+		hostEnv(r.Config, inst, spec.Env)
+		return nil
+	}
+	pr := r.Environments.prepare(ctx, inst.Environment, inst.Compute, r.emit)
+	if pr.err != nil {
+		return fmt.Errorf("environment %s on compute %s: %w", inst.Environment, inst.Compute, pr.err)
+	}
+	for k, v := range pr.p.Env {
+		if k == PathPrependVar {
+			if mine := spec.Env[k]; mine != "" {
+				v = mine + ":" + v
+			}
+			spec.Env[k] = v
+			continue
+		}
+		if _, set := inst.Env[k]; !set {
+			spec.Env[k] = v
+		}
+	}
+	spec.Launcher = pr.p.Launcher
+	run.Env = &state.RunEnvironment{ID: pr.spec.ID, Location: pr.p.Location, Lock: pr.lockHash, Digest: pr.p.Digest}
+	return nil
+}
+
+// hostEnv gives a run its host environment's interpreter as declared,
+// where no Environments value resolves it.
+func hostEnv(cfg *lang.Config, inst *lang.Instance, env map[string]string) {
 	b := cfg.Environments[inst.Environment]
 	if b == nil || b.Kind != "host" {
 		return
 	}
 	if py, ok := b.Values["python"]; ok && !py.IsNull() && py.Type() == cty.String {
 		env["TRAINRUN_PYTHON"] = py.AsString()
-		if dir := filepath.Dir(py.AsString()); filepath.IsAbs(py.AsString()) {
-			env[PathPrependVar] = dir
+		if filepath.IsAbs(py.AsString()) {
+			env[PathPrependVar] = filepath.Dir(py.AsString())
 		}
 	}
 }
 
-// PathPrependVar names directories that the compute puts first on the
-// run's PATH (it owns PATH, which differs from one machine to another).
-const PathPrependVar = providers.PathPrependVar
+// EnvironmentTargets lists what destroy removes: the environments trainrun
+// created that are still there, except those live runs use (returned
+// apart).
+func (r *Runtime) EnvironmentTargets() (targets, inUse []*state.Environment) {
+	if r.environments() == nil || r.Environments.recs == nil {
+		return nil, nil
+	}
+	used := map[[2]string]bool{}
+	for _, run := range r.State.Runs() {
+		if run.Live() && run.Env != nil {
+			used[[2]string{run.Compute, run.Env.ID}] = true
+		}
+	}
+	for _, rec := range r.Environments.recs.All() {
+		switch {
+		case !rec.Created || rec.Removed:
+		case used[[2]string{rec.Compute, rec.Spec.ID}]:
+			inUse = append(inUse, rec)
+		default:
+			targets = append(targets, rec)
+		}
+	}
+	return targets, inUse
+}
+
+// DestroyEnvironments removes environments from their computes (even
+// computes and environments no longer configured) and records that they
+// are gone. It returns how many it removed.
+func (r *Runtime) DestroyEnvironments(ctx context.Context, recs []*state.Environment) (int, error) {
+	var errs []string
+	n := 0
+	for _, rec := range recs {
+		if err := r.destroyEnvironment(ctx, rec); err != nil {
+			errs = append(errs, fmt.Sprintf("environment %s on %s: %v", rec.Name, rec.Compute, err))
+			continue
+		}
+		n++
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return n, nil
+}
+
+func (r *Runtime) destroyEnvironment(ctx context.Context, rec *state.Environment) error {
+	kind := r.Environments.reg.Environments[rec.Spec.Kind]
+	remover, ok := kind.(providers.EnvRemover)
+	if !ok {
+		return fmt.Errorf("kind %q cannot remove what it made", rec.Spec.Kind)
+	}
+	comp, err := r.Computes.ForHandle(&providers.Handle{Compute: rec.Compute, Kind: rec.ComputeKind})
+	if err != nil {
+		return err
+	}
+	m, dir, err := machineOf(comp, rec.Compute)
+	if err != nil {
+		return err
+	}
+	if err := remover.Remove(ctx, m, dir, rec.Location); err != nil {
+		return err
+	}
+	rec.Removed = true
+	return r.Environments.recs.Put(rec)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
 )
 
 func cmdPlan(c *cli, args []string) int {
@@ -77,15 +78,20 @@ func (c *cli) warnPlan(p *planner.Plan) {
 
 // planJSON is the -json form of a plan (SPEC §6).
 type planJSON struct {
-	FormatVersion string            `json:"format_version"`
-	Actions       []*planner.Action `json:"actions"`
-	Summary       map[string]int    `json:"summary"`
+	FormatVersion string         `json:"format_version"`
+	Actions       []any          `json:"actions"` // environment actions first, then runs
+	Summary       map[string]int `json:"summary"`
 }
 
 func writePlanJSON(w io.Writer, p *planner.Plan) {
-	actions := p.Actions
-	if actions == nil {
-		actions = []*planner.Action{}
+	actions := []any{}
+	for _, a := range p.Environments {
+		if a.Action != planner.NoOp {
+			actions = append(actions, a)
+		}
+	}
+	for _, a := range p.Actions {
+		actions = append(actions, a)
 	}
 	b, _ := json.MarshalIndent(planJSON{FormatVersion: "1", Actions: actions, Summary: p.Summary()}, "", "  ")
 	fmt.Fprintf(w, "%s\n", b)
@@ -115,6 +121,21 @@ func paint(on bool, code, s string) string {
 // reasons, then the summary line.
 func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 	listed := 0
+	// Environments first: they are made before the runs that use them.
+	for _, a := range p.Environments {
+		if a.Action == planner.NoOp && !showAll {
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintln(w, "trainrun will perform these actions:")
+			fmt.Fprintln(w)
+		}
+		listed++
+		fmt.Fprintf(w, "  %s %s on compute.%s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+a.Action), a.Address, a.Compute)
+		for _, r := range a.Reasons {
+			fmt.Fprintf(w, "        %s\n", r)
+		}
+	}
 	for _, a := range p.Actions {
 		if a.Action == planner.NoOp && !showAll && (a.Prior == nil || !a.Prior.Live()) {
 			continue
@@ -169,6 +190,17 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, save
 		opts = saved.Options
 		opts.DataDir = c.dataDir()
 	}
+	// Environments are resolved on their computes (a host environment's
+	// interpreter is looked at there), unless -refresh=false.
+	recs, err := state.OpenEnvironments(c.dataDir())
+	if err != nil {
+		return nil, err
+	}
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
+	defer comps.Close()
+	envs := runtime.NewEnvironments(cfg, registry(), c.providerEnv(), comps, recs)
+	envs.Offline = !sel.refresh && saved == nil
+	opts.Environments, opts.EnvironmentRecords = envs, recs
 	p, err := planner.Build(cfg, view, opts)
 	if err != nil {
 		return nil, err

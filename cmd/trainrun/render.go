@@ -154,6 +154,12 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return fmt.Sprintf("%s: left running (run %s on %s): 'trainrun apply' re-attaches, 'trainrun cancel %s' stops it", who, ev.RunID, ev.Compute, ev.RunID)
 	case runtime.InstanceSaved:
 		return fmt.Sprintf("%s: updated: %s", who, ev.Reason)
+	case runtime.EnvPreparing:
+		return fmt.Sprintf("%s: %s on %s", who, ev.Message, ev.Compute)
+	case runtime.EnvReady:
+		return fmt.Sprintf("%s: ready on %s (%s)", who, ev.Compute, ev.Message)
+	case runtime.EnvFailed:
+		return fmt.Sprintf("%s: %s on %s:\n    %s", who, r.paintState(providers.Failed), ev.Compute, strings.ReplaceAll(ev.Reason, "\n", "\n    "))
 	case runtime.Interrupted:
 		return ev.Message
 	case runtime.Warning:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -277,8 +278,12 @@ func cmdShow(c *cli, args []string) int {
 	if l := view.Latest(run.Address); l != nil && l.ID == run.ID {
 		run = l
 	}
+	lock := c.environmentLock(run)
 	if *asJSON {
-		printJSON(c.stdout, run)
+		printJSON(c.stdout, struct {
+			*state.Run
+			EnvironmentLock string `json:"environment_lock,omitempty"`
+		}{run, lock})
 		return 0
 	}
 	w := c.stdout
@@ -341,6 +346,18 @@ func cmdShow(c *cli, args []string) int {
 			field("secrets", "(sensitive values, hashed)")
 		}
 	}
+	if e := run.Env; e != nil {
+		fmt.Fprintf(w, "\nEnvironment %s on %s:\n", run.Environment, run.Compute)
+		field("id", e.ID)
+		field("location", e.Location)
+		field("image", e.Digest)
+		if lock != "" {
+			fmt.Fprintln(w, "  resolved packages (its lock):")
+			for _, l := range strings.Split(strings.TrimRight(lock, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		}
+	}
 	if len(run.Metrics) > 0 {
 		fmt.Fprintln(w, "\nMetrics (latest):")
 		for _, k := range sortedKeys(run.Metrics) {
@@ -363,6 +380,23 @@ func cmdShow(c *cli, args []string) int {
 		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))
 	}
 	return 0
+}
+
+// environmentLock is the resolved package set of the run's environment, as
+// recorded; "" when there is none.
+func (c *cli) environmentLock(run *state.Run) string {
+	if run.Env == nil || run.Env.Lock == "" {
+		return ""
+	}
+	recs, err := state.OpenEnvironments(c.dataDir())
+	if err != nil {
+		return ""
+	}
+	lock, err := recs.Lock(run.Env.Lock)
+	if err != nil {
+		return ""
+	}
+	return lock
 }
 
 func quoteArgs(args []string) []string {
@@ -522,16 +556,23 @@ func cmdDestroy(c *cli, args []string) int {
 	for _, r := range live {
 		fmt.Fprintf(c.stderr, "Warning: run %s (%s) is %s: cancel it first ('trainrun cancel %s'); its directory stays.\n", r.ID, r.Address, r.Status, r.ID)
 	}
-	if len(targets) == 0 {
-		fmt.Fprintln(c.stdout, "Nothing to destroy: no run directories remain on any compute.")
+	envs, inUse := rt.EnvironmentTargets()
+	for _, e := range inUse {
+		fmt.Fprintf(c.stderr, "Warning: environment %s on %s is used by a live run; it stays.\n", e.Name, e.Compute)
+	}
+	if len(targets) == 0 && len(envs) == 0 {
+		fmt.Fprintln(c.stdout, "Nothing to destroy: no run directories or environments remain on any compute.")
 		return 0
 	}
 	fmt.Fprintln(c.stdout, "trainrun will destroy:")
 	fmt.Fprintln(c.stdout)
+	for _, e := range envs {
+		fmt.Fprintf(c.stdout, "  %s environment %s (%s %s) on %s\n", paint(c.color, "31", "- destroy"), e.Name, e.Spec.Kind, e.Location, e.Compute)
+	}
 	for _, r := range targets {
 		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
 	}
-	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets))
+	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets)+len(envs))
 	if !*auto {
 		if !isTerminal(c.stdin) {
 			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking.")
@@ -542,8 +583,13 @@ func cmdDestroy(c *cli, args []string) int {
 		}
 	}
 	n, err := rt.Destroy(context.Background(), targets)
-	fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed.\n", n)
-	if err != nil {
+	ne, eerr := rt.DestroyEnvironments(context.Background(), envs)
+	if len(envs) > 0 {
+		fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed, %d environments removed.\n", n, ne)
+	} else {
+		fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed.\n", n)
+	}
+	if err = errors.Join(err, eerr); err != nil {
 		return c.errorf("%v", err)
 	}
 	return 0

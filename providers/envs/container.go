@@ -121,7 +121,9 @@ func (containerKind) Open(name string, v providers.Values, env providers.Env) (p
 		return nil, err
 	}
 	e := &container{name: name, s: s}
-	spec := providers.EnvSpec{Kind: "container", Builds: s.build, Attrs: map[string]string{}}
+	// Builds: a built image is built, an image named is pulled when
+	// missing: either way, something to make on the compute.
+	spec := providers.EnvSpec{Kind: "container", Builds: true, Attrs: map[string]string{}}
 	if len(s.runArgs) > 0 {
 		b, _ := json.Marshal(s.runArgs)
 		spec.Attrs["run_args"] = string(b)
