@@ -245,3 +245,27 @@ type BatchSubmitter interface {
 	// handles in the order of b.Specs. It starts all of them or none.
 	SubmitBatch(ctx context.Context, b Batch) ([]Handle, error)
 }
+
+// HostFacts describe a machine a compute is attached to, as recorded the
+// first time it is used.
+type HostFacts struct {
+	Host   string   `json:"host"`             // as recorded in handles
+	OS     string   `json:"os,omitempty"`     // "Debian GNU/Linux 12 (bookworm)", else uname -s
+	Kernel string   `json:"kernel,omitempty"` // uname -r
+	Arch   string   `json:"arch,omitempty"`   // uname -m
+	CPUs   int      `json:"cpus,omitempty"`
+	Memory int64    `json:"memory,omitempty"` // bytes
+	GPUs   []string `json:"gpus,omitempty"`   // as nvidia-smi names them, with their memory
+}
+
+// Attacher is implemented by computes on machines that trainrun attaches
+// to (ssh): the first time one is used, plan shows an attach action with
+// its machines' facts, and apply records them.
+type Attacher interface {
+	// Hosts names the machines, as handles record them. It contacts
+	// nothing.
+	Hosts() []string
+	// Facts connects to each machine and returns its facts, in Hosts'
+	// order.
+	Facts(ctx context.Context) ([]HostFacts, error)
+}

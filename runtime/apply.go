@@ -581,7 +581,7 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 	}
 	files := make([]providers.File, len(m.Entries))
 	for i, e := range m.Entries {
-		files[i] = providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash)}
+		files[i] = providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash), Hash: e.Hash}
 	}
 	env := RunEnv(inst, run.ID)
 	inputs, inputRuns, err := r.inputDirs(run.ID, inst)

@@ -243,16 +243,15 @@ func (s *Server) Sessions() []int {
 // network would end them, and returns how many it killed. The listener
 // stays up, so clients can connect again.
 func (s *Server) KillSessions() int {
-	n := 0
-	for _, pid := range s.Sessions() {
-		for _, c := range children(pid) {
+	sessions := s.Sessions()
+	for _, pid := range sessions {
+		kids := children(pid) // before: they may be gone with their parent
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for _, c := range kids {
 			_ = syscall.Kill(c, syscall.SIGKILL)
 		}
-		if syscall.Kill(pid, syscall.SIGKILL) == nil {
-			n++
-		}
 	}
-	return n
+	return len(sessions)
 }
 
 // Stop stops the server and its sessions and removes its files.

@@ -1,0 +1,249 @@
+package ssh
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/trainrun/trainrun/providers/executor"
+)
+
+// CopyOut copies root/rel from the machine to the local path dst as a tar
+// stream (see executor.Executor). rel is resolved on the machine and must
+// lie in root. Below a directory, symbolic links are recreated as they
+// are, never followed (where executor.Local copies a link to something
+// else in root, this copies the link). Unpacking never writes outside dst:
+// names are checked, and nothing is written through a link it made.
+func (e *Executor) CopyOut(ctx context.Context, root, rel, dst string) error {
+	wantDir := strings.HasSuffix(rel, "/")
+	clean := strings.TrimSuffix(rel, "/")
+	if err := executor.CheckPath(clean); err != nil {
+		return fmt.Errorf("copy %s: %w", rel, err)
+	}
+	if err := checkAbs("copy from", root); err != nil {
+		return err
+	}
+	flag := "0"
+	if wantDir {
+		flag = "1"
+	}
+	cmd := executor.CommandLine([]string{"sh", "-c", copyOutScript, "sh", root, clean, flag})
+	err := e.conn.Session(ctx, true, func(s *ssh.Session) error {
+		out, err := s.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		var stderr bytes.Buffer
+		s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
+		if err := s.Start(cmd); err != nil {
+			return err
+		}
+		br := bufio.NewReaderSize(out, 64<<10)
+		kind, rerr := br.ReadByte()
+		if rerr == nil {
+			if err := os.RemoveAll(dst); err != nil {
+				s.Close()
+				return err
+			}
+			rerr = untar(ctx, br, dst, kind == 'd')
+			if rerr != nil {
+				s.Close()
+				_ = os.RemoveAll(dst) // no half copy passes for a whole one
+			} else {
+				_, _ = io.Copy(io.Discard, br)
+			}
+		}
+		werr := s.Wait()
+		var exit *ssh.ExitError
+		if errors.As(werr, &exit) {
+			return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
+		}
+		if werr != nil {
+			return werr
+		}
+		if rerr == io.EOF {
+			return &netError{fmt.Errorf("copy %s: %w", rel, io.ErrUnexpectedEOF)}
+		}
+		return rerr
+	})
+	switch exitCode(err) {
+	case codeNotExist:
+		return fmt.Errorf("copy %s: %w", rel, &fs.PathError{Op: "copy", Path: path.Join(root, clean), Err: fs.ErrNotExist})
+	case -1:
+	default:
+		var ee *ExitError
+		errors.As(err, &ee)
+		return fmt.Errorf("copy %s: %s", rel, ee.Stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", rel, err)
+	}
+	return nil
+}
+
+// untar unpacks a tar stream to dst, which must not exist: with dir, the
+// archive's "." is dst; otherwise the archive holds one regular file that
+// becomes dst. Entry names must be relative, clean and without ".."; an
+// entry below a link the archive made, or anything but directories,
+// regular files, links and hard links to earlier files, is refused or
+// skipped. Modes keep their permission bits only.
+func untar(ctx context.Context, r io.Reader, dst string, dir bool) error {
+	tr := tar.NewReader(r)
+	if !dir {
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				if err == io.EOF {
+					return errors.New("the archive holds no file")
+				}
+				return err
+			}
+			if h.Typeflag != tar.TypeReg {
+				continue
+			}
+			return writeFile(tr, dst, os.FileMode(h.Mode)&0o777)
+		}
+	}
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	type dirMode struct {
+		path string
+		mode os.FileMode
+	}
+	dirs := []dirMode{{dst, 0o700}}
+	kinds := map[string]byte{".": tar.TypeDir} // what each name became
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(h.Name, "./")), "/")
+		if name == "" || name == "." {
+			if h.Typeflag == tar.TypeDir {
+				dirs[0].mode = os.FileMode(h.Mode)&0o777 | 0o700
+			}
+			continue
+		}
+		if err := executor.CheckPath(name); err != nil || strings.HasPrefix(h.Name, "/") || containsDotDot(h.Name) {
+			return fmt.Errorf("refusing archive entry %q", h.Name)
+		}
+		parent := path.Dir(name)
+		if kinds[parent] != tar.TypeDir {
+			return fmt.Errorf("refusing archive entry %q: its directory is not one the archive made", h.Name)
+		}
+		p := filepath.Join(dst, filepath.FromSlash(name))
+		mode := os.FileMode(h.Mode) & 0o777
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if kinds[name] == tar.TypeDir {
+				continue
+			}
+			if _, seen := kinds[name]; seen {
+				return fmt.Errorf("refusing archive entry %q: it is already a file", h.Name)
+			}
+			if err := os.Mkdir(p, 0o700); err != nil {
+				return err
+			}
+			dirs = append(dirs, dirMode{p, mode | 0o700})
+		case tar.TypeReg:
+			if _, seen := kinds[name]; seen {
+				if kinds[name] == tar.TypeDir {
+					return fmt.Errorf("refusing archive entry %q: it is already a directory", h.Name)
+				}
+				if err := os.Remove(p); err != nil {
+					return err
+				}
+			}
+			if err := writeFile(tr, p, mode); err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			if _, seen := kinds[name]; seen {
+				return fmt.Errorf("refusing archive entry %q: listed twice", h.Name)
+			}
+			if h.Linkname == "" || strings.IndexByte(h.Linkname, 0) >= 0 {
+				return fmt.Errorf("refusing archive entry %q: bad link target", h.Name)
+			}
+			if err := os.Symlink(h.Linkname, p); err != nil {
+				return err
+			}
+		case tar.TypeLink:
+			// A hard link to an earlier file of the archive: copied.
+			target := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(h.Linkname, "./")), "/")
+			if executor.CheckPath(target) != nil || kinds[target] != tar.TypeReg {
+				return fmt.Errorf("refusing archive entry %q: hard link to %q", h.Name, h.Linkname)
+			}
+			if _, seen := kinds[name]; seen {
+				return fmt.Errorf("refusing archive entry %q: listed twice", h.Name)
+			}
+			src, err := os.OpenFile(filepath.Join(dst, filepath.FromSlash(target)), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+			if err != nil {
+				return err
+			}
+			fi, _ := src.Stat()
+			err = writeFile(src, p, fi.Mode().Perm())
+			src.Close()
+			if err != nil {
+				return err
+			}
+			h.Typeflag = tar.TypeReg
+		default:
+			continue // devices, fifos: no data
+		}
+		kinds[name] = h.Typeflag
+	}
+	// Deepest first, so a read-only directory does not block its children.
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i].path) > len(dirs[j].path) })
+	for _, d := range dirs {
+		if err := os.Chmod(d.path, d.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func containsDotDot(name string) bool {
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFile creates p (which must not exist; never through a link) with
+// r's content and mode.
+func writeFile(r io.Reader, p string, mode os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

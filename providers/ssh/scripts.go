@@ -1,0 +1,263 @@
+package ssh
+
+// The POSIX sh scripts the executor runs on the machine. Each is passed as
+// the script of sh -c with its values as positional arguments, the whole
+// command line quoted by executor.CommandLine: values are never script
+// text. They need nothing but sh and POSIX utilities.
+
+// Exit codes the scripts use to say what went wrong.
+const (
+	codeNotExist  = 44 // the path does not exist
+	codeExist     = 45 // the path exists (Mkdir)
+	codeSymlink   = 46 // refusing to write through a symbolic link
+	codeNoProcess = 47 // no process matches (Signal)
+	codeEscapes   = 48 // a path resolves outside its root (CopyOut)
+	codeKind      = 49 // not the kind of file asked for (CopyOut)
+)
+
+// homeScript prints the login's home directory.
+const homeScript = `printf '%s' "$HOME"`
+
+// aliveScript PID TICKS prints 1 when PID runs (and started at TICKS, when
+// given), or, for a negative PID, when that process group has a live
+// member; 0 otherwise. Zombies are not alive.
+const aliveScript = `pid=$1 ticks=$2
+case $pid in
+-*)
+	g=${pid#-}
+	kill -s 0 -- "$pid" 2>/dev/null || kill -s 0 "$pid" 2>/dev/null || { echo 0; exit 0; }
+	[ -d /proc/self ] || { echo 1; exit 0; }
+	for f in /proc/[0-9]*/stat; do
+		{ read -r s <"$f"; } 2>/dev/null || continue
+		s=${s##*)}
+		set -f; set -- $s; set +f
+		if [ "$3" = "$g" ] && [ "$1" != Z ] && [ "$1" != X ]; then echo 1; exit 0; fi
+	done
+	echo 0; exit 0 ;;
+esac
+if [ -r "/proc/$pid/stat" ] && { read -r s <"/proc/$pid/stat"; } 2>/dev/null; then
+	s=${s##*)}
+	set -f; set -- $s
+	case $1 in Z|X) echo 0; exit 0 ;; esac
+	if [ -n "$ticks" ] && [ "${20}" != "$ticks" ]; then echo 0; else echo 1; fi
+	exit 0
+fi
+[ -d /proc/self ] && { echo 0; exit 0; }
+if kill -s 0 "$pid" 2>/dev/null; then echo 1; else echo 0; fi
+`
+
+// signalScript SIG PID sends SIG (a name, or 0) to PID, a process group
+// when negative. dash wants "--" before a negative pid, busybox refuses it:
+// both forms are tried.
+const signalScript = `sig=$1 pid=$2
+kill -s "$sig" -- "$pid" 2>/dev/null && exit 0
+kill -s "$sig" "$pid" 2>/dev/null && exit 0
+kill -s 0 -- "$pid" 2>/dev/null || kill -s 0 "$pid" 2>/dev/null || exit 47
+echo "cannot signal process $pid" >&2
+exit 1
+`
+
+// readScript PATH writes the file to stdout.
+const readScript = `[ -e "$1" ] || exit 44
+exec cat -- "$1"
+`
+
+// writeScript PATH MODE replaces the file with stdin, never writing
+// through a symbolic link.
+const writeScript = `p=$1 m=$2
+if [ -L "$p" ]; then echo "$p is a symbolic link" >&2; exit 46; fi
+d=${p%/*}
+[ -d "${d:-/}" ] || exit 44
+umask 077
+cat >"$p" && chmod "$m" "$p"
+`
+
+// mkdirScript PATH MODE creates the directory, its missing parents 0700;
+// exit 45 when it exists.
+const mkdirScript = `p=$1 m=$2
+if [ -e "$p" ] || [ -L "$p" ]; then exit 45; fi
+umask 077
+[ -z "${p%/*}" ] || mkdir -p -- "${p%/*}" 2>/dev/null
+mkdir -m "$m" -- "$p" && exit 0
+[ -e "$p" ] && exit 45
+exit 1
+`
+
+// removeScript PATH removes it and everything below, also read-only
+// directories a run left.
+const removeScript = `p=$1
+[ -e "$p" ] || [ -L "$p" ] || exit 0
+rm -rf -- "$p" 2>/dev/null && exit 0
+chmod -R u+rwx -- "$p" 2>/dev/null
+rm -rf -- "$p"
+`
+
+// openScript PATH OFFSET writes "x" and then the file from byte OFFSET:
+// the marker tells a reader that the file exists before any byte of it.
+const openScript = `p=$1 off=$2
+[ -e "$p" ] || exit 44
+if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
+printf x
+if [ "$off" -gt 0 ]; then exec tail -c "+$((off + 1))" -- "$p"; fi
+exec cat -- "$p"
+`
+
+// startPrologue begins the script that starts a detached process (read by
+// sh -s from the session's stdin, so that the environment, secrets
+// included, is neither in a file nor on a command line). It drops every
+// variable of the login's environment but those a local run inherits from
+// trainrun; the generated part then exports the run's, changes directory
+// and runs startEpilogue.
+const startPrologue = `for n in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p'); do
+	case $n in PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|LC_*) ;; *) command unset "$n" 2>/dev/null ;; esac
+done
+unset n
+`
+
+// startEpilogue starts "$@"-to-be (the generated ARGV) in a session of its
+// own with setsid, or, without setsid, becomes it: the shell sshd starts
+// already leads a session of its own. Either way it prints "PID TICKS"
+// first.
+const startEpilogue = `if command -v setsid >/dev/null 2>&1; then
+	setsid ARGV </dev/null >/dev/null 2>&1 &
+	p=$!
+else
+	p=$$
+fi
+t=
+if { read -r s <"/proc/$p/stat"; } 2>/dev/null; then s=${s##*)}; set -f; set -- $s; t=${20}; fi
+echo "$p $t"
+[ "$p" != "$$" ] || exec ARGV </dev/null >/dev/null 2>&1
+exit 0
+`
+
+// missingScript CACHE reads blob hashes from stdin, one a line, and
+// prints those the cache lacks.
+const missingScript = `c=$1
+while IFS= read -r h; do
+	[ -f "$c/${h%"${h#??}"}/${h#??}" ] || echo "$h"
+done
+`
+
+// uploadScript CACHE unpacks a tar of blobs (named ab/cdef…) from stdin
+// into a directory of its own and only then moves them into the cache, so
+// that the cache never holds a partial blob.
+const uploadScript = `c=$1
+umask 077
+mkdir -p -- "$c/tmp" || exit 1
+t=$c/tmp/up.$$
+rm -rf -- "$t"
+mkdir -- "$t" || exit 1
+fail() { cd /; rm -rf -- "$t"; exit 1; }
+tar -xof - -C "$t" || fail
+cd "$t" || fail
+for d in ??; do
+	[ -d "$d" ] || continue
+	mkdir -p -- "$c/$d" && mv -f -- "$d"/* "$c/$d/" || fail
+done
+cd / && rm -rf -- "$t"
+`
+
+// materializePerl DIR CACHE reads NUL-separated records from stdin, each
+// KIND MODE SOURCE PATH: KIND "f" copies blob SOURCE to DIR/PATH with
+// MODE, "l" makes DIR/PATH a symbolic link to SOURCE. The paths were
+// checked by the sender (relative, clean, none below another) and links
+// come last, so nothing is written through a link. perl is there on nearly
+// every Linux (Debian's perl-base is Essential) and on macOS; one process
+// copies a whole tree.
+const materializePerl = `use strict;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+my ($dir, $cache) = @ARGV;
+$/ = "\0";
+my %made = ("" => 1);
+sub mkdirs {
+	my ($rel) = @_;
+	return if $made{$rel};
+	my $parent = $rel =~ m{^(.*)/[^/]*$} ? $1 : "";
+	mkdirs($parent);
+	my $p = "$dir/$rel";
+	if (!mkdir($p, 0755)) {
+		die "mkdir $rel: $!\n" unless -d $p && !-l $p;
+	}
+	chmod(0755, $p);
+	$made{$rel} = 1;
+}
+my $buf;
+while (defined(my $kind = <STDIN>)) {
+	my $mode = <STDIN>; my $src = <STDIN>; my $rel = <STDIN>;
+	die "truncated input\n" unless defined $rel;
+	chomp($kind, $mode, $src, $rel);
+	mkdirs($rel =~ m{^(.*)/[^/]*$} ? $1 : "");
+	my $dst = "$dir/$rel";
+	if ($kind eq "l") {
+		symlink($src, $dst) or die "symlink $rel: $!\n";
+		next;
+	}
+	my $from = "$cache/" . substr($src, 0, 2) . "/" . substr($src, 2);
+	open(my $in, "<", $from) or die "blob $src: $!\n";
+	binmode($in);
+	sysopen(my $out, $dst, O_WRONLY | O_CREAT | O_EXCL, 0600) or die "create $rel: $!\n";
+	binmode($out);
+	while (1) {
+		my $n = sysread($in, $buf, 1 << 20);
+		die "read blob $src: $!\n" unless defined $n;
+		last if $n == 0;
+		my $off = 0;
+		while ($off < $n) {
+			my $w = syswrite($out, $buf, $n - $off, $off);
+			die "write $rel: $!\n" unless defined $w;
+			$off += $w;
+		}
+	}
+	close($in);
+	close($out) or die "write $rel: $!\n";
+	chmod(oct($mode), $dst) or die "chmod $rel: $!\n";
+}
+`
+
+// copyOutScript ROOT REL WANTDIR writes "d" and a tar of the directory
+// ROOT/REL (its content, as ./…), or "f" and a tar holding the regular
+// file ROOT/REL; REL is resolved and must lie in ROOT. Symbolic links
+// below a directory are archived as links, never followed.
+const copyOutScript = `root=$1 rel=$2 wantdir=$3
+cd -P "$root" 2>/dev/null || exit 44
+rootp=$(pwd -P)
+inside() { case $1/ in "$rootp"/*) return 0 ;; esac; echo "$rel resolves to $1, outside $root" >&2; exit 48; }
+[ -e "./$rel" ] || exit 44
+if [ -d "./$rel" ]; then
+	cd -P "./$rel" || exit 1
+	srcp=$(pwd -P)
+	inside "$srcp"
+	printf d
+	exec tar -cf - .
+fi
+if [ "$wantdir" = 1 ]; then echo "$rel is not a directory" >&2; exit 49; fi
+if [ ! -f "./$rel" ]; then echo "$rel is not a regular file or directory" >&2; exit 49; fi
+f=./$rel
+if [ -L "$f" ]; then
+	f=$(readlink -f -- "$f") || { echo "cannot resolve the link $rel (no readlink -f)" >&2; exit 1; }
+fi
+case $f in */*) d=${f%/*} ;; *) d=. ;; esac
+b=${f##*/}
+cd -P "${d:-/}" || exit 1
+inside "$(pwd -P)/$b"
+printf f
+exec tar -cf - "./$b"
+`
+
+// factsScript prints what attach records of a machine, as KEY=VALUE lines.
+const factsScript = `printf 'os=%s\n' "$(uname -s 2>/dev/null)"
+printf 'kernel=%s\n' "$(uname -r 2>/dev/null)"
+printf 'arch=%s\n' "$(uname -m 2>/dev/null)"
+if [ -r /etc/os-release ]; then (. /etc/os-release 2>/dev/null; printf 'distro=%s\n' "$PRETTY_NAME"); fi
+printf 'cpus=%s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null)"
+if [ -r /proc/meminfo ]; then
+	while read -r k v _; do [ "$k" = MemTotal: ] && printf 'memory_kib=%s\n' "$v"; done </proc/meminfo
+else
+	printf 'memory=%s\n' "$(sysctl -n hw.memsize 2>/dev/null)"
+fi
+if command -v nvidia-smi >/dev/null 2>&1; then
+	nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | while IFS= read -r g; do printf 'gpu=%s\n' "$g"; done
+fi
+printf 'home=%s\n' "$HOME"
+`
