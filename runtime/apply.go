@@ -489,8 +489,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		ctx = context.Background() // results are collected even after the second Ctrl-C
 	}
 	run.Status, run.ExitCode, run.Reason = st.State, st.ExitCode, st.Reason
-	if why := r.supersededReason(run.ID); why != "" && run.Status != providers.Succeeded {
-		run.Status, run.Reason = providers.Cancelled, why
+	superseded := r.supersededReason(run.ID)
+	if superseded != "" && run.Status != providers.Succeeded {
+		run.Status, run.Reason = providers.Cancelled, superseded
 	}
 	var tail []string
 	safe := false // the collected log holds no secret in clear
@@ -512,7 +513,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		}
 		switch outs := filepath.Join(dst, "outputs"); {
 		case run.Status != providers.Succeeded:
-			tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
+			if superseded == "" { // a replaced run's last lines are no news
+				tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
+			}
 		case emptyDir(outs):
 			run.Outputs = planner.EmptyOutputs // downstream fingerprints hash it
 		default:

@@ -141,9 +141,9 @@ func interrupts(emit func(runtime.Event)) (ctx context.Context, stop, detach <-c
 				close(stopc)
 				close(detachc)
 			case n == 1:
-				close(stopc)
 				emit(runtime.Event{Type: runtime.Interrupted, Message: fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
 					"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)})
+				close(stopc)
 				time.AfterFunc(detachGrace, func() { close(detachc) })
 			case n == 2 && sig == os.Interrupt:
 				emit(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})

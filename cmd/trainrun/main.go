@@ -63,6 +63,7 @@ func commands() []command {
 		{"logs", "[-f] RUN_ID", "a run's log; -f follows a live run", cmdLogs},
 		{"compare", "[-json] [-sort METRIC] ADDR", "an experiment's instances side by side: params, metrics, the best marked", cmdCompare},
 		{"cancel", "RUN_ID…", "cancel live runs", cmdCancel},
+		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes", cmdWatch},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay", cmdDestroy},
 		{"graph", "", "the dependency graph in DOT", cmdGraph},
 		{"version", "", "print the version", cmdVersion},

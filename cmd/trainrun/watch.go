@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trainrun/trainrun/fswatch"
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/snapshot"
+	"github.com/trainrun/trainrun/state"
+)
+
+// cmdWatch plans and applies whenever a configuration file, a -var-file or
+// a file of a source_dir changes.
+//
+// Each cycle loads the configuration again, plans against the recorded
+// state and applies the plan on a Runtime of its own (Runtime.WithConfig),
+// on a goroutine of its own: a cycle does not wait for the runs of earlier
+// cycles. The Runtimes share the scheduler and the runs in flight, so a
+// cycle joins a run that an earlier one is carrying out with the same
+// fingerprint, and supersedes (cancels, unless -keep-running) the runs of
+// instances whose fingerprint changed. watch holds the state lock from
+// start to end.
+func cmdWatch(c *cli, args []string) int {
+	fs := c.newFlags("watch", "[-auto-approve] [-keep-running] [-debounce DURATION] [-parallelism N] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
+	var vf varFlags
+	var sel selection
+	vf.register(fs)
+	sel.register(fs)
+	auto := fs.Bool("auto-approve", false, "apply each change's plan without asking")
+	keep := fs.Bool("keep-running", false, "let runs that a newer change supersedes finish, instead of cancelling them")
+	par := fs.Int("parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
+	debounce := fs.Duration("debounce", fswatch.DefaultDebounce, "plan once files have been quiet for `DURATION`")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 1
+	}
+	if len(pos) > 0 {
+		return c.errorf("watch takes no arguments, got %q", pos)
+	}
+	if !*auto && !isTerminal(c.stdin) {
+		return c.errorf("watch asks before applying each change, and standard input is not a terminal; nothing was run.\nRun 'trainrun watch -auto-approve' to apply each change without asking.")
+	}
+	st, err := c.lockState("trainrun watch")
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	store, err := c.contentStore()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	fw, err := fswatch.New(fswatch.Options{Debounce: *debounce})
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer fw.Close()
+
+	render := c.renderer(false)
+	ctx, stop, detach, release := interrupts(render.event)
+	defer release()
+	w := &watch{
+		c: c, vf: vf, sel: sel, st: st, store: store, fw: fw, render: render,
+		opts: runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, CancelSuperseded: !*keep},
+		auto: *auto,
+	}
+	defer w.closeComputes()
+
+	if code := w.start(ctx); code != 0 {
+		render.close()
+		return code
+	}
+	var lines <-chan string
+	if !*auto {
+		lines = readLines(c.stdin)
+	}
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case b, ok := <-fw.Changes():
+			if !ok {
+				break loop
+			}
+			w.cycle(ctx, b)
+		case err := <-fw.Errors():
+			w.sayErr("%v", err)
+		case line, ok := <-lines:
+			if !ok {
+				w.say("Standard input closed: watching stops.")
+				break loop
+			}
+			w.answer(ctx, line)
+		}
+	}
+	// Live runs are left running (detach) or, after a second Ctrl-C,
+	// cancelled and recorded: either way every apply returns.
+	w.applies.Wait()
+	render.close()
+	fmt.Fprintln(c.stdout, "Stopped watching.")
+	return 0
+}
+
+// watch is one watch command's state between cycles.
+type watch struct {
+	c      *cli
+	vf     varFlags
+	sel    selection
+	st     *state.Store
+	store  *snapshot.Store
+	fw     *fswatch.Watcher
+	render *renderer
+	opts   runtime.Options
+	auto   bool
+
+	cfg     *lang.Config     // the last good configuration
+	rt      *runtime.Runtime // the last cycle's
+	comps   []*runtime.Computes
+	broken  bool          // the configuration on disk has errors
+	pending *planner.Plan // waiting for approval, with pendingRT
+	pendRT  *runtime.Runtime
+	changes int // batches of changes seen; 0 during the first cycle
+	applies sync.WaitGroup
+}
+
+// start loads the configuration, watches its files and runs the first
+// cycle. A broken configuration does not stop watch: its files are watched
+// for a fix.
+func (w *watch) start(ctx context.Context) int {
+	cfg := w.load()
+	if err := w.fw.Set(w.targets(cfg)); err != nil {
+		var le *fswatch.LimitError
+		if errors.As(err, &le) {
+			return w.c.errorf("%v", err)
+		}
+		w.sayErr("%v", err)
+	}
+	w.say("Watching %s. Press Ctrl-C to stop.", w.describeTargets(cfg))
+	if cfg == nil {
+		w.broken = true
+		w.say("The configuration has errors (above): fix them and save; watching goes on.")
+		return 0
+	}
+	w.cfg = cfg
+	rt := w.runtime(cfg)
+	if w.sel.refresh {
+		// As apply: runs that ended while nobody watched are recorded
+		// before planning.
+		if err := rt.Reconcile(ctx); err != nil {
+			return w.c.errorf("%v", err)
+		}
+	}
+	w.plan(ctx, rt)
+	return 0
+}
+
+// load loads the configuration, its diagnostics printed between event
+// lines.
+func (w *watch) load() *lang.Config {
+	var cfg *lang.Config
+	w.render.print(func(io.Writer) { cfg = w.c.load(&w.vf) })
+	return cfg
+}
+
+// cycle plans and applies after a change.
+func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
+	w.changes++
+	w.say("Change %d: %s", w.changes, w.describeBatch(b))
+	cfg := w.load()
+	if cfg == nil {
+		w.broken = true
+		if w.cfg != nil {
+			w.say("The configuration has errors (above): nothing changes until a save fixes them; the last good configuration stays in force.")
+		} else {
+			w.say("The configuration has errors (above): fix them and save; watching goes on.")
+		}
+		return
+	}
+	if w.broken {
+		w.broken = false
+		w.say("The configuration is valid again.")
+	}
+	if err := w.fw.Set(w.targets(cfg)); err != nil {
+		w.sayErr("%v", err)
+	}
+	w.cfg = cfg
+	w.plan(ctx, w.runtime(cfg))
+}
+
+// plan plans with rt's configuration and applies the plan, or asks first.
+func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
+	sel := w.sel
+	if w.changes > 0 {
+		sel.replace = nil // -replace asks for one more run, not one per change
+	}
+	p, err := w.c.planFor(rt.Config, w.st, &sel, nil)
+	if err != nil {
+		w.sayErr("%v", err)
+		return
+	}
+	w.pending, w.pendRT = nil, nil
+	// Live runs recorded by an earlier command are re-attached to in the
+	// first cycle; later cycles join the runs of earlier ones.
+	if !p.Changes() && (w.changes > 0 || !waits(p)) {
+		w.say("No changes.")
+		return
+	}
+	w.render.print(func(out io.Writer) {
+		for _, warn := range p.Warnings {
+			fmt.Fprintf(w.c.stderr, "Warning: %s\n", warn)
+		}
+		renderPlan(out, p, false, w.c.color)
+	})
+	if !w.auto {
+		w.pending, w.pendRT = p, rt
+		w.render.print(func(out io.Writer) {
+			fmt.Fprint(out, "Press Enter to apply this plan, or n and Enter to skip it; a newer change replaces it.\n")
+		})
+		return
+	}
+	w.apply(ctx, rt, p)
+}
+
+// answer handles a line typed while a plan waits for approval.
+func (w *watch) answer(ctx context.Context, line string) {
+	if w.pending == nil {
+		return
+	}
+	p, rt := w.pending, w.pendRT
+	w.pending, w.pendRT = nil, nil
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		w.apply(ctx, rt, p)
+	default:
+		w.say("Skipped; waiting for the next change.")
+	}
+}
+
+// apply carries out p on its own goroutine.
+func (w *watch) apply(ctx context.Context, rt *runtime.Runtime, p *planner.Plan) {
+	if isClosed(w.opts.Stop) {
+		return
+	}
+	opts := w.opts
+	opts.StreamLogs = submits(p) == 1
+	what := fmt.Sprintf("Change %d", w.changes)
+	if w.changes == 0 {
+		what = "First apply"
+	}
+	w.applies.Add(1)
+	go func() {
+		defer w.applies.Done()
+		res, err := rt.Apply(ctx, p, opts)
+		if err != nil {
+			w.sayErr("%v", err)
+			return
+		}
+		if res != (runtime.Result{}) {
+			w.say("%s done: %s.", what, resultLine(res))
+		}
+	}()
+}
+
+func resultLine(res runtime.Result) string {
+	parts := []string{fmt.Sprintf("%d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)}
+	if res.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", res.Skipped))
+	}
+	if res.NotStarted > 0 {
+		parts = append(parts, fmt.Sprintf("%d not started", res.NotStarted))
+	}
+	if res.Detached > 0 {
+		parts = append(parts, fmt.Sprintf("%d left running", res.Detached))
+	}
+	if res.Updated > 0 {
+		parts = append(parts, fmt.Sprintf("%d updated", res.Updated))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runtime returns the Runtime for a cycle with configuration cfg: the
+// first one, or one related to the last (sharing its bounds and flights),
+// with computes opened anew when the compute blocks changed.
+func (w *watch) runtime(cfg *lang.Config) *runtime.Runtime {
+	if w.rt == nil {
+		comps := runtime.NewComputes(cfg, registry(), w.c.providerEnv())
+		w.comps = append(w.comps, comps)
+		w.rt = &runtime.Runtime{Config: cfg, State: w.st, Computes: comps, DataDir: w.c.dataDir(), Store: w.store, Sink: w.render.event}
+		return w.rt
+	}
+	rt := w.rt.WithConfig(cfg)
+	if !sameComputes(w.rt.Config, cfg) {
+		// Runs started on the old ones keep them: they are closed at exit.
+		comps := runtime.NewComputes(cfg, registry(), w.c.providerEnv())
+		w.comps = append(w.comps, comps)
+		rt.Computes = comps
+	}
+	w.rt = rt
+	return rt
+}
+
+func (w *watch) closeComputes() {
+	for _, c := range w.comps {
+		c.Close()
+	}
+}
+
+// sameComputes reports whether two configurations have the same compute
+// blocks.
+func sameComputes(a, b *lang.Config) bool {
+	if len(a.Computes) != len(b.Computes) {
+		return false
+	}
+	for name, x := range a.Computes {
+		y := b.Computes[name]
+		if y == nil || x.Kind != y.Kind || len(x.Values) != len(y.Values) {
+			return false
+		}
+		for k, v := range x.Values {
+			u, ok := y.Values[k]
+			if !ok || !v.RawEquals(u) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// targets are the files of cfg to watch: the configuration files of the
+// working directory, the -var-files, and every source_dir. With no valid
+// configuration, the first two.
+func (w *watch) targets(cfg *lang.Config) fswatch.Targets {
+	t := fswatch.Targets{Dirs: []fswatch.Dir{{Path: w.c.dir, Match: lang.IsConfigFile}}}
+	for _, f := range w.vf.varFiles {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(w.c.dir, f)
+		}
+		t.Files = append(t.Files, f)
+	}
+	if cfg != nil {
+		for _, in := range cfg.Instances {
+			if !slices.Contains(t.Trees, in.SourceDir) {
+				t.Trees = append(t.Trees, in.SourceDir)
+			}
+		}
+		slices.Sort(t.Trees)
+	}
+	return t
+}
+
+func (w *watch) describeTargets(cfg *lang.Config) string {
+	t := w.targets(cfg)
+	parts := []string{"the configuration files"}
+	for _, f := range t.Files {
+		parts = append(parts, w.rel(f))
+	}
+	for _, d := range t.Trees {
+		parts = append(parts, w.rel(d)+"/")
+	}
+	s := strings.Join(parts[:len(parts)-1], ", ")
+	if len(parts) > 1 {
+		s += " and "
+	}
+	s += parts[len(parts)-1]
+	return fmt.Sprintf("%s (%d directories)", s, w.fw.Watched())
+}
+
+func (w *watch) describeBatch(b fswatch.Batch) string {
+	if b.Overflow {
+		return "too many changes to list (the event queue overflowed)"
+	}
+	names := make([]string, 0, 3)
+	for i, p := range b.Paths {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(b.Paths)-3))
+			break
+		}
+		names = append(names, w.rel(p))
+	}
+	return strings.Join(names, ", ")
+}
+
+// rel is path relative to the working directory when it is below it.
+func (w *watch) rel(path string) string {
+	if r, err := filepath.Rel(w.c.dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return path
+}
+
+// say prints a line of watch's own, between the runs' event lines.
+func (w *watch) say(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	w.render.print(func(out io.Writer) {
+		if !w.render.tty {
+			line = time.Now().Format("15:04:05") + " " + line
+		}
+		fmt.Fprintln(out, line)
+	})
+}
+
+func (w *watch) sayErr(format string, args ...any) {
+	line := fmt.Sprintf("Error: "+format, args...)
+	w.render.print(func(io.Writer) { fmt.Fprintln(w.c.stderr, line) })
+}
+
+// print writes to the terminal between event lines, under the renderer's
+// lock, with the status line out of the way.
+func (r *renderer) print(f func(io.Writer)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clearStatus()
+	f(r.w)
+	r.drawStatus()
+}
+
+// readLines delivers the lines of in; the channel closes at its end.
+func readLines(in io.Reader) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
