@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-//go:embed quickstart
+//go:embed quickstart digits
 var files embed.FS
 
 // Names lists the examples.

@@ -152,7 +152,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	boardings := r.board(ctx, p, opts)
 
 	for pos, a := range p.Actions {
-		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) {
+		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
 				sched.enqueue(base+pos, a.Instance, comp)
 			}
@@ -317,6 +317,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 	if err != nil {
 		return r.failEarly(a, git, err.Error()), true
 	}
+	r.awaitEnvironment(ctx, opts.Stop, inst)
 	release, err := sched.acquire(ctx, opts.Stop, pos, inst, comp)
 	if err != nil {
 		if errors.Is(err, errStopped) {

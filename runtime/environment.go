@@ -167,56 +167,114 @@ func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan) (wait 
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, a := range p.Environments {
-		if a.Action != planner.NoOp {
+		if a.Action == planner.NoOp {
+			continue
+		}
+		// Claimed now, so that the runs that need it wait for it
+		// (awaitEnvironment) before they take a slot.
+		if pr, leader := e.claim(a.Name, a.Compute); leader {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.prepare(ctx, a.Name, a.Compute, r.emit)
+				e.build(ctx, a.Name, a.Compute, pr, r.emit)
 			}()
 		}
 	}
 	return wg.Wait
 }
 
+// awaitsEnvironment reports whether inst's environment is being made on its
+// compute: its run waits for it before it takes a slot.
+func (r *Runtime) awaitsEnvironment(inst *lang.Instance) bool {
+	return inst.Environment != "" && r.Environments != nil && r.Environments.preparing(inst.Environment, inst.Compute) != nil
+}
+
+// awaitEnvironment waits until inst's environment is made (or failed), so
+// that a run does not hold a slot while its environment builds. Stopping
+// the apply stops the wait.
+func (r *Runtime) awaitEnvironment(ctx context.Context, stop <-chan struct{}, inst *lang.Instance) {
+	if inst.Environment == "" || r.Environments == nil {
+		return
+	}
+	if pr := r.Environments.preparing(inst.Environment, inst.Compute); pr != nil {
+		select {
+		case <-pr.done:
+		case <-stop:
+		case <-ctx.Done():
+		}
+	}
+}
+
 // prepare makes environment name ready on compute, once: later and
 // concurrent callers get the same result.
 func (e *Environments) prepare(ctx context.Context, name, compute string, emit func(Event)) *preparation {
+	pr, leader := e.claim(name, compute)
+	if leader {
+		e.build(ctx, name, compute, pr, emit)
+		return pr
+	}
+	select {
+	case <-pr.done:
+		return pr
+	case <-ctx.Done():
+		return &preparation{err: ctx.Err()}
+	}
+}
+
+// claim returns the preparation of environment name on compute, and
+// whether the caller is the one to carry it out (it was not claimed yet).
+func (e *Environments) claim(name, compute string) (*preparation, bool) {
 	k := envKey{name, compute}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if pr, ok := e.prepared[k]; ok {
-		e.mu.Unlock()
-		select {
-		case <-pr.done:
-		case <-ctx.Done():
-			return &preparation{err: ctx.Err()}
-		}
-		return pr
+		return pr, false
 	}
 	pr := &preparation{done: make(chan struct{})}
 	e.prepared[k] = pr
-	spec, known := e.specs[k]
+	return pr, true
+}
+
+// preparing returns the preparation of environment name on compute when
+// one was claimed and is not done yet, else nil.
+func (e *Environments) preparing(name, compute string) *preparation {
+	e.mu.Lock()
+	pr := e.prepared[envKey{name, compute}]
 	e.mu.Unlock()
+	if pr == nil || isClosed(pr.done) {
+		return nil
+	}
+	return pr
+}
+
+// build carries out a claimed preparation.
+func (e *Environments) build(ctx context.Context, name, compute string, pr *preparation, emit func(Event)) {
 	defer close(pr.done)
+	e.mu.Lock()
+	spec, known := e.specs[envKey{name, compute}]
+	e.mu.Unlock()
 
 	addr := "environment." + name
-	fail := func(err error) *preparation {
+	fail := func(err error) {
 		pr.err = err
 		emit(Event{Type: EnvFailed, Address: addr, Compute: compute, Reason: err.Error()})
-		return pr
 	}
 	if !known {
 		var err error
 		if spec, err = e.Spec(ctx, name, compute); err != nil {
-			return fail(err)
+			fail(err)
+			return
 		}
 	}
 	env, err := e.open(name)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
 	m, dir, err := e.machine(compute)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
 	start := time.Now()
 	if spec.Builds {
@@ -224,11 +282,13 @@ func (e *Environments) prepare(ctx context.Context, name, compute string, emit f
 	}
 	p, err := env.Prepare(ctx, m, dir, spec)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
 	pr.p, pr.spec = p, spec
 	if err := e.record(name, compute, spec, pr); err != nil {
-		return fail(err)
+		fail(err)
+		return
 	}
 	if spec.Builds {
 		what := "up to date"
@@ -237,7 +297,6 @@ func (e *Environments) prepare(ctx context.Context, name, compute string, emit f
 		}
 		emit(Event{Type: EnvReady, Address: addr, Compute: compute, Message: what})
 	}
-	return pr
 }
 
 // record keeps the environment's lock and a record of where it is, when
