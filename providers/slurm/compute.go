@@ -1,0 +1,665 @@
+package slurm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/local"
+)
+
+// Options describe a Slurm compute.
+type Options struct {
+	Name string // the compute's name, recorded in handles
+	// Host is recorded in handles: the login compute's name, "" for this
+	// machine.
+	Host string
+	// Exec reaches the login node; when nil, Login is called once to get
+	// it, when first needed.
+	Exec  executor.Executor
+	Login func() (executor.Executor, error)
+	// Workdir is an absolute path on the login node, on a filesystem the
+	// compute nodes share: runs live in Workdir/runs/RUN_ID, job arrays'
+	// files in Workdir/batches/ID. "" allows only following recorded runs.
+	Workdir                 string
+	Partition, Account, QOS string
+	Requeue                 bool
+	Signal                  Signal // forwarded to the run; zero: none
+	SbatchArgs, Setup       []string
+	MaxRuns                 int // < 1: no bound but Slurm's
+	GPUs                    int // < 0: no bound but Slurm's
+	// PollMin and PollMax bound the interval between two squeue calls
+	// while runs are waited on: it grows from PollMin while nothing
+	// changes. Defaults: 200 ms and 5 s.
+	PollMin, PollMax time.Duration
+}
+
+// unbounded is what Slots and GPUs say when nothing bounds them but Slurm.
+const unbounded = 1 << 10
+
+// Compute runs runs as Slurm batch jobs. Its methods may be called from
+// several goroutines at once.
+type Compute struct {
+	o Options
+
+	execMu sync.Mutex
+	exec   executor.Executor
+	files  *local.Compute // the local compute's collection, over the same executor
+
+	tr *tracker
+
+	// multiNode starts every run through srun, as runs of several nodes
+	// are (tests on a one-node cluster).
+	multiNode bool
+}
+
+var (
+	_ providers.Compute         = (*Compute)(nil)
+	_ providers.BatchSubmitter  = (*Compute)(nil)
+	_ providers.Finder          = (*Compute)(nil)
+	_ providers.EnvironmentHost = (*Compute)(nil)
+)
+
+// New returns a compute over o.
+func New(o Options) *Compute {
+	if o.PollMin <= 0 {
+		o.PollMin = 200 * time.Millisecond
+	}
+	if o.PollMax < o.PollMin {
+		o.PollMax = max(5*time.Second, o.PollMin)
+	}
+	c := &Compute{o: o}
+	c.tr = newTracker(c)
+	return c
+}
+
+// executor returns the login node's executor, reaching it on first use.
+func (c *Compute) executor() (executor.Executor, error) {
+	c.execMu.Lock()
+	defer c.execMu.Unlock()
+	if c.exec != nil {
+		return c.exec, nil
+	}
+	e := c.o.Exec
+	if e == nil {
+		if c.o.Login == nil {
+			return nil, fmt.Errorf("compute %q has no login node", c.o.Name)
+		}
+		var err error
+		if e, err = c.o.Login(); err != nil {
+			return nil, err
+		}
+	}
+	c.exec = e
+	c.files = local.New(local.Options{Name: c.o.Name, Kind: "slurm", Host: c.o.Host, Exec: e, Workdir: c.o.Workdir, GPUs: 0})
+	return e, nil
+}
+
+func (c *Compute) Slots() int {
+	if c.o.MaxRuns > 0 {
+		return c.o.MaxRuns
+	}
+	return unbounded
+}
+
+func (c *Compute) GPUs() int {
+	if c.o.GPUs >= 0 {
+		return c.o.GPUs
+	}
+	return unbounded
+}
+
+func (c *Compute) Close() error { return nil }
+
+// EnvironmentMachine says where environments live: Workdir/envs on the
+// login node, which the compute nodes share (providers.EnvironmentHost).
+func (c *Compute) EnvironmentMachine() (providers.Machine, string) {
+	e, err := c.executor()
+	if err != nil {
+		return brokenMachine{err}, ""
+	}
+	return e, path.Join(c.o.Workdir, "envs")
+}
+
+// brokenMachine is the machine of a compute whose login node cannot be
+// reached: every call says why.
+type brokenMachine struct{ err error }
+
+func (m brokenMachine) Run(context.Context, []string, io.Reader) ([]byte, error) { return nil, m.err }
+func (m brokenMachine) ReadFile(context.Context, string) ([]byte, error)         { return nil, m.err }
+func (m brokenMachine) WriteFile(context.Context, string, []byte, os.FileMode) error {
+	return m.err
+}
+func (m brokenMachine) Mkdir(context.Context, string, os.FileMode) error { return m.err }
+func (m brokenMachine) RemoveAll(context.Context, string) error          { return m.err }
+func (m brokenMachine) Put(context.Context, string, []providers.File) error {
+	return m.err
+}
+
+// runDir returns the directory of run id, refusing ids that are not one
+// path element.
+func (c *Compute) runDir(id string) (string, error) {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00\n") {
+		return "", fmt.Errorf("run id %q cannot name a directory", id)
+	}
+	if c.o.Workdir == "" {
+		return "", fmt.Errorf("compute %q has no workdir", c.o.Name)
+	}
+	return path.Join(c.o.Workdir, "runs", id), nil
+}
+
+// Submit makes the run's directory and submits one batch job for it. A run
+// directory that already exists is an error (matching fs.ErrExist).
+func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (providers.Handle, error) {
+	e, err := c.executor()
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	dir, err := c.runDir(spec.RunID)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	if err := e.Mkdir(ctx, dir, 0o700); err != nil {
+		return providers.Handle{}, fmt.Errorf("create run directory: %w", err)
+	}
+	h, err := c.submitOne(ctx, e, spec, dir)
+	if err != nil {
+		// Nothing was submitted: leave no directory that would block a
+		// second Submit.
+		_ = e.RemoveAll(context.WithoutCancel(ctx), dir)
+		return providers.Handle{}, err
+	}
+	return h, nil
+}
+
+func (c *Compute) submitOne(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) (providers.Handle, error) {
+	if err := c.prepare(ctx, e, spec, dir); err != nil {
+		return providers.Handle{}, err
+	}
+	s := script{RunDir: dir, Title: "trainrun job of run " + spec.RunID + ": " + spec.Address,
+		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: c.multiNode || spec.Resources.Nodes > 1}
+	scriptPath := path.Join(dir, scriptFile)
+	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {
+		return providers.Handle{}, err
+	}
+	argv := c.sbatchArgv(jobArgs{Name: spec.Address, Comment: runComment + spec.RunID,
+		Output: path.Join(dir, executor.LogFile), Resources: spec.Resources, Timeout: spec.Timeout}, scriptPath)
+	started := time.Now()
+	id, err := c.sbatch(ctx, e, argv)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	// Submitted: from here on the run exists, whatever else fails.
+	_ = e.WriteFile(context.WithoutCancel(ctx), path.Join(dir, jobIDFile), []byte(id+"\n"), 0o644)
+	c.tr.submitted()
+	return c.handle(id, dir, started), nil
+}
+
+func (c *Compute) handle(id, dir string, started time.Time) providers.Handle {
+	return providers.Handle{Compute: c.o.Name, Kind: "slurm", ID: id, Dir: dir, Host: c.o.Host, StartedAt: started}
+}
+
+// sbatch submits and returns the job id.
+func (c *Compute) sbatch(ctx context.Context, e executor.Executor, argv []string) (string, error) {
+	out, err := e.Run(ctx, argv, nil)
+	if err != nil {
+		return "", fmt.Errorf("sbatch: %w", err)
+	}
+	return parseJobID(out)
+}
+
+// prepare materializes a run directory: the source snapshot, the inputs,
+// an empty log, outputs/ and job.env.
+func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) error {
+	argv, err := command(spec)
+	if err != nil {
+		return err
+	}
+	src := path.Join(dir, srcDir)
+	if err := e.Mkdir(ctx, src, 0o755); err != nil {
+		return err
+	}
+	if err := e.Put(ctx, src, spec.Files); err != nil {
+		return err
+	}
+	if err := e.Mkdir(ctx, path.Join(dir, outputsDir), 0o755); err != nil {
+		return err
+	}
+	if err := e.WriteFile(ctx, path.Join(dir, executor.LogFile), nil, 0o644); err != nil {
+		return err
+	}
+	inputs, err := c.putInputs(ctx, e, spec, dir)
+	if err != nil {
+		return err
+	}
+	env, prepend := runEnv(spec, dir, inputs)
+	if spec.Launcher != nil {
+		names := make([]string, 0, len(env)+4)
+		for k := range env {
+			if k != "CUDA_VISIBLE_DEVICES" {
+				names = append(names, k)
+			}
+		}
+		names = append(names, "TRAINRUN_ATTEMPT")
+		if c.multiNode || spec.Resources.Nodes > 1 {
+			names = append(names, "TRAINRUN_NODE_RANK", "TRAINRUN_NUM_NODES", "MASTER_ADDR", "MASTER_PORT")
+		}
+		sort.Strings(names)
+		mounts := make([]string, len(inputs))
+		for i, n := range inputs {
+			mounts[i] = path.Join(dir, "inputs", n)
+		}
+		argv, err = spec.Launcher.Launch(providers.Launch{RunDir: dir, WorkDir: src, Argv: argv, Env: names, Mounts: mounts})
+		if err != nil {
+			return err
+		}
+	}
+	data, err := envFileContent(spec, env, prepend, argv)
+	if err != nil {
+		return err
+	}
+	// 0600: the environment may hold secrets.
+	return e.WriteFile(ctx, path.Join(dir, envFile), data, 0o600)
+}
+
+// putInputs copies each input's collected outputs (directories on this
+// machine) into the run directory's inputs/NAME, where the compute nodes
+// see them, and returns the input names, sorted.
+func (c *Compute) putInputs(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) ([]string, error) {
+	if len(spec.Inputs) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(spec.Inputs))
+	for n := range spec.Inputs {
+		if err := executor.CheckPath(n); err != nil || strings.Contains(n, "/") {
+			return nil, fmt.Errorf("input name %q cannot name a directory", n)
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tmp, err := os.MkdirTemp("", "trainrun-slurm-links-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var files []providers.File
+	for _, n := range names {
+		fs, err := localTree(spec.Inputs[n], n, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", n, err)
+		}
+		files = append(files, fs...)
+	}
+	in := path.Join(dir, "inputs")
+	if err := e.Mkdir(ctx, in, 0o755); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := e.Mkdir(ctx, path.Join(in, n), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.Put(ctx, in, files); err != nil {
+		return nil, fmt.Errorf("copy inputs: %w", err)
+	}
+	return names, nil
+}
+
+// localTree lists the files below the local directory root as files of a
+// snapshot below prefix. The entries of root itself may be symlinks to
+// directories (an input from a sweep: one per instance) and are followed;
+// deeper symlinks are kept as symlinks, their targets written to files in
+// tmp, which is what Put reads them from.
+func localTree(root, prefix, tmp string) ([]providers.File, error) {
+	var files []providers.File
+	var walk func(dir, rel string, top bool) error
+	walk = func(dir, rel string, top bool) error {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, ent := range ents {
+			p := filepath.Join(dir, ent.Name())
+			r := rel + "/" + ent.Name()
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return err
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 && top {
+				if fi, err = os.Stat(p); err != nil {
+					return err
+				}
+			}
+			switch {
+			case fi.IsDir():
+				if err := walk(p, r, false); err != nil {
+					return err
+				}
+			case fi.Mode().IsRegular():
+				files = append(files, providers.File{Path: r, Mode: 0o100000 | uint32(fi.Mode().Perm()), Blob: p})
+			case fi.Mode()&fs.ModeSymlink != 0:
+				target, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				blob := filepath.Join(tmp, strconv.Itoa(len(files)))
+				if err := os.WriteFile(blob, []byte(target), 0o600); err != nil {
+					return err
+				}
+				files = append(files, providers.File{Path: r, Mode: 0o120000, Blob: blob})
+			}
+		}
+		return nil
+	}
+	if err := walk(root, prefix, true); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// maxPrepare bounds how many run directories of a batch are made at once.
+const maxPrepare = 8
+
+// SubmitBatch submits the runs of b as job arrays: one per set of runs that
+// share resources and timeout (usually one), so a sweep of any size is one
+// sbatch call. It submits all of them or none.
+func (c *Compute) SubmitBatch(ctx context.Context, b providers.Batch) ([]providers.Handle, error) {
+	if len(b.Specs) == 0 {
+		return nil, nil
+	}
+	e, err := c.executor()
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		r providers.Resources
+		t time.Duration
+	}
+	groups := map[key][]int{}
+	var order []key
+	for i, s := range b.Specs {
+		k := key{s.Resources, s.Timeout}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	handles := make([]providers.Handle, len(b.Specs))
+	var done []providers.Handle
+	for _, k := range order {
+		idx := groups[k]
+		specs := make([]*providers.RunSpec, len(idx))
+		for j, i := range idx {
+			specs[j] = b.Specs[i]
+		}
+		hs, err := c.submitArray(ctx, e, b, specs)
+		if err != nil {
+			// All or none: take back the arrays already submitted.
+			bg := context.WithoutCancel(ctx)
+			for _, h := range done {
+				_ = c.Cancel(bg, h)
+				_ = e.RemoveAll(bg, h.Dir)
+			}
+			return nil, err
+		}
+		for j, i := range idx {
+			handles[i] = hs[j]
+		}
+		done = append(done, hs...)
+	}
+	return handles, nil
+}
+
+func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b providers.Batch, specs []*providers.RunSpec) ([]providers.Handle, error) {
+	if c.o.Workdir == "" {
+		return nil, fmt.Errorf("compute %q has no workdir", c.o.Name)
+	}
+	id, err := newBatchID()
+	if err != nil {
+		return nil, err
+	}
+	bdir := path.Join(c.o.Workdir, "batches", id)
+	dirs := make([]string, len(specs))
+	for i, s := range specs {
+		if dirs[i], err = c.runDir(s.RunID); err != nil {
+			return nil, err
+		}
+	}
+	made := make([]bool, len(specs))
+	cleanup := func() {
+		bg := context.WithoutCancel(ctx)
+		for i, ok := range made {
+			if ok {
+				_ = e.RemoveAll(bg, dirs[i])
+			}
+		}
+		_ = e.RemoveAll(bg, bdir)
+	}
+	if err := e.Mkdir(ctx, bdir, 0o700); err != nil {
+		return nil, fmt.Errorf("create batch directory: %w", err)
+	}
+	if err := e.Mkdir(ctx, path.Join(bdir, outDir), 0o700); err != nil {
+		cleanup()
+		return nil, err
+	}
+	p := pool.New().WithErrors().WithContext(ctx).WithMaxGoroutines(maxPrepare).WithCancelOnError()
+	for i, s := range specs {
+		p.Go(func(ctx context.Context) error {
+			if err := e.Mkdir(ctx, dirs[i], 0o700); err != nil {
+				return fmt.Errorf("create run directory: %w", err)
+			}
+			made[i] = true
+			if err := c.prepare(ctx, e, s, dirs[i]); err != nil {
+				return fmt.Errorf("run %s: %w", s.RunID, err)
+			}
+			return e.WriteFile(ctx, path.Join(dirs[i], batchFile), []byte(id+" "+strconv.Itoa(i)+"\n"), 0o644)
+		})
+	}
+	if err := p.Wait(); err != nil {
+		cleanup()
+		return nil, err
+	}
+	var tasks strings.Builder
+	multi := c.multiNode
+	for i, d := range dirs {
+		tasks.WriteString(d + "\n")
+		multi = multi || specs[i].Resources.Nodes > 1
+	}
+	if err := e.WriteFile(ctx, path.Join(bdir, tasksFile), []byte(tasks.String()), 0o644); err != nil {
+		cleanup()
+		return nil, err
+	}
+	s := script{BatchDir: bdir, Title: fmt.Sprintf("trainrun job array %s: %d runs of experiment.%s", id, len(specs), b.Experiment),
+		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: multi}
+	scriptPath := path.Join(bdir, scriptFile)
+	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {
+		cleanup()
+		return nil, err
+	}
+	throttle := b.MaxConcurrent
+	if c.o.MaxRuns > 0 && (throttle <= 0 || c.o.MaxRuns < throttle) {
+		throttle = c.o.MaxRuns
+	}
+	argv := c.sbatchArgv(jobArgs{Name: "experiment." + b.Experiment, Comment: batchComment + id,
+		Output: path.Join(bdir, outDir, "%a"), Resources: specs[0].Resources, Timeout: specs[0].Timeout,
+		Tasks: len(specs), MaxConcurrent: throttle}, scriptPath)
+	started := time.Now()
+	job, err := c.sbatch(ctx, e, argv)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	_ = e.WriteFile(context.WithoutCancel(ctx), path.Join(bdir, jobIDFile), []byte(job+"\n"), 0o644)
+	c.tr.submitted()
+	hs := make([]providers.Handle, len(specs))
+	for i := range specs {
+		hs[i] = c.handle(job+"_"+strconv.Itoa(i), dirs[i], started)
+	}
+	return hs, nil
+}
+
+func newBatchID() (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return time.Now().UTC().Format("20060102-150405-") + hex.EncodeToString(b), nil
+}
+
+// Collect copies the run's log, metrics and outputs from its directory on
+// the shared filesystem, as the local compute does.
+func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *providers.RunSpec, dst string, outputs bool) error {
+	if _, err := c.executor(); err != nil {
+		return err
+	}
+	return c.files.Collect(ctx, h, spec, dst, outputs)
+}
+
+// checkRunDir refuses a handle whose directory is not a run directory: a
+// handle from a damaged state file must not make trainrun remove anything
+// else.
+func checkRunDir(dir string) error {
+	if !path.IsAbs(dir) || path.Clean(dir) != dir || path.Base(path.Dir(dir)) != "runs" {
+		return fmt.Errorf("%s is not a run directory", dir)
+	}
+	return nil
+}
+
+// Remove deletes the run's directory, and the files of its job array once
+// no run of the array is left. A live run is refused: cancel it first.
+func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
+	if err := checkRunDir(h.Dir); err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	e, err := c.executor()
+	if err != nil {
+		return err
+	}
+	info, err := c.query(ctx, h.ID)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", h.Dir, err)
+	}
+	if info.known && !c.final(info.state) {
+		return fmt.Errorf("remove %s: job %s is %s; cancel it first", h.Dir, h.ID, info.state)
+	}
+	batch, _ := e.ReadFile(ctx, path.Join(h.Dir, batchFile))
+	if err := e.RemoveAll(ctx, h.Dir); err != nil {
+		return fmt.Errorf("remove %s: %w", h.Dir, err)
+	}
+	if id, idx, ok := parseBatchFile(batch); ok {
+		bdir := path.Join(path.Dir(path.Dir(h.Dir)), "batches", id)
+		if _, err := e.Run(ctx, []string{"sh", "-c", cleanBatch, "trainrun-clean", bdir, strconv.Itoa(idx)}, nil); err != nil {
+			return fmt.Errorf("remove %s: %w", bdir, err)
+		}
+	}
+	return nil
+}
+
+// cleanBatch removes task $2's output from batch directory $1, and the
+// whole batch directory once none of its runs' directories is left.
+const cleanBatch = `batch=$1
+rm -f -- "$batch/out/$2"
+[ -r "$batch/tasks" ] || exit 0
+while IFS= read -r d; do
+	[ -e "$d" ] && exit 0
+done <"$batch/tasks"
+rm -rf -- "$batch"
+`
+
+// parseBatchFile parses "BATCH INDEX".
+func parseBatchFile(data []byte) (id string, idx int, ok bool) {
+	id, n, found := strings.Cut(strings.TrimSpace(string(data)), " ")
+	if !found || id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return "", 0, false
+	}
+	idx, err := strconv.Atoi(n)
+	if err != nil || idx < 0 {
+		return "", 0, false
+	}
+	return id, idx, true
+}
+
+// Lookup finds a run submitted by an earlier trainrun process that died
+// before it recorded the handle (providers.Finder): by the job id the run
+// directory holds (written after sbatch, and by the job when it starts),
+// else by the comment of a queued job. found is false when the run was
+// never submitted; a directory it left half made is then removed.
+func (c *Compute) Lookup(ctx context.Context, runID string) (providers.Handle, bool, error) {
+	dir, err := c.runDir(runID)
+	if err != nil {
+		return providers.Handle{}, false, err
+	}
+	e, err := c.executor()
+	if err != nil {
+		return providers.Handle{}, false, err
+	}
+	if _, err := e.ReadFile(ctx, path.Join(dir, envFile)); errors.Is(err, fs.ErrNotExist) {
+		// job.env is written before any sbatch: without it, nothing was
+		// submitted (a directory without it is half made).
+		if err := e.RemoveAll(ctx, dir); err != nil {
+			return providers.Handle{}, false, fmt.Errorf("remove run directory that was never submitted: %w", err)
+		}
+		return providers.Handle{}, false, nil
+	} else if err != nil {
+		return providers.Handle{}, false, err
+	}
+	if data, err := e.ReadFile(ctx, path.Join(dir, jobIDFile)); err == nil {
+		if id := strings.TrimSpace(string(data)); validJobID(id) {
+			return c.handle(id, dir, time.Time{}), true, nil
+		}
+	}
+	batch, _ := e.ReadFile(ctx, path.Join(dir, batchFile))
+	bid, idx, inBatch := parseBatchFile(batch)
+	if inBatch {
+		data, err := e.ReadFile(ctx, path.Join(c.o.Workdir, "batches", bid, jobIDFile))
+		if id := strings.TrimSpace(string(data)); err == nil && validJobID(id) {
+			return c.handle(id+"_"+strconv.Itoa(idx), dir, time.Time{}), true, nil
+		}
+	}
+	// Submitted, perhaps, with the job id never written down: ask Slurm.
+	out, err := e.Run(ctx, []string{"squeue", "--me", "--noheader", "--array", "--states=all", "--format=%i|%k"}, nil)
+	if err != nil {
+		return providers.Handle{}, false, fmt.Errorf("squeue: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		id, comment, ok := strings.Cut(strings.TrimSpace(line), "|")
+		if !ok {
+			continue
+		}
+		switch {
+		case comment == runComment+runID:
+			return c.handle(id, dir, time.Time{}), true, nil
+		case inBatch && comment == batchComment+bid && strings.HasSuffix(id, "_"+strconv.Itoa(idx)):
+			return c.handle(id, dir, time.Time{}), true, nil
+		}
+	}
+	// Never submitted (or submitted, never started, and forgotten by
+	// Slurm): nothing runs it, and it may be submitted again.
+	if err := e.RemoveAll(ctx, dir); err != nil {
+		return providers.Handle{}, false, fmt.Errorf("remove run directory that was never submitted: %w", err)
+	}
+	return providers.Handle{}, false, nil
+}
+
+// validJobID accepts "123" and "123_4".
+func validJobID(id string) bool {
+	base, task, isTask := strings.Cut(id, "_")
+	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	return digits(base) && (!isTask || digits(task))
+}

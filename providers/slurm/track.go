@@ -1,0 +1,547 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
+)
+
+// jobInfo is what Slurm says of one job (an array task is one job).
+type jobInfo struct {
+	known  bool   // squeue, scontrol or sacct knows the job
+	state  string // PENDING, RUNNING, COMPLETED, …
+	reason string // why a pending job waits, as squeue says
+}
+
+// Slurm's job states, by what they mean for a run.
+var (
+	pendingStates = map[string]bool{"PENDING": true, "CONFIGURING": true, "REQUEUED": true,
+		"REQUEUE_HOLD": true, "REQUEUE_FED": true, "RESV_DEL_HOLD": true}
+	runningStates = map[string]bool{"RUNNING": true, "COMPLETING": true, "SUSPENDED": true,
+		"STOPPED": true, "SIGNALING": true, "STAGE_OUT": true, "RESIZING": true}
+)
+
+// final reports whether Slurm is done with a job in state. A preempted job
+// of a requeueable compute is requeued: it is not done.
+func (c *Compute) final(state string) bool {
+	if state == "PREEMPTED" {
+		return !c.o.Requeue
+	}
+	return !pendingStates[state] && !runningStates[state] && state != ""
+}
+
+// baseID is the job id of an array task's array ("123" of "123_4").
+func baseID(id string) string {
+	b, _, _ := strings.Cut(id, "_")
+	return b
+}
+
+// queryJobs asks Slurm about jobs: one squeue call for all of them; when
+// squeue fails, scontrol show job; for jobs squeue no longer lists, sacct
+// (once it has said accounting is disabled, never again). Jobs none of
+// them knows are returned with known false.
+func (c *Compute) queryJobs(ctx context.Context, ids []string) (map[string]jobInfo, error) {
+	e, err := c.executor()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var bases []string
+	for _, id := range ids {
+		if !validJobID(id) {
+			return nil, fmt.Errorf("%q is not a Slurm job id", id)
+		}
+		if b := baseID(id); !seen[b] {
+			seen[b] = true
+			bases = append(bases, b)
+		}
+	}
+	sort.Strings(bases)
+	infos := make(map[string]jobInfo, len(ids))
+	out, err := e.Run(ctx, []string{"squeue", "--noheader", "--array", "--states=all",
+		"--jobs=" + strings.Join(bases, ","), "--format=%i|%T|%r"}, nil)
+	switch {
+	case err == nil:
+		parseSqueue(out, infos)
+	case invalidJobID(err):
+		// None of them is known any more.
+	default:
+		if serr := c.scontrol(ctx, e, bases, infos); serr != nil {
+			return nil, fmt.Errorf("%w; scontrol: %v", err, serr)
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if !infos[id].known {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 && !c.tr.noSacct.Load() {
+		c.sacct(ctx, e, missing, infos)
+	}
+	return infos, nil
+}
+
+// invalidJobID reports whether a Slurm command failed because it knows none
+// of the jobs asked about.
+func invalidJobID(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Invalid job id")
+}
+
+// parseSqueue reads lines of "ID|STATE|REASON".
+func parseSqueue(out []byte, infos map[string]jobInfo) {
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(strings.TrimSpace(line), "|", 3)
+		if len(f) < 2 || !validJobID(f[0]) {
+			continue
+		}
+		info := jobInfo{known: true, state: f[1]}
+		if len(f) == 3 && f[2] != "None" {
+			info.reason = f[2]
+		}
+		infos[f[0]] = info
+	}
+}
+
+func (c *Compute) scontrol(ctx context.Context, e executor.Executor, bases []string, infos map[string]jobInfo) error {
+	for _, b := range bases {
+		out, err := e.Run(ctx, []string{"scontrol", "--oneliner", "show", "job", b}, nil)
+		if invalidJobID(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		parseScontrol(out, infos)
+	}
+	return nil
+}
+
+// parseScontrol reads scontrol --oneliner show job: one job (or pending
+// array tasks, as a range) per line. Fields are read after the job name,
+// which may hold anything, even text that looks like fields: the last
+// " UserId=" starts the fields that follow it.
+func parseScontrol(out []byte, infos map[string]jobInfo) {
+	for _, line := range strings.Split(string(out), "\n") {
+		id, _, _ := strings.Cut(strings.TrimPrefix(line, "JobId="), " ")
+		i := strings.LastIndex(line, " UserId=")
+		if !strings.HasPrefix(line, "JobId=") || i < 0 || !validJobID(id) {
+			continue
+		}
+		fields := map[string]string{}
+		for _, kv := range strings.Fields(line[i:]) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				if _, dup := fields[k]; !dup {
+					fields[k] = v
+				}
+			}
+		}
+		head := line[:i]
+		arrayJob := field(head, "ArrayJobId")
+		info := jobInfo{known: true, state: fields["JobState"]}
+		if r := fields["Reason"]; r != "None" {
+			info.reason = r
+		}
+		if arrayJob == "" {
+			infos[id] = info
+			continue
+		}
+		// ArrayTaskId is one task, or pending tasks: "3-5,7%2".
+		tasks, _, _ := strings.Cut(field(head, "ArrayTaskId"), "%")
+		for _, part := range strings.Split(tasks, ",") {
+			lo, hi, isRange := strings.Cut(part, "-")
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if !isRange {
+				b, err2 = a, err1
+			}
+			if err1 != nil || err2 != nil || b < a || b-a > maxCount {
+				continue
+			}
+			for t := a; t <= b; t++ {
+				infos[arrayJob+"_"+strconv.Itoa(t)] = info
+			}
+		}
+	}
+}
+
+// field finds " KEY=VALUE" among the fields before the job name.
+func field(head, key string) string {
+	for _, kv := range strings.Fields(head) {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *Compute) sacct(ctx context.Context, e executor.Executor, ids []string, infos map[string]jobInfo) {
+	out, err := e.Run(ctx, []string{"sacct", "--noheader", "--parsable2", "--allocations",
+		"--jobs=" + strings.Join(ids, ","), "--format=JobID,State"}, nil)
+	if err != nil {
+		// "Slurm accounting storage is disabled", or no sacct at all:
+		// either way it will not answer later.
+		if strings.Contains(err.Error(), "disabled") || errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "not found") {
+			c.tr.noSacct.Store(true)
+		}
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		id, state, ok := strings.Cut(strings.TrimSpace(line), "|")
+		if !ok || !validJobID(id) {
+			continue
+		}
+		state, _, _ = strings.Cut(state, " ") // "CANCELLED by 0"
+		if !infos[id].known {
+			infos[id] = jobInfo{known: true, state: state}
+		}
+	}
+}
+
+// status says what Slurm's view and the run's files mean for the run.
+func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) (providers.Status, error) {
+	if info.known && !c.final(info.state) {
+		if runningStates[info.state] {
+			return providers.Status{State: providers.Running}, nil
+		}
+		st := providers.Status{State: providers.Pending, Reason: strings.ToLower(info.state)}
+		if info.reason != "" {
+			st.Reason += ": " + info.reason
+		}
+		return st, nil
+	}
+	e, err := c.executor()
+	if err != nil {
+		return providers.Status{}, err
+	}
+	read := func(name string) ([]byte, bool, error) {
+		data, err := e.ReadFile(ctx, path.Join(h.Dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		}
+		return data, err == nil, err
+	}
+	var st providers.Status
+	data, _, err := read(executor.ExitFile)
+	if err != nil {
+		return st, err
+	}
+	code, exited := executor.ParseExit(data)
+	if exited {
+		st.ExitCode = &code
+	}
+	if data, ok, err := read(restartsFile); err != nil {
+		return st, err
+	} else if ok {
+		st.Requeues, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		st.Requeues = max(st.Requeues, 0)
+	}
+	_, cancelled, err := read(cancelledFile)
+	if err != nil {
+		return st, err
+	}
+	timedOut, timed, err := read(executor.TimedOutFile)
+	if err != nil {
+		return st, err
+	}
+	why, _, err := read(reasonFile)
+	if err != nil {
+		return st, err
+	}
+	state := info.state
+	slurmSays := "Slurm: " + state
+	switch {
+	case cancelled:
+		st.State, st.Reason = providers.Cancelled, "cancelled"
+	case state == "CANCELLED":
+		st.State, st.Reason = providers.Cancelled, "cancelled in Slurm (scancel, or the cluster)"
+	case timed:
+		st.State, st.Reason = providers.Failed, "timed out"
+		if d, ok := executor.ParseTimedOut(timedOut); ok {
+			st.Reason += " after " + formatDuration(d)
+		}
+	case state == "COMPLETED" || state == "FAILED" || !info.known:
+		switch {
+		case exited && code == 0 && state != "FAILED":
+			st.State = providers.Succeeded
+		case exited && code != 0:
+			st.State, st.Reason = providers.Failed, fmt.Sprintf("exit code %d", code)
+		case len(why) > 0:
+			st.State, st.Reason = providers.Failed, strings.TrimSpace(string(why))
+		case !info.known:
+			st.State, st.Reason = providers.Failed, fmt.Sprintf("Slurm no longer knows job %s and the run wrote no exit code", h.ID)
+		default:
+			st.State = providers.Failed
+			st.Reason = fmt.Sprintf("%s, and the run wrote no exit code: is %s visible on the compute nodes? The workdir must be on a filesystem they share", slurmSays, h.Dir)
+		}
+	default: // TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, …
+		st.State, st.Reason = providers.Failed, slurmSays
+		if exited {
+			st.Reason += fmt.Sprintf(" (exit code %d)", code)
+		}
+	}
+	return st, nil
+}
+
+// formatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
+// is 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// cacheFor is how long one squeue answer serves Poll: a plan refreshing a
+// thousand live runs of one array costs one squeue call, not a thousand.
+const cacheFor = time.Second
+
+// query returns what Slurm says of job id, from an answer younger than
+// cacheFor when there is one.
+func (c *Compute) query(ctx context.Context, id string) (jobInfo, error) {
+	if info, ok := c.tr.cached(id); ok {
+		return info, nil
+	}
+	infos, err := c.queryJobs(ctx, []string{id})
+	if err != nil {
+		return jobInfo{}, err
+	}
+	c.tr.store(infos)
+	return infos[id], nil
+}
+
+// Poll says where the run is now.
+func (c *Compute) Poll(ctx context.Context, h providers.Handle) (providers.Status, error) {
+	info, err := c.query(ctx, h.ID)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	return c.status(ctx, h, info)
+}
+
+// Wait blocks until the run is final. All of the compute's waits share one
+// squeue call per round.
+func (c *Compute) Wait(ctx context.Context, h providers.Handle) (providers.Status, error) {
+	if !validJobID(h.ID) {
+		return providers.Status{}, fmt.Errorf("%q is not a Slurm job id", h.ID)
+	}
+	return c.tr.wait(ctx, h)
+}
+
+// Cancel cancels the run's job with scancel, pending or running; a final
+// run is left alone. A marker in the run directory says trainrun cancelled
+// it, for as long as Slurm remembers nothing.
+func (c *Compute) Cancel(ctx context.Context, h providers.Handle) error {
+	if !validJobID(h.ID) {
+		return fmt.Errorf("%q is not a Slurm job id", h.ID)
+	}
+	e, err := c.executor()
+	if err != nil {
+		return err
+	}
+	infos, err := c.queryJobs(ctx, []string{h.ID})
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	if info := infos[h.ID]; !info.known || c.final(info.state) {
+		return nil
+	}
+	marker := path.Join(h.Dir, cancelledFile)
+	if err := e.WriteFile(ctx, marker, nil, 0o644); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	defer c.tr.kick()
+	if _, err := e.Run(ctx, []string{"scancel", h.ID}, nil); err != nil {
+		infos, qerr := c.queryJobs(ctx, []string{h.ID})
+		if info := infos[h.ID]; qerr == nil && (!info.known || c.final(info.state)) {
+			if info.state != "CANCELLED" {
+				_ = e.RemoveAll(ctx, marker) // it ended by itself just now
+			}
+			return nil
+		}
+		return fmt.Errorf("cancel: %w", err)
+	}
+	return nil
+}
+
+// tracker serves every Wait of one compute with one loop: each round, one
+// squeue call for all jobs waited on; final ones are answered, and the
+// interval grows from PollMin to PollMax while nothing changes.
+type tracker struct {
+	c       *Compute
+	noSacct atomic.Bool // sacct said accounting is disabled
+
+	mu      sync.Mutex
+	watches map[string][]*watch // by job id
+	running bool
+	wake    chan struct{} // a new wait, a submission or a cancel: poll soon
+	cache   map[string]cachedInfo
+}
+
+type watch struct {
+	h    providers.Handle
+	done chan outcome // buffered: the loop never blocks on it
+}
+
+type outcome struct {
+	st  providers.Status
+	err error
+}
+
+type cachedInfo struct {
+	info jobInfo
+	at   time.Time
+}
+
+func newTracker(c *Compute) *tracker {
+	return &tracker{c: c, watches: map[string][]*watch{}, wake: make(chan struct{}, 1), cache: map[string]cachedInfo{}}
+}
+
+func (t *tracker) kick() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// submitted notes a new job: jobs start soon after, so poll often again.
+func (t *tracker) submitted() { t.kick() }
+
+func (t *tracker) cached(id string) (jobInfo, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ci, ok := t.cache[id]
+	if !ok || time.Since(ci.at) > cacheFor {
+		return jobInfo{}, false
+	}
+	return ci.info, true
+}
+
+func (t *tracker) store(infos map[string]jobInfo) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, ci := range t.cache {
+		if now.Sub(ci.at) > cacheFor {
+			delete(t.cache, id)
+		}
+	}
+	for id, info := range infos {
+		t.cache[id] = cachedInfo{info, now}
+	}
+}
+
+func (t *tracker) wait(ctx context.Context, h providers.Handle) (providers.Status, error) {
+	w := &watch{h: h, done: make(chan outcome, 1)}
+	t.mu.Lock()
+	t.watches[h.ID] = append(t.watches[h.ID], w)
+	if !t.running {
+		t.running = true
+		go t.loop()
+	}
+	t.mu.Unlock()
+	t.kick()
+	select {
+	case o := <-w.done:
+		return o.st, o.err
+	case <-ctx.Done():
+		t.mu.Lock()
+		ws := t.watches[h.ID]
+		for i, x := range ws {
+			if x == w {
+				ws = append(ws[:i:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(t.watches, h.ID)
+		} else {
+			t.watches[h.ID] = ws
+		}
+		t.mu.Unlock()
+		return providers.Status{}, ctx.Err()
+	}
+}
+
+// roundTimeout bounds one round of queries.
+const roundTimeout = 2 * time.Minute
+
+func (t *tracker) loop() {
+	delay := t.c.o.PollMin
+	last := map[string]string{} // job id → state seen last round
+	for {
+		t.mu.Lock()
+		if len(t.watches) == 0 {
+			t.running = false
+			t.mu.Unlock()
+			return
+		}
+		ids := make([]string, 0, len(t.watches))
+		for id := range t.watches {
+			ids = append(ids, id)
+		}
+		t.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+		infos, err := t.c.queryJobs(ctx, ids)
+		changed := false
+		if err == nil {
+			t.store(infos)
+			for _, id := range ids {
+				info := infos[id]
+				if last[id] != info.state {
+					changed = true
+					last[id] = info.state
+				}
+				if info.known && !t.c.final(info.state) {
+					continue
+				}
+				t.finish(ctx, id, info)
+				delete(last, id)
+			}
+		}
+		cancel()
+		if changed {
+			delay = t.c.o.PollMin
+		} else {
+			delay = min(delay*3/2, t.c.o.PollMax)
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-t.wake:
+			timer.Stop()
+			delay = t.c.o.PollMin
+		}
+	}
+}
+
+// finish answers the waits on a job that is final.
+func (t *tracker) finish(ctx context.Context, id string, info jobInfo) {
+	t.mu.Lock()
+	ws := t.watches[id]
+	delete(t.watches, id)
+	t.mu.Unlock()
+	if len(ws) == 0 {
+		return
+	}
+	st, err := t.c.status(ctx, ws[0].h, info)
+	for _, w := range ws {
+		w.done <- outcome{st, err}
+	}
+}
