@@ -692,6 +692,13 @@ func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool)
 		for it := list.ElementIterator(); it.Next(); {
 			_, ev := it.Element()
 			ev = ev.WithMarks(marks)
+			if ev.ContainsMarked() {
+				// The address names the point: a secret there would be
+				// printed and recorded in clear.
+				l.errorf(a.Expr.Range().Ptr(), "Sensitive value in a sweep grid",
+					"A value of %s comes from a sensitive variable, and instance addresses show their sweep points. Pass the secret through env or params instead.", name)
+				return nil, 0, false
+			}
 			clear := l.unmark(ev, false)
 			j, err := canonicalJSON(clear)
 			if err != nil {
