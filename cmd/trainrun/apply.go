@@ -37,6 +37,9 @@ func cmdApply(c *cli, args []string) int {
 		if saved, err = planner.Read(pos[0]); err != nil {
 			return c.errorf("%v", err)
 		}
+		if len(sel.targets)+len(sel.excludes)+len(sel.replace) > 0 {
+			return c.errorf("a saved plan carries its own selection: give -target, -exclude and -replace to 'trainrun plan -out', not to 'trainrun apply %s'", pos[0])
+		}
 		// The plan's own variables come first; -var given now may add
 		// sensitive ones, which plan files never hold.
 		vf.vars = append(append(strList{}, saved.Vars...), vf.vars...)
