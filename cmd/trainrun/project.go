@@ -16,6 +16,7 @@ import (
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/ssh"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 )
@@ -25,6 +26,7 @@ func registry() *providers.Registry {
 	return &providers.Registry{
 		Computes: map[string]providers.ComputeKind{
 			"local": local.Kind(),
+			"ssh":   ssh.Kind(),
 		},
 		Environments: envs.Kinds(),
 	}
