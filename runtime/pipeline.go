@@ -10,9 +10,11 @@ import (
 )
 
 // resolve decides an action that waited for upstream outputs, now that its
-// upstream instances succeeded, and says what it decided and why. It
+// upstream instances succeeded, and says what it decided and why when the
+// plan left it open. It
 // reports false when the action cannot go on (then reported skipped).
 func (r *Runtime) resolve(a *planner.Action, outcomes map[string]*outcome) bool {
+	wasPending := a.Action == planner.Pending // else it runs anyway, as the plan said
 	err := a.Resolve(func(addr string) (string, error) {
 		var run *state.Run
 		if o := outcomes[addr]; o != nil {
@@ -28,6 +30,9 @@ func (r *Runtime) resolve(a *planner.Action, outcomes map[string]*outcome) bool 
 	if err != nil {
 		r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: err.Error()})
 		return false
+	}
+	if !wasPending {
+		return true
 	}
 	ev := Event{Type: RunDecided, Address: a.Address, Action: a.Action, Reason: strings.Join(a.Reasons, "; ")}
 	if a.Prior != nil {

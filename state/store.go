@@ -162,7 +162,8 @@ func (s *Store) Get(id string) (*Run, bool) {
 }
 
 // Latest returns the newest run (by CreatedAt, then ID) of the instance at
-// address, or nil when it has none.
+// address, or nil when it has none. Reproductions (ReproOf set) are left
+// out: re-running an old run checks it; it does not make it current.
 func (s *Store) Latest(address string) *Run {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -175,6 +176,9 @@ func (s *Store) Latest(address string) *Run {
 func (s *Store) latest(address string) *Run {
 	var best *Run
 	for _, e := range s.byAddr[address] {
+		if e.run.ReproOf != "" {
+			continue
+		}
 		if best == nil || compareRuns(e.run, best) > 0 {
 			best = e.run
 		}

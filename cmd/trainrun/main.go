@@ -63,6 +63,8 @@ func commands() []command {
 		{"logs", "[-f] RUN_ID", "a run's log; -f follows a live run", cmdLogs},
 		{"compare", "[-json] [-sort METRIC] ADDR", "an experiment's instances side by side: params, metrics, the best marked", cmdCompare},
 		{"cancel", "RUN_ID…", "cancel live runs", cmdCancel},
+		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR", cmdCheckout},
+		{"rerun", "[-var …] RUN_ID", "run a recorded run again as it was; say whether its outputs match", cmdRerun},
 		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes", cmdWatch},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay", cmdDestroy},
 		{"graph", "", "the dependency graph in DOT", cmdGraph},
