@@ -61,4 +61,21 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		time.Sleep(d)
 	},
+	// writen N INTERVAL PATH: write PATH N times, INTERVAL apart, each time
+	// with other content ("save N"), as an editor saving in a burst.
+	"writen": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 3 {
+			ts.Fatalf("usage: writen N INTERVAL PATH")
+		}
+		n, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		for i := range n {
+			if i > 0 {
+				time.Sleep(d)
+			}
+			ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte("save "+strconv.Itoa(i+1)+"\n"), 0o644))
+		}
+	},
 }
