@@ -18,13 +18,15 @@ var ErrNotReproducible = errors.New("cannot rerun exactly")
 // ReproInstance rebuilds, from a run's record, the instance to run again:
 // its recorded command or shell line, env, params, outputs, environment,
 // compute and settings. cfg, the current configuration, must still have
-// the run's compute and the same environment (its fingerprint unchanged).
+// the run's compute, and its environment must be the same: envFP, what
+// fingerprints hash of it now (EnvironmentFingerprint, or the spec an
+// EnvironmentResolver gives), must be what the run recorded.
 //
 // Records hold sensitive values redacted. For a run that used some, the
 // clear values come from cfg's instance at the same address, and only if
 // redacting them gives exactly what was recorded and their salted hash is
 // the one recorded: the same secrets, or the rerun is refused.
-func ReproInstance(cfg *lang.Config, run *state.Run) (*lang.Instance, error) {
+func ReproInstance(cfg *lang.Config, run *state.Run, envFP string) (*lang.Instance, error) {
 	in := run.Inputs
 	if in == nil || in.Snapshot == "" {
 		return nil, fmt.Errorf("%w: run %s has no recorded snapshot", ErrNotReproducible, run.ID)
@@ -41,7 +43,7 @@ func ReproInstance(cfg *lang.Config, run *state.Run) (*lang.Instance, error) {
 	if run.Environment != "" && cfg.Environments[run.Environment] == nil {
 		return nil, fmt.Errorf("%w: environment %q, which run %s used, is no longer in the configuration", ErrNotReproducible, run.Environment, run.ID)
 	}
-	if fp := EnvironmentFingerprint(cfg, run.Environment); fp != in.Environment {
+	if envFP != in.Environment {
 		name := run.Environment
 		if name == "" {
 			name = "host (default)"

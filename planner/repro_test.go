@@ -60,7 +60,8 @@ func TestReproInstance(t *testing.T) {
 			p.apply()
 			run := p.open().Latest("experiment.t")
 			tt.change(p)
-			inst, err := planner.ReproInstance(p.load(), run)
+			cfg := p.load()
+			inst, err := planner.ReproInstance(cfg, run, planner.EnvironmentFingerprint(cfg, run.Environment))
 			if tt.wantErr != "" {
 				if !errors.Is(err, planner.ErrNotReproducible) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want ErrNotReproducible saying %q", err, tt.wantErr)
@@ -89,30 +90,32 @@ func TestReproInstance(t *testing.T) {
 }
 
 func TestReproInstanceWithoutSecrets(t *testing.T) {
-	cfg := strings.Replace(reproConfig, `"--token=${var.token}", `, "", 1)
-	p := newProject(t, map[string]string{"trainrun.hcl": cfg, "src/t.py": "print(1)\n"})
+	src := strings.Replace(reproConfig, `"--token=${var.token}", `, "", 1)
+	p := newProject(t, map[string]string{"trainrun.hcl": src, "src/t.py": "print(1)\n"})
 	p.vars = []string{"token=unused-secret"}
 	p.apply()
 	run := p.open().Latest("experiment.t")
 	// The command changed since: the recorded one is what runs again.
 	edit(p, `"t.py"`, `"t2.py"`)
-	inst, err := planner.ReproInstance(p.load(), run)
+	cfg := p.load()
+	envFP := planner.EnvironmentFingerprint(cfg, run.Environment)
+	inst, err := planner.ReproInstance(cfg, run, envFP)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"python3", "t.py", "0.5"}; !slices.Equal(inst.Command, want) {
 		t.Errorf("command = %q, want the recorded %q", inst.Command, want)
 	}
-	if _, err := planner.ReproInstance(nil, run); !errors.Is(err, planner.ErrNotReproducible) {
+	if _, err := planner.ReproInstance(nil, run, envFP); !errors.Is(err, planner.ErrNotReproducible) {
 		t.Errorf("without a configuration: %v", err)
 	}
 	run.Inputs.Snapshot = ""
-	if _, err := planner.ReproInstance(p.load(), run); !errors.Is(err, planner.ErrNotReproducible) {
+	if _, err := planner.ReproInstance(cfg, run, envFP); !errors.Is(err, planner.ErrNotReproducible) {
 		t.Errorf("without a snapshot: %v", err)
 	}
 	run.Inputs = nil
 	run.Status = providers.Failed
-	if _, err := planner.ReproInstance(p.load(), run); !errors.Is(err, planner.ErrNotReproducible) {
+	if _, err := planner.ReproInstance(cfg, run, envFP); !errors.Is(err, planner.ErrNotReproducible) {
 		t.Errorf("without inputs: %v", err)
 	}
 }

@@ -68,7 +68,11 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 	if orig.Live() {
 		return nil, fmt.Errorf("run %s is still %s; rerun it once it has ended", orig.ID, orig.Status)
 	}
-	inst, err := planner.ReproInstance(r.Config, orig)
+	envFP, err := r.environmentFingerprint(ctx, orig.Environment, orig.Compute)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := planner.ReproInstance(r.Config, orig, envFP)
 	if err != nil {
 		return nil, err
 	}
@@ -198,4 +202,21 @@ func (r *Runtime) compareOutputs(orig, run *state.Run) *Reproduction {
 		rep.Diff = snapshot.Diff(a, b)
 	}
 	return rep
+}
+
+// environmentFingerprint is what a run's fingerprint hashes of environment
+// name on compute now, as the planner finds it.
+func (r *Runtime) environmentFingerprint(ctx context.Context, name, compute string) (string, error) {
+	if name == "" || r.Config == nil || r.Config.Environments[name] == nil {
+		return planner.EnvironmentFingerprint(r.Config, name), nil
+	}
+	envs := r.environments()
+	if envs == nil {
+		return planner.EnvironmentFingerprint(r.Config, name), nil
+	}
+	spec, err := envs.Spec(ctx, name, compute)
+	if err != nil {
+		return "", fmt.Errorf("environment.%s on compute.%s: %w", name, compute, err)
+	}
+	return spec.Fingerprint(), nil
 }
