@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-//go:embed quickstart digits
+//go:embed quickstart digits pipeline
 var files embed.FS
 
 // Names lists the examples.
