@@ -130,7 +130,8 @@ type watch struct {
 	broken  bool          // the configuration on disk has errors
 	pending *planner.Plan // waiting for approval, with pendingRT
 	pendRT  *runtime.Runtime
-	changes int // batches of changes seen; 0 during the first cycle
+	changes int // batches of changes seen
+	planned int // plans made
 	applies sync.WaitGroup
 }
 
@@ -153,15 +154,7 @@ func (w *watch) start(ctx context.Context) int {
 		return 0
 	}
 	w.cfg = cfg
-	rt := w.runtime(cfg)
-	if w.sel.refresh {
-		// As apply: runs that ended while nobody watched are recorded
-		// before planning.
-		if err := rt.Reconcile(ctx); err != nil {
-			return w.c.errorf("%v", err)
-		}
-	}
-	w.plan(ctx, rt)
+	w.plan(ctx, w.runtime(cfg))
 	return 0
 }
 
@@ -200,8 +193,17 @@ func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 
 // plan plans with rt's configuration and applies the plan, or asks first.
 func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
+	first := w.planned == 0
 	sel := w.sel
-	if w.changes > 0 {
+	if first && sel.refresh {
+		// As apply: runs that ended while nobody watched are recorded
+		// before planning.
+		if err := rt.Reconcile(ctx); err != nil {
+			w.sayErr("%v", err)
+			return
+		}
+	}
+	if !first {
 		sel.replace = nil // -replace asks for one more run, not one per change
 	}
 	p, err := w.c.planFor(rt.Config, w.st, &sel, nil)
@@ -209,10 +211,11 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 		w.sayErr("%v", err)
 		return
 	}
+	w.planned++
 	w.pending, w.pendRT = nil, nil
-	// Live runs recorded by an earlier command are re-attached to in the
-	// first cycle; later cycles join the runs of earlier ones.
-	if !p.Changes() && (w.changes > 0 || !waits(p)) {
+	// Live runs recorded by an earlier command are re-attached to by the
+	// first plan; later ones join the runs of earlier cycles.
+	if !p.Changes() && (!first || !waits(p)) {
 		w.say("No changes.")
 		return
 	}
@@ -373,7 +376,8 @@ func (w *watch) describeTargets(cfg *lang.Config) string {
 		s += " and "
 	}
 	s += parts[len(parts)-1]
-	return fmt.Sprintf("%s (%d directories)", s, w.fw.Watched())
+	n := w.fw.Watched()
+	return fmt.Sprintf("%s (%d %s)", s, n, map[bool]string{true: "directory", false: "directories"}[n == 1])
 }
 
 func (w *watch) describeBatch(b fswatch.Batch) string {
