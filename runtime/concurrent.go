@@ -80,15 +80,10 @@ func (r *Runtime) scheduler(par int, maxConc func(string) int, n int) (*schedule
 	if sh.sched == nil {
 		sh.sched = newScheduler(par, maxConc)
 	} else {
-		// Experiments new in this configuration get their bound.
+		// An experiment's bound is read when its first run waits: one new
+		// in this configuration gets its own. Bounds already in use stay.
 		sh.sched.mu.Lock()
-		prev := sh.sched.maxConc
-		sh.sched.maxConc = func(e string) int {
-			if n := maxConc(e); n > 0 {
-				return n
-			}
-			return prev(e)
-		}
+		sh.sched.maxConc = maxConc
 		sh.sched.mu.Unlock()
 	}
 	base := sh.nextPos

@@ -296,6 +296,10 @@ experiment "b" {
 	cfg := p.load()
 	second := apply(p.rt.WithConfig(cfg), p.plan(cfg), Options{CancelSuperseded: true})
 	time.Sleep(200 * time.Millisecond)
+	// The bounds hold across applies: the newer b waits for a's slot.
+	if _, err := os.Stat(filepath.Join(p.dir, "started-b-2")); err == nil {
+		t.Error("b started while a held the compute's only slot")
+	}
 	p.write("go-a", "")
 	p.waitFile("started-b-2")
 	p.write("go-b", "")
