@@ -79,6 +79,7 @@ type Runtime struct {
 	sh        *shared // with the Runtimes of WithConfig
 	putMu     sync.Mutex
 	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
+	batches   *batcher                      // the plan's runs submitted together
 	// fixedInputs, for a rerun, are the input directories the run gets
 	// instead of its upstream instances' latest outputs.
 	fixedInputs map[string]string
@@ -150,9 +151,13 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
 	waitEnvironments := r.startEnvironments(ctx, p)
 	boardings := r.board(ctx, p, opts)
+	r.batches = r.newBatcher(ctx, p, opts, func(pos int) bool {
+		b := boardings[pos]
+		return b.join == nil && b.ended == nil && !b.restart
+	})
 
 	for pos, a := range p.Actions {
-		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) {
+		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
 				sched.enqueue(base+pos, a.Instance, comp)
 			}
@@ -318,7 +323,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		return r.failEarly(a, git, err.Error()), true
 	}
 	r.awaitEnvironment(ctx, opts.Stop, inst)
-	release, err := sched.acquire(ctx, opts.Stop, pos, inst, comp)
+	release, err := r.acquire(ctx, sched, pos, a, comp, opts)
 	if err != nil {
 		if errors.Is(err, errStopped) {
 			return nil, false
@@ -370,9 +375,12 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 		run.Attempts++
 		spec.Attempt = run.Attempts
 		spec.Env["TRAINRUN_ATTEMPT"] = strconv.Itoa(run.Attempts)
-		h, err := comp.Submit(ctx, spec)
+		h, err := r.submit(ctx, comp, run.Address, spec)
 		if err != nil {
 			st := providers.Status{State: providers.Failed, Reason: "submit: " + err.Error()}
+			if errors.Is(err, errStopped) { // its batch was stopped before it went
+				st = providers.Status{State: providers.Cancelled, Reason: err.Error()}
+			}
 			if r.retry(ctx, comp, run, nil, st, retries, opts) {
 				continue
 			}
@@ -470,6 +478,7 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 	if logDone != nil {
 		<-logDone
 	}
+	run.Attempts += st.Requeues // the compute started it again by itself: each time was an attempt
 	return st, false
 }
 
