@@ -16,6 +16,7 @@ import (
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/slurm"
 	"github.com/trainrun/trainrun/providers/ssh"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
@@ -26,6 +27,7 @@ func registry() *providers.Registry {
 	return &providers.Registry{
 		Computes: map[string]providers.ComputeKind{
 			"local": local.Kind(),
+			"slurm": slurm.Kind(),
 			"ssh":   ssh.Kind(),
 		},
 		Environments: envs.Kinds(),
