@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-//go:embed quickstart digits pipeline
+//go:embed quickstart digits pipeline slurm
 var files embed.FS
 
 // Names lists the examples.
