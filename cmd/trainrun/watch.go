@@ -184,8 +184,12 @@ func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 		w.broken = false
 		w.say("The configuration is valid again.")
 	}
-	if err := w.fw.Set(w.targets(cfg)); err != nil {
-		w.sayErr("%v", err)
+	// The trees are walked again only when the source directories
+	// changed: the watcher follows what happens inside them.
+	if t := w.targets(cfg); !slices.Equal(t.Trees, w.targets(w.cfg).Trees) {
+		if err := w.fw.Set(t); err != nil {
+			w.sayErr("%v", err)
+		}
 	}
 	w.cfg = cfg
 	w.plan(ctx, w.runtime(cfg))
