@@ -269,7 +269,10 @@ func (d *distribution) sample(u float64) pval {
 	if d.kind == "loguniform" {
 		x = math.Exp(math.Log(d.lo) + u*(math.Log(d.hi)-math.Log(d.lo)))
 	} else {
-		x = d.lo + u*(d.hi-d.lo)
+		x = d.lo*(1-u) + d.hi*u // no overflow for bounds near ±MaxFloat64
+	}
+	if math.IsNaN(x) {
+		x = d.lo
 	}
 	x = math.Min(math.Max(x, d.lo), d.hi)
 	// The rounded decimal is the value: what the key says is what the

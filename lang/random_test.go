@@ -280,3 +280,30 @@ func TestUnitDraw(t *testing.T) {
 		t.Error("draws of other parameters or seeds coincide")
 	}
 }
+
+// TestRandomExtremeBounds: bounds at the ends of float64 and int ranges
+// draw finite values inside them.
+func TestRandomExtremeBounds(t *testing.T) {
+	cfg := mustLoad(t, one(`
+compute "local" "laptop" {}
+experiment "t" {
+  compute = compute.laptop
+  command = ["true"]
+  sweep {
+    random {
+      count = 20
+      a     = uniform(-1.7e308, 1.7e308)
+      b     = loguniform(1e-300, 1e300)
+      c     = randint(-9007199254740992, 9007199254740992)
+    }
+  }
+}
+`), testOptions())
+	for _, in := range cfg.Instances {
+		for _, name := range []string{"a", "b", "c"} {
+			if f := paramFloat(t, in, name); math.IsNaN(f) || math.IsInf(f, 0) {
+				t.Errorf("%s: %s = %v", in.Address, name, f)
+			}
+		}
+	}
+}
