@@ -33,6 +33,8 @@ type File struct {
 	// Environments are the environment actions: the same environments
 	// must be made the same way.
 	Environments []fileEnvAction `json:"environments,omitempty"`
+	// Attach lists the computes to attach (compute.NAME).
+	Attach []string `json:"attach,omitempty"`
 }
 
 type fileEnvAction struct {
@@ -63,6 +65,9 @@ func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
 	}
 	for _, a := range p.Environments {
 		f.Environments = append(f.Environments, fileEnvAction{a.Address, a.Compute, a.Action, a.Fingerprint})
+	}
+	for _, a := range p.Computes {
+		f.Attach = append(f.Attach, a.Address)
 	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
@@ -132,6 +137,14 @@ func (f *File) Check(p *Plan) error {
 	for i, a := range p.Environments {
 		if (fileEnvAction{a.Address, a.Compute, a.Action, a.Fingerprint}) != f.Environments[i] {
 			return fmt.Errorf("%w: %s on compute.%s changed since it was made; run trainrun plan again", ErrStale, a.Address, a.Compute)
+		}
+	}
+	if len(p.Computes) != len(f.Attach) {
+		return fmt.Errorf("%w: the computes to attach changed since it was made; run trainrun plan again", ErrStale)
+	}
+	for i, a := range p.Computes {
+		if a.Address != f.Attach[i] {
+			return fmt.Errorf("%w: the computes to attach changed since it was made; run trainrun plan again", ErrStale)
 		}
 	}
 	return nil

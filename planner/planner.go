@@ -48,6 +48,11 @@ type Options struct {
 	// environment's fingerprint hashes its declared values.
 	Environments       EnvironmentResolver `json:"-"`
 	EnvironmentRecords *state.Environments `json:"-"`
+	// Computes, when set, says which computes attach to machines and what
+	// those are, and ComputeRecords which are attached: the plan then has
+	// attach actions.
+	Computes       ComputeResolver `json:"-"`
+	ComputeRecords *state.Computes `json:"-"`
 }
 
 // Plan is what apply will do.
@@ -59,6 +64,9 @@ type Plan struct {
 	// Environments holds one action per environment and compute that the
 	// runs to start use, made before them.
 	Environments []*EnvAction `json:"-"`
+	// Computes holds an attach action per compute first used by the runs
+	// to start.
+	Computes []*ComputeAction `json:"-"`
 	// Snapshots maps each source directory to its scanned manifest.
 	Snapshots map[string]*snapshot.Manifest `json:"-"`
 	// Warnings are things a person should know before applying (huge
@@ -108,6 +116,9 @@ func (p *Plan) Summary() map[string]int {
 			m[a.Action]++
 		}
 	}
+	for _, a := range p.Computes {
+		m[a.Action]++
+	}
 	return m
 }
 
@@ -123,7 +134,7 @@ func (p *Plan) Changes() bool {
 			return true
 		}
 	}
-	return false
+	return len(p.Computes) > 0
 }
 
 // State is the recorded state a plan is made against: a *state.Store, or a
@@ -213,6 +224,13 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 		p.Actions = append(p.Actions, a)
 	}
 	p.Environments = envs.actions(p.Actions)
+	kinds := make(map[string]string, len(cfg.Computes))
+	for name, b := range cfg.Computes {
+		kinds[name] = b.Kind
+	}
+	if p.Computes, err = attachActions(kinds, p.Actions, opts.Computes, opts.ComputeRecords); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

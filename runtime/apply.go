@@ -149,6 +149,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		resMu.Unlock()
 	}
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
+	r.recordAttach(ctx, p)
 	waitEnvironments := r.startEnvironments(ctx, p)
 	boardings := r.board(ctx, p, opts)
 	r.batches = r.newBatcher(ctx, p, opts, func(pos int) bool {

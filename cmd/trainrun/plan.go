@@ -85,6 +85,9 @@ type planJSON struct {
 
 func writePlanJSON(w io.Writer, p *planner.Plan) {
 	actions := []any{}
+	for _, a := range p.Computes {
+		actions = append(actions, a)
+	}
 	for _, a := range p.Environments {
 		if a.Action != planner.NoOp {
 			actions = append(actions, a)
@@ -121,6 +124,18 @@ func paint(on bool, code, s string) string {
 // reasons, then the summary line.
 func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 	listed := 0
+	// Computes to attach, then environments: before the runs that use them.
+	for _, a := range p.Computes {
+		if listed == 0 {
+			fmt.Fprintln(w, "trainrun will perform these actions:")
+			fmt.Fprintln(w)
+		}
+		listed++
+		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+a.Action), a.Address)
+		for _, r := range a.Reasons {
+			fmt.Fprintf(w, "        %s\n", r)
+		}
+	}
 	// Environments first: they are made before the runs that use them.
 	for _, a := range p.Environments {
 		if a.Action == planner.NoOp && !showAll {
@@ -201,6 +216,15 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, save
 	envs := runtime.NewEnvironments(cfg, registry(), c.providerEnv(), comps, recs)
 	envs.Offline = !sel.refresh && saved == nil
 	opts.Environments, opts.EnvironmentRecords = envs, recs
+	// Computes on machines trainrun attaches to (ssh) are asked what
+	// those are the first time, within a timeout, unless -refresh=false.
+	crecs, err := state.OpenComputes(c.dataDir())
+	if err != nil {
+		return nil, err
+	}
+	attach := runtime.NewAttach(comps)
+	attach.Offline = envs.Offline
+	opts.Computes, opts.ComputeRecords = attach, crecs
 	p, err := planner.Build(cfg, view, opts)
 	if err != nil {
 		return nil, err

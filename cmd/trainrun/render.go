@@ -160,6 +160,8 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return fmt.Sprintf("%s: ready on %s (%s)", who, ev.Compute, ev.Message)
 	case runtime.EnvFailed:
 		return fmt.Sprintf("%s: %s on %s:\n    %s", who, r.paintState(providers.Failed), ev.Compute, strings.ReplaceAll(ev.Reason, "\n", "\n    "))
+	case runtime.ComputeAttached:
+		return fmt.Sprintf("%s: %s", who, ev.Message)
 	case runtime.Interrupted:
 		return ev.Message
 	case runtime.Warning:

@@ -61,28 +61,3 @@ func parseFacts(out string) providers.HostFacts {
 	}
 	return f
 }
-
-// DescribeFacts is one line for a plan: "Debian GNU/Linux 12 (bookworm),
-// x86_64, 2 CPUs, 23.5 GiB, no GPU".
-func DescribeFacts(f providers.HostFacts) string {
-	var parts []string
-	if f.OS != "" {
-		parts = append(parts, f.OS)
-	}
-	if f.Arch != "" {
-		parts = append(parts, f.Arch)
-	}
-	if f.CPUs > 0 {
-		parts = append(parts, fmt.Sprintf("%d CPUs", f.CPUs))
-	}
-	if f.Memory > 0 {
-		parts = append(parts, fmt.Sprintf("%.1f GiB", float64(f.Memory)/(1<<30)))
-	}
-	switch len(f.GPUs) {
-	case 0:
-		parts = append(parts, "no GPU")
-	default:
-		parts = append(parts, fmt.Sprintf("%d GPUs (%s)", len(f.GPUs), strings.Join(f.GPUs, "; ")))
-	}
-	return strings.Join(parts, ", ")
-}
