@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
@@ -55,7 +56,7 @@ type runJSON struct {
 	Compute     string                     `json:"compute"`
 	Environment string                     `json:"environment,omitempty"`
 	Params      map[string]json.RawMessage `json:"params"`
-	Metrics     map[string]float64         `json:"metrics"`
+	Metrics     map[string]compare.Value   `json:"metrics"` // NaN, ±Inf as "NaN", "+Inf", "-Inf"
 	Attempts    int                        `json:"attempts"`
 	CreatedAt   time.Time                  `json:"created_at"`
 	StartedAt   *time.Time                 `json:"started_at"`
@@ -67,13 +68,13 @@ type runJSON struct {
 func toJSON(r *state.Run) runJSON {
 	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
 		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
-		Params: r.Params, Metrics: map[string]float64{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
+		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, ReproOf: r.ReproOf}
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
 	}
 	for k, m := range r.Metrics {
-		j.Metrics[k] = m.Value
+		j.Metrics[k] = compare.Value(m.Value)
 	}
 	return j
 }
