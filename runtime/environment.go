@@ -176,7 +176,7 @@ func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan) (wait 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.build(ctx, a.Name, a.Compute, pr, r.emit)
+				e.build(ctx, a.Name, a.Compute, pr, true, r.emit)
 			}()
 		}
 	}
@@ -210,7 +210,7 @@ func (r *Runtime) awaitEnvironment(ctx context.Context, stop <-chan struct{}, in
 func (e *Environments) prepare(ctx context.Context, name, compute string, emit func(Event)) *preparation {
 	pr, leader := e.claim(name, compute)
 	if leader {
-		e.build(ctx, name, compute, pr, emit)
+		e.build(ctx, name, compute, pr, false, emit)
 		return pr
 	}
 	select {
@@ -247,8 +247,10 @@ func (e *Environments) preparing(name, compute string) *preparation {
 	return pr
 }
 
-// build carries out a claimed preparation.
-func (e *Environments) build(ctx context.Context, name, compute string, pr *preparation, emit func(Event)) {
+// build carries out a claimed preparation. planned says the plan makes the
+// environment: it is announced; one expected to be there already is
+// announced only when it was built after all (it had gone missing).
+func (e *Environments) build(ctx context.Context, name, compute string, pr *preparation, planned bool, emit func(Event)) {
 	defer close(pr.done)
 	e.mu.Lock()
 	spec, known := e.specs[envKey{name, compute}]
@@ -277,7 +279,7 @@ func (e *Environments) build(ctx context.Context, name, compute string, pr *prep
 		return
 	}
 	start := time.Now()
-	if spec.Builds {
+	if spec.Builds && planned {
 		emit(Event{Type: EnvPreparing, Address: addr, Compute: compute, Message: "preparing " + spec.ID})
 	}
 	p, err := env.Prepare(ctx, m, dir, spec)
@@ -290,12 +292,14 @@ func (e *Environments) build(ctx context.Context, name, compute string, pr *prep
 		fail(err)
 		return
 	}
-	if spec.Builds {
-		what := "up to date"
-		if p.Built {
-			what = "built in " + time.Since(start).Round(100*time.Millisecond).String()
-		}
-		emit(Event{Type: EnvReady, Address: addr, Compute: compute, Message: what})
+	switch {
+	case p.Built && !planned:
+		emit(Event{Type: EnvReady, Address: addr, Compute: compute,
+			Message: "it was missing: built again in " + time.Since(start).Round(100*time.Millisecond).String()})
+	case p.Built:
+		emit(Event{Type: EnvReady, Address: addr, Compute: compute, Message: "built in " + time.Since(start).Round(100*time.Millisecond).String()})
+	case spec.Builds && planned:
+		emit(Event{Type: EnvReady, Address: addr, Compute: compute, Message: "up to date"})
 	}
 }
 
