@@ -325,6 +325,10 @@ func cmdShow(c *cli, args []string) int {
 	}
 	field("results", run.Dir)
 	field("repro of", run.ReproOf)
+	field("outputs", run.Outputs) // their content hash, which downstream runs hash
+	for _, name := range sortedKeys(run.InputRuns) {
+		field("input", name+" from run "+strings.Join(run.InputRuns[name], ", "))
+	}
 	if in := run.Inputs; in != nil {
 		fmt.Fprintln(w, "\nWhat went into its fingerprint:")
 		field("snapshot", in.Snapshot)
