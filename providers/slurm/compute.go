@@ -198,8 +198,18 @@ func (c *Compute) submitOne(ctx context.Context, e executor.Executor, spec *prov
 	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {
 		return providers.Handle{}, err
 	}
-	argv := c.sbatchArgv(jobArgs{Name: spec.Address, Comment: runComment + spec.RunID,
-		Output: path.Join(dir, executor.LogFile), Resources: spec.Resources, Timeout: spec.Timeout}, scriptPath)
+	// The comment names this submission alone (a retry's job has the
+	// same run id), for Lookup to find it in the queue.
+	nonce, err := randomHex(6)
+	if err != nil {
+		return providers.Handle{}, err
+	}
+	comment := runComment + spec.RunID + " " + nonce
+	if err := e.WriteFile(ctx, path.Join(dir, commentFile), []byte(comment+"\n"), 0o644); err != nil {
+		return providers.Handle{}, err
+	}
+	argv := c.sbatchArgv(jobArgs{Name: spec.Address, Comment: comment,
+		Output: outputPattern(path.Join(dir, executor.LogFile)), Resources: spec.Resources, Timeout: spec.Timeout}, scriptPath)
 	started := time.Now()
 	id, err := c.sbatch(ctx, e, argv)
 	if err != nil {
@@ -497,7 +507,7 @@ func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b provid
 		throttle = c.o.MaxRuns
 	}
 	argv := c.sbatchArgv(jobArgs{Name: "experiment." + b.Experiment, Comment: batchComment + id,
-		Output: path.Join(bdir, outDir, "%a"), Resources: specs[0].Resources, Timeout: specs[0].Timeout,
+		Output: outputPattern(path.Join(bdir, outDir)) + "/%a", Resources: specs[0].Resources, Timeout: specs[0].Timeout,
 		Tasks: len(specs), MaxConcurrent: throttle}, scriptPath)
 	started := time.Now()
 	job, err := c.sbatch(ctx, e, argv)
@@ -514,12 +524,21 @@ func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b provid
 	return hs, nil
 }
 
+// outputPattern escapes p for sbatch --output, which expands %j, %a and
+// the like: "%%" is a "%".
+func outputPattern(p string) string { return strings.ReplaceAll(p, "%", "%%") }
+
 func newBatchID() (string, error) {
-	b := make([]byte, 6)
+	r, err := randomHex(6)
+	return time.Now().UTC().Format("20060102-150405-") + r, err
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	return time.Now().UTC().Format("20060102-150405-") + hex.EncodeToString(b), nil
+	return hex.EncodeToString(b), nil
 }
 
 // Collect copies the run's log, metrics and outputs from its directory on
@@ -624,6 +643,7 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (providers.Handle, b
 			return c.handle(id, dir, time.Time{}), true, nil
 		}
 	}
+	comment, _ := e.ReadFile(ctx, path.Join(dir, commentFile))
 	batch, _ := e.ReadFile(ctx, path.Join(dir, batchFile))
 	bid, idx, inBatch := parseBatchFile(batch)
 	if inBatch {
@@ -638,14 +658,14 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (providers.Handle, b
 		return providers.Handle{}, false, fmt.Errorf("squeue: %w", err)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		id, comment, ok := strings.Cut(strings.TrimSpace(line), "|")
+		id, got, ok := strings.Cut(strings.TrimSpace(line), "|")
 		if !ok {
 			continue
 		}
 		switch {
-		case comment == runComment+runID:
+		case len(comment) > 0 && got == strings.TrimSpace(string(comment)):
 			return c.handle(id, dir, time.Time{}), true, nil
-		case inBatch && comment == batchComment+bid && strings.HasSuffix(id, "_"+strconv.Itoa(idx)):
+		case inBatch && got == batchComment+bid && strings.HasSuffix(id, "_"+strconv.Itoa(idx)):
 			return c.handle(id, dir, time.Time{}), true, nil
 		}
 	}

@@ -86,8 +86,9 @@ func cluster(t *testing.T, o Options) (*Compute, *countingExec) {
 	return c, e
 }
 
-// cancelAll cancels every job the test left in the queue under its
-// compute's workdir, so that one test's jobs never hold the next one's CPUs.
+// cancelAll cancels the jobs of c's runs and batches that the test left in
+// the queue, so that one test's jobs never hold another's CPUs. Other
+// tests' jobs (they run in parallel) are left alone.
 func cancelAll(c *Compute) {
 	out, err := executor.Local{}.Run(context.Background(), []string{"squeue", "--me", "--noheader", "--array", "--format=%i|%k"}, nil)
 	if err != nil {
@@ -95,13 +96,19 @@ func cancelAll(c *Compute) {
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		id, comment, ok := strings.Cut(strings.TrimSpace(line), "|")
-		if !ok || !strings.HasPrefix(comment, "trainrun ") {
+		if !ok {
 			continue
 		}
-		if data, err := os.ReadFile(filepath.Join(c.o.Workdir, "runs")); err == nil && len(data) == 0 {
-			continue
+		var dir string
+		if run, ok := strings.CutPrefix(comment, runComment); ok {
+			run, _, _ = strings.Cut(run, " ")
+			dir = filepath.Join(c.o.Workdir, "runs", run)
+		} else if batch, ok := strings.CutPrefix(comment, batchComment); ok {
+			dir = filepath.Join(c.o.Workdir, "batches", batch)
 		}
-		_, _ = executor.Local{}.Run(context.Background(), []string{"scancel", id}, nil)
+		if _, err := os.Stat(dir); dir != "" && err == nil {
+			_, _ = executor.Local{}.Run(context.Background(), []string{"scancel", id}, nil)
+		}
 	}
 }
 

@@ -94,6 +94,9 @@ func decode(v providers.Values) (settings, []providers.Problem) {
 	str("partition", &s.partition)
 	str("account", &s.account)
 	str("qos", &s.qos)
+	if strings.IndexByte(s.workdir, '\\') >= 0 {
+		bad("workdir", "workdir cannot contain a backslash: sbatch takes it for an escape in the job's output file name.")
+	}
 	if s.login != "" && s.workdir != "" && !path.IsAbs(s.workdir) {
 		bad("workdir", "workdir must be an absolute path on the login node, such as /shared/trainrun, when login is set.")
 	}

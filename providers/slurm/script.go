@@ -25,6 +25,7 @@ const (
 	restartsFile  = "restarts"  // SLURM_RESTART_COUNT when the job last started
 	reasonFile    = "reason"    // why the job failed before the run started
 	cancelledFile = "cancelled" // trainrun cancelled the run
+	commentFile   = "comment"   // the job's --comment, which names one submission
 )
 
 // Files of a batch directory (WORKDIR/batches/ID).
@@ -248,7 +249,7 @@ set -- srun --nodes="$TRAINRUN_NUM_NODES" --ntasks="$TRAINRUN_NUM_NODES" --ntask
 	fmt.Fprintf(&b, "(%sexec setsid -w sh -c \"$wrapper\" trainrun-run \"$rundir\" \"$trainrun_timeout\" %d -- \"$@\") &\n", ignore, seconds(killGrace))
 	b.WriteString(`child=$!
 # Signals for the job go to the run's process group, which the wrapper leads.
-forward() { read -r p _ <pid 2>/dev/null && [ -n "$p" ] && kill -s "$1" -- "-$p" 2>/dev/null; }
+forward() { read -r p _ 2>/dev/null <pid && [ -n "$p" ] && kill -s "$1" -- "-$p" 2>/dev/null; }
 trap 'forward TERM' TERM
 `)
 	if s.Signal != "" {
@@ -259,7 +260,7 @@ trap 'forward TERM' TERM
 	kill -0 "$child" 2>/dev/null || break
 done
 code=
-read -r code <exit 2>/dev/null
+read -r code 2>/dev/null <exit
 exit "${code:-1}"
 `)
 	return b.String()
