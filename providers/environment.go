@@ -78,7 +78,7 @@ type Prepared struct {
 	Location string
 	// Env is what a run using it sees besides its own env. Directories to
 	// put first on PATH are in TRAINRUN_PATH_PREPEND (colon-separated):
-	// the compute owns PATH.
+	// the machine owns PATH.
 	Env map[string]string
 	// Built is true when this call built it; false when it was there.
 	Built bool
@@ -96,9 +96,9 @@ type Prepared struct {
 	Launcher Launcher
 }
 
-// PathPrependVar names a colon-separated list of directories that the
-// compute puts first on a run's PATH; the variable itself is not passed
-// to the run.
+// PathPrependVar names a colon-separated list of directories that the run
+// wrapper puts first on the command's PATH (only on the machine is its own
+// PATH known); the command does not see the variable itself.
 const PathPrependVar = "TRAINRUN_PATH_PREPEND"
 
 // Launcher turns a run's command into the command the run wrapper starts,

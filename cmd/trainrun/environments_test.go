@@ -2,16 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trainrun/trainrun/internal/envtest"
+	"github.com/trainrun/trainrun/internal/sshtest"
 )
 
 // events parses the JSON lines of apply -json.
@@ -414,5 +417,57 @@ experiment "long" {
 	}
 	if exec.Command("podman", "image", "exists", image).Run() == nil {
 		t.Errorf("%s is still there after destroy", image)
+	}
+}
+
+// TestVenvOnSSH builds a venv on an SSH compute (a real sshd on loopback,
+// an unprivileged user), through the same executor the runs use: built
+// once, cached, removed by destroy.
+func TestVenvOnSSH(t *testing.T) {
+	envtest.RequireVenv(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	t.Cleanup(s.Stop)
+	// The wheels where the remote user can read them.
+	wheels := filepath.Join(s.Home, "wheels-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.MkdirAll(wheels, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(wheels) })
+	envtest.Wheel(t, wheels, "trhello", "1.0")
+	workdir := wheels + "-work"
+	t.Cleanup(func() { os.RemoveAll(workdir) })
+	config := strings.NewReplacer("REQ", "1.0", "WHEELS", wheels, `compute "local" "here" {}`, fmt.Sprintf(`compute "ssh" "here" {
+  host             = %q
+  port             = %d
+  user             = %q
+  private_key_file = %q
+  known_hosts_file = %q
+  workdir          = %q
+}`, s.Addr, s.Port, s.User, s.KeyFile, s.KnownHostsFile, workdir)).Replace(venvConfig)
+	p := newProject(t, map[string]string{"trainrun.hcl": config, "src/show.py": showPy})
+
+	first := p.must(0, nil, "apply", "-auto-approve", "-json")
+	if n := builds(t, first); n != 1 {
+		t.Fatalf("built %d times, want once:\n%s", n, first.stdout)
+	}
+	logs := p.must(0, nil, "logs", "experiment.a")
+	if !strings.HasPrefix(logs.stdout, "a trhello 1.0 in "+workdir+"/envs/venv-") {
+		t.Errorf("a's log: %q", logs.stdout)
+	}
+	if fi, err := os.Stat(filepath.Join(workdir, "envs", ".d")); err != nil {
+		t.Fatal(err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid == 0 {
+		t.Errorf("the environment was built as root, not as the compute's user")
+	}
+	again := p.must(0, nil, "apply", "-auto-approve", "-json", "-replace", "experiment.a")
+	if n := builds(t, again); n != 0 {
+		t.Errorf("a cached environment was built again:\n%s", again.stdout)
+	}
+	destroy := p.must(0, nil, "destroy", "-auto-approve")
+	if !strings.Contains(destroy.stdout, "1 environments removed") {
+		t.Fatalf("destroy:\n%s", destroy)
+	}
+	if got := entries(t, filepath.Join(workdir, "envs", ".d")); len(got) != 0 {
+		t.Errorf("left on the compute: %q", got)
 	}
 }

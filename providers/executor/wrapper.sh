@@ -7,6 +7,7 @@
 #   RUNDIR/log       the command's stdout and stderr, appended
 #   RUNDIR/timedout  the timeout in seconds, when it expired
 #   RUNDIR/exit      the exit code and a newline, written last
+# TRAINRUN_PATH_PREPEND, when set, is put first on the command's PATH.
 # POSIX sh only: it must run under dash and on hosts with nothing but sh.
 
 rundir=$1 limit=$2 grace=$3
@@ -14,6 +15,14 @@ shift 4
 case $rundir in /*) ;; *) rundir=$PWD/$rundir ;; esac
 exec </dev/null >>"$rundir/log" 2>&1
 set -f
+
+# An environment's directories (a venv's bin) come first on PATH: only here
+# is the machine's own PATH known.
+if [ -n "${TRAINRUN_PATH_PREPEND-}" ]; then
+	PATH=$TRAINRUN_PATH_PREPEND${PATH:+:$PATH}
+	export PATH
+fi
+unset TRAINRUN_PATH_PREPEND
 
 pgrp=$$ ticks=
 procstat() { [ $# -ge 20 ] || return 0; pgrp=$3 ticks=${20}; }

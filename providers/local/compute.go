@@ -220,16 +220,6 @@ func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
 	for k, v := range spec.Env {
 		m[k] = v
 	}
-	// The environment's directories come first on PATH, which the compute
-	// owns: it differs from one machine to another.
-	if dirs, ok := m[providers.PathPrependVar]; ok {
-		delete(m, providers.PathPrependVar)
-		if p := m["PATH"]; dirs != "" && p != "" {
-			m["PATH"] = dirs + ":" + p
-		} else if dirs != "" {
-			m["PATH"] = dirs
-		}
-	}
 	m["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
 	m["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
 	for name, p := range spec.Inputs {
