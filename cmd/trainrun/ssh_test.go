@@ -476,4 +476,3 @@ experiment "long" {
 		t.Fatalf("%d logins, want a second one after the drop", n)
 	}
 }
-
