@@ -29,6 +29,7 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
 	./scripts/bench.sh
+	./scripts/bench-env.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./lang
