@@ -122,3 +122,36 @@ HCL
 		-n "trainrun plan (20k files, warm)" "$bin -chdir=$work/tree plan" \
 		-n "git status" "git -C $work/tree/src status --porcelain"
 fi
+
+if [ "$which" = all ] || [ "$which" = compare ]; then
+	echo "== trainrun compare over $N instances with 100 metric points each (target ≤ 200 ms)"
+	mkdir -p "$work/compare/src"
+	cat > "$work/compare/src/run.sh" <<'SH'
+i=0
+while [ $i -lt 34 ]; do
+	echo "{\"name\":\"loss\",\"value\":0.$1$i,\"step\":$i}"
+	echo "{\"name\":\"accuracy\",\"value\":0.$i$1,\"step\":$i}"
+	echo "{\"name\":\"epoch_time\",\"value\":1.$i,\"step\":$i}"
+	i=$((i+1))
+done | head -n 100 >> "$TRAINRUN_METRICS_FILE"
+SH
+	cat > "$work/compare/trainrun.hcl" <<HCL
+compute "local" "here" {
+  max_runs = 2
+}
+experiment "train" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "run.sh", param.i]
+  params     = { epochs = 100 }
+  sweep {
+    grid = { i = range($N) }
+  }
+}
+HCL
+	"$bin" -chdir="$work/compare" apply -auto-approve >/dev/null
+	hyperfine -N -w 2 -r 20 \
+		-n "trainrun compare -sort -accuracy" "$bin -chdir=$work/compare compare -sort -accuracy experiment.train" \
+		-n "trainrun compare -json" "$bin -chdir=$work/compare compare -json experiment.train" \
+		-n "trainrun status (same state)" "$bin -chdir=$work/compare status"
+fi
