@@ -164,6 +164,12 @@ func TestCancelRunningAndPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, c, running, providers.Running, 30*time.Second)
+	// Running in Slurm's eyes may be before the command runs: wait for it,
+	// so that it has its TERM trap when the cancel comes.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(readLog(running), "up\n") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	st, err := c.Poll(ctx, pending)
 	if err != nil || st.State != providers.Pending || !strings.Contains(st.Reason, "JobHeldUser") {
 		t.Fatalf("held job: %+v %v", st, err)

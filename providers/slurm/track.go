@@ -147,7 +147,12 @@ func parseScontrol(out []byte, infos map[string]jobInfo) {
 				}
 			}
 		}
+		// The array fields come before the name; the first " JobName="
+		// is the real one.
 		head := line[:i]
+		if j := strings.Index(head, " JobName="); j >= 0 {
+			head = head[:j]
+		}
 		arrayJob := field(head, "ArrayJobId")
 		info := jobInfo{known: true, state: fields["JobState"]}
 		if r := fields["Reason"]; r != "None" {
@@ -176,7 +181,7 @@ func parseScontrol(out []byte, infos map[string]jobInfo) {
 	}
 }
 
-// field finds " KEY=VALUE" among the fields before the job name.
+// field finds KEY=VALUE among the fields before the job name.
 func field(head, key string) string {
 	for _, kv := range strings.Fields(head) {
 		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
