@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,6 +121,67 @@ func machineOf(comp providers.Compute, name string) (providers.Machine, string, 
 	return m, dir, nil
 }
 
+// lazyMachine opens its machine on first use.
+type lazyMachine struct {
+	get  func() (providers.Machine, error)
+	once sync.Once
+	m    providers.Machine
+	err  error
+}
+
+func (l *lazyMachine) machine() (providers.Machine, error) {
+	l.once.Do(func() { l.m, l.err = l.get() })
+	return l.m, l.err
+}
+
+func (l *lazyMachine) Run(ctx context.Context, argv []string, stdin io.Reader) ([]byte, error) {
+	m, err := l.machine()
+	if err != nil {
+		return nil, err
+	}
+	return m.Run(ctx, argv, stdin)
+}
+
+func (l *lazyMachine) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	m, err := l.machine()
+	if err != nil {
+		return nil, err
+	}
+	return m.ReadFile(ctx, path)
+}
+
+func (l *lazyMachine) WriteFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
+	m, err := l.machine()
+	if err != nil {
+		return err
+	}
+	return m.WriteFile(ctx, path, data, mode)
+}
+
+func (l *lazyMachine) Mkdir(ctx context.Context, path string, mode os.FileMode) error {
+	m, err := l.machine()
+	if err != nil {
+		return err
+	}
+	return m.Mkdir(ctx, path, mode)
+}
+
+func (l *lazyMachine) RemoveAll(ctx context.Context, path string) error {
+	m, err := l.machine()
+	if err != nil {
+		return err
+	}
+	return m.RemoveAll(ctx, path)
+}
+
+func (l *lazyMachine) Put(ctx context.Context, dir string, files []providers.File) error {
+	m, err := l.machine()
+	if err != nil {
+		return err
+	}
+	return m.Put(ctx, dir, files)
+}
+
 // specTimeout bounds asking a compute what an environment is there.
 const specTimeout = 2 * time.Minute
 
@@ -131,7 +194,12 @@ func (e *Environments) Spec(ctx context.Context, name, compute string) (provider
 	}
 	var m providers.Machine
 	if !e.Offline {
-		m, _, _ = e.machine(compute)
+		// Reached only if the kind looks (host): a venv's spec costs no
+		// connection.
+		m = &lazyMachine{get: func() (providers.Machine, error) {
+			m, _, err := e.machine(compute)
+			return m, err
+		}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, specTimeout)
 	defer cancel()
