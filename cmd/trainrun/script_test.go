@@ -9,10 +9,21 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/trainrun/trainrun/internal/slurmtest"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"trainrun": main})
+	testscript.Main(stopServices{m}, map[string]func(){"trainrun": main})
+}
+
+// stopServices stops the test Slurm cluster after the tests, unless another
+// test process still uses it.
+type stopServices struct{ *testing.M }
+
+func (s stopServices) Run() int {
+	defer slurmtest.Stop()
+	return s.M.Run()
 }
 
 // TestScripts runs the end-to-end CLI suites in testdata/script, as
