@@ -1,6 +1,8 @@
 package slurm
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -304,14 +307,21 @@ func ExecutorOf(c providers.Compute, name string) (executor.Executor, error) {
 	if x, ok := c.(interface{ Executor() executor.Executor }); ok {
 		return x.Executor(), nil
 	}
+	why := errors.New("it reaches no machine that runs commands (use an ssh compute)")
 	if h, ok := c.(providers.EnvironmentHost); ok {
 		if m, _ := h.EnvironmentMachine(); m != nil {
 			if e, ok := m.(executor.Executor); ok {
 				return e, nil
 			}
+			// A machine that cannot be reached says why.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := m.Run(ctx, []string{"true"}, nil); err != nil {
+				why = err
+			}
 		}
 	}
-	return nil, fmt.Errorf("compute %q cannot be a login node: it reaches no machine that runs commands (use an ssh compute)", name)
+	return nil, fmt.Errorf("compute %q cannot be a login node: %w", name, why)
 }
 
 // localWorkdir makes workdir absolute on this machine: "~/" is the home
