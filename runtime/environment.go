@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -211,12 +212,41 @@ func (e *Environments) Spec(ctx context.Context, name, compute string) (provider
 		return providers.EnvSpec{}, fmt.Errorf("%w; with -refresh=false it is taken as last recorded, and it was never recorded", err)
 	}
 	if err != nil {
-		return providers.EnvSpec{}, err
+		return providers.EnvSpec{}, errors.New(e.redact(err.Error()))
 	}
+	spec = e.redactSpec(spec)
 	e.mu.Lock()
 	e.specs[envKey{name, compute}] = spec
 	e.mu.Unlock()
 	return spec, nil
+}
+
+// redact replaces the configuration's secrets in s: a requirement or
+// pip_args may hold a token, and specs are printed in plans and recorded.
+func (e *Environments) redact(s string) string {
+	if e.cfg == nil {
+		return s
+	}
+	return lang.Redact(s, e.cfg.Secrets)
+}
+
+// redactSpec redacts what a spec shows. Its ID, a hash of the clear
+// values, stays: a changed secret still rebuilds.
+func (e *Environments) redactSpec(s providers.EnvSpec) providers.EnvSpec {
+	if e.cfg == nil || len(e.cfg.Secrets) == 0 {
+		return s
+	}
+	reqs := make([]string, len(s.Requirements))
+	for i, r := range s.Requirements {
+		reqs[i] = e.redact(r)
+	}
+	s.Requirements = reqs
+	attrs := make(map[string]string, len(s.Attrs))
+	for k, v := range s.Attrs {
+		attrs[k] = e.redact(v)
+	}
+	s.Attrs = attrs
+	return s
 }
 
 // startEnvironments makes the plan's specs the ones prepared, so that runs
@@ -326,8 +356,8 @@ func (e *Environments) build(ctx context.Context, name, compute string, pr *prep
 
 	addr := "environment." + name
 	fail := func(err error) {
-		pr.err = err
-		emit(Event{Type: EnvFailed, Address: addr, Compute: compute, Reason: err.Error()})
+		pr.err = errors.New(e.redact(err.Error())) // a build tool may print a token
+		emit(Event{Type: EnvFailed, Address: addr, Compute: compute, Reason: pr.err.Error()})
 	}
 	if !known {
 		var err error
@@ -379,7 +409,7 @@ func (e *Environments) record(name, compute string, spec providers.EnvSpec, pr *
 	}
 	p := pr.p
 	if p.Lock != "" {
-		h, err := e.recs.PutLock(p.Lock)
+		h, err := e.recs.PutLock(e.redact(p.Lock))
 		if err != nil {
 			return err
 		}

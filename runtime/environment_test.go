@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -95,5 +96,51 @@ environment "host" "h" {
 	}
 	if n := asked.Load(); n != 1 {
 		t.Errorf("offline: the machine was asked for")
+	}
+}
+
+// TestSpecRedactsSecrets: a token in pip_args is neither shown nor
+// recorded, yet a new token makes a new environment.
+func TestSpecRedactsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	config := `
+variable "token" {
+  sensitive = true
+}
+compute "local" "here" {}
+environment "venv" "v" {
+  requirements = ["numpy"]
+  pip_args     = ["--index-url", "https://ci:${var.token}@pypi.example.org/simple"]
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "trainrun.hcl"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := &providers.Registry{Computes: map[string]providers.ComputeKind{"local": local.Kind()}, Environments: envs.Kinds()}
+	spec := func(token string) providers.EnvSpec {
+		cfg, diags := lang.Load(dir, lang.Options{Registry: reg, Getenv: func(k string) string {
+			if k == "TRAINRUN_VAR_token" {
+				return token
+			}
+			return ""
+		}})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		env := providers.Env{Dir: dir, DataDir: filepath.Join(dir, ".trainrun")}
+		comps := NewComputes(cfg, reg, env)
+		defer comps.Close()
+		s, err := NewEnvironments(cfg, reg, env, comps, nil).Spec(context.Background(), "v", "here")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := spec("s3cr3t-a"), spec("s3cr3t-b")
+	if got := a.Attrs["pip_args"]; strings.Contains(got, "s3cr3t") || !strings.Contains(got, "(sensitive)") {
+		t.Errorf("pip_args shown as %s", got)
+	}
+	if a.ID == b.ID {
+		t.Error("a new token did not make a new environment")
 	}
 }
