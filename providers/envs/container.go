@@ -96,7 +96,7 @@ func decodeContainer(v providers.Values) (containerSettings, []providers.Problem
 			s.dockerfile = "Dockerfile"
 		}
 		if d := s.dockerfile; path.IsAbs(d) || path.Clean(d) != d || d == ".." || strings.HasPrefix(d, "../") {
-			ps = append(ps, *problem("build", "dockerfile must be a path inside the context, such as \"docker/Dockerfile\" (%q).", d))
+			ps = append(ps, *problem("dockerfile", "dockerfile must be a path inside the context, such as \"docker/Dockerfile\" (%q).", d))
 		}
 		s.args, p = stringMap(get("args"), "args")
 		ps = appendProblem(ps, p)

@@ -66,7 +66,7 @@ func TestValidate(t *testing.T) {
 		{"container nothing", Container(), providers.Values{}, ": A container environment needs image"},
 		{"container both", Container(), providers.Values{"image": cty.StringVal("x"), "build": build(map[string]cty.Value{"context": cty.StringVal(".")})}, "image: Give image or a build block"},
 		{"container no context", Container(), providers.Values{"build": build(nil)}, "build: build needs context"},
-		{"container dockerfile outside", Container(), providers.Values{"build": build(map[string]cty.Value{"context": cty.StringVal("."), "dockerfile": cty.StringVal("../Dockerfile")})}, "build: dockerfile must be a path inside"},
+		{"container dockerfile outside", Container(), providers.Values{"build": build(map[string]cty.Value{"context": cty.StringVal("."), "dockerfile": cty.StringVal("../Dockerfile")})}, "dockerfile: dockerfile must be a path inside"},
 		{"container runtime", Container(), providers.Values{"image": cty.StringVal("x"), "runtime": cty.StringVal("lxc")}, "runtime: runtime must be"},
 		{"container build arg name", Container(), providers.Values{"build": build(map[string]cty.Value{"context": cty.StringVal("."), "args": cty.MapVal(map[string]cty.Value{"A=B": cty.StringVal("x")})})}, "args:"},
 	} {
