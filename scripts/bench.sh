@@ -9,6 +9,9 @@
 #   scripts/bench.sh overhead   only the overhead of one trivial run
 #   scripts/bench.sh tree       only the warm plan over 20,000 files
 #   scripts/bench.sh compare    only compare over 1000 instances with 100 metric points each
+#   scripts/bench.sh ssh        only the re-apply over SSH after one changed 1 MB file
+#                               in a 200 MB, 5,000-file tree, beside rsync -a (needs
+#                               root: starts its own sshd; installs openssh-server, rsync)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +33,12 @@ need() {
 need hyperfine:hyperfine snakemake:snakemake parallel:parallel git:git
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+	[ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true
+	[ -z "${ssh_home_dirs:-}" ] || rm -rf $ssh_home_dirs
+	rm -rf "$work"
+}
+trap cleanup EXIT
 which=${1:-all}
 N=1000
 
@@ -154,4 +162,82 @@ HCL
 		-n "trainrun compare -sort -accuracy" "$bin -chdir=$work/compare compare -sort -accuracy experiment.train" \
 		-n "trainrun compare -json" "$bin -chdir=$work/compare compare -json experiment.train" \
 		-n "trainrun status (same state)" "$bin -chdir=$work/compare status"
+fi
+
+# sshd on loopback with its own host key, serving an unprivileged user that
+# logs in with a key of this run's (as internal/sshtest does for the tests).
+ssh_start() {
+	local d=$work/sshd user=trainrun-ssh
+	id -u "$user" >/dev/null 2>&1 || { useradd -m -s /bin/sh "$user" && usermod -p '*' "$user"; }
+	ssh_user=$user
+	ssh_home=$(getent passwd "$user" | cut -d: -f6)
+	# sshd reads authorized_keys as the user: it must reach the directory.
+	chmod 711 "$work" && mkdir -p "$d" /run/sshd && chmod 755 "$d"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host" && ssh-keygen -q -t ed25519 -N '' -f "$d/client"
+	cp "$d/client.pub" "$d/authorized_keys" && chmod 644 "$d/authorized_keys"
+	ssh_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat > "$d/config" <<CONF
+Port $ssh_port
+ListenAddress 127.0.0.1
+HostKey $d/host
+PidFile $d/pid
+AuthorizedKeysFile $d/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowUsers $user
+CONF
+	/usr/sbin/sshd -f "$d/config" -E "$d/log"
+	for _ in $(seq 100); do [ -s "$d/pid" ] && break; sleep 0.05; done
+	sshd_pid=$(cat "$d/pid")
+	echo "[127.0.0.1]:$ssh_port $(cut -d' ' -f1,2 "$d/host.pub")" > "$d/known_hosts"
+	ssh_key=$d/client ssh_known=$d/known_hosts
+}
+
+if [ "$which" = all ] || [ "$which" = ssh ]; then
+	echo "== re-apply over SSH after one changed 1 MB file in a 200 MB, 5,000-file tree vs rsync -a (target: not slower than rsync)"
+	if [ "$(id -u)" != 0 ]; then
+		echo "bench ssh: needs root to start sshd for another user; skipped" >&2
+	else
+		need rsync:rsync ssh:openssh-client
+		[ -x /usr/sbin/sshd ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; }
+		ssh_start
+		tag=bench-$$
+		ssh_home_dirs="$ssh_home/$tag $ssh_home/$tag-rsync $ssh_home/$tag-copies"
+		src=$work/ssh/src
+		mkdir -p "$src"
+		# 4,999 files of 40 KiB in 50 directories, and the 1 MB file that changes.
+		head -c $((4999 * 40 * 1024)) /dev/urandom | split -b $((40 * 1024)) -a 4 -d - "$src/f"
+		(cd "$src" && for i in $(seq -w 0 49); do mkdir "d$i"; done && i=0 && for f in f*; do mv "$f" "d$(printf %02d $((i % 50)))/"; i=$((i + 1)); done)
+		head -c $((1024 * 1024)) /dev/urandom > "$src/big.bin"
+		cat > "$work/ssh/trainrun.hcl" <<HCL
+compute "ssh" "box" {
+  host             = "127.0.0.1"
+  port             = $ssh_port
+  user             = "$ssh_user"
+  private_key_file = "$ssh_key"
+  known_hosts_file = "$ssh_known"
+  workdir          = "~/$tag"
+}
+experiment "train" {
+  compute    = compute.box
+  source_dir = "src"
+  command    = ["true"]
+}
+HCL
+		rsh="ssh -p $ssh_port -i $ssh_key -o UserKnownHostsFile=$ssh_known -o BatchMode=yes"
+		"$bin" -chdir="$work/ssh" apply -auto-approve >/dev/null 2>&1
+		rsync -a -e "$rsh" "$src/" "$ssh_user@127.0.0.1:$tag-rsync/"
+		$rsh "$ssh_user@127.0.0.1" "mkdir -p $tag-copies" </dev/null
+		rsync -a -e "$rsh" "$src/" "$ssh_user@127.0.0.1:$tag-copies/0/"
+		change="head -c 1048576 /dev/urandom > $src/big.bin"
+		hyperfine -w 1 -r 5 --prepare "$change" \
+			-n "trainrun apply (new run directory)" "$bin -chdir=$work/ssh apply -auto-approve" \
+			-n "rsync -a (in place)" "rsync -a -e '$rsh' $src/ $ssh_user@127.0.0.1:$tag-rsync/" \
+			-n "rsync -a --copy-dest (new directory)" "d=\$(date +%s%N); rsync -a --copy-dest=../0 -e '$rsh' $src/ $ssh_user@127.0.0.1:$tag-copies/\$d/"
+		eval "$change"
+		echo "rsync -a of one changed file: $(rsync -a --stats -e "$rsh" "$src/" "$ssh_user@127.0.0.1:$tag-rsync/" | grep -E 'Total bytes sent')"
+		echo "(bytes trainrun sends for the same change: go test -bench IncrementalPut ./providers/ssh/, metric sent-B/op)"
+	fi
 fi

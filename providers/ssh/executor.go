@@ -62,7 +62,11 @@ func (e *Executor) Conn() *Conn { return e.conn }
 // when not nil, makes the input of each try; repeat says the script may
 // run again after a connection failure.
 func (e *Executor) sh(ctx context.Context, repeat bool, script string, args []string, stdin func() io.Reader) ([]byte, error) {
-	argv := append([]string{"sh", "-c", script, "sh"}, args...)
+	return e.run(ctx, repeat, append([]string{"sh", "-c", script, "sh"}, args...), stdin)
+}
+
+// run runs argv on the machine; see sh.
+func (e *Executor) run(ctx context.Context, repeat bool, argv []string, stdin func() io.Reader) ([]byte, error) {
 	for _, a := range argv {
 		if strings.IndexByte(a, 0) >= 0 {
 			return nil, fmt.Errorf("argument %q contains a NUL byte", a)

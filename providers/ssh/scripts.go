@@ -139,6 +139,15 @@ while IFS= read -r h; do
 done
 `
 
+// missingPerl is missingScript in one perl process: a stat per hash, no
+// shell loop.
+const missingPerl = `my $c = shift;
+while (my $h = <STDIN>) {
+	chomp $h;
+	print "$h\n" unless -f "$c/" . substr($h, 0, 2) . "/" . substr($h, 2);
+}
+`
+
 // uploadScript CACHE unpacks a tar of blobs (named ab/cdef…) from stdin
 // into a directory of its own and only then moves them into the cache, so
 // that the cache never holds a partial blob.

@@ -202,7 +202,14 @@ func (e *Executor) missing(ctx context.Context, cache string, hashes []string) (
 		return nil, nil
 	}
 	in := strings.Join(hashes, "\n") + "\n"
-	out, err := e.sh(ctx, true, missingScript, []string{cache}, func() io.Reader { return strings.NewReader(in) })
+	stdin := func() io.Reader { return strings.NewReader(in) }
+	var out []byte
+	var err error
+	if e.hasPerl(ctx) {
+		out, err = e.run(ctx, true, []string{"perl", "-e", missingPerl, cache}, stdin)
+	} else {
+		out, err = e.sh(ctx, true, missingScript, []string{cache}, stdin)
+	}
 	e.count(func(s *UploadStats) { s.Bytes += int64(len(in)) })
 	if err != nil {
 		return nil, fmt.Errorf("ask the blob cache: %w", err)
