@@ -150,7 +150,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	}
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
 	r.recordAttach(ctx, p)
-	waitEnvironments := r.startEnvironments(ctx, p)
+	waitEnvironments := r.startEnvironments(ctx, p, opts.Stop)
 	boardings := r.board(ctx, p, opts)
 	r.batches = r.newBatcher(ctx, p, opts, func(pos int) bool {
 		b := boardings[pos]

@@ -252,12 +252,22 @@ func (e *Environments) redactSpec(s providers.EnvSpec) providers.EnvSpec {
 // startEnvironments makes the plan's specs the ones prepared, so that runs
 // get what their fingerprints hash, and starts preparing the environments
 // the plan creates or configures, ahead of the runs that wait for them. The
-// function it returns waits for those preparations.
-func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan) (wait func()) {
+// function it returns waits for those preparations. Closing stop (the first
+// Ctrl-C: start nothing more) stops them too: a build is not a run, and a
+// later apply starts it again.
+func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan, stop <-chan struct{}) (wait func()) {
 	e := r.environments()
 	if e == nil {
 		return func() {}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
 	e.mu.Lock()
 	for _, a := range p.Environments {
 		e.specs[envKey{a.Name, a.Compute}] = a.Spec
@@ -278,7 +288,10 @@ func (r *Runtime) startEnvironments(ctx context.Context, p *planner.Plan) (wait 
 			}()
 		}
 	}
-	return wg.Wait
+	return func() {
+		wg.Wait()
+		cancel()
+	}
 }
 
 // awaitsEnvironment reports whether inst's environment is being made on its
