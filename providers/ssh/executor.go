@@ -116,7 +116,13 @@ func (e *Executor) Home(ctx context.Context) (string, error) {
 	}
 	out, err := e.sh(ctx, true, homeScript, nil, nil)
 	if err != nil {
-		return "", fmt.Errorf("find the home directory: %w", err)
+		var hk *HostKeyError
+		var ae *AuthError
+		var ne *netError
+		if errors.As(err, &hk) || errors.As(err, &ae) || errors.As(err, &ne) {
+			return "", err // says what and where already
+		}
+		return "", fmt.Errorf("find the home directory on %s: %w", e.conn.t, err)
 	}
 	h := string(out)
 	if !path.IsAbs(h) {

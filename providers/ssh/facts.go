@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +15,12 @@ import (
 func (e *Executor) Facts(ctx context.Context) (providers.HostFacts, error) {
 	out, err := e.sh(ctx, true, factsScript, nil, nil)
 	if err != nil {
+		var hk *HostKeyError
+		var ae *AuthError
+		var ne *netError
+		if errors.As(err, &hk) || errors.As(err, &ae) || errors.As(err, &ne) {
+			return providers.HostFacts{}, err // says what and where already
+		}
 		return providers.HostFacts{}, fmt.Errorf("ask %s what it is: %w", e.conn.t, err)
 	}
 	return parseFacts(string(out)), nil

@@ -188,6 +188,7 @@ type HostKeyError struct {
 	Want     []string
 	Files    []string // the known_hosts files looked in
 	Explicit string   // the host_key fingerprint configured, if any
+	noFiles  bool     // none of Files exists
 }
 
 func (e *HostKeyError) Error() string {
@@ -209,8 +210,10 @@ func (e *HostKeyError) Error() string {
 			"If the new key is right, set host_key = %q.", e.Host, keyType, offered, e.Explicit, offered)
 	case e.Unknown:
 		looked := "no known_hosts file exists"
-		if len(e.Files) > 0 {
+		if len(e.Files) > 0 && !e.noFiles {
 			looked = "looked in " + strings.Join(e.Files, ", ")
+		} else if len(e.Files) > 0 {
+			looked = "no known_hosts file exists: looked for " + strings.Join(e.Files, ", ")
 		}
 		return fmt.Sprintf("host key verification failed: %s is not a known host (%s). Nothing was run on it. "+
 			"It offered the %s key %s. Check that fingerprint with the machine's administrator, then add the host with\n"+
@@ -252,7 +255,7 @@ func (t *Target) hostKeyCheck() (ssh.HostKeyCallback, []string, error) {
 	if len(files) == 0 {
 		return func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			e := newErr(key)
-			e.Unknown, e.Files = true, t.KnownHostsFiles
+			e.Unknown, e.Files, e.noFiles = true, t.KnownHostsFiles, true
 			return e
 		}, nil, nil
 	}
