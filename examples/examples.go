@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-//go:embed quickstart digits pipeline slurm
+//go:embed quickstart digits pipeline slurm ssh
 var files embed.FS
 
 // Names lists the examples.
