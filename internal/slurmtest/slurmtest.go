@@ -36,12 +36,18 @@ type T interface {
 	Fatal(args ...any)
 }
 
-// Cluster is the running cluster.
+// Cluster is the running cluster: three slurmd on this machine, all with
+// address 127.0.0.1. Node n0 serves the default partition; n1 and n2 the
+// multi partition, for jobs of two nodes.
 type Cluster struct {
 	Dir       string // state, spool, logs and pid files
-	Node      string // the one node's name (this host's short name)
+	Host      string // this machine's short name
+	Node      string // the default partition's node
 	Partition string // the default partition
-	CPUs      int    // CPUs the node offers (more than the machine has: test jobs are tiny)
+	CPUs      int    // CPUs Node offers (more than the machine has: test jobs are tiny)
+	// Multi is a partition of the two nodes MultiNodes.
+	Multi      string
+	MultiNodes []string
 }
 
 // Files and settings of the cluster.
@@ -132,7 +138,7 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: Dir, Node: host, Partition: partition, CPUs: cpus}
+	c := &Cluster{Dir: Dir, Host: host, Node: "n0", Partition: partition, CPUs: cpus, Multi: "multi", MultiNodes: []string{"n1", "n2"}}
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -189,8 +195,20 @@ func withStartLock(f func() error) error {
 	return f()
 }
 
+// config is slurm.conf. Several slurmd on one host need a spool
+// directory, pid file and port each (%n: the node's name), and node names
+// other than the host's own.
 func config(c *Cluster) string {
 	mem := memoryMiB()
+	var nodes strings.Builder
+	for i, n := range c.nodes() {
+		cpus, m := c.CPUs, mem
+		if i > 0 {
+			cpus, m = 2, min(mem, 1024)
+		}
+		fmt.Fprintf(&nodes, "NodeName=%s NodeHostname=%s NodeAddr=127.0.0.1 Port=%d CPUs=%d RealMemory=%d State=UNKNOWN\n",
+			n, c.Host, firstPort+i, cpus, m)
+	}
 	return fmt.Sprintf(`%s
 ClusterName=trainrun-test
 SlurmctldHost=%[2]s
@@ -204,20 +222,25 @@ SlurmUser=root
 ReturnToService=2
 MpiDefault=none
 StateSaveLocation=%[3]s/state
-SlurmdSpoolDir=%[3]s/spool
+SlurmdSpoolDir=%[3]s/spool/%%n
 SlurmctldPidFile=%[3]s/slurmctld.pid
-SlurmdPidFile=%[3]s/slurmd.pid
+SlurmdPidFile=%[3]s/slurmd-%%n.pid
 SlurmctldLogFile=%[3]s/slurmctld.log
-SlurmdLogFile=%[3]s/slurmd.log
+SlurmdLogFile=%[3]s/slurmd-%%n.log
 # Tests want quick scheduling, quick kills and many tiny jobs at once.
 SchedulerParameters=sched_interval=1,bf_interval=1
 SlurmdParameters=config_overrides
 KillWait=2
 DefMemPerCPU=64
-NodeName=%[2]s CPUs=%[4]d RealMemory=%[5]d State=UNKNOWN
-PartitionName=%[6]s Nodes=%[2]s Default=YES MaxTime=INFINITE State=UP
-`, confMark, c.Node, Dir, c.CPUs, mem, c.Partition)
+%[4]sPartitionName=%[5]s Nodes=%[6]s Default=YES MaxTime=INFINITE State=UP
+PartitionName=%[7]s Nodes=%[8]s MaxTime=INFINITE State=UP
+`, confMark, c.Host, Dir, nodes.String(), c.Partition, c.Node, c.Multi, strings.Join(c.MultiNodes, ","))
 }
+
+// firstPort is the first node's slurmd port; the others follow.
+const firstPort = 17100
+
+func (c *Cluster) nodes() []string { return append([]string{c.Node}, c.MultiNodes...) }
 
 // memoryMiB is what the node offers: three quarters of this machine's.
 func memoryMiB() int {
@@ -246,22 +269,34 @@ func shortHostname() (string, error) {
 	return h, nil
 }
 
-// healthy reports whether the cluster answers and its node can run jobs.
+// healthy reports whether the cluster answers and its nodes can run jobs.
 func healthy(c *Cluster) bool {
-	for _, f := range []string{"slurmctld.pid", "slurmd.pid"} {
-		if pidAlive(filepath.Join(Dir, f)) == 0 {
+	if pidAlive(filepath.Join(Dir, "slurmctld.pid")) == 0 {
+		return false
+	}
+	for _, n := range c.nodes() {
+		if pidAlive(filepath.Join(Dir, "slurmd-"+n+".pid")) == 0 {
 			return false
 		}
 	}
-	out, err := exec.Command("sinfo", "-h", "-n", c.Node, "-o", "%t").Output()
+	out, err := exec.Command("sinfo", "-h", "-N", "-o", "%N %t").Output()
 	if err != nil {
 		return false
 	}
-	switch strings.TrimSpace(string(out)) {
-	case "idle", "mix", "alloc", "comp":
-		return true
+	ok := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		switch f[1] {
+		case "idle", "mix", "alloc", "comp":
+			ok++
+		default:
+			return false
+		}
 	}
-	return false
+	return ok >= len(c.nodes())
 }
 
 func startDaemons(c *Cluster) error {
@@ -274,8 +309,10 @@ func startDaemons(c *Cluster) error {
 	if out, err := exec.Command("slurmctld", "-c").CombinedOutput(); err != nil {
 		return fmt.Errorf("start slurmctld: %v: %s\n%s", err, out, tail(filepath.Join(Dir, "slurmctld.log")))
 	}
-	if out, err := exec.Command("slurmd").CombinedOutput(); err != nil {
-		return fmt.Errorf("start slurmd: %v: %s\n%s", err, out, tail(filepath.Join(Dir, "slurmd.log")))
+	for _, n := range c.nodes() {
+		if out, err := exec.Command("slurmd", "-N", n).CombinedOutput(); err != nil {
+			return fmt.Errorf("start slurmd %s: %v: %s\n%s", n, err, out, tail(filepath.Join(Dir, "slurmd-"+n+".log")))
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -285,16 +322,17 @@ func startDaemons(c *Cluster) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	out, _ := exec.Command("sinfo", "-N", "-l").CombinedOutput()
-	return fmt.Errorf("the node did not become idle within 30s:\n%s\n%s\n%s", out,
-		tail(filepath.Join(Dir, "slurmctld.log")), tail(filepath.Join(Dir, "slurmd.log")))
+	return fmt.Errorf("the nodes did not become idle within 30s:\n%s\n%s\n%s", out,
+		tail(filepath.Join(Dir, "slurmctld.log")), tail(filepath.Join(Dir, "slurmd-"+c.Node+".log")))
 }
 
-// stopDaemons stops slurmd and slurmctld if their pid files name live
-// processes, and waits for them to exit. munged is left running: it holds
+// stopDaemons stops every slurmd and slurmctld whose pid file names a live
+// process, and waits for them to exit. munged is left running: it holds
 // nothing and other services may use it.
 func stopDaemons() {
-	for _, f := range []string{"slurmd.pid", "slurmctld.pid"} {
-		pid := pidAlive(filepath.Join(Dir, f))
+	files, _ := filepath.Glob(filepath.Join(Dir, "slurmd*.pid"))
+	for _, f := range append(files, filepath.Join(Dir, "slurmctld.pid")) {
+		pid := pidAlive(f)
 		if pid == 0 {
 			continue
 		}

@@ -36,11 +36,23 @@ func TestClusterRunsAJob(t *testing.T) {
 	if !healthy(c) {
 		t.Error("the cluster is not healthy after a job")
 	}
+	// Two nodes of the multi partition run one job together.
+	out = filepath.Join(dir, "multi")
+	cmd = exec.Command("sbatch", "--wait", "--quiet", "-p", c.Multi, "-N", "2", "--ntasks-per-node=1", "-o", out,
+		"--wrap", "srun sh -c 'echo $SLURMD_NODENAME' | sort")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sbatch -N2: %v: %s", err, b)
+	}
+	if got, _ := os.ReadFile(out); string(got) != strings.Join(c.MultiNodes, "\n")+"\n" {
+		t.Errorf("two-node job output %q", got)
+	}
 }
 
-func TestConfigNamesTheNode(t *testing.T) {
-	conf := config(&Cluster{Node: "n1", Partition: "p", CPUs: 3})
-	for _, want := range []string{confMark, "SlurmctldHost=n1", "NodeName=n1 CPUs=3", "PartitionName=p Nodes=n1 Default=YES"} {
+func TestConfigNamesTheNodes(t *testing.T) {
+	conf := config(&Cluster{Host: "h", Node: "a", Partition: "p", CPUs: 3, Multi: "m", MultiNodes: []string{"b", "c"}})
+	for _, want := range []string{confMark, "SlurmctldHost=h", "NodeName=a NodeHostname=h NodeAddr=127.0.0.1 Port=17100 CPUs=3",
+		"NodeName=c NodeHostname=h NodeAddr=127.0.0.1 Port=17102 CPUs=2", "SlurmdSpoolDir=" + Dir + "/spool/%n",
+		"PartitionName=p Nodes=a Default=YES", "PartitionName=m Nodes=b,c MaxTime"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q", want)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/slurmtest"
 	"github.com/trainrun/trainrun/providers"
 )
 
@@ -456,15 +457,48 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-// The multi-node launch (srun once per node, each with its rank, the node
-// count and the first node's address) on the one node this cluster has.
-func TestMultiNodeEnvironment(t *testing.T) {
+// A run of two nodes starts its command once on each, through srun, with
+// its rank, the node count and the first node's address and port: what
+// torchrun-style launches need. The test cluster's multi partition has
+// two nodes (two slurmd on this machine).
+func TestTwoNodeRun(t *testing.T) {
+	t.Parallel()
+	cl := slurmtest.Start(t)
+	c, e := cluster(t, Options{Partition: cl.Multi})
+	ctx := ctxFor(t, time.Minute)
+	spec := newSpec(t, "two-nodes", nil, "sh", "-c",
+		`echo "rank=$TRAINRUN_NODE_RANK nodes=$TRAINRUN_NUM_NODES addr=$MASTER_ADDR port=$MASTER_PORT node=$SLURMD_NODENAME" > "$TRAINRUN_OUTPUTS_DIR/node-$TRAINRUN_NODE_RANK"`)
+	spec.Resources = providers.Resources{Nodes: 2, CPUs: 1}
+	h, err := c.Submit(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argv := strings.Join(e.lastArgv("sbatch"), " "); !strings.Contains(argv, " --nodes=2 --ntasks-per-node=1 ") {
+		t.Errorf("sbatch %s", argv)
+	}
+	if st := waitFor(t, c, h, time.Minute); st.State != providers.Succeeded {
+		t.Fatalf("%+v\n%s", st, readLog(h))
+	}
+	for rank, node := range cl.MultiNodes {
+		got, err := os.ReadFile(filepath.Join(h.Dir, "outputs", "node-"+strconv.Itoa(rank)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("rank=%d nodes=2 addr=127.0.0.1 port=%d node=%s\n", rank, 20000+atoi(h.ID)%20000, node)
+		if string(got) != want {
+			t.Errorf("node %d saw %q, want %q", rank, got, want)
+		}
+	}
+}
+
+// The same launch for one node, which runs without srun otherwise.
+func TestMultiNodeLaunchOnOneNode(t *testing.T) {
 	t.Parallel()
 	c, _ := cluster(t, Options{})
 	c.multiNode = true
 	ctx := ctxFor(t, time.Minute)
 	h, err := c.Submit(ctx, newSpec(t, "multi", nil, "sh", "-c",
-		`echo "rank=$TRAINRUN_NODE_RANK nodes=$TRAINRUN_NUM_NODES addr=$MASTER_ADDR port=$MASTER_PORT step=$SLURM_STEP_ID" > "$TRAINRUN_OUTPUTS_DIR/node-$TRAINRUN_NODE_RANK"`))
+		`echo "rank=$TRAINRUN_NODE_RANK nodes=$TRAINRUN_NUM_NODES addr=$MASTER_ADDR step=$SLURM_STEP_ID" > "$TRAINRUN_OUTPUTS_DIR/node-$TRAINRUN_NODE_RANK"`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,10 +509,7 @@ func TestMultiNodeEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, _ := os.Hostname()
-	host, _, _ = strings.Cut(host, ".")
-	want := fmt.Sprintf("rank=0 nodes=1 addr=%s port=%d step=0\n", host, 20000+atoi(h.ID)%20000)
-	if string(got) != want {
+	if want := "rank=0 nodes=1 addr=127.0.0.1 step=0\n"; string(got) != want {
 		t.Errorf("node 0 saw %q, want %q", got, want)
 	}
 }

@@ -230,7 +230,10 @@ export TRAINRUN_ATTEMPT
 			line, n, executor.Quote(oneLine(line)), exitSetup)
 	}
 	if s.MultiNode {
-		b.WriteString(`MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)
+		b.WriteString(`# The first node's address (its NodeAddr, which is its name unless set).
+first=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)
+MASTER_ADDR=$(scontrol show node "$first" 2>/dev/null | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p' | sed -n 1p)
+MASTER_ADDR=${MASTER_ADDR:-$first}
 MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))
 TRAINRUN_NUM_NODES=${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}
 export MASTER_ADDR MASTER_PORT TRAINRUN_NUM_NODES
