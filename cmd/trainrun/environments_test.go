@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -469,5 +470,86 @@ func TestVenvOnSSH(t *testing.T) {
 	}
 	if got := entries(t, filepath.Join(workdir, "envs", ".d")); len(got) != 0 {
 		t.Errorf("left on the compute: %q", got)
+	}
+}
+
+// TestContainerOnSSH builds an image on an SSH compute and runs in it with
+// the remote user's rootless podman: the run's outputs belong to that user,
+// not to root or a sub-uid.
+func TestContainerOnSSH(t *testing.T) {
+	runArgs := envtest.RequirePodman(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	t.Cleanup(s.Stop)
+	runArgs = envtest.ImportBusyboxAs(t, s.User, runArgs)
+	args, _ := json.Marshal(runArgs)
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	workdir := filepath.Join(s.Home, "ctr-"+nonce)
+	t.Cleanup(func() {
+		exec.Command("su", "-s", "/bin/sh", s.User, "-c", "cd && podman images -q --filter label=trainrun-test="+nonce+" | xargs -r podman rmi -f").Run()
+		os.RemoveAll(workdir)
+	})
+	p := newProject(t, map[string]string{
+		"image/Dockerfile":   "FROM " + envtest.BusyboxImage + "\nLABEL trainrun-test=" + nonce + "\nCOPY greeting.txt /greeting.txt\n",
+		"image/greeting.txt": "hello from the remote image\n",
+		"src/train.sh":       "cat /greeting.txt; id -u; echo weights > \"$TRAINRUN_OUTPUTS_DIR/model.txt\"\n",
+		"trainrun.hcl": fmt.Sprintf(`
+compute "ssh" "remote" {
+  host             = %q
+  port             = %d
+  user             = %q
+  private_key_file = %q
+  known_hosts_file = %q
+  workdir          = %q
+}
+environment "container" "box" {
+  run_args = %s
+  build {
+    context = "image"
+  }
+}
+experiment "train" {
+  compute     = compute.remote
+  environment = environment.box
+  source_dir  = "src"
+  command     = ["sh", "train.sh"]
+}
+`, s.Addr, s.Port, s.User, s.KeyFile, s.KnownHostsFile, workdir, args),
+	})
+	first := p.must(0, nil, "apply", "-auto-approve", "-json")
+	if n := builds(t, first); n != 1 {
+		t.Fatalf("built %d times, want once:\n%s", n, first.stdout)
+	}
+	u, err := user.Lookup(s.User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logs := p.must(0, nil, "logs", "experiment.train").stdout; logs != "hello from the remote image\n"+u.Uid+"\n" {
+		t.Errorf("log %q", logs)
+	}
+	run := p.status(nil)[0]
+	fi, err := os.Stat(filepath.Join(workdir, "runs", run.ID, "outputs", "model.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); strconv.Itoa(int(st.Uid)) != u.Uid {
+		t.Errorf("the output on the compute is owned by uid %d, want %s's (%s)", st.Uid, s.User, u.Uid)
+	}
+	if data, err := os.ReadFile(filepath.Join(p.path(".trainrun/runs"), run.ID, "outputs", "model.txt")); err != nil || string(data) != "weights\n" {
+		t.Errorf("collected %q, %v", data, err)
+	}
+	var show struct {
+		Env struct {
+			Location string `json:"location"`
+		} `json:"env"`
+	}
+	if err := json.Unmarshal([]byte(p.must(0, nil, "show", "-json", run.ID).stdout), &show); err != nil || show.Env.Location == "" {
+		t.Fatalf("show -json: %+v, %v", show, err)
+	}
+	destroy := p.must(0, nil, "destroy", "-auto-approve")
+	if !strings.Contains(destroy.stdout, "1 environments removed") {
+		t.Fatalf("destroy:\n%s", destroy)
+	}
+	if exec.Command("su", "-s", "/bin/sh", s.User, "-c", "cd && podman image exists "+show.Env.Location).Run() == nil {
+		t.Errorf("%s is still in %s's images after destroy", show.Env.Location, s.User)
 	}
 }

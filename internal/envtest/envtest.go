@@ -197,6 +197,34 @@ func importBusybox() error {
 		importOnce.done = true
 		return nil
 	}
+	if err := podmanImport(exec.Command("podman", "import", "--change", "ENV PATH=/bin", "-", BusyboxImage)); err != nil {
+		return err
+	}
+	importOnce.done = true
+	return nil
+}
+
+// ImportBusyboxAs imports BusyboxImage into the podman storage of user
+// (rootless podman keeps one per user), with su, and returns the `podman
+// run` options that user needs (no network: rootless podman on these
+// machines cannot open /dev/net/tun). RequirePodman must have passed.
+func ImportBusyboxAs(t testing.TB, user string, runOpts []string) []string {
+	t.Helper()
+	script := "cd && podman image exists " + BusyboxImage + " || podman import --change 'ENV PATH=/bin' - " + BusyboxImage
+	if err := podmanImport(exec.Command("su", "-s", "/bin/sh", user, "-c", script)); err != nil {
+		Unavailable(t, "rootless podman for %s: %v", user, err)
+	}
+	opts := append([]string{"--network", "none"}, runOpts...)
+	check := "cd && podman run --rm --init " + strings.Join(opts, " ") + " " + BusyboxImage + " true"
+	if out, err := exec.Command("su", "-s", "/bin/sh", user, "-c", check).CombinedOutput(); err != nil {
+		Unavailable(t, "rootless podman for %s cannot run containers: %v: %s", user, err, lastLines(out, 3))
+	}
+	return opts
+}
+
+// podmanImport runs cmd (a podman import reading stdin) with the busybox
+// root file system as its input.
+func podmanImport(cmd *exec.Cmd) error {
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		return errors.New("no busybox")
@@ -228,11 +256,9 @@ func importBusybox() error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	cmd := exec.Command("podman", "import", "--change", "ENV PATH=/bin", "-", BusyboxImage)
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("podman import: %v: %s", err, lastLines(out, 3))
 	}
-	importOnce.done = true
 	return nil
 }
