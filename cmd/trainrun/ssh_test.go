@@ -476,3 +476,84 @@ experiment "long" {
 		t.Fatalf("%d logins, want a second one after the drop", n)
 	}
 }
+
+func TestSSHKilledApplyReattaches(t *testing.T) {
+	s := sshServer(t, sshtest.Options{})
+	wd := remoteDir(t, s)
+	count := filepath.Join(s.Home, wd+"-count")
+	started := filepath.Join(s.Home, wd+"-started")
+	t.Cleanup(func() { os.Remove(count); os.Remove(started) })
+	p := newProject(t, map[string]string{
+		"trainrun.hcl": sshCompute("box", s, wd, "") + `
+experiment "long" {
+  compute = compute.box
+  shell   = "echo once >> ` + count + `; touch ` + started + `; sleep 2; echo done"
+}
+`,
+	})
+	cmd := p.command(nil, "apply", "-auto-approve")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(30*time.Second, func() bool { _, err := os.Stat(started); return err == nil }) {
+		cmd.Process.Kill()
+		t.Fatal("the run did not start")
+	}
+	cmd.Process.Kill() // SIGKILL: no chance to clean up
+	cmd.Wait()
+	res := p.must(0, nil, "apply", "-auto-approve")
+	if !strings.Contains(res.stdout, "re-attached to run") || !strings.Contains(res.stdout, "succeeded") {
+		t.Fatalf("second apply:\n%s", res)
+	}
+	if b, _ := os.ReadFile(count); string(b) != "once\n" {
+		t.Fatalf("the run ran %q times", b)
+	}
+}
+
+func TestSSHEncryptedKeyPassphraseStaysSecret(t *testing.T) {
+	s := sshServer(t, sshtest.Options{})
+	wd := remoteDir(t, s)
+	const pass = "pa55phrase-never-printed"
+	key := filepath.Join(t.TempDir(), "enc")
+	pub, err := sshtest.NewEncryptedKey(key, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Authorize(pub); err != nil {
+		t.Fatal(err)
+	}
+	p := newProject(t, map[string]string{
+		"trainrun.hcl": strings.Replace(sshCompute("box", s, wd, "  passphrase = var.pp\n"), s.KeyFile, key, 1) + `
+variable "pp" {
+  type      = string
+  sensitive = true
+}
+experiment "x" {
+  compute = compute.box
+  shell   = "echo ran"
+}
+`,
+	})
+	env := []string{"TRAINRUN_VAR_pp=" + pass}
+	res := p.must(0, env, "apply", "-auto-approve")
+	res2 := p.must(1, []string{"TRAINRUN_VAR_pp=wrong-" + pass}, "apply", "-auto-approve", "-replace", "experiment.x")
+	for _, r := range []result{res, res2} {
+		if strings.Contains(r.stdout+r.stderr, pass) {
+			t.Fatalf("the passphrase was printed:\n%s", r)
+		}
+	}
+	if !strings.Contains(res2.stderr+res2.stdout, "cannot decrypt it with the passphrase given") {
+		t.Fatalf("wrong passphrase:\n%s", res2)
+	}
+	// Nowhere in what trainrun keeps, here or on the machine.
+	for _, dir := range []string{p.path(".trainrun"), filepath.Join(s.Home, wd)} {
+		filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				if b, _ := os.ReadFile(path); strings.Contains(string(b), pass) {
+					t.Errorf("%s holds the passphrase", path)
+				}
+			}
+			return nil
+		})
+	}
+}

@@ -57,7 +57,8 @@ type Server struct {
 	Fingerprint string
 	LogFile     string
 
-	pid int
+	pid      int
+	password bool
 }
 
 // Options tune Start.
@@ -66,7 +67,14 @@ type Options struct {
 	// KeyFile is a client private key to authorize instead of a new one
 	// (several servers letting in the same client).
 	KeyFile string
+	// Password lets the user log in with Password too (the account's
+	// password is set to it; other servers keep refusing passwords).
+	Password bool
 }
+
+// Password is the test user's password, for servers started with
+// Options.Password.
+const Password = "trainrun-test-password"
 
 // unavailable skips, or fails under TRAINRUN_REQUIRE_INTEGRATION=1.
 func unavailable(t T, format string, args ...any) {
@@ -92,6 +100,12 @@ func Start(t T, o Options) *Server {
 		unavailable(t, "test user: %v", err)
 		return nil
 	}
+	if o.Password {
+		if err := setPassword(); err != nil {
+			unavailable(t, "test user's password: %v", err)
+			return nil
+		}
+	}
 	s, err := start(o, home)
 	if err != nil {
 		t.Fatal("sshtest: ", err)
@@ -114,7 +128,7 @@ func start(o Options, home string) (*Server, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: addr, User: UserName, Home: home, Dir: dir, LogFile: filepath.Join(dir, "sshd.log")}
+	s := &Server{Addr: addr, User: UserName, Home: home, Dir: dir, LogFile: filepath.Join(dir, "sshd.log"), password: o.Password}
 	fail := func(err error) (*Server, error) {
 		s.Stop()
 		return nil, err
@@ -167,12 +181,16 @@ func (s *Server) launch() error {
 	conf := filepath.Join(s.Dir, "sshd_config")
 	pidFile := filepath.Join(s.Dir, "sshd.pid")
 	_ = os.Remove(pidFile)
+	pw := "no"
+	if s.password {
+		pw = "yes"
+	}
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress %s
 HostKey %s
 PidFile %s
 AuthorizedKeysFile %s
-PasswordAuthentication no
+PasswordAuthentication %s
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
@@ -181,7 +199,7 @@ AllowUsers %s
 AllowTcpForwarding yes
 MaxSessions 20
 LogLevel DEBUG
-`, s.Port, s.Addr, filepath.Join(s.Dir, "host_ed25519"), pidFile, filepath.Join(s.Dir, "authorized_keys"), s.User)
+`, s.Port, s.Addr, filepath.Join(s.Dir, "host_ed25519"), pidFile, filepath.Join(s.Dir, "authorized_keys"), pw, s.User)
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		return err
 	}
@@ -446,6 +464,18 @@ func ensureUser() (string, error) {
 		return nil
 	})
 	return home, err
+}
+
+// setPassword gives the test user Password (idempotent).
+func setPassword() error {
+	return locked(func() error {
+		cmd := exec.Command("chpasswd")
+		cmd.Stdin = strings.NewReader(UserName + ":" + Password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("chpasswd: %v: %s", err, out)
+		}
+		return nil
+	})
 }
 
 func lastLines(b []byte, n int) string {

@@ -164,3 +164,26 @@ func TestJumpHost(t *testing.T) {
 		t.Fatalf("unknown inner host through a jump: %v", err)
 	}
 }
+
+func TestPasswordLogin(t *testing.T) {
+	s := server(t, sshtest.Options{Password: true})
+	for _, tc := range []struct {
+		pw   string
+		want string
+	}{{sshtest.Password, ""}, {"not-the-password", "accepted none"}} {
+		tg := target(s)
+		tg.KeyFiles, tg.Password = nil, tc.pw
+		c := NewConn(tg, ConnOptions{})
+		home, err := NewExecutor(c, ExecutorOptions{}).Home(ctxT(t))
+		c.Close()
+		switch {
+		case tc.want == "" && (err != nil || home != s.Home):
+			t.Errorf("password login: %q, %v", home, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.pw)):
+			t.Errorf("wrong password: %v", err)
+		}
+	}
+	if !strings.Contains(s.Log(), "Accepted password for "+s.User) {
+		t.Fatalf("no password login in the log:\n%s", s.Log())
+	}
+}

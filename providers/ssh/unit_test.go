@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,5 +281,56 @@ func TestMaterializeShQuotes(t *testing.T) {
 	sort.Strings(names)
 	if strings.Join(names, ",") != "cd,chmod,cp,ln,mkdir,set,umask" {
 		t.Errorf("commands: %v", names)
+	}
+}
+
+func TestPoolPlacement(t *testing.T) {
+	c := &Compute{name: "lab", s: settings{maxRuns: 2, gpus: 2}, changed: make(chan struct{})}
+	a, b := &member{c: c, host: "a", gpus: -1}, &member{c: c, host: "b", gpus: -1}
+	c.members = []*member{a, b}
+	if c.Slots() != 4 || c.GPUs() != 4 {
+		t.Fatalf("slots %d, gpus %d", c.Slots(), c.GPUs())
+	}
+	ctx := context.Background()
+	place := func(n int, wantHost string, wantGPUs string) {
+		t.Helper()
+		m, gpus, err := c.place(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.host != wantHost || fmt.Sprint(gpus) != wantGPUs {
+			t.Fatalf("placed on %s %v, want %s %s", m.host, gpus, wantHost, wantGPUs)
+		}
+	}
+	place(2, "a", "[0 1]")
+	place(2, "b", "[0 1]") // a has no free GPU left
+	place(0, "a", "[]")
+	place(0, "b", "[]")
+	if _, _, err := c.place(ctx, 3); err == nil || !strings.Contains(err.Error(), "no machine") {
+		t.Fatalf("3 GPUs: %v", err)
+	}
+	// Full: the next placement waits until a run ends.
+	got := make(chan string)
+	go func() {
+		m, _, err := c.place(ctx, 1)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- m.host
+	}()
+	select {
+	case h := <-got:
+		t.Fatalf("placed on a full pool: %s", h)
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.unplace(b, []int{1})
+	if h := <-got; h != "b" {
+		t.Fatalf("placed on %s after b freed a slot", h)
+	}
+	ctx2, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.place(ctx2, 0); err == nil {
+		t.Fatal("placed on a full pool")
 	}
 }
