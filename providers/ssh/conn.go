@@ -282,8 +282,7 @@ const maxStderr = 4 << 10
 
 // sessionIO is what one remote command reads and writes.
 type sessionIO struct {
-	stdin  io.Reader
-	stdout io.Writer // nil: collected and returned
+	stdin io.Reader
 }
 
 // Session runs f with a new session, at most MaxSessions at once. Failures
@@ -373,16 +372,12 @@ func isNetErr(err error) bool {
 }
 
 // run runs the command line cmd in s with ctx: when ctx is done the
-// session is closed. stdout is collected unless io.stdout is set. A
-// non-zero exit is an *ExitError carrying stderr.
+// session is closed. It returns stdout; a non-zero exit is an *ExitError
+// carrying stderr.
 func run(ctx context.Context, s *ssh.Session, cmd string, sio sessionIO) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	s.Stdin = sio.stdin
-	if sio.stdout != nil {
-		s.Stdout = sio.stdout
-	} else {
-		s.Stdout = &stdout
-	}
+	s.Stdout = &stdout
 	s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
 	if err := s.Start(cmd); err != nil {
 		return nil, err
@@ -401,8 +396,8 @@ func run(ctx context.Context, s *ssh.Session, cmd string, sio sessionIO) ([]byte
 	var exit *ssh.ExitError
 	if errors.As(err, &exit) {
 		msg := strings.TrimSpace(stderr.String())
-		if exit.Signal() != "" && exit.ExitStatus() == 0 {
-			return stdout.Bytes(), &ExitError{Code: 128, Stderr: strings.TrimSpace("killed by signal " + exit.Signal() + ": " + msg)}
+		if exit.Signal() != "" {
+			msg = strings.TrimSpace("killed by signal " + exit.Signal() + ": " + msg)
 		}
 		return stdout.Bytes(), &ExitError{Code: exit.ExitStatus(), Stderr: msg}
 	}
