@@ -348,14 +348,6 @@ func (c *Compute) Cancel(ctx context.Context, h providers.Handle) error {
 	return inner.Cancel(ctx, h)
 }
 
-func (c *Compute) Log(ctx context.Context, h providers.Handle, follow bool) (io.ReadCloser, error) {
-	inner, err := c.innerFor(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	return inner.Log(ctx, h, follow)
-}
-
 func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *providers.RunSpec, dst string, outputs bool) error {
 	inner, err := c.innerFor(ctx, h)
 	if err != nil {

@@ -451,6 +451,9 @@ type remoteFile struct {
 
 func (f *remoteFile) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
+	if err != nil && err != io.EOF {
+		return n, &netError{fmt.Errorf("read: %w", err)}
+	}
 	if err == io.EOF {
 		// The stream ended: was it the whole file?
 		if !f.waited {
@@ -458,9 +461,11 @@ func (f *remoteFile) Read(b []byte) (int, error) {
 			if werr := f.s.Wait(); werr != nil {
 				var exit *ssh.ExitError
 				if errors.As(werr, &exit) {
-					werr = &ExitError{Code: exit.ExitStatus()}
+					f.werr = fmt.Errorf("read: %w", &ExitError{Code: exit.ExitStatus()})
+				} else {
+					// No exit status: the connection dropped mid-stream.
+					f.werr = &netError{fmt.Errorf("read: %w", werr)}
 				}
-				f.werr = fmt.Errorf("read: %w", werr)
 			}
 		}
 		if f.werr != nil {

@@ -1,0 +1,98 @@
+package ssh
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/trainrun/trainrun/internal/sshtest"
+	"github.com/trainrun/trainrun/providers"
+)
+
+// openCompute opens an ssh compute on s through the kind, as the runtime
+// does.
+func openCompute(t *testing.T, s *sshtest.Server, extra map[string]cty.Value) *Compute {
+	t.Helper()
+	wd := "c-" + randHex()
+	v := providers.Values{
+		"host": cty.StringVal(s.Addr), "port": cty.NumberIntVal(int64(s.Port)), "user": cty.StringVal(s.User),
+		"private_key_file": cty.StringVal(s.KeyFile), "known_hosts_file": cty.StringVal(s.KnownHostsFile),
+		"workdir": cty.StringVal("~/" + wd),
+	}
+	for k, x := range extra {
+		v[k] = x
+	}
+	k := &kind{pool: newConnPool(), home: t.TempDir()}
+	if problems := k.Validate(v); len(problems) > 0 {
+		t.Fatalf("%+v", problems)
+	}
+	comp, err := k.Open("box", v, providers.Env{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := comp.(*Compute)
+	t.Cleanup(func() {
+		c.Close()
+		e, _ := testExecutor(t, s)
+		e.RemoveAll(ctxT(t), s.Home+"/"+wd)
+	})
+	return c
+}
+
+func TestLogFollowSurvivesDroppedConnection(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	c := openCompute(t, s, nil)
+	ctx := ctxT(t)
+	h, err := c.Submit(ctx, &providers.RunSpec{RunID: "r1", Shell: "i=1; while [ $i -le 30 ]; do echo line $i; i=$((i+1)); sleep 0.05; done", Env: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.Log(ctx, h, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got strings.Builder
+	buf := make([]byte, 64)
+	dropped := 0
+	for {
+		n, err := rc.Read(buf)
+		got.Write(buf[:n])
+		if dropped < 2 && strings.Count(got.String(), "\n") > 5+10*dropped {
+			s.KillSessions()
+			dropped++
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read after %d drops: %v", dropped, err)
+		}
+	}
+	var want strings.Builder
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	if got.String() != want.String() || dropped != 2 {
+		t.Fatalf("followed %q after %d drops", got.String(), dropped)
+	}
+	st, err := c.Wait(ctx, h)
+	if err != nil || st.State != providers.Succeeded {
+		t.Fatalf("wait: %+v, %v", st, err)
+	}
+	if h.Host != s.User+"@"+s.Addr+":"+fmt.Sprint(s.Port) || h.Kind != "ssh" || h.Compute != "box" {
+		t.Fatalf("handle %+v", h)
+	}
+	// Found again by id, as after a crash between submit and recording.
+	found, ok, err := c.Lookup(ctx, "r1")
+	if err != nil || !ok || found.ID != h.ID || found.Dir != h.Dir {
+		t.Fatalf("lookup: %+v %v %v", found, ok, err)
+	}
+	if _, ok, err := c.Lookup(ctx, "never"); ok || err != nil {
+		t.Fatalf("lookup of a run never started: %v %v", ok, err)
+	}
+
+}
