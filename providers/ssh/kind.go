@@ -26,7 +26,7 @@ func Kind() providers.ComputeKind { return &kind{pool: newConnPool()} }
 
 type kind struct {
 	pool *connPool
-	// home and sshConfig are read from the environment unless set (tests).
+	// home is where ~ and ~/.ssh/config are; $HOME unless set (tests).
 	home string
 }
 
@@ -271,6 +271,8 @@ func count(v providers.Values, name string, lo, hi int) (int, *providers.Problem
 // connections are made on first use.
 func (k *kind) Open(name string, v providers.Values, env providers.Env) (providers.Compute, error) {
 	s, problems := decode(v)
+	// No values at all: a compute that left the configuration, opened to
+	// reach its runs; their handles name the machines.
 	if len(problems) > 0 && len(v) > 0 {
 		return nil, fmt.Errorf("compute %q: %s", name, problems[0].Detail)
 	}
