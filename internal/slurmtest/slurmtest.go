@@ -232,6 +232,10 @@ SchedulerParameters=sched_interval=1,bf_interval=1
 SlurmdParameters=config_overrides
 KillWait=2
 DefMemPerCPU=64
+# Finished jobs stay visible for an hour (peers that poll slowly, such as
+# Snakemake without accounting, fail once a job they wait for is gone).
+MinJobAge=3600
+MaxJobCount=200000
 %[4]sPartitionName=%[5]s Nodes=%[6]s Default=YES MaxTime=INFINITE State=UP
 PartitionName=%[7]s Nodes=%[8]s MaxTime=INFINITE State=UP
 `, confMark, c.Host, Dir, nodes.String(), c.Partition, c.Node, c.Multi, strings.Join(c.MultiNodes, ","))
