@@ -12,6 +12,9 @@
 #   scripts/bench.sh ssh        only the re-apply over SSH after one changed 1 MB file
 #                               in a 200 MB, 5,000-file tree, beside rsync -a (needs
 #                               root: starts its own sshd; installs openssh-server, rsync)
+#   scripts/bench.sh slurm      only the 1000-run sweep on Slurm beside snakemake --slurm
+#                               (needs root: runs its own cluster; installs slurm-wlm, munge;
+#                               takes about 20 minutes, nearly all of it Snakemake's)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +37,7 @@ need hyperfine:hyperfine snakemake:snakemake parallel:parallel git:git
 
 work=$(mktemp -d)
 cleanup() {
+	[ -z "${slurm_up:-}" ] || "$work/slurmcluster" down || true
 	[ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null || true
 	[ -z "${ssh_home_dirs:-}" ] || rm -rf $ssh_home_dirs
 	rm -rf "$work"
@@ -239,5 +243,57 @@ HCL
 		eval "$change"
 		echo "rsync -a of one changed file: $(rsync -a --stats -e "$rsh" "$src/" "$ssh_user@127.0.0.1:$tag-rsync/" | grep -E 'Total bytes sent')"
 		echo "(bytes trainrun sends for the same change: go test -bench IncrementalPut ./providers/ssh/, metric sent-B/op)"
+	fi
+fi
+
+if [ "$which" = all ] || [ "$which" = slurm ]; then
+	echo "== $N trivial runs on Slurm, start to all finished: trainrun apply (one job array) vs snakemake --slurm (one sbatch per job) (target ≥ 20×, ≤ 2 sbatch calls)"
+	if [ "$(id -u)" != 0 ]; then
+		echo "slurm: skipped: running a Slurm cluster here needs root"
+	else
+		(cd "$root" && go build -o "$work/slurmcluster" ./internal/slurmtest/slurmcluster)
+		slurm_up=1
+		"$work/slurmcluster" up
+		export USER=${USER:-$(id -un)} # Snakemake's Slurm executor reads it
+		# Each tool's sbatch calls are counted by a wrapper first on its PATH.
+		for t in trainrun snakemake; do
+			mkdir -p "$work/shim-$t"
+			printf '#!/bin/sh\necho call >>"%s"\nexec %s "$@"\n' "$work/sbatch-$t" "$(command -v sbatch)" >"$work/shim-$t/sbatch"
+			chmod +x "$work/shim-$t/sbatch"
+		done
+		mkdir -p "$work/slurm/src"
+		echo 'echo "$1" > /dev/null' >"$work/slurm/src/run.sh"
+		cat >"$work/slurm/trainrun.hcl" <<HCL
+compute "slurm" "cluster" {
+  workdir = "work"
+}
+experiment "trivial" {
+  compute    = compute.cluster
+  source_dir = "src"
+  command    = ["sh", "run.sh", param.i]
+  resources {
+    cpus = 1
+  }
+  sweep {
+    grid = { i = range($N) }
+  }
+}
+HCL
+		snake_project "$work/snake-slurm"
+		# Snakemake at its fastest: it caps status checks at 1/s on Slurm
+		# (it forces 0.03/s for anything above 1), and may submit 100 jobs/s.
+		hyperfine -N -w 0 -r 1 --export-json "$work/slurm.json" \
+			-p "rm -rf $work/slurm/.trainrun $work/slurm/work $work/sbatch-trainrun" \
+			-n "trainrun apply (slurm)" "env PATH=$work/shim-trainrun:$PATH $bin -chdir=$work/slurm apply -auto-approve" \
+			-p "rm -rf $work/snake-slurm/out $work/snake-slurm/.snakemake $work/sbatch-snakemake" \
+			-n "snakemake --slurm" "env PATH=$work/shim-snakemake:$PATH snakemake --slurm -j $N --max-jobs-per-second 100 --max-status-checks-per-second 1 --default-resources mem_mb=64 runtime=10 -q -d $work/snake-slurm -s $work/snake-slurm/Snakefile"
+		python3 - "$work/slurm.json" <<'PY'
+import json, sys
+r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
+t, s = r["trainrun apply (slurm)"], r["snakemake --slurm"]
+print(f"trainrun {t:.1f} s, snakemake {s:.1f} s: trainrun is {s / t:.1f}x faster")
+PY
+		echo "sbatch calls: trainrun $(wc -l <"$work/sbatch-trainrun"), snakemake $(wc -l <"$work/sbatch-snakemake")"
+		echo "(go test -bench Sweep1000 ./providers/slurm/ reports the sbatch and squeue calls of the provider alone)"
 	fi
 fi

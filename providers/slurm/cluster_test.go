@@ -518,3 +518,58 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// A sweep larger than the cluster's MaxArraySize is several arrays, and
+// submitting them is still all or none.
+func TestSweepLargerThanAnArray(t *testing.T) {
+	t.Parallel()
+	c, e := cluster(t, Options{})
+	c.maxArray = 4
+	b := providers.Batch{Experiment: "big"}
+	for i := range 10 {
+		b.Specs = append(b.Specs, newSpec(t, "big-"+strconv.Itoa(i), nil, "sh", "-c", "echo $SLURM_ARRAY_TASK_ID"))
+	}
+	ctx := ctxFor(t, time.Minute)
+	hs, err := c.SubmitBatch(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count("sbatch"); n != 3 {
+		t.Errorf("%d sbatch calls for 10 runs in arrays of 4, want 3", n)
+	}
+	for i, h := range hs {
+		if want := "_" + strconv.Itoa(i%4); !strings.HasSuffix(h.ID, want) {
+			t.Errorf("run %d: job %s", i, h.ID)
+		}
+		if st := waitFor(t, c, h, time.Minute); st.State != providers.Succeeded {
+			t.Errorf("run %d: %+v", i, st)
+		}
+	}
+	// One run that cannot be prepared fails the whole batch, and leaves
+	// nothing behind: no job, no directory.
+	b.Specs = nil
+	for i := range 6 {
+		b.Specs = append(b.Specs, newSpec(t, "none-"+strconv.Itoa(i), nil, "true"))
+	}
+	b.Specs[5].Command = nil
+	before := e.count("sbatch")
+	if _, err := c.SubmitBatch(ctx, b); err == nil || !strings.Contains(err.Error(), "no command") {
+		t.Fatalf("a batch with a broken run: %v", err)
+	}
+	if e.count("sbatch") != before+1 {
+		t.Errorf("%d sbatch calls, want the first array only", e.count("sbatch")-before)
+	}
+	for i := range 6 {
+		if _, err := os.Stat(filepath.Join(c.o.Workdir, "runs", "none-"+strconv.Itoa(i))); !os.IsNotExist(err) {
+			t.Errorf("run directory none-%d left: %v", i, err)
+		}
+	}
+	out, _ := exec.Command("squeue", "--noheader", "--format=%k").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, batchComment) {
+			if _, err := os.Stat(filepath.Join(c.o.Workdir, "batches", strings.TrimPrefix(line, batchComment))); err == nil {
+				t.Errorf("a job of the failed batch is queued: %s", line)
+			}
+		}
+	}
+}

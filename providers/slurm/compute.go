@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,7 @@ type Compute struct {
 	// multiNode starts every run through srun, as runs of several nodes
 	// are (tests on a one-node cluster).
 	multiNode bool
+	maxArray  int // tasks per job array; 0 until asked (under execMu)
 }
 
 var (
@@ -271,6 +273,7 @@ func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *provid
 			names = append(names, "TRAINRUN_NODE_RANK", "TRAINRUN_NUM_NODES", "MASTER_ADDR", "MASTER_PORT")
 		}
 		sort.Strings(names)
+		names = slices.Compact(names)
 		mounts := make([]string, len(inputs))
 		for i, n := range inputs {
 			mounts[i] = path.Join(dir, "inputs", n)
@@ -411,29 +414,61 @@ func (c *Compute) SubmitBatch(ctx context.Context, b providers.Batch) ([]provide
 		groups[k] = append(groups[k], i)
 	}
 	handles := make([]providers.Handle, len(b.Specs))
-	var done []providers.Handle
+	var jobs []string // arrays submitted so far
+	var dirs []string
+	maxTasks := c.maxArraySize(ctx, e)
 	for _, k := range order {
 		idx := groups[k]
-		specs := make([]*providers.RunSpec, len(idx))
-		for j, i := range idx {
-			specs[j] = b.Specs[i]
-		}
-		hs, err := c.submitArray(ctx, e, b, specs)
-		if err != nil {
-			// All or none: take back the arrays already submitted.
-			bg := context.WithoutCancel(ctx)
-			for _, h := range done {
-				_ = c.Cancel(bg, h)
-				_ = e.RemoveAll(bg, h.Dir)
+		for start := 0; start < len(idx); start += maxTasks {
+			chunk := idx[start:min(start+maxTasks, len(idx))]
+			specs := make([]*providers.RunSpec, len(chunk))
+			for j, i := range chunk {
+				specs[j] = b.Specs[i]
 			}
-			return nil, err
+			hs, err := c.submitArray(ctx, e, b, specs)
+			if err != nil {
+				// All or none: take back the arrays already submitted.
+				bg := context.WithoutCancel(ctx)
+				if len(jobs) > 0 {
+					_, _ = e.Run(bg, append([]string{"scancel"}, jobs...), nil)
+				}
+				for _, d := range dirs {
+					_ = e.RemoveAll(bg, d)
+				}
+				return nil, err
+			}
+			jobs = append(jobs, baseID(hs[0].ID))
+			for j, i := range chunk {
+				handles[i] = hs[j]
+				dirs = append(dirs, hs[j].Dir)
+			}
 		}
-		for j, i := range idx {
-			handles[i] = hs[j]
-		}
-		done = append(done, hs...)
 	}
 	return handles, nil
+}
+
+// maxArraySize is how many tasks one job array may have: the cluster's
+// MaxArraySize (asked once; 1001, Slurm's default, when it cannot be
+// read). A larger sweep is several arrays.
+func (c *Compute) maxArraySize(ctx context.Context, e executor.Executor) int {
+	c.execMu.Lock()
+	defer c.execMu.Unlock()
+	if c.maxArray > 0 {
+		return c.maxArray
+	}
+	c.maxArray = 1001
+	out, err := e.Run(ctx, []string{"scontrol", "show", "config"}, nil)
+	if err != nil {
+		return c.maxArray
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "MaxArraySize" {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				c.maxArray = n
+			}
+		}
+	}
+	return c.maxArray
 }
 
 func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b providers.Batch, specs []*providers.RunSpec) ([]providers.Handle, error) {

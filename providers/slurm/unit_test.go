@@ -433,3 +433,44 @@ func TestLocalTreeFollowsOnlyTopLevelLinks(t *testing.T) {
 		t.Errorf("link target %q", target)
 	}
 }
+
+type recordingLauncher struct{ got providers.Launch }
+
+func (l *recordingLauncher) Launch(x providers.Launch) ([]string, error) {
+	l.got = x
+	return append([]string{"podman", "run", "--rm", "img"}, x.Argv...), nil
+}
+
+// A container environment's launcher starts the command in the job, with
+// the names of the variables to pass in; their values stay in job.env.
+func TestPrepareWithLauncher(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "runs", "r1")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l := &recordingLauncher{}
+	c := New(Options{Exec: executor.Local{}, Workdir: filepath.Dir(filepath.Dir(dir))})
+	c.multiNode = true
+	spec := &providers.RunSpec{RunID: "r1", Attempt: 1, Command: []string{"python", "t.py"}, Launcher: l,
+		Env: map[string]string{"TRAINRUN_ATTEMPT": "1", "SECRET": "s3cr3t", "CUDA_VISIBLE_DEVICES": "0"}}
+	if err := c.prepare(context.Background(), executor.Local{}, spec, dir); err != nil {
+		t.Fatal(err)
+	}
+	if l.got.RunDir != dir || l.got.WorkDir != filepath.Join(dir, "src") || !slices.Equal(l.got.Argv, spec.Command) {
+		t.Errorf("launch %+v", l.got)
+	}
+	want := []string{"MASTER_ADDR", "MASTER_PORT", "SECRET", "TRAINRUN_ATTEMPT", "TRAINRUN_METRICS_FILE", "TRAINRUN_NODE_RANK", "TRAINRUN_NUM_NODES", "TRAINRUN_OUTPUTS_DIR"}
+	if !slices.Equal(l.got.Env, want) {
+		t.Errorf("names passed in %q, want %q", l.got.Env, want)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, envFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\nset -- podman run --rm img python t.py\n") || !strings.Contains(string(data), "export SECRET=s3cr3t\n") {
+		t.Errorf("job.env:\n%s", data)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, envFile)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("job.env mode %v, want 0600 (it holds secrets)", fi.Mode().Perm())
+	}
+}
