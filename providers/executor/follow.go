@@ -1,0 +1,107 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Follow describes how to follow a growing log on a machine.
+type Follow struct {
+	// Open opens the log at offset off; readers may stop at the end of
+	// what is there.
+	Open func(ctx context.Context, off int64) (io.ReadCloser, error)
+	// Done reports whether the run is final: what is there is then all.
+	Done func(ctx context.Context) (bool, error)
+	// Reopen, if set, says that a read error is passing (a dropped
+	// connection): the log is opened again where it was.
+	Reopen func(err error) bool
+	// Wake, if not nil, is ready when the run may have ended: no need to
+	// sleep the whole delay.
+	Wake <-chan struct{}
+	// MinDelay and MaxDelay bound the wait between polls while nothing
+	// comes; it doubles from one to the other.
+	MinDelay, MaxDelay time.Duration
+}
+
+// Follower returns a reader of the log that blocks for new output until the
+// run is final and the log is drained (then io.EOF), or ctx is done (then
+// ctx's error). rc, if not nil, is the log already open at offset 0.
+func (f Follow) Follower(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
+	return &follower{Follow: f, ctx: ctx, rc: rc}
+}
+
+type follower struct {
+	Follow
+	ctx   context.Context
+	rc    io.ReadCloser // nil between polls
+	off   int64
+	final bool // the run was final before the last reopen
+	delay time.Duration
+}
+
+func (f *follower) Read(b []byte) (int, error) {
+	for {
+		if f.rc == nil {
+			rc, err := f.Open(f.ctx, f.off)
+			if err != nil {
+				return 0, err
+			}
+			f.rc = rc
+		}
+		n, err := f.rc.Read(b)
+		f.off += int64(n)
+		if n > 0 {
+			f.delay = 0
+			return n, nil
+		}
+		if err == nil {
+			continue
+		}
+		f.rc.Close()
+		f.rc = nil
+		if !errors.Is(err, io.EOF) {
+			if f.Reopen != nil && f.Reopen(err) && f.ctx.Err() == nil {
+				continue
+			}
+			return 0, err
+		}
+		if f.final {
+			return 0, io.EOF
+		}
+		done, err := f.Done(f.ctx)
+		if err != nil {
+			return 0, err
+		}
+		if done {
+			f.final = true // read once more: the run may have written before it ended
+			continue
+		}
+		if err := f.sleep(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (f *follower) sleep() error {
+	f.delay = min(max(f.delay*2, f.MinDelay), f.MaxDelay)
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-f.Wake: // a nil channel is never ready
+	case <-f.ctx.Done():
+		return f.ctx.Err()
+	}
+	return nil
+}
+
+func (f *follower) Close() error {
+	if f.rc == nil {
+		return nil
+	}
+	err := f.rc.Close()
+	f.rc = nil
+	return err
+}
