@@ -35,6 +35,11 @@ func cmdWatch(c *cli, args []string) int {
 	fs := c.newFlags("watch", "[-auto-approve] [-keep-running] [-debounce DURATION] [-parallelism N] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
 	var vf varFlags
 	var sel selection
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprint(c.stderr, watchScreenHelp)
+	}
 	vf.register(fs)
 	sel.register(fs)
 	auto := fs.Bool("auto-approve", false, "apply each change's plan without asking")
@@ -66,22 +71,29 @@ func cmdWatch(c *cli, args []string) int {
 	}
 	defer fw.Close()
 
-	render := c.renderer(false)
-	ctx, stop, detach, release := interrupts(render.event)
-	defer release()
-	w := &watch{
-		c: c, vf: vf, sel: sel, st: st, store: store, fw: fw, render: render,
-		opts: runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, CancelSuperseded: !*keep},
-		auto: *auto,
+	w := &watch{c: c, vf: vf, sel: sel, st: st, store: store, fw: fw, auto: *auto}
+	if c.useScreen() {
+		w.scr = newScreen()
+		w.scr.start(c.stdout, c.terminalSize(c.stdout))
+		w.sink = w.scr.event
+		defer w.scr.close() // on a panic, at least the terminal is left sane
+	} else {
+		w.render = c.renderer(false)
+		w.sink = w.render.event
 	}
+	ctx, stop, detach, release := interrupts(w.sink)
+	defer release()
+	w.opts = runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, CancelSuperseded: !*keep}
 	defer w.closeComputes()
 
-	if code := w.start(ctx); code != 0 {
-		render.close()
-		return code
+	if err := w.start(ctx); err != nil {
+		w.closeOutput()
+		return c.errorf("%v", err)
 	}
 	var lines <-chan string
-	if !*auto {
+	if !*auto || (w.scr != nil && isTerminal(c.stdin)) {
+		// With -auto-approve, only the screen reads what is typed: a
+		// run's number picks the log shown.
 		lines = readLines(c.stdin)
 	}
 loop:
@@ -97,6 +109,10 @@ loop:
 		case err := <-fw.Errors():
 			w.sayErr("%v", err)
 		case line, ok := <-lines:
+			if !ok && *auto {
+				lines = nil // nothing waits for an answer
+				continue
+			}
 			if !ok {
 				w.say("Standard input closed: watching stops.")
 				break loop
@@ -104,13 +120,38 @@ loop:
 			w.answer(ctx, line)
 		}
 	}
+	if w.scr != nil {
+		w.scr.stop()
+	}
 	// Live runs are left running (detach) or, after a second Ctrl-C,
 	// cancelled and recorded: either way every apply returns.
 	w.applies.Wait()
-	render.close()
+	w.closeOutput()
 	fmt.Fprintln(c.stdout, "Stopped watching.")
 	return 0
 }
+
+// closeOutput stops drawing: the status line goes, or the screen is left
+// and what happened since watching began to stop is printed on the normal
+// screen, where it stays.
+func (w *watch) closeOutput() {
+	if w.scr == nil {
+		w.render.close()
+		return
+	}
+	for _, line := range w.scr.close() {
+		fmt.Fprintln(w.c.stdout, line)
+	}
+}
+
+const watchScreenHelp = `
+On a terminal, watch draws a full screen (the terminal is restored when it
+stops): what is watched and the last change, the configuration's errors, the
+current plan, the runs with their state and elapsed time, and the end of one
+run's log: the latest run's, or that of the run whose number is typed,
+followed by Enter (0 and Enter: the latest again). Off a terminal, or with
+TERM=dumb, it prints a line per event.
+`
 
 // watch is one watch command's state between cycles.
 type watch struct {
@@ -120,7 +161,9 @@ type watch struct {
 	st     *state.Store
 	store  *snapshot.Store
 	fw     *fswatch.Watcher
-	render *renderer
+	render *renderer              // lines; nil on the screen
+	scr    *screen                // the full-screen view on a terminal; else nil
+	sink   func(ev runtime.Event) // the runtime's events go to render or scr
 	opts   runtime.Options
 	auto   bool
 
@@ -137,31 +180,42 @@ type watch struct {
 
 // start loads the configuration, watches its files and runs the first
 // cycle. A broken configuration does not stop watch: its files are watched
-// for a fix.
-func (w *watch) start(ctx context.Context) int {
+// for a fix. Running out of inotify watches does.
+func (w *watch) start(ctx context.Context) error {
 	cfg := w.load()
 	if err := w.fw.Set(w.targets(cfg)); err != nil {
 		var le *fswatch.LimitError
 		if errors.As(err, &le) {
-			return w.c.errorf("%v", err)
+			return err
 		}
 		w.sayErr("%v", err)
 	}
+	w.showTargets(cfg)
 	w.say("Watching %s. Press Ctrl-C to stop.", w.describeTargets(cfg))
 	if cfg == nil {
 		w.broken = true
-		w.say("The configuration has errors (above): fix them and save; watching goes on.")
-		return 0
+		if w.scr == nil { // the screen's header says so
+			w.say("The configuration has errors (above): fix them and save; watching goes on.")
+		}
+		return nil
 	}
 	w.cfg = cfg
 	w.plan(ctx, w.runtime(cfg))
-	return 0
+	return nil
 }
 
 // load loads the configuration, its diagnostics printed between event
-// lines.
+// lines, or shown on the screen.
 func (w *watch) load() *lang.Config {
 	var cfg *lang.Config
+	if w.scr != nil {
+		var diags strings.Builder
+		c := *w.c
+		c.stderr, c.color = &diags, false
+		cfg = c.load(&w.vf)
+		w.scr.setConfig(cfg == nil, w.cfg != nil, diags.String())
+		return cfg
+	}
 	w.render.print(func(io.Writer) { cfg = w.c.load(&w.vf) })
 	return cfg
 }
@@ -170,12 +224,17 @@ func (w *watch) load() *lang.Config {
 func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 	w.changes++
 	w.say("Change %d: %s", w.changes, w.describeBatch(b))
+	if w.scr != nil {
+		w.scr.setChange(fmt.Sprintf("Change %d at %s: %s", w.changes, time.Now().Format("15:04:05"), w.describeBatch(b)))
+	}
 	cfg := w.load()
 	if cfg == nil {
 		w.broken = true
-		if w.cfg != nil {
+		switch {
+		case w.scr != nil: // the screen's header says so
+		case w.cfg != nil:
 			w.say("The configuration has errors (above): nothing changes until a save fixes them; the last good configuration stays in force.")
-		} else {
+		default:
 			w.say("The configuration has errors (above): fix them and save; watching goes on.")
 		}
 		return
@@ -190,9 +249,17 @@ func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 		if err := w.fw.Set(t); err != nil {
 			w.sayErr("%v", err)
 		}
+		w.showTargets(cfg)
 	}
 	w.cfg = cfg
 	w.plan(ctx, w.runtime(cfg))
+}
+
+// showTargets puts what is watched in the screen's header.
+func (w *watch) showTargets(cfg *lang.Config) {
+	if w.scr != nil {
+		w.scr.setWatching(w.describeTargets(cfg))
+	}
 }
 
 // plan plans with rt's configuration and applies the plan, or asks first.
@@ -220,9 +287,26 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 	// Live runs recorded by an earlier command are re-attached to by the
 	// first plan; later ones join the runs of earlier cycles.
 	if !p.Changes() && (!first || !waits(p)) {
+		if w.scr != nil {
+			w.scr.setPlan(w.planTitle(), []string{"No changes."}, false)
+		}
 		w.say("No changes.")
 		return
 	}
+	if w.scr != nil {
+		w.showPlan(p)
+	} else {
+		w.printPlan(p)
+	}
+	if !w.auto {
+		w.pending, w.pendRT = p, rt
+		return
+	}
+	w.apply(ctx, rt, p)
+}
+
+// printPlan prints p between the event lines.
+func (w *watch) printPlan(p *planner.Plan) {
 	w.render.print(func(out io.Writer) {
 		for _, warn := range p.Warnings {
 			fmt.Fprintf(w.c.stderr, "Warning: %s\n", warn)
@@ -230,17 +314,40 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 		renderPlan(out, p, false, w.c.color)
 	})
 	if !w.auto {
-		w.pending, w.pendRT = p, rt
 		w.render.print(func(out io.Writer) {
 			fmt.Fprint(out, "Press Enter to apply this plan, or n and Enter to skip it; a newer change replaces it.\n")
 		})
-		return
 	}
-	w.apply(ctx, rt, p)
 }
 
-// answer handles a line typed while a plan waits for approval.
+// showPlan puts p on the screen, its warnings first.
+func (w *watch) showPlan(p *planner.Plan) {
+	var b strings.Builder
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(&b, "Warning: %s\n", warn)
+	}
+	renderPlan(&b, p, false, false)
+	// The section's title says what the plan's first line says.
+	text := strings.Replace(b.String(), "trainrun will perform these actions:\n", "", 1)
+	w.scr.setPlan(w.planTitle(), strings.Split(text, "\n"), !w.auto)
+}
+
+func (w *watch) planTitle() string {
+	if w.changes == 0 {
+		return "First plan"
+	}
+	return fmt.Sprintf("Plan for change %d", w.changes)
+}
+
+// answer handles a typed line: on the screen, a run's number picks the
+// log shown; else, while a plan waits for approval, the answer.
 func (w *watch) answer(ctx context.Context, line string) {
+	if w.scr != nil {
+		defer w.scr.redrawAll() // the echo of Enter moved the cursor
+		if w.scr.pick(line) {
+			return
+		}
+	}
 	if w.pending == nil {
 		return
 	}
@@ -248,8 +355,14 @@ func (w *watch) answer(ctx context.Context, line string) {
 	w.pending, w.pendRT = nil, nil
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "", "y", "yes":
+		if w.scr != nil {
+			w.scr.planDecided("applied")
+		}
 		w.apply(ctx, rt, p)
 	default:
+		if w.scr != nil {
+			w.scr.planDecided("skipped")
+		}
 		w.say("Skipped; waiting for the next change.")
 	}
 }
@@ -260,7 +373,9 @@ func (w *watch) apply(ctx context.Context, rt *runtime.Runtime, p *planner.Plan)
 		return
 	}
 	opts := w.opts
-	opts.StreamLogs = submits(p) == 1
+	// The screen shows the log of any run; lines show it when there is
+	// one run to follow.
+	opts.StreamLogs = w.scr != nil || submits(p) == 1
 	what := fmt.Sprintf("Change %d", w.changes)
 	if w.changes == 0 {
 		what = "First apply"
@@ -303,7 +418,7 @@ func (w *watch) runtime(cfg *lang.Config) *runtime.Runtime {
 	if w.rt == nil {
 		comps := runtime.NewComputes(cfg, registry(), w.c.providerEnv())
 		w.comps = append(w.comps, comps)
-		w.rt = &runtime.Runtime{Config: cfg, State: w.st, Computes: comps, DataDir: w.c.dataDir(), Store: w.store, Sink: w.render.event}
+		w.rt = &runtime.Runtime{Config: cfg, State: w.st, Computes: comps, DataDir: w.c.dataDir(), Store: w.store, Sink: w.sink}
 		return w.rt
 	}
 	rt := w.rt.WithConfig(cfg)
@@ -407,9 +522,14 @@ func (w *watch) rel(path string) string {
 	return path
 }
 
-// say prints a line of watch's own, between the runs' event lines.
+// say prints a line of watch's own, between the runs' event lines, or
+// shows it among the screen's events.
 func (w *watch) say(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
+	if w.scr != nil {
+		w.scr.say(line)
+		return
+	}
 	w.render.print(func(out io.Writer) {
 		if !w.render.tty {
 			line = time.Now().Format("15:04:05") + " " + line
@@ -420,6 +540,10 @@ func (w *watch) say(format string, args ...any) {
 
 func (w *watch) sayErr(format string, args ...any) {
 	line := fmt.Sprintf("Error: "+format, args...)
+	if w.scr != nil {
+		w.scr.say(line)
+		return
+	}
 	w.render.print(func(io.Writer) { fmt.Fprintln(w.c.stderr, line) })
 }
 
