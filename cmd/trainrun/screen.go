@@ -68,9 +68,10 @@ type screenRun struct {
 }
 
 // composeScreen lays v out in height lines (fewer only when the header
-// alone fills them) of at most width columns: a header (what is watched, the last change, the configuration's
-// errors), then sections for the plan, the runs, the latest events and the
-// focused run's log, and a line saying which keys do what.
+// alone fills them) of at most width columns: a header (what is watched,
+// the last change, the configuration's errors), then sections for the
+// plan, the runs, the latest events and the focused run's log, and a line
+// saying which keys do what.
 func composeScreen(v *screenView, width, height int) []string {
 	if width <= 0 || height <= 0 {
 		return nil
@@ -82,8 +83,8 @@ func composeScreen(v *screenView, width, height int) []string {
 	avail := height - len(head) - 1 // the hint line
 	focus := v.focused()
 
-	// Sections in the order they are given rows; Display says where
-	// they appear.
+	// Sections in the order they are given rows; order says where they
+	// appear.
 	var shown []*section
 	if len(v.Runs) > 0 {
 		shown = append(shown, v.runsSection(focus, width))
@@ -97,7 +98,8 @@ func composeScreen(v *screenView, width, height int) []string {
 	}
 	// A title and at least one row each, or the least needed go.
 	for len(shown) > 0 && avail < 2*len(shown) {
-		shown = slices.DeleteFunc(shown, func(s *section) bool { return s == leastNeeded(shown) })
+		least := leastNeeded(shown)
+		shown = slices.DeleteFunc(shown, func(s *section) bool { return s == least })
 	}
 	rows := avail - len(shown)
 	for _, s := range shown {
