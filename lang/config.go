@@ -2,7 +2,6 @@ package lang
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -111,14 +110,4 @@ func ParamString(raw json.RawMessage) string {
 		return s
 	}
 	return string(raw)
-}
-
-// Redact replaces every secret in s by "(sensitive)".
-func Redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "(sensitive)")
-		}
-	}
-	return s
 }

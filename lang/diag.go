@@ -80,7 +80,7 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		mark.End.Byte++
 		mark.End.Column++
 	}
-	src := f.Bytes
+	src, masks := f.Bytes, spansOf(f)
 	sc := hcl.NewRangeScanner(src, r.Filename, bufio.ScanLines)
 	marked := false
 	for sc.Scan() {
@@ -88,20 +88,23 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		if !line.Overlaps(snip) {
 			continue
 		}
-		before, hl, after := line.PartitionAround(mark)
+		// The line as shown: a masked value is "(sensitive)".
+		v := newView(src, line.Start.Byte, line.Start.Byte+len(sc.Bytes()), masks)
+		_, hl, _ := line.PartitionAround(mark)
 		if hl.Empty() {
-			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, sc.Bytes())
+			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, v.text)
 			// A range that starts where the line's text ends (on its
 			// newline: "command = " followed by nothing) has no text to
 			// underline; mark the place where something is missing.
 			if !marked && mark.Start.Byte == line.End.Byte {
-				writeMarks(b, sc.Bytes(), 1)
+				writeMarks(b, []byte(v.text), 1)
 				marked = true
 			}
 			continue
 		}
 		marked = true
-		pre, text, post := before.SliceBytes(src), hl.SliceBytes(src), after.SliceBytes(src)
+		hs, he := v.pos(hl.Start.Byte, false), v.pos(hl.End.Byte, true)
+		pre, text, post := []byte(v.text[:hs]), []byte(v.text[hs:he]), []byte(v.text[he:])
 		if color {
 			fmt.Fprintf(b, "%4d: %s\x1b[1;4m%s\x1b[0m%s\n", line.Start.Line, pre, text, post)
 			continue
@@ -176,11 +179,12 @@ func snippetFor(d *hcl.Diagnostic, files map[string]*hcl.File) *snippet {
 	if end < start {
 		end = start
 	}
+	v := newView(src, start, end, spansOf(f)) // a masked value is "(sensitive)"
 	s := &snippet{
-		Code:                 string(bytes.TrimRight(src[start:end], "\r")),
+		Code:                 strings.TrimRight(v.text, "\r"),
 		StartLine:            r.Start.Line,
-		HighlightStartOffset: r.Start.Byte - start,
-		HighlightEndOffset:   min(r.End.Byte-start, end-start),
+		HighlightStartOffset: v.pos(r.Start.Byte, false),
+		HighlightEndOffset:   v.pos(min(r.End.Byte, end), true),
 		Values:               []any{},
 		inner:                d.Extra,
 	}

@@ -57,6 +57,10 @@
 // Sensitive values (variables declared sensitive and provider attributes
 // marked Sensitive) are carried with a cty mark, so anything computed from
 // them is tracked. Their clear text forms are collected in Config.Secrets;
-// diagnostics never contain them (their text is redacted and var-file
-// sources are masked in Config.Files).
+// diagnostics never contain them: their text is redacted (Redact: the value
+// as it is, and as Go, JSON and HCL quoting escape it), a function that
+// fails on a sensitive argument is not quoted at all (its reason may hold
+// the value, in part), and var-file sources are masked in Config.Files
+// (mask.go: the values of sensitive variables, read by lexing, so that a
+// var-file that does not parse shows none either).
 package lang

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
@@ -33,7 +34,11 @@ type loader struct {
 	seen   map[diagKey]bool // deduplicates diagnostics of per-instance evaluation
 	funcs  map[string]function.Function
 
-	varFiles map[string]bool // names in cfg.Files that are -var-file files
+	varFiles map[string][]span // -var-file names in cfg.Files: the regions to mask
+	// declIncomplete: some variable blocks could not be read (a file
+	// with syntax errors, an invalid name), so which variables are
+	// sensitive is not fully known.
+	declIncomplete bool
 
 	vars      map[string]*varDecl
 	locals    map[string]*localDecl
@@ -82,7 +87,7 @@ func Load(dir string, opts Options) (*Config, hcl.Diagnostics) {
 		opts:     opts,
 		parser:   hclparse.NewParser(),
 		seen:     map[diagKey]bool{},
-		varFiles: map[string]bool{},
+		varFiles: map[string][]span{},
 		vars:     map[string]*varDecl{},
 		locals:   map[string]*localDecl{},
 		computes: map[string]*kindBlock{},
@@ -203,6 +208,7 @@ func (l *loader) parseFile(name, path string) *hcl.File {
 	if diags.HasErrors() {
 		// A file with syntax errors is not decoded further: its partial
 		// body would only add confusing follow-up errors.
+		l.declIncomplete = true
 		return nil
 	}
 	return f
@@ -351,17 +357,16 @@ func (l *loader) finish() {
 	redact := append(append([]string(nil), secrets...), l.redaction...)
 	sort.Slice(redact, func(i, j int) bool { return len(redact[i]) > len(redact[j]) })
 
-	if len(redact) > 0 {
-		for name := range l.varFiles {
-			f := l.cfg.Files[name]
-			if f == nil {
-				continue
-			}
-			masked := maskSecrets(f.Bytes, redact)
-			l.cfg.Files[name] = &hcl.File{Body: f.Body, Bytes: masked, Nav: f.Nav}
+	forms := SecretForms(redact)
+	for name, regions := range l.varFiles {
+		if f := l.cfg.Files[name]; f != nil {
+			l.cfg.Files[name] = maskFile(f, regions, forms)
 		}
 	}
 	for _, d := range l.diags {
+		if l.marked {
+			withholdSensitiveCallError(d)
+		}
 		if len(redact) > 0 {
 			d.Summary = Redact(d.Summary, redact)
 			d.Detail = Redact(d.Detail, redact)
@@ -375,16 +380,55 @@ func (l *loader) finish() {
 	}
 }
 
-// maskSecrets replaces each secret by as many '*' bytes, so that ranges
-// into the source stay valid.
-func maskSecrets(src []byte, secrets []string) []byte {
-	s := string(src)
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, strings.Repeat("*", len(sec)))
+// withholdSensitiveCallError replaces the reason of a function call that
+// failed on a sensitive argument. Functions quote their arguments in their
+// errors, escaped or in part (jsondecode names the one character it could
+// not read), which no redaction of the whole value can be sure to catch.
+func withholdSensitiveCallError(d *hcl.Diagnostic) {
+	if d.Summary != "Invalid function argument" && d.Summary != "Error in function call" ||
+		d.Expression == nil || d.EvalContext == nil {
+		return
+	}
+	// hcl gives the argument for the one, the call for the other.
+	args := []hcl.Expression{d.Expression}
+	if call, ok := d.Expression.(*hclsyntax.FunctionCallExpr); ok {
+		args = args[:0]
+		for _, a := range call.Args {
+			args = append(args, a)
 		}
 	}
-	return []byte(s)
+	sensitive := false
+	for _, a := range args {
+		v, _ := a.Value(d.EvalContext)
+		sensitive = sensitive || hasSensitiveMark(v)
+	}
+	if !sensitive {
+		return
+	}
+	const why = "the value is (sensitive), and the reason is not shown, as it may quote the value. Check the value given to the sensitive variable."
+	if param, _, ok := strings.Cut(d.Detail, " parameter: "); ok && strings.HasPrefix(param, "Invalid value for ") {
+		d.Detail = param + " parameter: " + why
+		return
+	}
+	name := "a function"
+	if x, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); ok {
+		name = fmt.Sprintf("function %q", x.CalledFunctionName())
+	}
+	d.Detail = fmt.Sprintf("Call to %s failed: %s", name, why)
+}
+
+// hasSensitiveMark reports whether v or a value within it is sensitive.
+func hasSensitiveMark(v cty.Value) bool {
+	if !v.ContainsMarked() {
+		return false
+	}
+	_, pvm := v.UnmarkDeepWithPaths()
+	for _, pm := range pvm {
+		if _, ok := pm.Marks[sensitiveMark]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // add appends diagnostics, dropping exact repeats (an expression evaluated

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -27,10 +28,13 @@ type varDecl struct {
 	typ       cty.Type
 	defaults  *typeexpr.Defaults
 	sensitive bool
-	desc      string
-	defAttr   *hcl.Attribute
-	value     cty.Value // unmarked; cty.NilVal while unset
-	broken    bool      // a diagnostic was reported about its value
+	// sensitivityUnknown: the block could not be read whole, so it may
+	// say sensitive = true; its values are treated as secret.
+	sensitivityUnknown bool
+	desc               string
+	defAttr            *hcl.Attribute
+	value              cty.Value // unmarked; cty.NilVal while unset
+	broken             bool      // a diagnostic was reported about its value
 }
 
 var variableSchema = &hcl.BodySchema{
@@ -47,10 +51,12 @@ func (l *loader) declareVariable(b *hcl.Block) {
 	content, diags := b.Body.Content(variableSchema)
 	l.add(diags)
 	if !l.checkName("variable", name, b.LabelRanges[0]) {
+		l.declIncomplete = true
 		return
 	}
 	if prev := l.vars[name]; prev != nil {
 		l.duplicate("variable", name, prev.block.DefRange, b.DefRange)
+		prev.sensitivityUnknown = true // which block holds is not known
 		return
 	}
 	v := &varDecl{name: name, block: b, typ: cty.DynamicPseudoType}
@@ -59,6 +65,7 @@ func (l *loader) declareVariable(b *hcl.Block) {
 		// Its value would only add follow-up errors ("no value") to the
 		// one that matters.
 		v.broken = true
+		v.sensitivityUnknown = true
 		return
 	}
 	if a := content.Attributes["type"]; a != nil {
@@ -82,9 +89,12 @@ func (l *loader) declareVariable(b *hcl.Block) {
 			val, err := convert.Convert(val, cty.Bool)
 			if err != nil || val.IsNull() || !val.IsKnown() {
 				l.errorf(a.Expr.Range().Ptr(), "Invalid value for sensitive", "sensitive must be true or false.")
+				v.sensitivityUnknown = true
 			} else {
 				v.sensitive = val.True()
 			}
+		} else {
+			v.sensitivityUnknown = true
 		}
 	}
 	v.defAttr = content.Attributes["default"]
@@ -235,9 +245,15 @@ func (l *loader) setVar(v *varDecl, val cty.Value, subject *hcl.Range, source st
 	}
 	conv, err := convert.Convert(val, v.typ)
 	if err != nil {
+		why := convertErrString(err)
+		if v.sensitive {
+			// The path and the message ("element \"k\": …") name map keys
+			// and attributes of the value, as secret as the rest of it.
+			why = hideKeys(convertErrStringNoKeys(err), keysOf(val, v.typ))
+		}
 		l.errorf(subject, "Invalid value for variable",
 			"The %s for var.%s is not a valid %s: %s. Give a value of that type.",
-			source, v.name, typeexpr.TypeString(v.typ), convertErrString(err))
+			source, v.name, typeexpr.TypeString(v.typ), why)
 		v.broken = true
 		return
 	}
@@ -245,9 +261,67 @@ func (l *loader) setVar(v *varDecl, val cty.Value, subject *hcl.Range, source st
 	v.value = conv
 }
 
+// hideKeys replaces the keys in msg, which cty's messages quote ("element
+// \"k\": …"), by "…". Only quoted: a key may be as short as a letter.
+func hideKeys(msg string, keys []string) string {
+	for _, k := range keys {
+		for _, q := range []string{strconv.Quote(k), strconv.QuoteToASCII(k)} {
+			msg = strings.ReplaceAll(msg, q, `"…"`)
+		}
+	}
+	return msg
+}
+
+// keysOf lists the map keys and object attribute names within v, but for
+// the attribute names of ty, which the configuration declares.
+func keysOf(v cty.Value, ty cty.Type) []string {
+	declared := map[string]bool{}
+	var attrs func(cty.Type)
+	attrs = func(ty cty.Type) {
+		switch {
+		case ty.IsObjectType():
+			for name, at := range ty.AttributeTypes() {
+				declared[name] = true
+				attrs(at)
+			}
+		case ty.IsTupleType():
+			for _, et := range ty.TupleElementTypes() {
+				attrs(et)
+			}
+		case ty.IsCollectionType():
+			attrs(ty.ElementType())
+		}
+	}
+	attrs(ty)
+	var keys []string
+	var walk func(cty.Value)
+	walk = func(v cty.Value) {
+		v, _ = v.Unmark()
+		if !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+			return
+		}
+		ty := v.Type()
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if (ty.IsMapType() || ty.IsObjectType()) && k.Type() == cty.String && !declared[k.AsString()] {
+				keys = append(keys, k.AsString())
+			}
+			walk(e)
+		}
+	}
+	walk(v)
+	return keys
+}
+
 // convertErrString renders a conversion error with its path, without the
 // value (which may be secret).
-func convertErrString(err error) string {
+func convertErrString(err error) string { return convertErr(err, true) }
+
+// convertErrStringNoKeys is convertErrString for a sensitive value: its
+// path does not show map keys, which are part of the value.
+func convertErrStringNoKeys(err error) string { return convertErr(err, false) }
+
+func convertErr(err error, keys bool) string {
 	var pe cty.PathError
 	if e, ok := err.(cty.PathError); ok {
 		pe = e
@@ -257,17 +331,21 @@ func convertErrString(err error) string {
 	if len(pe.Path) == 0 {
 		return pe.Error()
 	}
-	return fmt.Sprintf("at %s: %s", pathString(pe.Path), pe.Error())
+	return fmt.Sprintf("at %s: %s", pathString(pe.Path, keys), pe.Error())
 }
 
-func pathString(p cty.Path) string {
+// pathString renders p as HCL would write it; without keys, map keys are
+// "[…]". (Attribute names are those of the type the value converts to.)
+func pathString(p cty.Path, keys bool) string {
 	var b strings.Builder
 	for _, step := range p {
 		switch s := step.(type) {
 		case cty.GetAttrStep:
 			b.WriteString("." + s.Name)
 		case cty.IndexStep:
-			if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			if !keys && s.Key.Type() == cty.String {
+				b.WriteString("[…]")
+			} else if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
 				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
 			} else if s.Key.Type() == cty.Number && s.Key.IsKnown() && !s.Key.IsNull() {
 				fmt.Fprintf(&b, "[%s]", s.Key.AsBigFloat().Text('f', -1))
@@ -303,12 +381,17 @@ func (l *loader) loadVarFile(name string) bool {
 		return false
 	}
 	l.cfg.Files[name] = f
-	l.varFiles[name] = true
+	l.varFiles[name] = nil
 	if diags.HasErrors() {
+		l.varFiles[name] = l.varFileRegions(f, name, diags, nil)
 		return false
 	}
 	attrs, diags := f.Body.JustAttributes()
 	l.add(diags)
+	if diags.HasErrors() && strings.HasSuffix(name, ".json") {
+		attrs = nil // not all of them: which value is whose is not known
+	}
+	l.varFiles[name] = l.varFileRegions(f, name, nil, attrs)
 	list := make([]*hcl.Attribute, 0, len(attrs))
 	for _, a := range attrs {
 		list = append(list, a)
@@ -344,6 +427,42 @@ func (l *loader) loadVarFile(name string) bool {
 		l.setVar(v, val, a.Expr.Range().Ptr(), "value in "+name)
 	}
 	return true
+}
+
+// varFileRegions returns what to mask of a var-file (see mask.go):
+// parseDiags are the errors of parsing it; attrs, its attributes when a
+// JSON file was read whole.
+func (l *loader) varFileRegions(f *hcl.File, name string, parseDiags hcl.Diagnostics, attrs hcl.Attributes) []span {
+	unsure := l.declIncomplete
+	for _, v := range l.vars {
+		unsure = unsure || v.sensitive || v.sensitivityUnknown
+	}
+	if !unsure {
+		return nil // no variable is sensitive
+	}
+	sensitive := func(name string) bool {
+		v := l.vars[name]
+		return l.declIncomplete || v == nil || v.sensitive || v.sensitivityUnknown
+	}
+	if strings.HasSuffix(name, ".json") {
+		if attrs == nil {
+			// Without its attributes, which value is whose is not known.
+			return []span{{0, len(f.Bytes)}}
+		}
+		var regions []span
+		for n, a := range attrs {
+			if sensitive(n) {
+				r := a.Expr.Range()
+				regions = append(regions, span{r.Start.Byte, r.End.Byte})
+			}
+		}
+		return regions
+	}
+	regions := hclValueRegions(f.Bytes, name, sensitive, true)
+	if parseDiags.HasErrors() {
+		regions = append(regions, brokenRegions(f.Bytes, firstErrorByte(parseDiags, name), sensitive)...)
+	}
+	return regions
 }
 
 // firstError returns the first error of diags, or nil.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
 )
@@ -126,11 +127,12 @@ func redactFile(path string, secrets []string) error {
 // redactStream copies r to w with every secret replaced, in bounded memory:
 // it holds back the last (longest secret - 1) bytes of what it has read, so
 // that a secret split across reads is still found. At each position the
-// longest secret that starts there is replaced.
+// longest secret that starts there is replaced. A secret is found in each
+// of its lang.SecretForms: a run may print it quoted.
 func redactStream(w io.Writer, r io.Reader, secrets []string) error {
 	var secs [][]byte
 	longest := 0
-	for _, s := range secrets {
+	for _, s := range lang.SecretForms(secrets) {
 		if s != "" {
 			secs = append(secs, []byte(s))
 			longest = max(longest, len(s))

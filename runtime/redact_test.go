@@ -30,6 +30,8 @@ func TestRedactStream(t *testing.T) {
 		{"two secrets", "a=one b=two", []string{"one", "two"}, "a=(sensitive) b=(sensitive)"},
 		{"multi-line secret", "key:\nBEGIN\nabc\nEND\n", []string{"BEGIN\nabc\nEND"}, "key:\n(sensitive)\n"},
 		{"partial is kept", "s3cr3", []string{"s3cr3t"}, "s3cr3"},
+		{"quoted", `got "p\"a\\ss" and {"k": "p\"a\\ss"}`, []string{`p"a\ss`}, `got "(sensitive)" and {"k": "(sensitive)"}`},
+		{"quoted non-ASCII", `'p\u00e4ss' "päss"`, []string{"päss"}, `'(sensitive)' "(sensitive)"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Whole, and one byte per read: a secret split across reads
