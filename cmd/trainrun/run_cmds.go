@@ -429,7 +429,7 @@ func listFiles(dir string) []string {
 
 func cmdLogs(c *cli, args []string) int {
 	fs := c.newFlags("logs", "[-f] RUN_ID")
-	follow := fs.Bool("f", false, "follow the log of a live run until it ends")
+	follow := fs.Bool("f", false, "follow the log of a live run until it ends; wait for a pending one to start")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 1
@@ -443,13 +443,29 @@ func cmdLogs(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	run, err := st.Find(pos[0])
-	if err != nil {
-		return c.errorf("%v", err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := c.quietConfig()
+	run, err := st.Find(pos[0])
+	waiting := false // "waiting for it to start" was said
+	if err != nil && *follow && errors.Is(err, state.ErrNotFound) && configured(cfg, pos[0]) && c.writerActive() {
+		// An apply has yet to record it: it waits for a slot, or for its
+		// upstream.
+		fmt.Fprintf(c.stderr, "%s is pending; waiting for it to start…\n", pos[0])
+		waiting = true
+		run, err = c.awaitRecorded(ctx, st, pos[0])
+	}
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
+	defer comps.Close()
+	if err == nil && *follow && run.Live() {
+		run, err = c.awaitStart(ctx, st, comps, run, waiting)
+	}
+	if ctx.Err() != nil {
+		return 0 // interrupted while waiting, as while following
+	}
+	if err != nil {
+		return c.errorf("%v", err)
+	}
 	var rc io.ReadCloser
 	collected := filepath.Join(run.Dir, "log")
 	if cfg == nil && run.Inputs != nil && run.Inputs.SecretsHash != "" && (run.Dir == "" || run.Live()) {
@@ -461,8 +477,6 @@ func cmdLogs(c *cli, args []string) int {
 	if run.Dir != "" && !run.Live() {
 		rc, err = os.Open(collected)
 	} else if run.Handle != nil {
-		comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
-		defer comps.Close()
 		var comp providers.Compute
 		if comp, err = comps.ForHandle(run.Handle); err == nil {
 			rc, err = comp.Log(ctx, *run.Handle, *follow && run.Live())
@@ -489,6 +503,107 @@ func cmdLogs(c *cli, args []string) int {
 		}
 	}
 	return 0
+}
+
+// pendingPoll is how often logs -f looks whether a pending run has started.
+const pendingPoll = 100 * time.Millisecond
+
+// configured reports whether ref is the address of an instance of cfg
+// (without a configuration, whether it reads as one).
+func configured(cfg *lang.Config, ref string) bool {
+	if cfg == nil {
+		return strings.HasPrefix(ref, "experiment.")
+	}
+	for _, in := range cfg.Instances {
+		if in.Address == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// writerActive reports whether a live trainrun holds the state: only then
+// may a run not started yet still start.
+func (c *cli) writerActive() bool {
+	h, ok := state.ReadHolder(c.dataDir())
+	return ok && !holderGone(&state.LockedError{Holder: h})
+}
+
+// awaitRecorded waits until a run of the instance at addr is recorded, as
+// long as a writer holds the state.
+func (c *cli) awaitRecorded(ctx context.Context, st *state.Store, addr string) (*state.Run, error) {
+	for {
+		if err := sleepCtx(ctx, pendingPoll); err != nil {
+			return nil, err
+		}
+		if err := st.Reload(); err != nil {
+			return nil, err
+		}
+		if run := st.Latest(addr); run != nil {
+			return run, nil
+		}
+		if !c.writerActive() {
+			return nil, fmt.Errorf("%s was not started: the trainrun that held the state has ended", addr)
+		}
+	}
+}
+
+// awaitStart waits until a live run has started, saying so on stderr when
+// it has not: recorded but not yet submitted (an apply starts it next), or
+// submitted but queued on its compute (a Slurm job waiting for nodes).
+// It returns the run as recorded once it has a handle, or once it is
+// final. A queued run is left to the log follower, which waits for output.
+// waiting says that stderr says so already.
+func (c *cli) awaitStart(ctx context.Context, st *state.Store, comps *runtime.Computes, run *state.Run, waiting bool) (*state.Run, error) {
+	if run.Handle == nil {
+		if !c.writerActive() {
+			return nil, fmt.Errorf("run %s is %s and no trainrun apply is running to start it; 'trainrun apply' starts it", run.ID, run.Status)
+		}
+		if !waiting {
+			fmt.Fprintf(c.stderr, "run %s is %s; waiting for it to start…\n", run.ID, run.Status)
+		}
+		for run.Handle == nil && run.Live() {
+			if err := sleepCtx(ctx, pendingPoll); err != nil {
+				return nil, err
+			}
+			if err := st.Reload(); err != nil {
+				return nil, err
+			}
+			r, ok := st.Get(run.ID)
+			if !ok {
+				return nil, fmt.Errorf("run %s is no longer recorded", run.ID)
+			}
+			run = r
+			if run.Handle == nil && run.Live() && !c.writerActive() {
+				return nil, fmt.Errorf("run %s was not started: the trainrun that held the state has ended", run.ID)
+			}
+		}
+		return run, nil
+	}
+	comp, err := comps.ForHandle(run.Handle)
+	if err != nil {
+		return run, nil // Log says why
+	}
+	if s, err := comp.Poll(ctx, *run.Handle); err == nil && s.State == providers.Pending && !waiting {
+		why := ""
+		if s.Reason != "" {
+			why = " (" + s.Reason + ")"
+		}
+		fmt.Fprintf(c.stderr, "run %s is pending%s; waiting for it to start…\n", run.ID, why)
+	}
+	return run, nil
+}
+
+// sleepCtx sleeps for d, or until ctx is done (then its error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func cmdCancel(c *cli, args []string) int {
