@@ -87,7 +87,7 @@ func (Local) Put(ctx context.Context, dir string, files []providers.File) error 
 				if f.Mode&0o111 != 0 {
 					mode = 0o755
 				}
-				err = copyFile(f.Blob, dst, mode)
+				err = copyFile(f.Blob, dst, mode, false)
 			}
 			if err != nil {
 				return fmt.Errorf("materialize %s: %w", f.Path, err)
@@ -138,17 +138,21 @@ func putLink(blob, dst string) error {
 	return os.Symlink(string(target), dst)
 }
 
-// copyFile copies the regular file src to dst, which must not exist.
-func copyFile(src, dst string, mode os.FileMode) error {
-	// A hard link is one system call where a copy is five, and the run
-	// that wrote src is over. Only when the mode already matches: a chmod
-	// would change src too.
-	if err := os.Link(src, dst); err == nil {
-		if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == mode.Perm() {
-			return nil
-		}
-		if err := os.Remove(dst); err != nil {
-			return err
+// copyFile copies the regular file src to dst, which must not exist. With
+// link (collecting what a finished run wrote), a hard link stands for the
+// copy: one system call where a copy is five. Put never links: blobs are
+// 0444, so the link would be undone, and a run must never write into the
+// content store.
+func copyFile(src, dst string, mode os.FileMode, link bool) error {
+	// Only when the mode already matches: a chmod would change src too.
+	if link {
+		if err := os.Link(src, dst); err == nil {
+			if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == mode.Perm() {
+				return nil
+			}
+			if err := os.Remove(dst); err != nil {
+				return err
+			}
 		}
 	}
 	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
@@ -205,7 +209,7 @@ func (Local) CopyOut(ctx context.Context, root, rel, dst string) error {
 	if fi.IsDir() {
 		err = c.tree(src, dst, src, []string{src})
 	} else {
-		err = copyFile(src, dst, fi.Mode().Perm())
+		err = copyFile(src, dst, fi.Mode().Perm(), true)
 	}
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", rel, err)
@@ -245,7 +249,7 @@ func (c copier) tree(src, dst, top string, stack []string) error {
 		case t.IsRegular():
 			var info fs.FileInfo
 			if info, err = e.Info(); err == nil {
-				err = copyFile(s, d, info.Mode().Perm())
+				err = copyFile(s, d, info.Mode().Perm(), true)
 			}
 		case t&fs.ModeSymlink != 0:
 			err = c.link(s, d, top, stack)
@@ -280,7 +284,7 @@ func (c copier) link(src, dst, top string, stack []string) error {
 	}
 	switch {
 	case fi.Mode().IsRegular():
-		return copyFile(real, dst, fi.Mode().Perm())
+		return copyFile(real, dst, fi.Mode().Perm(), true)
 	case fi.IsDir():
 		for _, s := range stack {
 			if within(real, s) {

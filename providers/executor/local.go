@@ -213,6 +213,11 @@ func (Local) WriteFile(ctx context.Context, path string, data []byte, mode os.Fi
 }
 
 func (Local) Mkdir(ctx context.Context, path string, mode os.FileMode) error {
+	// The parent nearly always exists: one system call, not a walk.
+	err := os.Mkdir(path, mode)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -392,3 +392,76 @@ func TestCopyOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPutNeverLinksBlobs: a run writing its working directory must never
+// write into the content store, even where a blob's mode would allow a
+// link.
+func TestPutNeverLinksBlobs(t *testing.T) {
+	store, dir := t.TempDir(), t.TempDir()
+	blob := filepath.Join(store, "blob")
+	if err := os.WriteFile(blob, []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Local{}).Put(ctx, dir, []providers.File{{Path: "a.txt", Mode: 0o100644, Blob: blob}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("run wrote this"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(blob); string(b) != "v1" {
+		t.Fatalf("the blob became %q", b)
+	}
+}
+
+func TestMakeDir(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		subdirs, files []string
+		ok             bool
+	}{
+		{"layout", []string{"src", "outputs"}, []string{"log"}, true},
+		{"hostile names", []string{"-d", "a b", "$(x)"}, []string{"-f", "it's"}, true},
+		{"nothing below", nil, nil, true},
+		{"slash", []string{"a/b"}, nil, false},
+		{"dot dot", nil, []string{".."}, false},
+		{"empty", []string{""}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "parent", "run")
+			err := MakeDir(ctx, Local{}, dir, 0o700, tc.subdirs, tc.files)
+			if !tc.ok {
+				if err == nil {
+					t.Fatal("MakeDir accepted a name that is not one path element")
+				}
+				if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("refused, but made %s: %v", dir, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMode(t, dir, fs.ModeDir|0o700)
+			for _, d := range tc.subdirs {
+				checkMode(t, filepath.Join(dir, d), fs.ModeDir|0o755)
+			}
+			for _, f := range tc.files {
+				checkMode(t, filepath.Join(dir, f), 0o644)
+			}
+			if err := MakeDir(ctx, Local{}, dir, 0o700, tc.subdirs, tc.files); !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("second MakeDir: %v, want fs.ErrExist", err)
+			}
+		})
+	}
+}
+
+func checkMode(t *testing.T, p string, want fs.FileMode) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != want || (fi.Mode().IsRegular() && fi.Size() != 0) {
+		t.Fatalf("%s: mode %v size %d, want %v and empty", p, fi.Mode(), fi.Size(), want)
+	}
+}
