@@ -216,6 +216,27 @@ func (e *Unsupported) Error() string {
 	return fmt.Sprintf("compute kind %q does not support %s", e.Kind, e.What)
 }
 
+// Warmer is implemented by computes that can get ready ahead of their
+// first use (an SSH compute dials its machines), so that the first run
+// does not wait for it.
+type Warmer interface {
+	// Warm prepares what it can; errors show at the first real use.
+	Warm(ctx context.Context)
+}
+
+// Recycler is implemented by computes that reuse what finished runs left
+// on the machine, so that later runs start sooner: an SSH machine turns a
+// finished run's source tree into the next run's, copying only what
+// differs, instead of copying the whole tree again.
+type Recycler interface {
+	// Recycle says the run succeeded, its results are collected and its
+	// end is recorded: what it left may be reused (its directory then
+	// lacks its source tree).
+	Recycle(ctx context.Context, h Handle) error
+	// ClearRecycled removes what Recycle kept for reuse (destroy).
+	ClearRecycled(ctx context.Context) error
+}
+
 // Finder is implemented by computes that can find a run by its id alone.
 // trainrun records a run before submitting it and its handle right after;
 // killed in between, the next apply asks the compute, so that the run is

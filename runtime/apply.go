@@ -119,6 +119,8 @@ type outcome struct {
 // not go on; failed runs are counted in the Result.
 func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
 	var res Result
+	warming := r.warm(ctx, p)
+	defer warming.Wait()
 	r.snapshots = p.Snapshots
 	if err := r.storeSnapshots(p); err != nil {
 		return res, err
@@ -312,6 +314,18 @@ func (r *Runtime) storeSnapshots(p *planner.Plan) error {
 		}
 	}
 	return nil
+}
+
+// warm gets the computes that p submits to ready while the snapshots are
+// stored and the runs recorded.
+func (r *Runtime) warm(ctx context.Context, p *planner.Plan) *conc.WaitGroup {
+	var names []string
+	for _, a := range p.Actions {
+		if a.Action == planner.Submit {
+			names = append(names, a.Instance.Compute)
+		}
+	}
+	return r.Computes.Warm(ctx, names)
 }
 
 // runAction runs one submit action to its end, attempts and all, as a new
@@ -540,12 +554,27 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 	run.FinishedAt = ptr(time.Now())
 	if err := r.put(run); err != nil {
 		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
-	} else if r.removeClearLog(ctx, comp, run, safe) {
-		if err := r.put(run); err != nil {
-			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+	} else {
+		if r.removeClearLog(ctx, comp, run, safe) {
+			if err := r.put(run); err != nil {
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+			}
 		}
+		r.recycle(ctx, comp, run)
 	}
 	r.emit(finishedEvent(run, tail))
+}
+
+// recycle lets the compute reuse what a succeeded run left, once its end
+// is recorded. A failed run's directory stays whole, to be looked into.
+func (r *Runtime) recycle(ctx context.Context, comp providers.Compute, run *state.Run) {
+	rc, ok := comp.(providers.Recycler)
+	if !ok || run.Status != providers.Succeeded || run.Handle == nil {
+		return
+	}
+	if err := rc.Recycle(ctx, *run.Handle); err != nil {
+		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "recycle: " + err.Error()})
+	}
 }
 
 func finishedEvent(run *state.Run, tail []string) Event {

@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"sync"
+
+	"github.com/sourcegraph/conc"
 
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
@@ -97,4 +100,23 @@ func (c *Computes) Close() error {
 	}
 	c.open = map[string]providers.Compute{}
 	return first
+}
+
+// Warm gets the named computes ready in the background (an SSH compute
+// dials its machines: a tenth of a second that planning or storing
+// snapshots can hide); wait for it before Close. Cancelling ctx stops it.
+func (c *Computes) Warm(ctx context.Context, names []string) *conc.WaitGroup {
+	var wg conc.WaitGroup
+	seen := make(map[string]bool)
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		comp, err := c.Get(name)
+		if w, ok := comp.(providers.Warmer); ok && err == nil {
+			wg.Go(func() { w.Warm(ctx) })
+		}
+	}
+	return &wg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
@@ -61,10 +62,14 @@ func (r *Runtime) DestroyTargets() (targets, live []*state.Run) {
 func (r *Runtime) Destroy(ctx context.Context, runs []*state.Run) (int, error) {
 	var errs []error
 	n := 0
+	var recyclers []providers.Recycler
 	for _, run := range runs {
 		comp, err := r.Computes.ForHandle(run.Handle)
 		if err == nil {
 			err = comp.Remove(ctx, *run.Handle)
+		}
+		if rc, ok := comp.(providers.Recycler); ok && !slices.Contains(recyclers, rc) {
+			recyclers = append(recyclers, rc)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("run %s: %w", run.ID, err))
@@ -77,6 +82,12 @@ func (r *Runtime) Destroy(ctx context.Context, runs []*state.Run) (int, error) {
 			continue
 		}
 		n++
+	}
+	// What computes kept of finished runs for reuse goes with them.
+	for _, rc := range recyclers {
+		if err := rc.ClearRecycled(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := r.State.Sync(); err != nil {
 		errs = append(errs, err)

@@ -11,7 +11,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/trainrun"
-[ -x "$bin" ] || (cd "$root" && go build -o bin/trainrun ./cmd/trainrun)
+# Always built: a bin/trainrun left from an earlier build would time old code.
+(cd "$root" && go build -o bin/trainrun ./cmd/trainrun)
 
 missing=()
 command -v hyperfine >/dev/null || missing+=(hyperfine)

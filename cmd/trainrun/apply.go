@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
 )
@@ -66,6 +67,12 @@ func cmdApply(c *cli, args []string) int {
 	ctx, stop, detach, release := interrupts(render.event)
 	defer release()
 
+	// The configuration is valid: connecting to its machines can go on
+	// while planning. A plan with nothing to do stops it.
+	warmCtx, stopWarming := context.WithCancel(ctx)
+	warming := comps.Warm(warmCtx, instanceComputes(cfg))
+	defer warming.Wait()
+	defer stopWarming()
 	if sel.refresh || saved != nil {
 		if err := rt.Reconcile(ctx); err != nil {
 			return c.errorf("%v", err)
@@ -168,6 +175,15 @@ func waits(p *planner.Plan) bool {
 		}
 	}
 	return false
+}
+
+// instanceComputes are the computes the configuration's instances use.
+func instanceComputes(cfg *lang.Config) []string {
+	var names []string
+	for _, in := range cfg.Instances {
+		names = append(names, in.Compute)
+	}
+	return names
 }
 
 func submits(p *planner.Plan) int {

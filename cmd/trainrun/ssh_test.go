@@ -82,6 +82,8 @@ experiment "train" {
 }
 `,
 		"src/train.sh": `echo "training with $1 as $(id -un)"
+[ ! -e model.txt ] || echo "stale model.txt"
+echo "b is $(cat data/b.txt)"
 echo "lr=$1" > model.txt
 echo ok > "$TRAINRUN_OUTPUTS_DIR/done"
 echo '{"name":"loss","value":0.25}' >> "$TRAINRUN_METRICS_FILE"
@@ -139,6 +141,23 @@ echo '{"name":"loss","value":0.25}' >> "$TRAINRUN_METRICS_FILE"
 	}
 	if runs := strings.Count(p.must(0, nil, "runs").stdout, "succeeded"); runs != 2 {
 		t.Fatalf("%d succeeded runs, want 2", runs)
+	}
+	// The second run took over the first one's tree, cleaned of what
+	// that run wrote (model.txt), with the changed file.
+	if !strings.Contains(res.stdout, "b is b2") || strings.Contains(res.stdout, "stale") {
+		t.Fatalf("second run's tree:\n%s", res)
+	}
+	trees := filepath.Join(s.Home, wd, "trees")
+	if n := countFiles(t, trees); n != 1+4 { // one tree's record and files
+		t.Fatalf("%d files in %s, want the second run's tree", n, trees)
+	}
+	if _, err := os.Stat(filepath.Join(p.show("experiment.train").Handle.Dir, "src")); !os.IsNotExist(err) {
+		t.Fatalf("a succeeded run's source tree is still in its directory: %v", err)
+	}
+	// destroy removes the trees kept for reuse with the run directories.
+	p.must(0, nil, "destroy", "-auto-approve")
+	if _, err := os.Stat(trees); !os.IsNotExist(err) {
+		t.Fatalf("destroy left %s: %v", trees, err)
 	}
 }
 

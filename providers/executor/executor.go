@@ -3,8 +3,12 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/trainrun/trainrun/providers"
@@ -66,6 +70,55 @@ type Executor interface {
 	// escaping, or dangling) is recreated as it is, unread. Sockets, fifos
 	// and devices below rel are skipped: they hold no data.
 	CopyOut(ctx context.Context, root, rel, dst string) error
+}
+
+// DirMaker is implemented by executors that make a directory and its
+// first entries in one operation (over SSH one session, not one each).
+type DirMaker interface {
+	// MakeDir is MakeDir's work; see there.
+	MakeDir(ctx context.Context, dir string, mode os.FileMode, subdirs, files []string) error
+}
+
+// MakeDir creates dir with mode (failing with an error matching
+// fs.ErrExist when it exists, as Executor.Mkdir), then below it the
+// directories subdirs (0755) and the empty files files (0644): names of
+// one path element.
+func MakeDir(ctx context.Context, e Executor, dir string, mode os.FileMode, subdirs, files []string) error {
+	for _, n := range append(slices.Clip(subdirs), files...) {
+		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\x00") {
+			return fmt.Errorf("make %s: %q is not a name", dir, n)
+		}
+	}
+	if m, ok := e.(DirMaker); ok {
+		return m.MakeDir(ctx, dir, mode, subdirs, files)
+	}
+	if err := e.Mkdir(ctx, dir, mode); err != nil {
+		return err
+	}
+	for _, d := range subdirs {
+		if err := e.Mkdir(ctx, path.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		if err := e.WriteFile(ctx, path.Join(dir, f), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TreeRecycler is implemented by executors that can keep a tree that Put
+// materialized, for a later Put to take over: the files still as Put left
+// them are kept, the rest is made anew. Copying a large tree once per run
+// costs more than a run that changed one file should.
+type TreeRecycler interface {
+	// RecycleTree hands over dir, a tree that Put materialized and that
+	// nothing uses any more; dir is gone afterwards. A tree that Put did
+	// not record is removed instead.
+	RecycleTree(ctx context.Context, dir string) error
+	// ClearTrees removes the trees kept for reuse.
+	ClearTrees(ctx context.Context) error
 }
 
 // Process is a process that Start started.

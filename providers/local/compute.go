@@ -124,7 +124,9 @@ func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (provider
 		return providers.Handle{}, err
 	}
 	e := c.o.Exec
-	if err := e.Mkdir(ctx, dir, 0o700); err != nil {
+	// The log exists before the run, for a follower that opens it at
+	// once; the metrics file is the run's to create.
+	if err := executor.MakeDir(ctx, e, dir, 0o700, []string{srcDir, outputsDir}, []string{executor.LogFile}); err != nil {
 		return providers.Handle{}, fmt.Errorf("create run directory: %w", err)
 	}
 	h, err := c.start(ctx, spec, dir, argv)
@@ -140,18 +142,7 @@ func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (provider
 func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string, argv []string) (providers.Handle, error) {
 	e := c.o.Exec
 	src := path.Join(dir, srcDir)
-	if err := e.Mkdir(ctx, src, 0o755); err != nil {
-		return providers.Handle{}, err
-	}
 	if err := e.Put(ctx, src, spec.Files); err != nil {
-		return providers.Handle{}, err
-	}
-	if err := e.Mkdir(ctx, path.Join(dir, outputsDir), 0o755); err != nil {
-		return providers.Handle{}, err
-	}
-	// The log exists before the run, for a follower that opens it at
-	// once; the metrics file is the run's to create.
-	if err := e.WriteFile(ctx, path.Join(dir, executor.LogFile), nil, 0o644); err != nil {
 		return providers.Handle{}, err
 	}
 	env, err := c.env(spec, dir)
@@ -317,7 +308,7 @@ func (c *Compute) Wait(ctx context.Context, h providers.Handle) (providers.Statu
 			return providers.Status{}, ctx.Err()
 		}
 	}
-	delay := 20 * time.Millisecond
+	delay := 5 * time.Millisecond // short runs are seen ending soon; long ones back off to 1 s
 	for {
 		alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
 		if err != nil {
@@ -484,6 +475,37 @@ func (c *Compute) Cancel(ctx context.Context, h providers.Handle) error {
 	return nil
 }
 
+// Recycle hands the run's source tree to the executor for reuse, when it
+// can reuse trees (see executor.TreeRecycler).
+func (c *Compute) Recycle(ctx context.Context, h providers.Handle) error {
+	tr, ok := c.o.Exec.(executor.TreeRecycler)
+	if !ok {
+		return nil
+	}
+	if err := CheckRunDir(h.Dir); err != nil {
+		return err
+	}
+	return tr.RecycleTree(ctx, path.Join(h.Dir, srcDir))
+}
+
+// ClearRecycled removes the trees kept for reuse.
+func (c *Compute) ClearRecycled(ctx context.Context) error {
+	if tr, ok := c.o.Exec.(executor.TreeRecycler); ok {
+		return tr.ClearTrees(ctx)
+	}
+	return nil
+}
+
+// CheckRunDir refuses a handle's directory that is not a run directory
+// (RUNS/ID, absolute and clean): a handle from a damaged state file must
+// not make trainrun remove anything else.
+func CheckRunDir(dir string) error {
+	if !path.IsAbs(dir) || path.Clean(dir) != dir || path.Base(path.Dir(dir)) != "runs" {
+		return fmt.Errorf("%s is not a run directory", dir)
+	}
+	return nil
+}
+
 // Remove deletes the run's directory. A live run is refused: cancel it
 // first.
 func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
@@ -491,10 +513,8 @@ func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
 	if err != nil {
 		return err
 	}
-	// Only ever a run directory: a handle from a damaged state file must
-	// not remove anything else.
-	if !path.IsAbs(h.Dir) || path.Clean(h.Dir) != h.Dir || path.Base(path.Dir(h.Dir)) != "runs" {
-		return fmt.Errorf("remove %s: not a run directory", h.Dir)
+	if err := CheckRunDir(h.Dir); err != nil {
+		return fmt.Errorf("remove: %w", err)
 	}
 	alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
 	if err != nil {

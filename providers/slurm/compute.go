@@ -585,20 +585,10 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 	return c.files.Collect(ctx, h, spec, dst, outputs)
 }
 
-// checkRunDir refuses a handle whose directory is not a run directory: a
-// handle from a damaged state file must not make trainrun remove anything
-// else.
-func checkRunDir(dir string) error {
-	if !path.IsAbs(dir) || path.Clean(dir) != dir || path.Base(path.Dir(dir)) != "runs" {
-		return fmt.Errorf("%s is not a run directory", dir)
-	}
-	return nil
-}
-
 // Remove deletes the run's directory, and the files of its job array once
 // no run of the array is left. A live run is refused: cancel it first.
 func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
-	if err := checkRunDir(h.Dir); err != nil {
+	if err := local.CheckRunDir(h.Dir); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
 	e, err := c.executor()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +39,8 @@ var (
 	_ providers.Compute  = (*Compute)(nil)
 	_ providers.Finder   = (*Compute)(nil)
 	_ providers.Attacher = (*Compute)(nil)
+	_ providers.Recycler = (*Compute)(nil)
+	_ providers.Warmer   = (*Compute)(nil)
 )
 
 // member is one machine of the compute.
@@ -366,6 +369,53 @@ func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
 	}
 	c.released(h)
 	return nil
+}
+
+// Warm connects to every machine of the compute at once.
+func (c *Compute) Warm(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, m := range c.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = m.compute(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// Recycle lets the run's machine reuse its source tree for later runs.
+func (c *Compute) Recycle(ctx context.Context, h providers.Handle) error {
+	inner, err := c.innerFor(ctx, h)
+	if err != nil {
+		return err
+	}
+	return inner.Recycle(ctx, h)
+}
+
+// ClearRecycled removes the trees kept for reuse on the machines this
+// value has reached (destroy reaches those of the runs it removes): an
+// unreachable machine that no run of it needed is no error.
+func (c *Compute) ClearRecycled(ctx context.Context) error {
+	c.mu.Lock()
+	ms := slices.Clone(c.members)
+	for _, m := range c.adhoc {
+		ms = append(ms, m)
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, m := range ms {
+		m.setupMu.Lock()
+		inner := m.inner
+		m.setupMu.Unlock()
+		if inner == nil {
+			continue
+		}
+		if err := inner.ClearRecycled(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.host, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Lookup asks every machine for the run (providers.Finder). An error from

@@ -124,7 +124,8 @@ func (e *Executor) Home(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("find the home directory on %s: %w", e.conn.t, err)
 	}
-	h := string(out)
+	perl, h := strings.HasPrefix(string(out), "1"), string(out[min(1, len(out)):])
+	e.toolsOnce.Do(func() { e.perl = perl })
 	if !path.IsAbs(h) {
 		return "", fmt.Errorf("the home directory on %s is %q, not an absolute path", e.conn.t, h)
 	}
@@ -357,6 +358,19 @@ func (e *Executor) Mkdir(ctx context.Context, p string, mode os.FileMode) error 
 	_, err := e.sh(ctx, false, mkdirScript, []string{path.Clean(p), strconv.FormatUint(uint64(mode.Perm()), 8)}, nil)
 	if err != nil {
 		return pathError("mkdir", p, err)
+	}
+	return nil
+}
+
+// MakeDir makes dir and its first entries in one session (see
+// executor.MakeDir).
+func (e *Executor) MakeDir(ctx context.Context, dir string, mode os.FileMode, subdirs, files []string) error {
+	if err := checkAbs("mkdir", dir); err != nil {
+		return err
+	}
+	args := append([]string{path.Clean(dir), strconv.FormatUint(uint64(mode.Perm()), 8), strconv.Itoa(len(files))}, files...)
+	if _, err := e.sh(ctx, false, makeDirScript, append(args, subdirs...), nil); err != nil {
+		return pathError("mkdir", dir, err)
 	}
 	return nil
 }

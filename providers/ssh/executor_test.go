@@ -409,3 +409,27 @@ func TestConnectionDropIsRepaired(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeDirInOneSession: a run directory's layout is one session, with
+// hostile names arriving as they are.
+func TestMakeDirInOneSession(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	e, dir := testExecutor(t, s)
+	ctx := ctxT(t)
+	run := path.Join(dir, "runs", "r1")
+	subdirs, files := []string{"src", "-d", "a b $(x)"}, []string{"log", "it's `f`"}
+	if err := executor.MakeDir(ctx, e, run, 0o700, subdirs, files); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Run(ctx, []string{"sh", "-c", `cd "$1" && shift && stat -c '%a %F %s %n' -- "$@"`, "sh", run, ".", "-d", "a b $(x)", "src", "log", "it's `f`"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "700 directory 4096 .\n755 directory 4096 -d\n755 directory 4096 a b $(x)\n755 directory 4096 src\n644 regular empty file 0 log\n644 regular empty file 0 it's `f`\n"
+	if string(out) != want {
+		t.Fatalf("layout:\n%s\nwant:\n%s", out, want)
+	}
+	if err := executor.MakeDir(ctx, e, run, 0o700, subdirs, files); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second MakeDir: %v, want fs.ErrExist", err)
+	}
+}

@@ -15,8 +15,10 @@ const (
 	codeKind      = 49 // not the kind of file asked for (CopyOut)
 )
 
-// homeScript prints the login's home directory.
-const homeScript = `printf '%s' "$HOME"`
+// homeScript prints whether the machine has perl ("1" or "0") and the
+// login's home directory: one session tells both.
+const homeScript = `if command -v perl >/dev/null 2>&1; then printf 1; else printf 0; fi
+printf '%s' "$HOME"`
 
 // aliveScript PID TICKS prints 1 when PID runs (and started at TICKS, when
 // given), or, for a negative PID, when that process group has a live
@@ -77,10 +79,29 @@ cat >"$p" && chmod "$m" "$p"
 const mkdirScript = `p=$1 m=$2
 if [ -e "$p" ] || [ -L "$p" ]; then exit 45; fi
 umask 077
-[ -z "${p%/*}" ] || mkdir -p -- "${p%/*}" 2>/dev/null
+[ -z "${p%/*}" ] || [ -d "${p%/*}" ] || mkdir -p -- "${p%/*}" 2>/dev/null
 mkdir -m "$m" -- "$p" && exit 0
 [ -e "$p" ] && exit 45
 exit 1
+`
+
+// makeDirScript PATH MODE NFILES FILE… DIR… is mkdirScript, then makes the
+// empty files FILE… (0644) and the directories DIR… (0755) in PATH: one
+// mkdir for all of them.
+const makeDirScript = `p=$1 m=$2 n=$3
+shift 3
+if [ -e "$p" ] || [ -L "$p" ]; then exit 45; fi
+umask 077
+[ -z "${p%/*}" ] || [ -d "${p%/*}" ] || mkdir -p -- "${p%/*}" 2>/dev/null
+if ! mkdir -m "$m" -- "$p"; then [ -e "$p" ] && exit 45; exit 1; fi
+umask 022
+cd "$p" || exit 1
+while [ "$n" -gt 0 ]; do
+	: >"$1" || exit 1
+	n=$((n - 1))
+	shift
+done
+[ $# -eq 0 ] || mkdir -- "$@"
 `
 
 // removeScript PATH removes it and everything below, also read-only
@@ -168,17 +189,108 @@ done
 cd / && rm -rf -- "$t"
 `
 
-// materializePerl DIR CACHE reads NUL-separated records from stdin, each
-// KIND MODE SOURCE PATH: KIND "f" copies blob SOURCE to DIR/PATH with
+// materializePerl DIR CACHE TREES reads NUL-separated records from stdin,
+// each KIND MODE SOURCE PATH: KIND "f" copies blob SOURCE to DIR/PATH with
 // MODE, "l" makes DIR/PATH a symbolic link to SOURCE. The paths were
 // checked by the sender (relative, clean, none below another) and links
 // come last, so nothing is written through a link. perl is there on nearly
 // every Linux (Debian's perl-base is Essential) and on macOS; one process
 // copies a whole tree.
+//
+// With Time::HiRes (Debian's perl; not perl-base alone) it also records
+// DIR.tree: for each file, PATH, its inode, size and ctime, and its
+// content hash. A tree recycled into TREES (see recycleScript) is then
+// taken over instead of copying: DIR becomes the newest tree of TREES that
+// it can claim (an atomic rename, so two claims never share one), every
+// file whose inode, size and ctime are still what DIR.tree recorded, with
+// the mode and hash wanted, is kept, and everything else (files a
+// run wrote or changed: a change moves ctime, which no run can set back;
+// directories, links and files that are not wanted) is removed before the
+// missing files are copied. Nothing is followed through a symbolic link.
+// If cleaning fails, the tree goes to TREES/.trash-… and DIR starts empty.
 const materializePerl = `use strict;
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
-my ($dir, $cache) = @ARGV;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL :mode);
+my ($dir, $cache, $trees) = @ARGV;
+my $hires = eval { require Time::HiRes; Time::HiRes->can("lstat") };
 $/ = "\0";
+my (@recs, %want, %wdirs);
+while (defined(my $kind = <STDIN>)) {
+	my $mode = <STDIN>; my $src = <STDIN>; my $rel = <STDIN>;
+	die "truncated input\n" unless defined $rel;
+	chomp($kind, $mode, $src, $rel);
+	push @recs, [$kind, $mode, $src, $rel];
+	$want{$rel} = [$kind, $mode, $src];
+	for (my $d = $rel; $d =~ s{/[^/]*$}{}; ) { $wdirs{$d} = 1; }
+}
+# st is what DIR.tree records of a file: inode, size and ctime (any write,
+# chmod or link moves the ctime). The mode is checked on its own.
+sub statline { return sprintf("%d %d %.9f", @_[1, 7, 10]); }
+sub st {
+	my @s = Time::HiRes::lstat($_[0]);
+	return @s ? statline(@s) : undef;
+}
+my (%old, %kept);
+sub clean {
+	my ($rel) = @_;
+	my $p = $rel eq "" ? $dir : "$dir/$rel";
+	chmod(0755, $p) or die "chmod $rel: $!\n";
+	opendir(my $dh, $p) or die "read $rel: $!\n";
+	my @names = grep { $_ ne "." && $_ ne ".." } readdir($dh);
+	closedir($dh);
+	for my $n (@names) {
+		my $r = $rel eq "" ? $n : "$rel/$n";
+		my $q = "$dir/$r";
+		my @s = Time::HiRes::lstat($q) or die "lstat $r: $!\n";
+		my $w = $want{$r};
+		if (S_ISDIR($s[2])) {
+			clean($r);
+			next if $wdirs{$r};
+			rmdir($q) or die "rmdir $r: $!\n";
+			next;
+		}
+		if (S_ISLNK($s[2])) {
+			next if $w && $w->[0] eq "l" && readlink($q) eq $w->[2];
+		} elsif (S_ISREG($s[2]) && $w && $w->[0] eq "f" && $old{$r}) {
+			my ($stat, $hash) = @{$old{$r}};
+			# A whole-second ctime says the file system keeps no finer
+			# one: a change in the same second would go unseen.
+			if ($hash eq $w->[2] && ($s[2] & 07777) == oct($w->[1]) && statline(@s) eq $stat
+				&& $stat !~ /\.0+$/) {
+				$kept{$r} = $stat;
+				next;
+			}
+		}
+		unlink($q) or die "remove $r: $!\n";
+	}
+}
+if ($hires && $trees ne "" && opendir(my $th, $trees)) {
+	# Newest first: the likeliest to hold what is wanted now.
+	my @c = map { $_->[0] } sort { $b->[1] <=> $a->[1] }
+		map { [$_, (lstat("$trees/$_.tree"))[9] || 0] } grep { !/^\./ && !/\.tree$/ } readdir($th);
+	closedir($th);
+	for my $c (@c) {
+		rmdir($dir) or last; # not empty: not ours to replace
+		if (rename("$trees/$c", $dir)) {
+			if (open(my $sf, "<", "$trees/$c.tree")) {
+				while (defined(my $r = <$sf>)) {
+					my $stat = <$sf>; my $hash = <$sf>;
+					last unless defined $hash;
+					chomp($r, $stat, $hash);
+					$old{$r} = [$stat, $hash];
+				}
+				close($sf);
+			}
+			unlink("$trees/$c.tree");
+			if (!eval { clean(""); 1 }) {
+				rename($dir, "$trees/.trash-$$-" . time()) or die "set aside $dir: $!\n";
+				mkdir($dir, 0755) or die "mkdir $dir: $!\n";
+				%kept = ();
+			}
+			last;
+		}
+		mkdir($dir, 0755) or die "mkdir $dir: $!\n";
+	}
+}
 my %made = ("" => 1);
 sub mkdirs {
 	my ($rel) = @_;
@@ -193,13 +305,13 @@ sub mkdirs {
 	$made{$rel} = 1;
 }
 my $buf;
-while (defined(my $kind = <STDIN>)) {
-	my $mode = <STDIN>; my $src = <STDIN>; my $rel = <STDIN>;
-	die "truncated input\n" unless defined $rel;
-	chomp($kind, $mode, $src, $rel);
+for my $rec (@recs) {
+	my ($kind, $mode, $src, $rel) = @$rec;
+	next if $kept{$rel};
 	mkdirs($rel =~ m{^(.*)/[^/]*$} ? $1 : "");
 	my $dst = "$dir/$rel";
 	if ($kind eq "l") {
+		next if -l $dst && readlink($dst) eq $src;
 		symlink($src, $dst) or die "symlink $rel: $!\n";
 		next;
 	}
@@ -223,6 +335,56 @@ while (defined(my $kind = <STDIN>)) {
 	close($out) or die "write $rel: $!\n";
 	chmod(oct($mode), $dst) or die "chmod $rel: $!\n";
 }
+exit 0 unless $hires;
+open(my $sf, ">", "$dir.tree.tmp") or die "record $dir.tree: $!\n";
+for my $rec (@recs) {
+	next unless $rec->[0] eq "f";
+	my $s = $kept{$rec->[3]} || st("$dir/$rec->[3]");
+	die "lstat $rec->[3]: $!\n" unless defined $s;
+	print $sf "$rec->[3]\0$s\0$rec->[2]\0";
+}
+close($sf) or die "record $dir.tree: $!\n";
+rename("$dir.tree.tmp", "$dir.tree") or die "record $dir.tree: $!\n";
+`
+
+// recycleScript DIR TREES KEEP moves DIR, a tree materializePerl recorded
+// in DIR.tree, into TREES (as TREES/ID and TREES/ID.tree, ID the run's)
+// for a later materialize to take over, then removes all but the KEEP
+// newest trees. A tree without its record is removed: there is no knowing
+// what of it is still as materialized. Removals go through
+// TREES/.trash-…, so that one never races a claim (both rename the tree;
+// only one can). Builtins but for mv: each process costs a millisecond.
+const recycleScript = `dir=$1 trees=$2 keep=$3
+rmtree() { rm -rf -- "$1" 2>/dev/null || { chmod -R u+rwx -- "$1" 2>/dev/null; rm -rf -- "$1"; }; }
+[ -d "$trees" ] || { mkdir -p -- "$trees" && chmod 700 -- "$trees"; } || exit 1
+id=${dir%/*}
+id=${id##*/}
+if [ -f "$dir.tree" ] && [ -d "$dir" ] && [ ! -L "$dir" ] && [ ! -e "$trees/$id" ]; then
+	mv -- "$dir" "$trees/$id" && mv -- "$dir.tree" "$trees/$id.tree" || exit 1
+elif [ -e "$dir" ] || [ -e "$dir.tree" ]; then
+	rm -f -- "$dir.tree"
+	[ ! -e "$dir" ] || mv -- "$dir" "$trees/.trash-$id" || exit 1
+fi
+n=0
+for e in "$trees"/*; do
+	[ ! -d "$e" ] || n=$((n + 1))
+done
+if [ "$n" -gt "$keep" ]; then
+	old=$(cd "$trees" && ls -1dt -- */ | tail -n +$((keep + 1)))
+	set -f # the names are split, never globbed; they are run ids
+	for e in $old; do
+		e=${e%/}
+		mv -- "$trees/$e" "$trees/.trash-$e" 2>/dev/null && rm -f -- "$trees/$e.tree"
+	done
+	set +f
+fi
+for e in "$trees"/*.tree; do
+	[ ! -f "$e" ] || [ -d "${e%.tree}" ] || rm -f -- "$e"
+done
+for e in "$trees"/.trash-*; do
+	[ ! -e "$e" ] || rmtree "$e"
+done
+exit 0
 `
 
 // copyOutScript ROOT REL WANTDIR writes "d" and a tar of the directory

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -314,7 +315,7 @@ func (e *Executor) materialize(ctx context.Context, dir, cache string, list []pu
 			}
 		}
 		data := b.Bytes()
-		cmd := executor.CommandLine([]string{"perl", "-e", materializePerl, dir, cache})
+		cmd := executor.CommandLine([]string{"perl", "-e", materializePerl, dir, cache, treesDir(cache)})
 		e.count(func(s *UploadStats) { s.Bytes += int64(len(data)) })
 		return e.conn.Session(ctx, false, func(s *ssh.Session) error {
 			_, err := run(ctx, s, cmd, sessionIO{stdin: bytes.NewReader(data)})
@@ -357,11 +358,44 @@ func materializeSh(dir, cache string, list []putFile) string {
 	return b.String()
 }
 
-// hasPerl asks once whether the machine has perl.
+// hasPerl asks once whether the machine has perl; Home has asked already,
+// when it was called first.
 func (e *Executor) hasPerl(ctx context.Context) bool {
 	e.toolsOnce.Do(func() {
 		_, err := e.sh(ctx, true, "command -v perl >/dev/null 2>&1", nil, nil)
 		e.perl = err == nil
 	})
 	return e.perl
+}
+
+// keepTrees is how many recycled trees a machine keeps for reuse: enough
+// for the runs of a few concurrent runs' worth of sources.
+const keepTrees = 8
+
+// treesDir is where recycled trees wait for reuse, beside the blob cache.
+func treesDir(cache string) string { return path.Join(path.Dir(cache), "trees") }
+
+// RecycleTree moves dir, materialized by Put, to the machine's recycled
+// trees, for a later Put to take over (see materializePerl).
+func (e *Executor) RecycleTree(ctx context.Context, dir string) error {
+	if err := checkAbs("recycle", dir); err != nil {
+		return err
+	}
+	cache, err := e.Resolve(ctx, e.cache)
+	if err != nil {
+		return fmt.Errorf("recycle %s: %w", dir, err)
+	}
+	if _, err := e.sh(ctx, true, recycleScript, []string{path.Clean(dir), treesDir(cache), strconv.Itoa(keepTrees)}, nil); err != nil {
+		return fmt.Errorf("recycle %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ClearTrees removes the recycled trees.
+func (e *Executor) ClearTrees(ctx context.Context) error {
+	cache, err := e.Resolve(ctx, e.cache)
+	if err != nil {
+		return fmt.Errorf("remove recycled trees: %w", err)
+	}
+	return e.RemoveAll(ctx, treesDir(cache))
 }
