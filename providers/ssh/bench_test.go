@@ -17,8 +17,8 @@ import (
 // BenchmarkIncrementalPut re-uploads a 200 MB, 5,000-file snapshot in
 // which one 1 MB file changed, to a real sshd on loopback: the bytes sent
 // per operation should be that file and the manifest, not the tree. Each
-// operation also materializes the whole tree in a new run directory on the
-// machine, as a run gets.
+// operation also materializes the tree in a new run directory on the
+// machine, as a run gets, taking over the previous run's recycled tree.
 func BenchmarkIncrementalPut(b *testing.B) {
 	s := sshtest.Start(b, sshtest.Options{})
 	defer s.Stop()
@@ -36,11 +36,14 @@ func BenchmarkIncrementalPut(b *testing.B) {
 	}
 	ctx := ctxT(b)
 	put := func(name string) {
-		d := path.Join(dir, name)
+		d := path.Join(dir, "runs", name, "src")
 		if err := e.Mkdir(ctx, d, 0o755); err != nil {
 			b.Fatal(err)
 		}
 		if err := e.Put(ctx, d, files); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.RecycleTree(ctx, d); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -53,7 +56,7 @@ func BenchmarkIncrementalPut(b *testing.B) {
 		b.StartTimer()
 		put(fmt.Sprintf("run%d", i))
 		b.StopTimer()
-		_ = e.RemoveAll(ctx, path.Join(dir, fmt.Sprintf("run%d", i)))
+		_ = e.RemoveAll(ctx, path.Join(dir, "runs", fmt.Sprintf("run%d", i)))
 		b.StartTimer()
 	}
 	b.StopTimer()
