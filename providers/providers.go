@@ -77,6 +77,10 @@ type Env struct {
 	// another compute (a Slurm login node through an ssh compute). Nil
 	// where there is none. Call it when first needed, never from Open.
 	OpenCompute func(name string) (Compute, error)
+	// Blob returns the local path of a file with the given SHA-256 that
+	// trainrun holds (its content store), or "": a kind that collects
+	// over a network need not fetch those. Nil: none.
+	Blob func(hash string) string
 }
 
 // Registry lists the kinds the command knows about.

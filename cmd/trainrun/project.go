@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,7 +39,16 @@ func registry() *providers.Registry {
 func (c *cli) dataDir() string { return filepath.Join(c.dir, ".trainrun") }
 
 func (c *cli) providerEnv() providers.Env {
-	return providers.Env{Dir: c.dir, DataDir: c.dataDir()}
+	store := sync.OnceValues(c.contentStore)
+	// The content store's blob of hash, or "" when it lacks it.
+	blob := func(hash string) string {
+		s, err := store()
+		if err != nil || !s.Has(hash) {
+			return ""
+		}
+		return s.BlobPath(hash)
+	}
+	return providers.Env{Dir: c.dir, DataDir: c.dataDir(), Blob: blob}
 }
 
 // varFlags are the flags that give variables values.

@@ -26,6 +26,7 @@ type Compute struct {
 	kind    *kind
 	s       settings
 	r       *resolver
+	blob    func(hash string) string // providers.Env.Blob
 	members []*member
 
 	mu      sync.Mutex
@@ -94,7 +95,7 @@ func (m *member) executorLocked() (*Executor, error) {
 		return nil, err
 	}
 	conn := m.c.kind.pool.get(m.target, ConnOptions{})
-	m.exec = NewExecutor(conn, ExecutorOptions{BlobCache: m.c.workdir() + "/blobs"})
+	m.exec = NewExecutor(conn, ExecutorOptions{BlobCache: m.c.workdir() + "/blobs", LocalBlob: m.c.blob})
 	return m.exec, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -27,6 +28,11 @@ import (
 // are, never followed (where executor.Local copies a link to something
 // else in root, this copies the link). Unpacking never writes outside dst:
 // names are checked, and nothing is written through a link it made.
+//
+// With ExecutorOptions.LocalBlob and perl on the machine, files whose
+// content trainrun already holds (by SHA-256) are not sent but copied
+// from the local blob: a run that writes the same checkpoint again costs
+// its hashing on the machine, not its transfer.
 func (e *Executor) CopyOut(ctx context.Context, root, rel, dst string) error {
 	wantDir := strings.HasSuffix(rel, "/")
 	clean := strings.TrimSuffix(rel, "/")
@@ -40,45 +46,15 @@ func (e *Executor) CopyOut(ctx context.Context, root, rel, dst string) error {
 	if wantDir {
 		flag = "1"
 	}
-	cmd := executor.CommandLine([]string{"sh", "-c", copyOutScript, "sh", root, clean, flag})
-	err := e.conn.Session(ctx, true, func(s *ssh.Session) error {
-		out, err := s.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		var stderr bytes.Buffer
-		s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
-		if err := s.Start(cmd); err != nil {
-			return err
-		}
-		br := bufio.NewReaderSize(out, 64<<10)
-		kind, rerr := br.ReadByte()
-		if rerr == nil {
-			if err := os.RemoveAll(dst); err != nil {
-				s.Close()
-				return err
-			}
-			rerr = untar(ctx, br, dst, kind == 'd')
-			if rerr != nil {
-				s.Close()
-				_ = os.RemoveAll(dst) // no half copy passes for a whole one
-			} else {
-				_, _ = io.Copy(io.Discard, br)
-			}
-		}
-		werr := s.Wait()
-		var exit *ssh.ExitError
-		if errors.As(werr, &exit) {
-			return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
-		}
-		if werr != nil {
-			return werr
-		}
-		if rerr == io.EOF {
-			return &netError{fmt.Errorf("copy %s: %w", rel, io.ErrUnexpectedEOF)}
-		}
-		return rerr
-	})
+	var err error
+	if e.localBlob != nil && e.hasPerl(ctx) {
+		cmd := executor.CommandLine([]string{"perl", "-e", copyHeldPerl, root, clean, flag})
+		err = e.conn.Session(ctx, true, func(s *ssh.Session) error { return e.receive(ctx, s, cmd, rel, dst, true) })
+	}
+	if e.localBlob == nil || !e.perl || exitCode(err) == codeNoSHA {
+		cmd := executor.CommandLine([]string{"sh", "-c", copyOutScript, "sh", root, clean, flag})
+		err = e.conn.Session(ctx, true, func(s *ssh.Session) error { return e.receive(ctx, s, cmd, rel, dst, false) })
+	}
 	switch exitCode(err) {
 	case codeNotExist:
 		return fmt.Errorf("copy %s: %w", rel, &fs.PathError{Op: "copy", Path: path.Join(root, clean), Err: fs.ErrNotExist})
@@ -94,14 +70,127 @@ func (e *Executor) CopyOut(ctx context.Context, root, rel, dst string) error {
 	return nil
 }
 
+// receive runs cmd (copyOutScript, or copyHeldPerl when held) and unpacks
+// what it sends to dst.
+func (e *Executor) receive(ctx context.Context, s *ssh.Session, cmd, rel, dst string, held bool) error {
+	out, err := s.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	in, err := s.StdinPipe()
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
+	if err := s.Start(cmd); err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(out, 64<<10)
+	kind, rerr := br.ReadByte()
+	var have []heldFile
+	if rerr == nil && held {
+		have, rerr = e.chooseHeld(br, in)
+	}
+	in.Close()
+	if rerr == nil {
+		if err := os.RemoveAll(dst); err != nil {
+			s.Close()
+			return err
+		}
+		cr := &countReader{r: br}
+		rerr = untar(ctx, cr, dst, kind == 'd', have)
+		e.count(func(st *UploadStats) { st.Fetched += cr.n; st.Reused += len(have) })
+		if rerr != nil {
+			s.Close()
+			_ = os.RemoveAll(dst) // no half copy passes for a whole one
+		} else {
+			_, _ = io.Copy(io.Discard, br)
+		}
+	}
+	werr := s.Wait()
+	var exit *ssh.ExitError
+	if errors.As(werr, &exit) {
+		return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
+	}
+	if werr != nil {
+		return werr
+	}
+	if rerr == io.EOF {
+		return &netError{fmt.Errorf("copy %s: %w", rel, io.ErrUnexpectedEOF)}
+	}
+	return rerr
+}
+
+// heldFile is a file of the copy whose content is a local blob.
+type heldFile struct {
+	name string // as in the archive
+	mode os.FileMode
+	blob string
+}
+
+// chooseHeld reads copyHeldPerl's records and answers with the names of
+// the files to send: those whose content no local blob holds.
+func (e *Executor) chooseHeld(br *bufio.Reader, in io.Writer) ([]heldFile, error) {
+	var have []heldFile
+	var need bytes.Buffer
+	for {
+		var f [4]string
+		for i := range f {
+			s, err := br.ReadString(0)
+			if err != nil {
+				return nil, err
+			}
+			f[i] = strings.TrimSuffix(s, "\x00")
+			if i == 0 && f[0] == "" {
+				_, err := in.Write(need.Bytes())
+				return have, err
+			}
+		}
+		mode, err1 := strconv.ParseUint(f[1], 10, 32)
+		size, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil || !validHash(f[3]) {
+			return nil, fmt.Errorf("bad file record %q", f)
+		}
+		if blob := e.localBlob(f[3]); blob != "" && sizeIs(blob, size) {
+			have = append(have, heldFile{name: f[0], mode: os.FileMode(mode) & 0o777, blob: blob})
+			continue
+		}
+		need.WriteString(f[0] + "\x00")
+	}
+}
+
+func sizeIs(p string, size int64) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == size
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
 // untar unpacks a tar stream to dst, which must not exist: with dir, the
 // archive's "." is dst; otherwise the archive holds one regular file that
 // becomes dst. Entry names must be relative, clean and without ".."; an
 // entry below a link the archive made, or anything but directories,
 // regular files, links and hard links to earlier files, is refused or
 // skipped. Modes keep their permission bits only.
-func untar(ctx context.Context, r io.Reader, dst string, dir bool) error {
+//
+// held are files the archive does not carry, made from local blobs once
+// the archive's directories exist (their names are checked the same way);
+// without dir, the one held file is dst.
+func untar(ctx context.Context, r io.Reader, dst string, dir bool, held []heldFile) error {
 	tr := tar.NewReader(r)
+	if !dir && len(held) == 1 {
+		return copyBlob(held[0], dst)
+	}
 	if !dir {
 		for {
 			h, err := tr.Next()
@@ -212,6 +301,19 @@ func untar(ctx context.Context, r io.Reader, dst string, dir bool) error {
 		}
 		kinds[name] = h.Typeflag
 	}
+	for _, h := range held {
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(h.name, "./")), "/")
+		if err := executor.CheckPath(name); err != nil || containsDotDot(h.name) {
+			return fmt.Errorf("refusing file %q", h.name)
+		}
+		if _, seen := kinds[name]; seen || kinds[path.Dir(name)] != tar.TypeDir {
+			return fmt.Errorf("refusing file %q: its directory is not one the archive made, or it is there already", h.name)
+		}
+		if err := copyBlob(h, filepath.Join(dst, filepath.FromSlash(name))); err != nil {
+			return err
+		}
+		kinds[name] = tar.TypeReg
+	}
 	// Deepest first, so a read-only directory does not block its children.
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i].path) > len(dirs[j].path) })
 	for _, d := range dirs {
@@ -220,6 +322,16 @@ func untar(ctx context.Context, r io.Reader, dst string, dir bool) error {
 		}
 	}
 	return nil
+}
+
+// copyBlob writes h's blob to p (which must not exist).
+func copyBlob(h heldFile, p string) error {
+	f, err := os.Open(h.blob)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return writeFile(f, p, h.mode)
 }
 
 func containsDotDot(name string) bool {

@@ -25,8 +25,9 @@ import (
 // Executor is a machine reached over SSH (executor.Executor). Paths on the
 // machine must be absolute; Home says where the login's home is.
 type Executor struct {
-	conn  *Conn
-	cache string // the blob cache; "~/…" is below the home directory
+	conn      *Conn
+	cache     string // the blob cache; "~/…" is below the home directory
+	localBlob func(hash string) string
 
 	homeMu sync.Mutex
 	home   string
@@ -45,6 +46,9 @@ type ExecutorOptions struct {
 	// BlobCache is the directory on the machine that keeps uploaded blobs;
 	// "~/" is the login's home. Default ~/.trainrun/blobs.
 	BlobCache string
+	// LocalBlob returns the local path of a file with the given SHA-256
+	// that trainrun holds, or "": CopyOut does not fetch those.
+	LocalBlob func(hash string) string
 }
 
 // NewExecutor returns an executor over c.
@@ -52,7 +56,7 @@ func NewExecutor(c *Conn, o ExecutorOptions) *Executor {
 	if o.BlobCache == "" {
 		o.BlobCache = "~/.trainrun/blobs"
 	}
-	return &Executor{conn: c, cache: o.BlobCache}
+	return &Executor{conn: c, cache: o.BlobCache, localBlob: o.LocalBlob}
 }
 
 // Conn is the executor's connection.

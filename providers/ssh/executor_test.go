@@ -2,6 +2,9 @@ package ssh
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -315,9 +318,22 @@ func TestPutRefusesPathsThatEscape(t *testing.T) {
 	}
 }
 
+// TestCopyOut runs both ways of copying: a tar of everything, and
+// copyHeldPerl's (with no file held locally, everything is sent too).
 func TestCopyOut(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tar", true: "held"}[held], func(t *testing.T) {
+			testCopyOut(t, held)
+		})
+	}
+}
+
+func testCopyOut(t *testing.T, held bool) {
 	s := server(t, sshtest.Options{})
 	e, dir := testExecutor(t, s)
+	if held {
+		e.localBlob = func(string) string { return "" }
+	}
 	ctx := ctxT(t)
 	if err := e.Mkdir(ctx, dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -384,6 +400,75 @@ printf hidden >secret/s && ln -s secret outlink && printf m >metrics && ln -s /e
 	}
 	if b, _ := os.ReadFile(filepath.Join(local, "ol", "s")); string(b) != "hidden" {
 		t.Fatalf("outlink/s = %q", b)
+	}
+	if got := e.Stats().Reused; got != 0 {
+		t.Fatalf("%d files reused with nothing held", got)
+	}
+}
+
+// TestCopyOutSkipsHeldContent: a file whose content is held locally is not
+// sent, whatever its name; the rest of the tree is.
+func TestCopyOutSkipsHeldContent(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	e, dir := testExecutor(t, s)
+	ctx := ctxT(t)
+	big := make([]byte, 1<<20)
+	rand.Read(big)
+	store := t.TempDir()
+	blob := writeBlob(t, store, "x", 0)
+	if err := os.WriteFile(blob.Blob, big, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(big)
+	bigHash := hex.EncodeToString(sum[:])
+	e.localBlob = func(h string) string {
+		if h == bigHash {
+			return blob.Blob
+		}
+		return ""
+	}
+	if err := e.Mkdir(ctx, dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WriteFile(ctx, path.Join(dir, "seed"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := "ckpt \n $(x) 'q'.bin"
+	setup := `cd "$1" && mkdir -p out/sub && cp seed "out/sub/$2" && chmod 600 "out/sub/$2" && printf small >out/small.txt && ln -s "sub/$2" out/link && cp seed single`
+	if out, err := e.Run(ctx, []string{"sh", "-c", setup, "sh", dir, name}, nil); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	dst := filepath.Join(t.TempDir(), "outputs")
+	if err := e.CopyOut(ctx, dir, "out/", dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "sub", name))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("held file: %d bytes, %v", len(got), err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dst, "sub", name)); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("held file mode %v", fi.Mode())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "small.txt")); string(b) != "small" {
+		t.Fatalf("small.txt = %q", b)
+	}
+	if target, _ := os.Readlink(filepath.Join(dst, "link")); target != "sub/"+name {
+		t.Fatalf("link -> %q", target)
+	}
+	st := e.Stats()
+	if st.Reused != 1 || st.Fetched >= 1<<20 {
+		t.Fatalf("fetched %d bytes, reused %d files; want the big file reused, not sent", st.Fetched, st.Reused)
+	}
+	// A single held file: nothing is sent.
+	single := filepath.Join(t.TempDir(), "single")
+	if err := e.CopyOut(ctx, dir, "single", single); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(single); !bytes.Equal(got, big) {
+		t.Fatal("single held file differs")
+	}
+	if st2 := e.Stats(); st2.Reused != 2 || st2.Fetched-st.Fetched >= 1<<20 {
+		t.Fatalf("single file: fetched %d more bytes, reused %d", st2.Fetched-st.Fetched, st2.Reused)
 	}
 }
 

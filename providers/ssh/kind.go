@@ -280,7 +280,7 @@ func (k *kind) Open(name string, v providers.Values, env providers.Env) (provide
 	if err != nil {
 		return nil, fmt.Errorf("compute %q: %w", name, err)
 	}
-	c := &Compute{name: name, kind: k, s: s, r: r, changed: make(chan struct{})}
+	c := &Compute{name: name, kind: k, s: s, r: r, blob: env.Blob, changed: make(chan struct{})}
 	if s.maxRuns < 1 {
 		c.s.maxRuns = 1
 	}

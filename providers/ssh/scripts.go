@@ -13,6 +13,7 @@ const (
 	codeNoProcess = 47 // no process matches (Signal)
 	codeEscapes   = 48 // a path resolves outside its root (CopyOut)
 	codeKind      = 49 // not the kind of file asked for (CopyOut)
+	codeNoSHA     = 50 // no Digest::SHA: copyHeldPerl cannot hash
 )
 
 // homeScript prints whether the machine has perl ("1" or "0") and the
@@ -415,6 +416,80 @@ cd -P "${d:-/}" || exit 1
 inside "$(pwd -P)/$b"
 printf f
 exec tar -cf - "./$b"
+`
+
+// copyHeldPerl ROOT REL WANTDIR is copyOutScript for a machine whose
+// files trainrun may already hold (a run's outputs, often the same
+// checkpoint again): it resolves REL as copyOutScript does, writes "d" or
+// "f", then a record per regular file — NAME MODE SIZE SHA256, each
+// NUL-terminated, NAME as in the archive (./…) — and an empty name. It
+// then reads from stdin the NUL-separated names of the files to send and
+// writes a tar of those, with every directory and symbolic link (never
+// followed) of the tree. Exit 50: no Digest::SHA here (use copyOutScript).
+const copyHeldPerl = `use strict;
+use Cwd qw(realpath);
+use Fcntl qw(:mode);
+my ($root, $rel, $wantdir) = @ARGV;
+eval { require Digest::SHA; 1 } or exit 50;
+my $rootp = realpath($root);
+exit 44 unless defined $rootp && -d $rootp;
+exit 44 unless -e "$rootp/$rel";
+my $real = realpath("$rootp/$rel");
+exit 44 unless defined $real;
+if ($rootp ne "/" && $real ne $rootp && index($real, "$rootp/") != 0) {
+	print STDERR "$rel resolves to $real, outside $root\n";
+	exit 48;
+}
+$| = 1;
+sub sha {
+	open(my $fh, "<:raw", $_[0]) or die "read $_[0]: $!\n";
+	return Digest::SHA->new(256)->addfile($fh)->hexdigest;
+}
+sub rec { print join("\0", @_), "\0"; }
+my ($base, @list, %files);
+if (-d $real) {
+	$base = $real;
+	print "d";
+	@list = (".");
+	my @stack = (".");
+	while (@stack) {
+		my $d = pop @stack;
+		opendir(my $dh, "$base/$d") or die "read $d: $!\n";
+		for my $n (sort grep { $_ ne "." && $_ ne ".." } readdir($dh)) {
+			my $r = "$d/$n";
+			my @s = lstat("$base/$r") or next;
+			if (S_ISLNK($s[2])) {
+				push @list, $r;
+			} elsif (S_ISDIR($s[2])) {
+				push @list, $r;
+				push @stack, $r;
+			} elsif (S_ISREG($s[2])) {
+				$files{$r} = 1;
+				rec($r, $s[2] & 07777, $s[7], sha("$base/$r"));
+			}
+		}
+		closedir($dh);
+	}
+} else {
+	if ($wantdir) { print STDERR "$rel is not a directory\n"; exit 49; }
+	if (!-f $real) { print STDERR "$rel is not a regular file or directory\n"; exit 49; }
+	my ($d, $b) = $real =~ m{^(.*)/([^/]*)$};
+	$base = $d eq "" ? "/" : $d;
+	print "f";
+	my @s = stat($real);
+	$files{"./$b"} = 1;
+	rec("./$b", $s[2] & 07777, $s[7], sha($real));
+}
+print "\0";
+$/ = "\0";
+while (defined(my $n = <STDIN>)) {
+	chomp $n;
+	push @list, $n if delete $files{$n};
+}
+chdir($base) or die "cd: $!\n";
+open(my $t, "|-", "tar", "-cf", "-", "--no-recursion", "--null", "-T", "-") or die "tar: $!\n";
+print $t "$_\0" for @list;
+close($t) or exit 1;
 `
 
 // factsScript prints what attach records of a machine, as KEY=VALUE lines.

@@ -197,7 +197,7 @@ func TestUntarRefusesEscapes(t *testing.T) {
 			tw.Close()
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "out")
-			if err := untar(context.Background(), &buf, dst, true); err == nil {
+			if err := untar(context.Background(), &buf, dst, true, nil); err == nil {
 				t.Fatal("accepted")
 			}
 			// Nothing was written beside dst.

@@ -39,6 +39,11 @@ type UploadStats struct {
 	// Bytes is everything Put wrote to sessions: hash lists, the blob tar
 	// stream and the materialize records.
 	Bytes int64
+
+	// Fetched is what CopyOut received (tar streams); Reused counts the
+	// files it made from local blobs instead.
+	Fetched int64
+	Reused  int
 }
 
 // Stats returns what Put sent so far.
