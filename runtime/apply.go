@@ -92,6 +92,11 @@ func (r *Runtime) emit(ev Event) {
 	if r.Sink == nil {
 		return
 	}
+	// A compute's error may quote what it was given: a secret never
+	// reaches the terminal in clear.
+	if secrets := r.secrets(); len(secrets) > 0 {
+		ev.Reason, ev.Message = lang.Redact(ev.Reason, secrets), lang.Redact(ev.Message, secrets)
+	}
 	sh := r.shared()
 	sh.emitMu.Lock()
 	defer sh.emitMu.Unlock()
@@ -101,6 +106,7 @@ func (r *Runtime) emit(ev Event) {
 func (r *Runtime) put(run *state.Run) error {
 	r.putMu.Lock()
 	defer r.putMu.Unlock()
+	run.Reason = lang.Redact(run.Reason, r.secrets()) // nor the state
 	if err := r.State.Put(run); err != nil {
 		return fmt.Errorf("record run %s: %w", run.ID, err)
 	}

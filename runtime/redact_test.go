@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"testing/iotest"
 
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/local"
 )
 
 func TestRedactStream(t *testing.T) {
@@ -109,5 +113,70 @@ func TestRedactFile(t *testing.T) {
 	}
 	if err := redactFile(filepath.Join(dir, "missing"), []string{"s3cr3t"}); err != nil {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// leakyKind is the local kind whose Submit fails quoting the run's
+// environment, as a careless compute error might.
+type leakyKind struct{}
+
+func (leakyKind) Schema() providers.Schema                        { return local.Kind().Schema() }
+func (leakyKind) Validate(v providers.Values) []providers.Problem { return local.Kind().Validate(v) }
+func (leakyKind) Open(name string, v providers.Values, env providers.Env) (providers.Compute, error) {
+	c, err := local.Kind().Open(name, v, env)
+	return leakyCompute{c}, err
+}
+
+type leakyCompute struct{ providers.Compute }
+
+func (leakyCompute) Submit(ctx context.Context, spec *providers.RunSpec) (providers.Handle, error) {
+	return providers.Handle{}, fmt.Errorf("refused %q with env %v", spec.RunID, spec.Env)
+}
+
+// TestComputeErrorsAreRedacted: what a compute says about a failure goes to
+// events and state with secrets hidden.
+func TestComputeErrorsAreRedacted(t *testing.T) {
+	const secret = `hunter2"\x`
+	p := newProject(t, oneExperiment)
+	p.reg.Computes["leaky"] = leakyKind{}
+	p.write("trainrun.hcl", `
+variable "token" {
+  sensitive = true
+}
+compute "leaky" "here" {}
+experiment "a" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["true"]
+  env        = { TOKEN = var.token }
+}
+`)
+	cfg, diags := lang.Load(p.dir, lang.Options{Vars: []string{"token=" + secret}, Getenv: func(string) string { return "" }, Registry: p.reg})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p.rt.Config = cfg
+	p.rt.Computes = NewComputes(cfg, p.reg, p.rt.Computes.env)
+	res, err := p.rt.Apply(context.Background(), p.plan(cfg), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	p.events.mu.Lock()
+	defer p.events.mu.Unlock()
+	reasons := ""
+	for _, ev := range p.events.events {
+		reasons += ev.Reason + ev.Message
+	}
+	if !strings.Contains(reasons, "refused") {
+		t.Fatalf("the compute's error is not shown: %q", reasons)
+	}
+	for _, run := range p.rt.State.Runs() {
+		reasons += run.Reason
+	}
+	if strings.Contains(reasons, "hunter2") {
+		t.Fatalf("a secret in clear: %q", reasons)
 	}
 }
