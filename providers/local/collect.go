@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sourcegraph/conc"
+
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
 )
@@ -29,18 +31,34 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 		return fmt.Errorf("collect: %w", err)
 	}
 	e := c.o.Exec
-	if err := e.CopyOut(ctx, h.Dir, executor.LogFile, filepath.Join(dst, "log")); err != nil {
-		return fmt.Errorf("collect log: %w", err)
+	out := filepath.Join(dst, "outputs")
+	copies := []func() error{
+		func() error {
+			if err := e.CopyOut(ctx, h.Dir, executor.LogFile, filepath.Join(dst, "log")); err != nil {
+				return fmt.Errorf("collect log: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			if err := copyIfAny(ctx, e, h.Dir, metricsFile, filepath.Join(dst, "metrics.jsonl")); err != nil {
+				return fmt.Errorf("collect metrics: %w", err)
+			}
+			return nil
+		},
 	}
-	if err := copyIfAny(ctx, e, h.Dir, metricsFile, filepath.Join(dst, "metrics.jsonl")); err != nil {
-		return fmt.Errorf("collect metrics: %w", err)
+	if outputs {
+		copies = append(copies, func() error {
+			if err := copyIfAny(ctx, e, h.Dir, outputsDir+"/", out); err != nil {
+				return fmt.Errorf("collect outputs: %w", err)
+			}
+			return nil
+		})
+	}
+	if err := all(e, copies); err != nil {
+		return err
 	}
 	if !outputs {
 		return nil
-	}
-	out := filepath.Join(dst, "outputs")
-	if err := copyIfAny(ctx, e, h.Dir, outputsDir+"/", out); err != nil {
-		return fmt.Errorf("collect outputs: %w", err)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("collect outputs: %w", err)
@@ -53,6 +71,24 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 			}
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// all runs fs, at once over a network (a round trip, not one each), here
+// one after the other, and returns their errors.
+func all(e executor.Executor, fs []func() error) error {
+	errs := make([]error, len(fs))
+	if _, here := e.(executor.Local); here {
+		for i, f := range fs {
+			errs[i] = f()
+		}
+		return errors.Join(errs...)
+	}
+	var wg conc.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

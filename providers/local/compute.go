@@ -308,15 +308,14 @@ func (c *Compute) Wait(ctx context.Context, h providers.Handle) (providers.Statu
 			return providers.Status{}, ctx.Err()
 		}
 	}
-	delay := 5 * time.Millisecond // short runs are seen ending soon; long ones back off to 1 s
+	// Short runs are seen ending soon, long ones every second. A run
+	// started a moment ago is not asked about at once: over a network that
+	// is a round trip spent on a run that cannot have ended yet.
+	delay := 5 * time.Millisecond
+	if time.Since(h.StartedAt) > delay {
+		delay = 0
+	}
 	for {
-		alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
-		if err != nil {
-			return providers.Status{}, err
-		}
-		if !alive {
-			return c.status(ctx, h, false)
-		}
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -324,7 +323,14 @@ func (c *Compute) Wait(ctx context.Context, h providers.Handle) (providers.Statu
 			t.Stop()
 			return providers.Status{}, ctx.Err()
 		}
-		delay = min(delay*3/2, time.Second)
+		alive, err := c.o.Exec.Alive(ctx, p, h.StartTicks)
+		if err != nil {
+			return providers.Status{}, err
+		}
+		if !alive {
+			return c.status(ctx, h, false)
+		}
+		delay = min(max(delay*3/2, 5*time.Millisecond), time.Second)
 	}
 }
 
@@ -342,11 +348,11 @@ func (c *Compute) done(h providers.Handle) <-chan struct{} {
 // its wrapper still runs (checked before reading: the wrapper writes the
 // exit file before it exits).
 func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (providers.Status, error) {
-	e := c.o.Exec
-	code, exited, err := c.exitCode(ctx, h.Dir)
+	files, err := readFiles(ctx, c.o.Exec, path.Join(h.Dir, executor.ExitFile), path.Join(h.Dir, cancelledFile), path.Join(h.Dir, executor.TimedOutFile))
 	if err != nil {
 		return providers.Status{}, err
 	}
+	code, exited := executor.ParseExit(files[0])
 	if alive && !exited {
 		return providers.Status{State: providers.Running}, nil
 	}
@@ -354,15 +360,8 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (p
 	if exited {
 		st.ExitCode = &code
 	}
-	cancelled, err := exists(ctx, e, path.Join(h.Dir, cancelledFile))
-	if err != nil {
-		return providers.Status{}, err
-	}
-	timedOut, err := e.ReadFile(ctx, path.Join(h.Dir, executor.TimedOutFile))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return providers.Status{}, err
-	}
-	timed := err == nil
+	cancelled, timedOut := files[1] != nil, files[2]
+	timed := timedOut != nil
 	switch {
 	case cancelled:
 		st.State, st.Reason = providers.Cancelled, "cancelled"
@@ -392,6 +391,26 @@ func (c *Compute) exitCode(ctx context.Context, dir string) (code int, exited bo
 	}
 	code, exited = executor.ParseExit(data)
 	return code, exited, nil
+}
+
+// readFiles reads paths, a missing one as nil (see all).
+func readFiles(ctx context.Context, e executor.Executor, paths ...string) ([][]byte, error) {
+	out := make([][]byte, len(paths))
+	reads := make([]func() error, len(paths))
+	for i, p := range paths {
+		reads[i] = func() error {
+			data, err := e.ReadFile(ctx, p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return nil
+			case err == nil && data == nil:
+				data = []byte{} // there, and empty
+			}
+			out[i] = data
+			return err
+		}
+	}
+	return out, all(e, reads)
 }
 
 func exists(ctx context.Context, e executor.Executor, p string) (bool, error) {

@@ -149,8 +149,12 @@ func (e *Executor) chooseHeld(br *bufio.Reader, in io.Writer) ([]heldFile, error
 		}
 		mode, err1 := strconv.ParseUint(f[1], 10, 32)
 		size, err2 := strconv.ParseInt(f[2], 10, 64)
-		if err1 != nil || err2 != nil || !validHash(f[3]) {
+		if err1 != nil || err2 != nil || (f[3] != "-" && !validHash(f[3])) {
 			return nil, fmt.Errorf("bad file record %q", f)
+		}
+		if f[3] == "-" { // small: sent
+			need.WriteString(f[0] + "\x00")
+			continue
 		}
 		if blob := e.localBlob(f[3]); blob != "" && sizeIs(blob, size) {
 			have = append(have, heldFile{name: f[0], mode: os.FileMode(mode) & 0o777, blob: blob})

@@ -162,15 +162,6 @@ while IFS= read -r h; do
 done
 `
 
-// missingPerl is missingScript in one perl process: a stat per hash, no
-// shell loop.
-const missingPerl = `my $c = shift;
-while (my $h = <STDIN>) {
-	chomp $h;
-	print "$h\n" unless -f "$c/" . substr($h, 0, 2) . "/" . substr($h, 2);
-}
-`
-
 // uploadScript CACHE unpacks a tar of blobs (named ab/cdef…) from stdin
 // into a directory of its own and only then moves them into the cache, so
 // that the cache never holds a partial blob.
@@ -190,16 +181,19 @@ done
 cd / && rm -rf -- "$t"
 `
 
-// materializePerl DIR CACHE TREES reads NUL-separated records from stdin,
-// each KIND MODE SOURCE PATH: KIND "f" copies blob SOURCE to DIR/PATH with
-// MODE, "l" makes DIR/PATH a symbolic link to SOURCE. The paths were
+// materializePerl DIR CACHE TREES UPLOAD reads NUL-separated records from
+// stdin, each KIND MODE SOURCE PATH, up to an empty KIND: KIND "f" copies
+// blob SOURCE to DIR/PATH with MODE, "l" makes DIR/PATH a symbolic link to
+// SOURCE. It prints the blobs the cache lacks, a line each, then an empty
+// line, and when there are any runs UPLOAD (uploadScript) on the rest of
+// stdin, where the sender has put them. The paths were
 // checked by the sender (relative, clean, none below another) and links
 // come last, so nothing is written through a link. perl is there on nearly
 // every Linux (Debian's perl-base is Essential) and on macOS; one process
 // copies a whole tree.
 //
 // With Time::HiRes (Debian's perl; not perl-base alone) it also records
-// DIR.tree: for each file, PATH, its inode, size and ctime, and its
+// DIR.tree: for each file, PATH, its inode, size, ctime and mode, and its
 // content hash. A tree recycled into TREES (see recycleScript) is then
 // taken over instead of copying: DIR becomes the newest tree of TREES that
 // it can claim (an atomic rename, so two claims never share one), every
@@ -210,27 +204,33 @@ cd / && rm -rf -- "$t"
 // missing files are copied. Nothing is followed through a symbolic link.
 // If cleaning fails, the tree goes to TREES/.trash-… and DIR starts empty.
 const materializePerl = `use strict;
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL :mode);
-my ($dir, $cache, $trees) = @ARGV;
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+my ($dir, $cache, $trees, $upload) = @ARGV;
 my $hires = eval { require Time::HiRes; Time::HiRes->can("lstat") };
 $/ = "\0";
 my (@recs, %want, %wdirs);
-while (defined(my $kind = <STDIN>)) {
+while (1) {
+	my $kind = <STDIN>;
+	die "truncated input\n" unless defined $kind;
+	chomp($kind);
+	last if $kind eq "";
 	my $mode = <STDIN>; my $src = <STDIN>; my $rel = <STDIN>;
 	die "truncated input\n" unless defined $rel;
-	chomp($kind, $mode, $src, $rel);
+	chomp($mode, $src, $rel);
 	push @recs, [$kind, $mode, $src, $rel];
 	$want{$rel} = [$kind, $mode, $src];
 	for (my $d = $rel; $d =~ s{/[^/]*$}{}; ) { $wdirs{$d} = 1; }
 }
-# st is what DIR.tree records of a file: inode, size and ctime (any write,
-# chmod or link moves the ctime). The mode is checked on its own.
-sub statline { return sprintf("%d %d %.9f", @_[1, 7, 10]); }
+# st is what DIR.tree records of a file: inode, size, ctime (any write,
+# chmod or link moves it) and mode.
+sub statline { return "$_[1] $_[7] $_[10] " . ($_[2] & 07777); }
 sub st {
 	my @s = Time::HiRes::lstat($_[0]);
 	return @s ? statline(@s) : undef;
 }
-my (%old, %kept);
+# expect holds, for each file of a claimed tree that may be kept, the inode,
+# size and ctime it must still have; kept the files kept, with their record.
+my (%expect, %kept);
 sub clean {
 	my ($rel) = @_;
 	my $p = $rel eq "" ? $dir : "$dir/$rel";
@@ -238,28 +238,26 @@ sub clean {
 	opendir(my $dh, $p) or die "read $rel: $!\n";
 	my @names = grep { $_ ne "." && $_ ne ".." } readdir($dh);
 	closedir($dh);
+	my $pre = $rel eq "" ? "" : "$rel/";
 	for my $n (@names) {
-		my $r = $rel eq "" ? $n : "$rel/$n";
+		my $r = $pre . $n;
 		my $q = "$dir/$r";
 		my @s = Time::HiRes::lstat($q) or die "lstat $r: $!\n";
-		my $w = $want{$r};
-		if (S_ISDIR($s[2])) {
+		my $t = $s[2] & 0170000;
+		if ($t == 0100000) {
+			my $e = $expect{$r};
+			if (defined $e && $e eq "$s[1] $s[7] $s[10]") {
+				$kept{$r} = "$e " . ($s[2] & 07777);
+				next;
+			}
+		} elsif ($t == 0040000) {
 			clean($r);
 			next if $wdirs{$r};
 			rmdir($q) or die "rmdir $r: $!\n";
 			next;
-		}
-		if (S_ISLNK($s[2])) {
+		} elsif ($t == 0120000) {
+			my $w = $want{$r};
 			next if $w && $w->[0] eq "l" && readlink($q) eq $w->[2];
-		} elsif (S_ISREG($s[2]) && $w && $w->[0] eq "f" && $old{$r}) {
-			my ($stat, $hash) = @{$old{$r}};
-			# A whole-second ctime says the file system keeps no finer
-			# one: a change in the same second would go unseen.
-			if ($hash eq $w->[2] && ($s[2] & 07777) == oct($w->[1]) && statline(@s) eq $stat
-				&& $stat !~ /\.0+$/) {
-				$kept{$r} = $stat;
-				next;
-			}
 		}
 		unlink($q) or die "remove $r: $!\n";
 	}
@@ -277,7 +275,12 @@ if ($hires && $trees ne "" && opendir(my $th, $trees)) {
 					my $stat = <$sf>; my $hash = <$sf>;
 					last unless defined $hash;
 					chomp($r, $stat, $hash);
-					$old{$r} = [$stat, $hash];
+					my $w = $want{$r};
+					my ($ino, $size, $ctime, $mode) = split / /, $stat;
+					# A whole-second ctime says the file system keeps no
+					# finer one: a change in the same second would go unseen.
+					$expect{$r} = "$ino $size $ctime"
+						if $w && $w->[0] eq "f" && $w->[2] eq $hash && oct($w->[1]) == $mode && $ctime != int($ctime);
 				}
 				close($sf);
 			}
@@ -291,6 +294,21 @@ if ($hires && $trees ne "" && opendir(my $th, $trees)) {
 		}
 		mkdir($dir, 0755) or die "mkdir $dir: $!\n";
 	}
+}
+# The blobs of the files still to copy that the cache lacks: the sender
+# reads the list and sends them as a tar for UPLOAD, on the rest of stdin.
+my (%missing, @missing);
+for my $rec (@recs) {
+	my ($kind, $mode, $src, $rel) = @$rec;
+	next if $kind ne "f" || $kept{$rel} || $missing{$src};
+	next if -f "$cache/" . substr($src, 0, 2) . "/" . substr($src, 2);
+	$missing{$src} = 1;
+	push @missing, $src;
+}
+$| = 1;
+print map({ "$_\n" } @missing), "\n";
+if (@missing) {
+	system("sh", "-c", $upload, "sh", $cache) == 0 or die "upload: the blobs did not arrive\n";
 }
 my %made = ("" => 1);
 sub mkdirs {
@@ -421,8 +439,9 @@ exec tar -cf - "./$b"
 // copyHeldPerl ROOT REL WANTDIR is copyOutScript for a machine whose
 // files trainrun may already hold (a run's outputs, often the same
 // checkpoint again): it resolves REL as copyOutScript does, writes "d" or
-// "f", then a record per regular file — NAME MODE SIZE SHA256, each
-// NUL-terminated, NAME as in the archive (./…) — and an empty name. It
+// "f", then a record per regular file — NAME MODE SIZE SHA256 ("-" for
+// files under 64 KiB, always sent), each NUL-terminated, NAME as in the
+// archive (./…) — and an empty name. It
 // then reads from stdin the NUL-separated names of the files to send and
 // writes a tar of those, with every directory and symbolic link (never
 // followed) of the tree. Exit 50: no Digest::SHA here (use copyOutScript).
@@ -431,6 +450,9 @@ use Cwd qw(realpath);
 use Fcntl qw(:mode);
 my ($root, $rel, $wantdir) = @ARGV;
 eval { require Digest::SHA; 1 } or exit 50;
+# Files below this size are sent without asking: hashing them costs more
+# than sending them.
+my $small = 64 << 10;
 my $rootp = realpath($root);
 exit 44 unless defined $rootp && -d $rootp;
 exit 44 unless -e "$rootp/$rel";
@@ -442,7 +464,9 @@ if ($rootp ne "/" && $real ne $rootp && index($real, "$rootp/") != 0) {
 }
 $| = 1;
 sub sha {
-	open(my $fh, "<:raw", $_[0]) or die "read $_[0]: $!\n";
+	my ($p, $size) = @_;
+	return "-" if $size < $small;
+	open(my $fh, "<:raw", $p) or die "read $p: $!\n";
 	return Digest::SHA->new(256)->addfile($fh)->hexdigest;
 }
 sub rec { print join("\0", @_), "\0"; }
@@ -465,7 +489,7 @@ if (-d $real) {
 				push @stack, $r;
 			} elsif (S_ISREG($s[2])) {
 				$files{$r} = 1;
-				rec($r, $s[2] & 07777, $s[7], sha("$base/$r"));
+				rec($r, $s[2] & 07777, $s[7], sha("$base/$r", $s[7]));
 			}
 		}
 		closedir($dh);
@@ -478,7 +502,7 @@ if (-d $real) {
 	print "f";
 	my @s = stat($real);
 	$files{"./$b"} = 1;
-	rec("./$b", $s[2] & 07777, $s[7], sha($real));
+	rec("./$b", $s[2] & 07777, $s[7], sha($real, $s[7]));
 }
 print "\0";
 $/ = "\0";

@@ -2,10 +2,12 @@ package ssh
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,17 +97,31 @@ func (e *Executor) Put(ctx context.Context, dir string, files []providers.File) 
 		}
 	}
 	sort.Strings(hashes)
-	missing, err := e.missing(ctx, cache, hashes)
-	if err != nil {
-		return fmt.Errorf("materialize: %w", err)
-	}
-	if len(missing) > 0 {
-		if err := e.upload(ctx, cache, missing, blobs); err != nil {
-			return fmt.Errorf("materialize: upload: %w", err)
+	if e.hasPerl(ctx) {
+		// One session: the tree is claimed and cleaned first, so only the
+		// blobs of the files still to copy are looked for in the cache.
+		if err := e.putPerl(ctx, dir, cache, list, blobs); err != nil {
+			return fmt.Errorf("materialize: %w", err)
 		}
-	}
-	if err := e.materialize(ctx, dir, cache, list); err != nil {
-		return fmt.Errorf("materialize: %w", err)
+	} else {
+		missing, err := e.missing(ctx, cache, hashes)
+		if err != nil {
+			return fmt.Errorf("materialize: %w", err)
+		}
+		if len(missing) > 0 {
+			if err := e.upload(ctx, cache, missing, blobs); err != nil {
+				return fmt.Errorf("materialize: upload: %w", err)
+			}
+		}
+		script := materializeSh(dir, cache, list)
+		e.count(func(s *UploadStats) { s.Bytes += int64(len(script)) })
+		err = e.conn.Session(ctx, false, func(s *ssh.Session) error {
+			_, err := run(ctx, s, "sh -s", sessionIO{stdin: strings.NewReader(script)})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("materialize: %w", err)
+		}
 	}
 	e.count(func(s *UploadStats) { s.Puts++; s.Files += len(list) })
 	return nil
@@ -202,20 +218,15 @@ func validHash(h string) bool {
 	return true
 }
 
-// missing asks which of hashes the cache lacks.
+// missing asks which of hashes the cache lacks (where there is no perl;
+// materializePerl finds out itself).
 func (e *Executor) missing(ctx context.Context, cache string, hashes []string) ([]string, error) {
 	if len(hashes) == 0 {
 		return nil, nil
 	}
 	in := strings.Join(hashes, "\n") + "\n"
 	stdin := func() io.Reader { return strings.NewReader(in) }
-	var out []byte
-	var err error
-	if e.hasPerl(ctx) {
-		out, err = e.run(ctx, true, []string{"perl", "-e", missingPerl, cache}, stdin)
-	} else {
-		out, err = e.sh(ctx, true, missingScript, []string{cache}, stdin)
-	}
+	out, err := e.sh(ctx, true, missingScript, []string{cache}, stdin)
 	e.count(func(s *UploadStats) { s.Bytes += int64(len(in)) })
 	if err != nil {
 		return nil, fmt.Errorf("ask the blob cache: %w", err)
@@ -306,33 +317,89 @@ func writeBlobTar(ctx context.Context, cw *countWriter, hashes []string, blobs m
 	return tw.Close()
 }
 
-// materialize copies the tree into dir from the cache: with perl when the
-// machine has it (one process), else with a generated sh script (a cp per
-// file).
-func (e *Executor) materialize(ctx context.Context, dir, cache string, list []putFile) error {
-	if e.hasPerl(ctx) {
-		var b bytes.Buffer
-		for _, f := range list {
-			if f.link {
-				b.WriteString("l\x00\x00" + f.target + "\x00" + f.path + "\x00")
-			} else {
-				b.WriteString("f\x00" + f.mode + "\x00" + f.hash + "\x00" + f.path + "\x00")
-			}
+// putPerl runs materializePerl: it sends the records, reads which blobs
+// the cache lacks for the files still to copy, and sends those (a tar for
+// uploadScript, which the script runs on the rest of its stdin).
+func (e *Executor) putPerl(ctx context.Context, dir, cache string, list []putFile, blobs map[string]string) error {
+	var b bytes.Buffer
+	for _, f := range list {
+		if f.link {
+			b.WriteString("l\x00\x00" + f.target + "\x00" + f.path + "\x00")
+		} else {
+			b.WriteString("f\x00" + f.mode + "\x00" + f.hash + "\x00" + f.path + "\x00")
 		}
-		data := b.Bytes()
-		cmd := executor.CommandLine([]string{"perl", "-e", materializePerl, dir, cache, treesDir(cache)})
-		e.count(func(s *UploadStats) { s.Bytes += int64(len(data)) })
-		return e.conn.Session(ctx, false, func(s *ssh.Session) error {
-			_, err := run(ctx, s, cmd, sessionIO{stdin: bytes.NewReader(data)})
-			return err
-		})
 	}
-	script := materializeSh(dir, cache, list)
-	e.count(func(s *UploadStats) { s.Bytes += int64(len(script)) })
+	b.WriteByte(0) // an empty kind: the end
+	cmd := executor.CommandLine([]string{"perl", "-e", materializePerl, dir, cache, treesDir(cache), uploadScript})
 	return e.conn.Session(ctx, false, func(s *ssh.Session) error {
-		_, err := run(ctx, s, "sh -s", sessionIO{stdin: strings.NewReader(script)})
-		return err
+		in, err := s.StdinPipe()
+		if err != nil {
+			return err
+		}
+		out, err := s.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		var stderr bytes.Buffer
+		s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
+		if err := s.Start(cmd); err != nil {
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() {
+			_ = s.Signal(ssh.SIGKILL)
+			s.Close()
+		})
+		defer stop()
+		cw := &countWriter{w: in}
+		rerr := e.sendBlobs(ctx, cw, b.Bytes(), bufio.NewReader(out), blobs)
+		in.Close()
+		_, _ = io.Copy(io.Discard, out)
+		e.count(func(st *UploadStats) { st.Bytes += cw.n; st.Blobs += cw.files; st.BlobBytes += cw.content })
+		werr := s.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var exit *ssh.ExitError
+		if errors.As(werr, &exit) {
+			return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
+		}
+		if werr != nil {
+			return werr
+		}
+		return rerr
 	})
+}
+
+// sendBlobs writes records to materializePerl, reads the hashes it lacks
+// (a line each, then an empty line) and sends their blobs.
+func (e *Executor) sendBlobs(ctx context.Context, w *countWriter, records []byte, r *bufio.Reader, blobs map[string]string) error {
+	if _, err := w.Write(records); err != nil {
+		return err
+	}
+	var missing []string
+	asked := make(map[string]bool)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("read the blobs the cache lacks: %w", err)
+		}
+		h := strings.TrimSuffix(line, "\n")
+		if h == "" {
+			break
+		}
+		if _, ok := blobs[h]; !ok || asked[h] {
+			return fmt.Errorf("the machine asked for blob %q, which is not the snapshot's", h)
+		}
+		asked[h] = true
+		missing = append(missing, h)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := writeBlobTar(ctx, w, missing, blobs); err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	return nil
 }
 
 // materializeSh is the script that materializes list without perl.
