@@ -237,7 +237,7 @@ HCL
 		$rsh "$ssh_user@127.0.0.1" "mkdir -p $tag-copies" </dev/null
 		rsync -a -e "$rsh" "$src/" "$ssh_user@127.0.0.1:$tag-copies/0/"
 		change="head -c 1048576 /dev/urandom > $src/big.bin"
-		hyperfine -w 1 -r 5 --prepare "$change" \
+		hyperfine -w 2 -r 10 --prepare "$change" \
 			-n "trainrun apply (new run directory)" "$bin -chdir=$work/ssh apply -auto-approve" \
 			-n "rsync -a (in place)" "rsync -a -e '$rsh' $src/ $ssh_user@127.0.0.1:$tag-rsync/" \
 			-n "rsync -a --copy-dest (new directory)" "d=\$(date +%s%N); rsync -a --copy-dest=../0 -e '$rsh' $src/ $ssh_user@127.0.0.1:$tag-copies/\$d/"
