@@ -393,15 +393,40 @@ func run(ctx context.Context, s *ssh.Session, cmd string, sio sessionIO) ([]byte
 		<-done
 		return stdout.Bytes(), ctx.Err()
 	}
+	return stdout.Bytes(), exitError(err, &stderr)
+}
+
+// exitError turns a remote command's non-zero exit into an *ExitError
+// with the start of what it wrote to stderr; other errors pass.
+func exitError(err error, stderr *bytes.Buffer) error {
 	var exit *ssh.ExitError
-	if errors.As(err, &exit) {
-		msg := strings.TrimSpace(stderr.String())
-		if exit.Signal() != "" {
-			msg = strings.TrimSpace("killed by signal " + exit.Signal() + ": " + msg)
-		}
-		return stdout.Bytes(), &ExitError{Code: exit.ExitStatus(), Stderr: msg}
+	if !errors.As(err, &exit) {
+		return err
 	}
-	return stdout.Bytes(), err
+	msg := strings.TrimSpace(stderr.String())
+	if exit.Signal() != "" {
+		msg = strings.TrimSpace("killed by signal " + exit.Signal() + ": " + msg)
+	}
+	return &ExitError{Code: exit.ExitStatus(), Stderr: msg}
+}
+
+// start starts cmd on s with stdout (and, when in, stdin) as pipes for a
+// command that streams; wait waits for it (see exitError).
+func start(s *ssh.Session, cmd string, in bool) (stdin io.WriteCloser, stdout io.Reader, wait func() error, err error) {
+	if in {
+		if stdin, err = s.StdinPipe(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if stdout, err = s.StdoutPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	var stderr bytes.Buffer
+	s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
+	if err := s.Start(cmd); err != nil {
+		return nil, nil, nil, err
+	}
+	return stdin, stdout, func() error { return exitError(s.Wait(), &stderr) }, nil
 }
 
 // limitedBuffer keeps the first max bytes written to it.

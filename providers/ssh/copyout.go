@@ -73,17 +73,8 @@ func (e *Executor) CopyOut(ctx context.Context, root, rel, dst string) error {
 // receive runs cmd (copyOutScript, or copyHeldPerl when held) and unpacks
 // what it sends to dst.
 func (e *Executor) receive(ctx context.Context, s *ssh.Session, cmd, rel, dst string, held bool) error {
-	out, err := s.StdoutPipe()
+	in, out, wait, err := start(s, cmd, true)
 	if err != nil {
-		return err
-	}
-	in, err := s.StdinPipe()
-	if err != nil {
-		return err
-	}
-	var stderr bytes.Buffer
-	s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
-	if err := s.Start(cmd); err != nil {
 		return err
 	}
 	br := bufio.NewReaderSize(out, 64<<10)
@@ -108,13 +99,8 @@ func (e *Executor) receive(ctx context.Context, s *ssh.Session, cmd, rel, dst st
 			_, _ = io.Copy(io.Discard, br)
 		}
 	}
-	werr := s.Wait()
-	var exit *ssh.ExitError
-	if errors.As(werr, &exit) {
-		return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
-	}
-	if werr != nil {
-		return werr
+	if err := wait(); err != nil {
+		return err
 	}
 	if rerr == io.EOF {
 		return &netError{fmt.Errorf("copy %s: %w", rel, io.ErrUnexpectedEOF)}

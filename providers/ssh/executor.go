@@ -409,24 +409,14 @@ func (e *Executor) Open(ctx context.Context, p string, offset int64) (io.ReadClo
 	errc := make(chan error, 1)
 	go func() {
 		errc <- e.conn.Session(context.WithoutCancel(ctx), true, func(s *ssh.Session) error {
-			out, err := s.StdoutPipe()
+			_, out, wait, err := start(s, cmd, false)
 			if err != nil {
-				return err
-			}
-			var stderr bytes.Buffer
-			s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
-			if err := s.Start(cmd); err != nil {
 				return err
 			}
 			br := bufio.NewReaderSize(out, 32<<10)
 			if _, err := br.ReadByte(); err != nil {
-				werr := s.Wait()
-				var exit *ssh.ExitError
-				if errors.As(werr, &exit) {
-					return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
-				}
-				if werr != nil {
-					return werr
+				if err := wait(); err != nil {
+					return err
 				}
 				return &netError{fmt.Errorf("open %s: %w", p, io.ErrUnexpectedEOF)}
 			}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -332,17 +331,8 @@ func (e *Executor) putPerl(ctx context.Context, dir, cache string, list []putFil
 	b.WriteByte(0) // an empty kind: the end
 	cmd := executor.CommandLine([]string{"perl", "-e", materializePerl, dir, cache, treesDir(cache), uploadScript})
 	return e.conn.Session(ctx, false, func(s *ssh.Session) error {
-		in, err := s.StdinPipe()
+		in, out, wait, err := start(s, cmd, true)
 		if err != nil {
-			return err
-		}
-		out, err := s.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		var stderr bytes.Buffer
-		s.Stderr = &limitedBuffer{buf: &stderr, max: maxStderr}
-		if err := s.Start(cmd); err != nil {
 			return err
 		}
 		stop := context.AfterFunc(ctx, func() {
@@ -355,13 +345,9 @@ func (e *Executor) putPerl(ctx context.Context, dir, cache string, list []putFil
 		in.Close()
 		_, _ = io.Copy(io.Discard, out)
 		e.count(func(st *UploadStats) { st.Bytes += cw.n; st.Blobs += cw.files; st.BlobBytes += cw.content })
-		werr := s.Wait()
+		werr := wait()
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		var exit *ssh.ExitError
-		if errors.As(werr, &exit) {
-			return &ExitError{Code: exit.ExitStatus(), Stderr: strings.TrimSpace(stderr.String())}
 		}
 		if werr != nil {
 			return werr
