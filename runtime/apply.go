@@ -497,11 +497,22 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 		st = providers.Status{State: providers.Failed, Reason: "wait: " + err.Error()}
 	}
 	if logDone != nil {
-		<-logDone
+		// The stream shows what is left of the log; the log is collected
+		// whole anyway, so a stream stuck on a connection that went away
+		// does not hold the run's end up for long.
+		select {
+		case <-logDone:
+		case <-time.After(logDrain):
+			stopWaiting()
+			<-logDone
+		}
 	}
 	run.Attempts += st.Requeues // the compute started it again by itself: each time was an attempt
 	return st, false
 }
+
+// logDrain is how long a run's log stream may go on once the run ended.
+const logDrain = 5 * time.Second
 
 func (r *Runtime) streamLog(ctx context.Context, comp providers.Compute, h providers.Handle, run *state.Run) {
 	rc, err := comp.Log(ctx, h, true)

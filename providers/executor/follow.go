@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -29,28 +30,55 @@ type Follow struct {
 // run is final and the log is drained (then io.EOF), or ctx is done (then
 // ctx's error). rc, if not nil, is the log already open at offset 0.
 func (f Follow) Follower(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
-	return &follower{Follow: f, ctx: ctx, rc: rc}
+	fl := &follower{Follow: f, ctx: ctx, rc: rc}
+	// A read blocked on a connection that went away ends with ctx.
+	fl.stop = context.AfterFunc(ctx, func() { fl.setReader(nil) })
+	return fl
 }
 
 type follower struct {
 	Follow
 	ctx   context.Context
-	rc    io.ReadCloser // nil between polls
+	stop  func() bool
 	off   int64
 	final bool // the run was final before the last reopen
 	delay time.Duration
+
+	mu sync.Mutex
+	rc io.ReadCloser // nil between polls
+}
+
+// setReader closes the open reader, if any, and makes rc the open one.
+func (f *follower) setReader(rc io.ReadCloser) {
+	f.mu.Lock()
+	old := f.rc
+	f.rc = rc
+	f.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+func (f *follower) reader() io.ReadCloser {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rc
 }
 
 func (f *follower) Read(b []byte) (int, error) {
 	for {
-		if f.rc == nil {
-			rc, err := f.Open(f.ctx, f.off)
-			if err != nil {
+		rc := f.reader()
+		if rc == nil {
+			if err := f.ctx.Err(); err != nil {
 				return 0, err
 			}
-			f.rc = rc
+			var err error
+			if rc, err = f.Open(f.ctx, f.off); err != nil {
+				return 0, err
+			}
+			f.setReader(rc)
 		}
-		n, err := f.rc.Read(b)
+		n, err := rc.Read(b)
 		f.off += int64(n)
 		if n > 0 {
 			f.delay = 0
@@ -59,8 +87,10 @@ func (f *follower) Read(b []byte) (int, error) {
 		if err == nil {
 			continue
 		}
-		f.rc.Close()
-		f.rc = nil
+		f.setReader(nil)
+		if err := f.ctx.Err(); err != nil {
+			return 0, err
+		}
 		if !errors.Is(err, io.EOF) {
 			if f.Reopen != nil && f.Reopen(err) && f.ctx.Err() == nil {
 				continue
@@ -98,10 +128,13 @@ func (f *follower) sleep() error {
 }
 
 func (f *follower) Close() error {
-	if f.rc == nil {
+	f.stop()
+	f.mu.Lock()
+	rc := f.rc
+	f.rc = nil
+	f.mu.Unlock()
+	if rc == nil {
 		return nil
 	}
-	err := f.rc.Close()
-	f.rc = nil
-	return err
+	return rc.Close()
 }
