@@ -15,6 +15,8 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -160,13 +162,16 @@ type strList []string
 func (s *strList) String() string     { return strings.Join(*s, ",") }
 func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
 
+// isTerminal reports whether w is a terminal. Being a character device is
+// not enough: /dev/null is one, and it is the standard input of cron jobs,
+// CI steps and nohup. Only a terminal has a window size.
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return err == nil
 }
 
 // confirm asks question on the terminal and reports whether the answer was
