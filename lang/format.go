@@ -10,6 +10,9 @@ import (
 // When src has syntax errors it returns them and no output. It is meant for
 // native syntax (.hcl) files; JSON files are left as they are.
 func Format(filename string, src []byte) ([]byte, hcl.Diagnostics) {
+	if d := tooDeep(filename, src, false); d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
 	_, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
 		return nil, diags

@@ -193,13 +193,7 @@ func (l *loader) parseFile(name, path string) *hcl.File {
 		l.errorf(nil, "Cannot read file", "Reading %s failed: %v.", name, err)
 		return nil
 	}
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(name, ".json") {
-		f, diags = l.parser.ParseJSON(src, name)
-	} else {
-		f, diags = l.parser.ParseHCL(src, name)
-	}
+	f, diags := parseSource(l.parser, name, src)
 	l.add(diags)
 	if f == nil {
 		return nil

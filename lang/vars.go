@@ -369,13 +369,7 @@ func (l *loader) loadVarFile(name string) bool {
 		l.errorf(nil, "Cannot read variables file", "Reading -var-file %s failed: %v. Check the path; relative paths are relative to the working directory.", name, err)
 		return false
 	}
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(name, ".json") {
-		f, diags = l.parser.ParseJSON(src, name)
-	} else {
-		f, diags = l.parser.ParseHCL(src, name)
-	}
+	f, diags := parseSource(l.parser, name, src)
 	l.add(diags)
 	if f == nil {
 		return false
