@@ -235,6 +235,17 @@ func TestDiagnostics(t *testing.T) {
 			summary: "Call to unknown function", mark: "lowercase"},
 		{name: "missing label", src: "compute \"local\" {}\n",
 			summary: "Missing name for compute", mark: "{}"},
+		// exec cannot pass a NUL character: refused here, not by a failed run.
+		{name: "NUL in command", src: exp("a", "  compute = compute.laptop\n  command = [\"echo\", \"a\\u0000b\"]"),
+			summary: "Invalid value for command", detail: []string{"Element 1 of command contains a NUL character"}, mark: `["echo"`},
+		{name: "NUL in shell", src: exp("a", "  compute = compute.laptop\n  shell = \"echo \\u0000\""),
+			summary: "Invalid value for shell", detail: []string{"NUL character"}, mark: `"echo`},
+		{name: "NUL in env value", src: exp("a", okCmd+"\n  env = { A = \"x\\u0000\" }"),
+			summary: "Invalid value for env", detail: []string{"The value of A in env contains a NUL character"}, mark: "{ A"},
+		{name: "NUL in a param", src: exp("a", okCmd+"\n  params = { tag = \"x\\u0000\" }"),
+			summary: "Invalid params", detail: []string{"The parameter tag contains a NUL character", "TRAINRUN_PARAM_TAG"}, mark: "{ tag"},
+		{name: "NUL in a sweep value", src: exp("a", okCmd+"\n  sweep {\n    grid = { tag = [\"a\", \"\\u0000\"] }\n  }"),
+			summary: "Invalid sweep value", detail: []string{"A value of tag contains a NUL character"}, mark: "{ tag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

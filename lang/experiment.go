@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -390,6 +391,10 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 		dims = append(dims, *rd)
 	}
+	if !l.checkParamsNUL(e, paramJSON, dims) {
+		n.broken = true
+		return
+	}
 	swept := sweptNames(dims)
 
 	// Every param.NAME must name a parameter.
@@ -616,6 +621,41 @@ func (l *loader) evalParams(e *expDecl, ctx *hcl.EvalContext) (map[string]cty.Va
 		jsons[name] = j
 	}
 	return params, jsons, true
+}
+
+// checkParamsNUL refuses string parameters that hold a NUL character: a run
+// gets each parameter as the environment variable TRAINRUN_PARAM_<NAME>,
+// which cannot hold one.
+func (l *loader) checkParamsNUL(e *expDecl, params map[string]json.RawMessage, dims []sweepDim) bool {
+	for name, j := range params {
+		if hasNUL(j) {
+			l.errorf(e.attrs["params"].Expr.Range().Ptr(), "Invalid params",
+				"The parameter %s contains a NUL character, which the run's environment variable TRAINRUN_PARAM_%s cannot hold. Remove it.", name, strings.ToUpper(name))
+			return false
+		}
+	}
+	for _, d := range dims {
+		for _, alt := range d.alts {
+			for j, v := range alt {
+				if hasNUL(v.json) {
+					l.errorf(sweepSubject(e), "Invalid sweep value",
+						"A value of %s contains a NUL character, which the run's environment variable TRAINRUN_PARAM_%s cannot hold. Remove it.", d.names[j], strings.ToUpper(d.names[j]))
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// hasNUL reports whether j, canonical JSON, is a string holding a NUL
+// character.
+func hasNUL(j json.RawMessage) bool {
+	if len(j) == 0 || j[0] != '"' || !bytes.Contains(j, []byte(`\u0000`)) {
+		return false
+	}
+	var s string
+	return json.Unmarshal(j, &s) == nil && strings.IndexByte(s, 0) >= 0
 }
 
 // objectElems returns the attributes of an object or the elements of a
@@ -886,6 +926,13 @@ func setCommand(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 		l.errorf(a.Expr.Range().Ptr(), "Empty command", "command must name a program to run, such as command = [\"python\", \"train.py\"].")
 		return false
 	}
+	for i, arg := range list {
+		if strings.IndexByte(arg, 0) >= 0 {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid value for command",
+				"Element %d of command contains a NUL character, which no program argument can hold. Remove it.", i)
+			return false
+		}
+	}
 	inst.Command = list
 	return true
 }
@@ -897,6 +944,10 @@ func setShell(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 	}
 	if strings.TrimSpace(s) == "" {
 		l.errorf(a.Expr.Range().Ptr(), "Empty shell command", "shell must be a command line to run with sh -c, such as shell = \"python train.py | tee log.txt\".")
+		return false
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid value for shell", "shell contains a NUL character, which no command line can hold. Remove it.")
 		return false
 	}
 	inst.Shell = s
@@ -911,6 +962,10 @@ func setEnv(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 	for k := range m {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			l.errorf(a.Expr.Range().Ptr(), "Invalid environment variable name", "%q cannot be an environment variable name: names must be non-empty and contain no '=' or NUL.", k)
+			return false
+		}
+		if strings.IndexByte(m[k], 0) >= 0 {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid value for env", "The value of %s in env contains a NUL character, which no environment variable can hold. Remove it.", k)
 			return false
 		}
 	}
