@@ -153,7 +153,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	}
 	for _, r := range opts.Replace {
 		if !matchesAny(cfg, r) {
-			return nil, fmt.Errorf("-replace %s: no such instance in the configuration", r)
+			return nil, unknownAddress(cfg, "-replace", r)
 		}
 	}
 	snaps, warnings, err := scanSources(cfg, selected, opts.DataDir)
@@ -467,10 +467,13 @@ func matchesAny(cfg *lang.Config, addr string) bool {
 // selectInstances applies -target (with dependencies) and -exclude (with
 // dependents).
 func selectInstances(cfg *lang.Config, targets, excludes []string) (map[string]bool, error) {
-	for _, list := range [][]string{targets, excludes} {
-		for _, a := range list {
+	for _, given := range []struct {
+		flag  string
+		addrs []string
+	}{{"-target", targets}, {"-exclude", excludes}} {
+		for _, a := range given.addrs {
 			if !matchesAny(cfg, a) {
-				return nil, fmt.Errorf("%s: no such experiment or instance in the configuration", a)
+				return nil, unknownAddress(cfg, given.flag, a)
 			}
 		}
 	}

@@ -291,7 +291,19 @@ func TestTargetAndExclude(t *testing.T) {
 			"experiment.prep", `experiment.train["lr=1"]`}, ""},
 		{"unknown target", planner.Options{Targets: []string{"experiment.nope"}}, nil, "experiment.nope: no such experiment or instance"},
 		{"unknown instance", planner.Options{Excludes: []string{`experiment.train["lr=3"]`}}, nil, `experiment.train["lr=3"]: no such experiment or instance`},
-		{"unknown replace", planner.Options{Replace: []string{"experiment.nope"}}, nil, "-replace experiment.nope: no such instance"},
+		{"unknown replace", planner.Options{Replace: []string{"experiment.nope"}}, nil, "-replace experiment.nope: no such experiment or instance"},
+		// What the error suggests: the flag is named, and so is what the
+		// user most likely meant.
+		{"unknown target lists experiments", planner.Options{Targets: []string{"experiment.trian"}}, nil,
+			"-target experiment.trian: no such experiment or instance in the configuration. The experiments are: experiment.eval, experiment.other, experiment.prep, experiment.train"},
+		{"not an address", planner.Options{Targets: []string{"train"}}, nil,
+			`An address is experiment.NAME (all of its instances) or experiment.NAME["KEY"]`},
+		{"key without quotes (eaten by the shell)", planner.Options{Targets: []string{"experiment.train[lr=2]"}}, nil,
+			`Did you mean experiment.train["lr=2"]? Keys are quoted, with their parameters sorted by name; in a shell, put single quotes around the address: -target 'experiment.train["lr=2"]'`},
+		{"key in single quotes", planner.Options{Excludes: []string{"experiment.train['lr=1']"}}, nil,
+			`-exclude experiment.train['lr=1']: no such experiment or instance in the configuration. Did you mean experiment.train["lr=1"]?`},
+		{"unknown key lists instances", planner.Options{Replace: []string{`experiment.train["lr=3"]`}}, nil,
+			`experiment.train has: experiment.train["lr=1"], experiment.train["lr=2"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
