@@ -165,6 +165,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		return b.join == nil && b.ended == nil && !b.restart
 	})
 
+	holds := r.holdLive(p, sched, boardings)
 	for pos, a := range p.Actions {
 		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
@@ -232,6 +233,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				count(func(r *Result) { r.Updated++ })
 			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
 				run, found := r.reattach(ctx, a.Prior, a.Instance.Retries, opts)
+				holds[pos].free()
 				started := true
 				if !found {
 					// Its next attempt is still to be started: start it
@@ -270,6 +272,28 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		"unchanged": res.Unchanged,
 	}})
 	return res, nil
+}
+
+// holdLive takes the places of the runs that an earlier apply started and
+// this one re-attaches to, before any new run is let through: a re-attached
+// run counts against max_runs, -parallelism and max_concurrent like one this
+// apply starts. The grants are by plan position.
+func (r *Runtime) holdLive(p *planner.Plan, sched *scheduler, boardings []*boarding) map[int]*grant {
+	holds := make(map[int]*grant)
+	for pos, a := range p.Actions {
+		b := boardings[pos]
+		if a.Action != planner.NoOp || a.Prior == nil || !a.Prior.Live() || b.join != nil || b.ended != nil || b.restart {
+			continue
+		}
+		comp, err := r.Computes.Get(a.Prior.Compute)
+		if a.Prior.Handle != nil {
+			comp, err = r.Computes.ForHandle(a.Prior.Handle)
+		}
+		if err == nil {
+			holds[pos] = sched.hold(a.Instance, comp)
+		}
+	}
+	return holds
 }
 
 // hasUpstreamIn reports whether a waits for another action of the plan.

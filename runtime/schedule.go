@@ -109,6 +109,14 @@ func (s *orderedSem) acquire(ctx context.Context, stop <-chan struct{}, pos int)
 	return errStopped
 }
 
+// take takes a place without waiting, even when none is free: free then
+// goes below zero, and no waiter is served until releases bring it back.
+func (s *orderedSem) take() {
+	s.mu.Lock()
+	s.free--
+	s.mu.Unlock()
+}
+
 func (s *orderedSem) release() {
 	s.mu.Lock()
 	s.free++
@@ -144,7 +152,11 @@ type grant struct {
 	release []func()
 }
 
+// free gives g's places back; a nil grant holds none.
 func (g *grant) free() {
+	if g == nil {
+		return
+	}
 	for i := len(g.release) - 1; i >= 0; i-- {
 		g.release[i]()
 	}
@@ -224,6 +236,21 @@ func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, 
 		g.release = append(g.release, func() { p.giveGPUs(gpus) })
 	}
 	return g, nil
+}
+
+// hold takes inst's places on c at once, for a run that is live already
+// (an earlier apply started it): the run is there whatever the bounds say,
+// and the runs this apply starts must count it. Its GPUs are not held: which
+// ones it was given is not recorded.
+func (s *scheduler) hold(inst *lang.Instance, c providers.Compute) *grant {
+	g := &grant{}
+	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, s.poolFor(c).slots} {
+		if sem != nil {
+			sem.take()
+			g.release = append(g.release, sem.release)
+		}
+	}
+	return g
 }
 
 func (p *pool) takeGPUs(ctx context.Context, stop <-chan struct{}, n int) ([]int, error) {
