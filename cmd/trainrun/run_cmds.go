@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,6 +146,16 @@ func cmdStatus(c *cli, args []string) int {
 		r.run = view.Latest(addr)
 		list = append(list, r)
 	}
+	if len(list) == 0 && filter != "" {
+		return c.noInstance(filter, func(f string) bool {
+			for _, r := range rows {
+				if matchAddr(r.addr, r.experiment, f) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if asJSON {
 		out := []runJSON{}
 		for _, r := range list {
@@ -171,6 +182,32 @@ func cmdStatus(c *cli, args []string) int {
 	}
 	tw.Flush()
 	return 0
+}
+
+// noInstance reports a status or runs filter that names no instance, in
+// the configuration or among the recorded runs: a typo, or an experiment
+// named without its "experiment." prefix. known says whether an address
+// would have matched.
+func (c *cli) noInstance(filter string, known func(filter string) bool) int {
+	hint := "'trainrun status' lists the instances"
+	if guess := "experiment." + filter; !strings.HasPrefix(filter, "experiment.") && known(guess) {
+		hint = "did you mean " + guess + "? " + hint
+	}
+	return c.errorf("no instance matches %q: %s", filter, hint)
+}
+
+// selects reports whether filter names an instance or experiment of cfg
+// (which may be nil).
+func selects(cfg *lang.Config, filter string) bool {
+	if cfg == nil {
+		return false
+	}
+	for _, in := range cfg.Instances {
+		if matchAddr(in.Address, in.Experiment, filter) {
+			return true
+		}
+	}
+	return false
 }
 
 func statusText(r *state.Run) string {
@@ -234,6 +271,15 @@ func cmdRuns(c *cli, args []string) int {
 		}
 	}
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].CreatedAt.After(runs[j].CreatedAt) })
+	if len(runs) == 0 && filter != "" {
+		cfg := c.quietConfig()
+		known := func(f string) bool {
+			return selects(cfg, f) || slices.ContainsFunc(st.Runs(), func(r *state.Run) bool { return matchAddr(r.Address, r.Experiment, f) })
+		}
+		if !known(filter) {
+			return c.noInstance(filter, known)
+		}
+	}
 	if asJSON {
 		out := []runJSON{}
 		for _, r := range runs {
@@ -645,7 +691,7 @@ func cmdCancel(c *cli, args []string) int {
 			continue
 		}
 		if !run.Live() {
-			fmt.Fprintf(c.stdout, "Run %s (%s) is already %s.\n", run.ID, run.Address, run.Status)
+			fmt.Fprintf(c.stdout, "Run %s (%s) has already ended (%s): nothing to cancel.\n", run.ID, run.Address, run.Status)
 			continue
 		}
 		if err := rt.Cancel(ctx, run, locked); err != nil {
