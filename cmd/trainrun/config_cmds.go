@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,7 +20,8 @@ import (
 func cmdInit(c *cli, args []string) int {
 	fs_ := c.newFlags("init", "[-example NAME]")
 	example := fs_.String("example", "quickstart", "the example to start from: "+strings.Join(examples.Names(), ", "))
-	if _, err := parse(fs_, args); err != nil {
+	pos, err := parse(fs_, args)
+	if err != nil || !c.noArgs("init", pos) {
 		return 1
 	}
 	src := examples.FS(*example)
@@ -27,7 +29,7 @@ func cmdInit(c *cli, args []string) int {
 		return c.errorf("no example %q; there are: %s", *example, strings.Join(examples.Names(), ", "))
 	}
 	var wrote []string
-	err := fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || path == "." || path == "README.md" {
 			return err // the example's README explains the example, not the user's project
 		}
@@ -87,7 +89,7 @@ func cmdValidate(c *cli, args []string) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var vf varFlags
 	vf.register(fs)
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil || !c.noArgs("validate", pos) {
 		return 1
 	}
 	opts := lang.Options{Vars: vf.vars, VarFiles: vf.varFiles, Getenv: c.getenv, Registry: registry()}
@@ -236,7 +238,7 @@ func cmdGraph(c *cli, args []string) int {
 	fs := c.newFlags("graph", "")
 	var vf varFlags
 	vf.register(fs)
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil || !c.noArgs("graph", pos) {
 		return 1
 	}
 	cfg := c.load(&vf)
@@ -248,6 +250,16 @@ func cmdGraph(c *cli, args []string) int {
 }
 
 func cmdVersion(c *cli, args []string) int {
+	fs := c.newFlags("version", "[-json]")
+	asJSON := fs.Bool("json", false, `print {"trainrun_version": "…"}, as terraform version -json does`)
+	if pos, err := parse(fs, args); err != nil || !c.noArgs("version", pos) {
+		return 1
+	}
+	if *asJSON {
+		b, _ := json.Marshal(map[string]string{"trainrun_version": version})
+		fmt.Fprintf(c.stdout, "%s\n", b)
+		return 0
+	}
 	fmt.Fprintf(c.stdout, "trainrun %s\n", version)
 	return 0
 }

@@ -156,6 +156,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// noArgs refuses the positional arguments of a command that takes none:
+// ignored, they would go unnoticed ("trainrun plan experiment.train" would
+// plan everything). It reports whether there were none.
+func (c *cli) noArgs(cmd string, pos []string) bool {
+	if len(pos) == 0 {
+		return true
+	}
+	hint := ""
+	switch {
+	case cmd == "plan" && strings.HasPrefix(pos[0], "experiment."):
+		hint = fmt.Sprintf("; to plan only %s and what it depends on: trainrun plan -target '%s'", pos[0], pos[0])
+	case cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "init":
+		hint = fmt.Sprintf("; to work in another directory: trainrun -chdir=DIR %s", cmd)
+	}
+	c.errorf("%s takes no arguments, got %q%s", cmd, pos[0], hint)
+	return false
+}
+
 // strList is a repeatable string flag.
 type strList []string
 

@@ -23,7 +23,7 @@ func cmdPlan(c *cli, args []string) int {
 	asJSON := fs.Bool("json", false, "print the plan as one JSON document")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	showAll := fs.Bool("show-unchanged", false, "list no-op instances too")
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil || !c.noArgs("plan", pos) {
 		return 1
 	}
 	cfg := c.load(&vf)
