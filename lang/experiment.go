@@ -918,7 +918,7 @@ func unwrapPathError(err error) error {
 }
 
 func setCommand(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
-	list, ok := l.stringList(v, a.Expr.Range(), "command")
+	list, ok := l.stringList(v, a.Expr.Range(), "command", `["python", "train.py"]`)
 	if !ok {
 		return false
 	}
@@ -1004,7 +1004,7 @@ func setMemory(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 }
 
 func setOutputs(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
-	list, ok := l.stringList(v, a.Expr.Range(), "outputs")
+	list, ok := l.stringList(v, a.Expr.Range(), "outputs", `["model/", "metrics.json"]`)
 	if !ok {
 		return false
 	}

@@ -31,11 +31,11 @@ func (l *loader) toString(v cty.Value, rng hcl.Range, what string) (string, bool
 }
 
 // stringList converts a list or tuple whose elements are strings, numbers
-// or bools into strings.
-func (l *loader) stringList(v cty.Value, rng hcl.Range, what string) ([]string, bool) {
+// or bools into strings. example is a valid value, for the error message.
+func (l *loader) stringList(v cty.Value, rng hcl.Range, what, example string) ([]string, bool) {
 	ty := v.Type()
 	if v.IsNull() || !(ty.IsListType() || ty.IsTupleType() || ty.IsSetType()) {
-		l.errorf(rng.Ptr(), "Invalid value for "+what, "%s must be a list of strings, such as [\"python\", \"train.py\"].", what)
+		l.errorf(rng.Ptr(), "Invalid value for "+what, "%s must be a list of strings, such as %s.", what, example)
 		return nil, false
 	}
 	// AsValueSlice, not ElementIterator: the iterator allocates a number
