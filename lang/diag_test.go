@@ -237,6 +237,8 @@ func TestDiagnostics(t *testing.T) {
 			summary: "Missing name for compute", mark: "{}"},
 		{name: "outputs not a list", src: exp("a", okCmd+"\n  outputs = \"model/\""),
 			summary: "Invalid value for outputs", detail: []string{`such as ["model/", "metrics.json"].`}, mark: `"model/"`},
+		{name: "empty grid", src: exp("a", okCmd+"\n  sweep {\n    grid = {}\n  }"),
+			summary: "Empty sweep grid", detail: []string{"grid has no parameters"}, mark: "{}\n"},
 		// exec cannot pass a NUL character: refused here, not by a failed run.
 		{name: "NUL in command", src: exp("a", "  compute = compute.laptop\n  command = [\"echo\", \"a\\u0000b\"]"),
 			summary: "Invalid value for command", detail: []string{"Element 1 of command contains a NUL character"}, mark: `["echo"`},

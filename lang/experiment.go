@@ -703,7 +703,12 @@ func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool)
 		return nil, 0, false
 	}
 	elems, ok := objectElems(v)
-	if !ok || len(elems) == 0 {
+	if ok && len(elems) == 0 {
+		l.errorf(a.Expr.Range().Ptr(), "Empty sweep grid",
+			"grid has no parameters, so it has no points. Map each parameter to its list of values, such as grid = { lr = [0.1, 0.01] }, or remove grid.")
+		return nil, 0, false
+	}
+	if !ok {
 		l.errorf(a.Expr.Range().Ptr(), "Invalid sweep grid",
 			"grid must be an object mapping each parameter to its list of values, such as grid = { lr = [0.1, 0.01], batch = [32, 64] }.")
 		return nil, 0, false
