@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -318,6 +319,30 @@ func TestDiagnostics(t *testing.T) {
 					d.Subject, d.Subject.Start.Byte, line, off, tt.mark, renderDiags(cfg, diags))
 			}
 		})
+	}
+}
+
+// One validate reports every wrong attribute of an experiment, not only
+// the first.
+func TestDiagnosticsEveryBadAttribute(t *testing.T) {
+	src := base + exp("a", `  compute = compute.laptop
+  command = "python train.py"
+  env     = { A = [1] }
+  timeout = "2 hours"
+  retries = 1.5
+  outputs = "model/"
+  resources {
+    memory = "16 gigs"
+  }`)
+	cfg, diags := loadErrors(t, one(src), testOptions())
+	var got []string
+	for _, d := range diags.Errs() {
+		got = append(got, d.(*hcl.Diagnostic).Summary)
+	}
+	want := []string{"Invalid value for command", "Invalid value for env", "Invalid timeout",
+		"Invalid value for retries", "Invalid value for outputs", "Invalid memory"}
+	if !slices.Equal(got, want) {
+		t.Errorf("errors %q\nwant   %q\n%s", got, want, renderDiags(cfg, diags))
 	}
 }
 

@@ -452,16 +452,22 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		DependsOn:   dependsOn,
 		DeclRange:   e.block.DefRange,
 	}
+	// Every attribute is checked before giving up, so that one validate
+	// reports each wrong one.
 	fields := l.instanceFields(e)
+	bad := false
 	for _, f := range fields {
 		if f.perRun {
 			continue
 		}
 		v, good := l.eval(f.attr.Expr, ctx)
 		if !good || !f.set(l, base, l.unmark(v, false), f.attr) {
-			n.broken = true
-			return
+			bad = true
 		}
+	}
+	if bad {
+		n.broken = true
+		return
 	}
 
 	// Expand the sweep: the cartesian product of its dimensions (each grid
@@ -519,9 +525,12 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 				}
 				v, good := l.eval(f.attr.Expr, child)
 				if !good || !f.set(l, inst, l.unmark(v, false), f.attr) {
-					n.broken = true
-					return
+					bad = true
 				}
+			}
+			if bad {
+				n.broken = true
+				return
 			}
 		}
 		instances = append(instances, inst)
