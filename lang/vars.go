@@ -225,16 +225,36 @@ func (l *loader) setVarRaw(v *varDecl, raw, source string) {
 	l.setVar(v, val, nil, source)
 }
 
+// exampleFor is a constant of type ty, to show how a value is written.
 func exampleFor(ty cty.Type) string {
 	switch {
 	case ty == cty.Number:
 		return "0.01"
 	case ty == cty.Bool:
 		return "true"
-	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
-		return `["a", "b"]`
-	default:
-		return `{ key = "value" }`
+	case ty.IsListType() || ty.IsSetType():
+		return "[" + exampleFor(ty.ElementType()) + "]"
+	case ty.IsTupleType():
+		var elems []string
+		for _, et := range ty.TupleElementTypes() {
+			elems = append(elems, exampleFor(et))
+		}
+		return "[" + strings.Join(elems, ", ") + "]"
+	case ty.IsMapType():
+		return "{ key = " + exampleFor(ty.ElementType()) + " }"
+	case ty.IsObjectType():
+		names := make([]string, 0, len(ty.AttributeTypes()))
+		for name := range ty.AttributeTypes() {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		var attrs []string
+		for _, name := range names {
+			attrs = append(attrs, name+" = "+exampleFor(ty.AttributeType(name)))
+		}
+		return "{ " + strings.Join(attrs, ", ") + " }"
+	default: // string, any
+		return `"a"`
 	}
 }
 
