@@ -25,6 +25,9 @@ type renderer struct {
 	mu      sync.Mutex
 	live    map[string]time.Time // address → started
 	liveRun map[string]string    // address → the live run's id
+	// streamed holds the runs whose log was shown as it was written: their
+	// end does not repeat its last lines.
+	streamed map[string]bool
 	done    int
 	ticker  *time.Ticker
 	stopped chan struct{}
@@ -32,7 +35,7 @@ type renderer struct {
 }
 
 func (c *cli) renderer(asJSON bool) *renderer {
-	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string)}
+	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string), streamed: make(map[string]bool)}
 	if asJSON {
 		r.json = json.NewEncoder(c.stdout)
 		return r
@@ -80,6 +83,8 @@ func (r *renderer) event(ev runtime.Event) {
 	case runtime.RunStarted, runtime.RunReattached:
 		r.live[ev.Address] = derefTime(ev.Started, ev.Time)
 		r.liveRun[ev.Address] = ev.RunID
+	case runtime.RunOutput:
+		r.streamed[ev.RunID] = true
 	case runtime.RunFinished, runtime.RunSkipped, runtime.RunDetached:
 		// A superseded run may end after its successor started (watch).
 		if id := r.liveRun[ev.Address]; id == "" || ev.RunID == "" || id == ev.RunID {
@@ -121,16 +126,18 @@ func (r *renderer) describe(ev runtime.Event) string {
 			elapsed = " after " + ev.Time.Sub(*ev.Started).Round(10*time.Millisecond).String()
 		}
 		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsed, ev.RunID)
-		if ev.Status != providers.Succeeded && ev.Reason != "" {
-			s += ": " + ev.Reason
+		if ev.Status != providers.Succeeded && ev.Reason != "" && ev.Reason != string(ev.Status) {
+			s += ": " + ev.Reason // not "cancelled: cancelled"
 		}
-		for _, l := range ev.Tail {
-			s += "\n    " + l
+		if len(ev.Tail) == 0 {
+			return s
 		}
-		if len(ev.Tail) > 0 {
-			s += fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
+		if !r.streamed[ev.RunID] {
+			for _, l := range ev.Tail {
+				s += "\n    " + l
+			}
 		}
-		return s
+		return s + fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
 	case runtime.RunSuperseded:
