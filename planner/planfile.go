@@ -76,6 +76,11 @@ func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
 	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
+	if opts.DataDir != "" {
+		if err := recordPlanFile(opts.DataDir, path); err != nil {
+			return fmt.Errorf("save plan: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -538,12 +538,16 @@ func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (ma
 	manifests := make([]*snapshot.Manifest, len(dirs))
 	warnings := make([]string, len(dirs))
 	errs := make([]error, len(dirs))
+	var planFiles []planFileRecord
+	if dataDir != "" {
+		planFiles = loadPlanFiles(dataDir)
+	}
 	var wg sync.WaitGroup
 	for i, dir := range dirs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			manifests[i], warnings[i], errs[i] = scanSource(dir, dataDir)
+			manifests[i], warnings[i], errs[i] = scanSource(dir, dataDir, planFilesIn(dir, planFiles))
 		}()
 	}
 	wg.Wait()
@@ -561,14 +565,15 @@ func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (ma
 	return out, warns, nil
 }
 
-func scanSource(dir, dataDir string) (*snapshot.Manifest, string, error) {
+// scanSource snapshots dir, leaving out the files in skip.
+func scanSource(dir, dataDir string, skip map[string]bool) (*snapshot.Manifest, string, error) {
 	var cache *snapshot.StatCache
 	var cachePath string
 	if dataDir != "" {
 		cachePath = statCachePath(dataDir, dir)
 		cache, _ = snapshot.LoadStatCache(cachePath) // a bad cache is only slower
 	}
-	m, stats, err := snapshot.Scan(dir, snapshot.ScanOptions{Cache: cache})
+	m, stats, err := snapshot.Scan(dir, snapshot.ScanOptions{Cache: cache, Skip: skip})
 	if err != nil {
 		return nil, "", fmt.Errorf("snapshot %s: %w", dir, err)
 	}

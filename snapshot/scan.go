@@ -29,6 +29,9 @@ type ScanOptions struct {
 	// NoIgnore snapshots every file: .gitignore and .trainrunignore files
 	// are not read. .git and .trainrun are still left out.
 	NoIgnore bool
+	// Skip leaves out these files (slash-separated paths below root):
+	// trainrun's own, such as saved plan files.
+	Skip map[string]bool
 }
 
 // Scan snapshots the tree at root: every regular file and symlink that the
@@ -71,6 +74,7 @@ func Scan(root string, opts ScanOptions) (*Manifest, *Stats, error) {
 		}
 	}
 	s.noIgnore = opts.NoIgnore
+	s.skip = opts.Skip
 
 	tree := &dirNode{}
 	s.walk(tree, "", rules)
@@ -93,6 +97,7 @@ type scanner struct {
 	root     string // as given, cleaned
 	prefix   string // root's path from the top of its git work tree ("" or ending in "/")
 	noIgnore bool
+	skip     map[string]bool
 	cache    *StatCache
 	start    int64 // unix ns before the first stat, for the stat cache's racy check
 
@@ -314,7 +319,7 @@ func (s *scanner) scanDir(node *dirNode, rel string, rules ignoreRules) (ignoreR
 	node.files = make([]scanFile, 0, len(ents))
 	for _, e := range ents {
 		name := e.path[len(full):]
-		if name == ".git" || (name == ".trainrun" && e.typ == typeDir) {
+		if name == ".git" || (name == ".trainrun" && e.typ == typeDir) || (len(s.skip) > 0 && s.skip[rel+name]) {
 			continue
 		}
 		switch e.typ {
