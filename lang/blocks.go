@@ -294,8 +294,17 @@ func (l *loader) evalNode(n *node) {
 		if n.broken {
 			return
 		}
-		v, ok := l.eval(l.locals[n.name].attr.Expr, l.ctxFor(n))
+		attr := l.locals[n.name].attr
+		v, ok := l.eval(attr.Expr, l.ctxFor(n))
 		if !ok {
+			n.broken = true
+			return
+		}
+		if valueSize(v, maxValueSize) > maxValueSize {
+			// Locals that build on each other can double a value each
+			// time: stop before memory runs out.
+			l.errorf(attr.Expr.Range().Ptr(), "Value too large",
+				"local.%s is larger than %d MiB; configuration values are kept in memory and in plans. Put large data in a file of a source_dir that the run reads.", n.name, maxValueSize>>20)
 			n.broken = true
 			return
 		}
@@ -462,4 +471,37 @@ func typeDescription(ty cty.Type) string {
 	default:
 		return "a " + ty.FriendlyName()
 	}
+}
+
+// maxValueSize bounds a local's value.
+const maxValueSize = 64 << 20
+
+// valueSize is about how many bytes v holds, counted up to just past limit.
+func valueSize(v cty.Value, limit int) int {
+	v, _ = v.UnmarkDeep()
+	return size(v, limit)
+}
+
+func size(v cty.Value, limit int) int {
+	if v.IsNull() || !v.IsKnown() {
+		return 0
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return len(v.AsString())
+	case t.IsPrimitiveType():
+		return 8
+	case t.IsListType() || t.IsSetType() || t.IsTupleType() || t.IsMapType() || t.IsObjectType():
+		n := 0
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			n += 8 + size(k, limit-n) + size(e, limit-n)
+			if n > limit {
+				return n
+			}
+		}
+		return n
+	}
+	return 8
 }

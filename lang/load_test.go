@@ -2,6 +2,7 @@ package lang
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -824,5 +825,24 @@ func TestDirRelative(t *testing.T) {
 	}
 	if cfg.Dir != dir {
 		t.Errorf("Dir = %q, want %q", cfg.Dir, dir)
+	}
+}
+
+// TestLocalsThatDoubleStop: locals that double a value each time are
+// stopped with a diagnostic, long before memory runs out.
+func TestLocalsThatDoubleStop(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("locals {\n  a0 = \"0123456789abcdef\"\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "  a%d = \"${local.a%d}${local.a%d}\"\n", i, i-1, i-1)
+	}
+	b.WriteString("}\ncompute \"local\" \"l\" {}\nexperiment \"e\" {\n  compute = compute.l\n  command = [local.a40]\n}\n")
+	start := time.Now()
+	_, diags := loadErrors(t, one(b.String()), testOptions())
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "Value too large") || !strings.Contains(diags.Error(), "local.a23") {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("took %v", d)
 	}
 }
