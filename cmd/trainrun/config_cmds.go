@@ -190,6 +190,10 @@ func configFiles(path string, recursive bool) ([]string, error) {
 		return nil, err
 	}
 	if !st.IsDir() {
+		if strings.HasSuffix(path, ".json") {
+			// As terraform fmt: JSON is left to JSON tools.
+			return nil, fmt.Errorf("%s is JSON: fmt formats only HCL (.hcl) files", path)
+		}
 		return []string{path}, nil
 	}
 	var out []string
