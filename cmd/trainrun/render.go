@@ -119,7 +119,7 @@ func (r *renderer) describe(ev runtime.Event) string {
 	case runtime.RunOutput:
 		return fmt.Sprintf("%s | %s", who, ev.Line)
 	case runtime.RunRetrying:
-		return fmt.Sprintf("%s: attempt %d failed (%s); retrying", who, ev.Attempt, ev.Reason)
+		return fmt.Sprintf("%s: attempt %d failed (%s); retrying", who, ev.Attempt, oneLine(ev.Reason))
 	case runtime.RunFinished:
 		elapsed := ""
 		if ev.Started != nil {
@@ -127,7 +127,7 @@ func (r *renderer) describe(ev runtime.Event) string {
 		}
 		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsed, ev.RunID)
 		if ev.Status != providers.Succeeded && ev.Reason != "" && ev.Reason != string(ev.Status) {
-			s += ": " + ev.Reason // not "cancelled: cancelled"
+			s += ": " + oneLine(ev.Reason) // not "cancelled: cancelled"
 		}
 		if len(ev.Tail) == 0 {
 			return s
@@ -178,6 +178,12 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return "Warning: " + ev.Message
 	}
 	return ""
+}
+
+// oneLine keeps a run's reason on its line, where the lines below are its
+// log's: the several errors of a reason (errors.Join) are joined with "; ".
+func oneLine(reason string) string {
+	return strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return r == '\n' }), "; ")
 }
 
 func (r *renderer) paintState(s providers.State) string {
