@@ -335,7 +335,12 @@ func (r *Runtime) storeSnapshots(p *planner.Plan) error {
 		}
 		if err := r.Store.Put(dir, m); err != nil {
 			if errors.Is(err, snapshot.ErrChanged) {
-				return fmt.Errorf("%s changed since it was planned: %w; run trainrun plan again", dir, err)
+				// Often a file written while trainrun runs: its own
+				// output redirected into the directory, a training log.
+				return fmt.Errorf("%s changed since it was planned: %w.\n"+
+					"A file being written while trainrun runs (apply's own output redirected there, a log) changes at every apply: "+
+					"add it to .trainrunignore, or keep it out of the source directory. "+
+					"If it was an edit, plan and apply again", dir, err)
 			}
 			return fmt.Errorf("store snapshot of %s: %w", dir, err)
 		}
