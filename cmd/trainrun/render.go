@@ -28,10 +28,10 @@ type renderer struct {
 	// streamed holds the runs whose log was shown as it was written: their
 	// end does not repeat its last lines.
 	streamed map[string]bool
-	done    int
-	ticker  *time.Ticker
-	stopped chan struct{}
-	status  bool // a status line is on screen
+	done     int
+	ticker   *time.Ticker
+	stopped  chan struct{}
+	status   bool // a status line is on screen
 }
 
 func (c *cli) renderer(asJSON bool) *renderer {
