@@ -92,7 +92,7 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		v := newView(src, line.Start.Byte, line.Start.Byte+len(sc.Bytes()), masks)
 		_, hl, _ := line.PartitionAround(mark)
 		if hl.Empty() {
-			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, v.text)
+			fmt.Fprintf(b, "%4d: %s\n", line.Start.Line, clipRight(v.text, snippetRunes))
 			// A range that starts where the line's text ends (on its
 			// newline: "command = " followed by nothing) has no text to
 			// underline; mark the place where something is missing.
@@ -104,7 +104,11 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		}
 		marked = true
 		hs, he := v.pos(hl.Start.Byte, false), v.pos(hl.End.Byte, true)
-		pre, text, post := []byte(v.text[:hs]), []byte(v.text[hs:he]), []byte(v.text[he:])
+		// A line of a generated file may be megabytes long: around the
+		// mark, enough to recognize it.
+		pre := []byte(clipLeft(v.text[:hs], snippetRunes/4))
+		text := []byte(clipRight(v.text[hs:he], snippetRunes/2))
+		post := []byte(clipRight(v.text[he:], snippetRunes/4))
 		if color {
 			fmt.Fprintf(b, "%4d: %s\x1b[1;4m%s\x1b[0m%s\n", line.Start.Line, pre, text, post)
 			continue
@@ -119,6 +123,35 @@ func writeSnippet(b *bytes.Buffer, f *hcl.File, d *hcl.Diagnostic, color bool) {
 		writeMarks(b, nil, 1)
 	}
 	b.WriteByte('\n')
+}
+
+// snippetRunes is about how much of one source line a snippet shows.
+const snippetRunes = 240
+
+// clipRight keeps the first n runes of s, "…" standing for the rest.
+func clipRight(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for k := 0; k < n; k++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i] + "…"
+}
+
+// clipLeft keeps the last n runes of s, "…" standing for the rest.
+func clipLeft(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := len(s)
+	for k := 0; k < n; k++ {
+		_, size := utf8.DecodeLastRuneInString(s[:i])
+		i -= size
+	}
+	return "…" + s[i:]
 }
 
 // writeMarks writes the ^^^ line under n characters that follow pre on

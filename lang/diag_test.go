@@ -578,3 +578,36 @@ func TestDiagnosticsJSON(t *testing.T) {
 		t.Errorf("range present without a subject: %v", norange)
 	}
 }
+
+// TestLongLineSnippet: a snippet of a very long line shows the place, not
+// the line: a little before the mark, the marked text cut short, a little
+// after, with the marks still under the text.
+func TestLongLineSnippet(t *testing.T) {
+	long := strings.Repeat(`"a", `, 40000)
+	src := base + exp("a", "  compute = compute.laptop\n  command = ["+long+"var.lrr, "+long+"\"z\"]")
+	cfg, diags := loadErrors(t, one(src), testOptions())
+	var b bytes.Buffer
+	if err := WriteDiagnostics(&b, cfg.Files, diags, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if len(out) > 4000 {
+		t.Fatalf("%d bytes of diagnostics for one error on a long line", len(out))
+	}
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, "var.lrr") || i+1 == len(lines) {
+			continue
+		}
+		if !strings.HasPrefix(l, "   7: …") || !strings.HasSuffix(l, "…") {
+			t.Fatalf("line not cut around the mark: %q", l)
+		}
+		marks := lines[i+1]
+		at := strings.Index(marks, "^^^^^^^")
+		if at < 0 || []rune(l)[len([]rune(marks[:at]))] != 'v' {
+			t.Fatalf("marks not under var.lrr:\n%s\n%s", l, marks)
+		}
+		return
+	}
+	t.Fatalf("no snippet line with the reference:\n%s", out)
+}
