@@ -44,19 +44,50 @@ type orderedSem struct {
 	queue   posHeap
 	wake    map[int]chan struct{} // waiting positions; closed on grant
 	granted map[int]bool          // granted before their owner asked
+	// then holds what a grant to a position does at once: put it in the
+	// next line (see scheduler.line), so that lines after the first are
+	// joined in plan order too, not in the order goroutines get there.
+	then map[int]func()
 }
 
 func newOrderedSem(n int) *orderedSem {
-	return &orderedSem{free: n, wake: make(map[int]chan struct{}), granted: make(map[int]bool)}
+	return &orderedSem{free: n, wake: make(map[int]chan struct{}), granted: make(map[int]bool), then: make(map[int]func())}
 }
 
 // enqueue puts pos in line (once) and returns the channel its grant closes.
 func (s *orderedSem) enqueue(pos int) chan struct{} {
+	return s.enqueueThen(pos, nil)
+}
+
+// enqueueThen is enqueue; then, if not nil, runs when pos is granted (at
+// once if it is already), under s's lock: it may only take the locks of
+// later lines.
+func (s *orderedSem) enqueueThen(pos int, then func()) chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if then != nil {
+		if _, queued := s.wake[pos]; queued || !s.granted[pos] {
+			s.then[pos] = then
+		} else {
+			then()
+		}
+	}
 	ch := s.enqueueLocked(pos)
 	s.grantLocked()
 	return ch
+}
+
+// leave takes pos out of line, giving back a grant its owner will not use.
+func (s *orderedSem) leave(pos int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.wake, pos) // its heap entry is skipped when popped
+	delete(s.then, pos)
+	if s.granted[pos] {
+		delete(s.granted, pos)
+		s.free++
+		s.grantLocked()
+	}
 }
 
 func (s *orderedSem) enqueueLocked(pos int) chan struct{} {
@@ -84,6 +115,10 @@ func (s *orderedSem) grantLocked() {
 		s.granted[pos] = true
 		s.free--
 		close(ch)
+		if then := s.then[pos]; then != nil {
+			delete(s.then, pos)
+			then()
+		}
 	}
 }
 
@@ -106,6 +141,7 @@ func (s *orderedSem) acquire(ctx context.Context, stop <-chan struct{}, pos int)
 		return nil
 	}
 	delete(s.wake, pos) // its heap entry is skipped when popped
+	delete(s.then, pos)
 	return errStopped
 }
 
@@ -198,13 +234,33 @@ func (s *scheduler) experimentSem(name string) *orderedSem {
 // enqueue marks the run at position pos as waiting from now on, before its
 // goroutine asks: runs that are ready together start in plan order.
 func (s *scheduler) enqueue(pos int, inst *lang.Instance, c providers.Compute) {
-	// Only the first bound: the others are reached in order already, and
-	// a place held in a later line would block it until this run got there.
+	s.line(pos, s.lines(inst, c))
+}
+
+// lines are the bounds a run of inst on c waits for, in the order it takes
+// them.
+func (s *scheduler) lines(inst *lang.Instance, c providers.Compute) []*orderedSem {
+	var out []*orderedSem
 	if sem := s.experimentSem(inst.Experiment); sem != nil {
-		sem.enqueue(pos)
-		return
+		out = append(out, sem)
 	}
-	s.all.enqueue(pos)
+	return append(out, s.all, s.poolFor(c).slots)
+}
+
+// line puts pos in the first of sems; each grant puts it in the next line
+// at once. Joining a later line only once granted the earlier one keeps a
+// place from being held in a line while its run still waits in another;
+// joining it at the grant, not when the run's goroutine gets there, keeps
+// plan order in every line. Lining up twice is the same as once.
+func (s *scheduler) line(pos int, sems []*orderedSem) {
+	var join func(i int) func()
+	join = func(i int) func() {
+		if i+1 >= len(sems) {
+			return nil
+		}
+		return func() { sems[i+1].enqueueThen(pos, join(i+1)) }
+	}
+	sems[0].enqueueThen(pos, join(0))
 }
 
 // acquire waits until inst, at position pos of the plan, may start on c. It
@@ -216,12 +272,14 @@ func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, 
 		return nil, fmt.Errorf("needs %d GPUs; compute %s has %d", need, inst.Compute, len(p.free))
 	}
 	g := &grant{}
-	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, p.slots} {
-		if sem == nil {
-			continue
-		}
+	sems := s.lines(inst, c)
+	s.line(pos, sems)
+	for i, sem := range sems {
 		if err := sem.acquire(ctx, stop, pos); err != nil {
 			g.free()
+			for _, later := range sems[i+1:] {
+				later.leave(pos)
+			}
 			return nil, err
 		}
 		g.release = append(g.release, sem.release)
