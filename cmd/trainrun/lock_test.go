@@ -29,7 +29,7 @@ experiment "hold" {
 
 // hold.sh records that it ran, then waits for go.txt.
 const holdRun = `echo "$TRAINRUN_ADDRESS" >> "$1/counter.txt"
-while [ ! -f "$1/go.txt" ]; do sleep 0.02; done
+while [ ! -f "$1/go.txt" ] && [ -d "$1" ]; do sleep 0.02; done
 echo released
 `
 

@@ -22,7 +22,7 @@ experiment "ticker" {
 // ticker.sh prints a line every 20 ms until go.txt exists.
 const tickerRun = `touch "$1/started.txt"
 i=0
-while [ ! -f "$1/go.txt" ]; do
+while [ ! -f "$1/go.txt" ] && [ -d "$1" ]; do
   i=$((i+1))
   echo "tick $i"
   sleep 0.02

@@ -74,7 +74,7 @@ exit 3
 `,
 	"src/live.sh": `echo "live token=$TOKEN"
 touch "$1/started.txt"
-while [ ! -f "$1/go.txt" ]; do sleep 0.02; done
+while [ ! -f "$1/go.txt" ] && [ -d "$1" ]; do sleep 0.02; done
 `,
 }
 

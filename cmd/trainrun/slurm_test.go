@@ -65,7 +65,7 @@ func TestSlurmReattachAfterKill(t *testing.T) {
 	p, env := slurmProject(t, map[string]string{
 		"trainrun.hcl": slurmHoldConfig,
 		"src/hold.sh": `touch "$1/started-$TRAINRUN_PARAM_I"
-while [ ! -f "$1/go" ]; do sleep 0.1; done
+while [ ! -f "$1/go" ] && [ -d "$1" ]; do sleep 0.1; done
 echo "done $TRAINRUN_PARAM_I attempt $TRAINRUN_ATTEMPT" > "$TRAINRUN_OUTPUTS_DIR/out"
 `,
 	})
