@@ -699,7 +699,11 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 // RunEnv is the environment SPEC §4 gives a run, except what its compute
 // adds (outputs dir, metrics file, inputs, GPUs).
 func RunEnv(inst *lang.Instance, runID string) map[string]string {
-	env := make(map[string]string, len(inst.Env)+8+len(inst.Params))
+	env := make(map[string]string, len(inst.Env)+9+len(inst.Params))
+	// Python buffers a pipe's output in 8 KB blocks: logs -f and apply's
+	// stream would show a training loop's prints minutes late. The
+	// experiment's env may say otherwise (PYTHONUNBUFFERED = "").
+	env["PYTHONUNBUFFERED"] = "1"
 	for k, v := range inst.Env {
 		env[k] = v
 	}
