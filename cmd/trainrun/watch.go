@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -503,10 +505,20 @@ func (w *watch) describeBatch(b fswatch.Batch) string {
 	if b.Overflow {
 		return "too many changes to list (the event queue overflowed)"
 	}
+	// Editors save through temporary files (sed -i's sedXXXXXX, vim's
+	// 4913) that are gone by now: the files that are there say what
+	// changed, unless the change was removing them.
+	paths := slices.DeleteFunc(slices.Clone(b.Paths), func(p string) bool {
+		_, err := os.Lstat(p)
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	if len(paths) == 0 {
+		paths = b.Paths
+	}
 	names := make([]string, 0, 3)
-	for i, p := range b.Paths {
+	for i, p := range paths {
 		if i == 3 {
-			names = append(names, fmt.Sprintf("and %d more", len(b.Paths)-3))
+			names = append(names, fmt.Sprintf("and %d more", len(paths)-3))
 			break
 		}
 		names = append(names, w.rel(p))
