@@ -366,8 +366,15 @@ func cmdShow(c *cli, args []string) int {
 		}
 		field("git", run.Git.Commit+dirty)
 	}
-	if run.Handle != nil {
-		field("ran in", run.Handle.Dir)
+	if h := run.Handle; h != nil {
+		where := h.Dir
+		if h.Host != "" {
+			where = h.Host + ":" + h.Dir // as scp names it
+		}
+		if run.Cleaned {
+			where += " (removed by destroy)"
+		}
+		field("ran in", where)
 	}
 	field("results", run.Dir)
 	field("repro of", run.ReproOf)

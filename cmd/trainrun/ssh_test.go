@@ -154,8 +154,16 @@ echo '{"name":"loss","value":0.25}' >> "$TRAINRUN_METRICS_FILE"
 	if _, err := os.Stat(filepath.Join(p.show("experiment.train").Handle.Dir, "src")); !os.IsNotExist(err) {
 		t.Fatalf("a succeeded run's source tree is still in its directory: %v", err)
 	}
+	second := p.show("experiment.train")
+	where := s.User + "@127.0.0.1:" + strconv.Itoa(s.Port) + ":" + second.Handle.Dir
+	if out := p.must(0, nil, "show", "experiment.train").stdout; !strings.Contains(out, "ran in:") || !strings.Contains(out, where) {
+		t.Fatalf("show does not say where the run ran (%s):\n%s", where, out)
+	}
 	// destroy removes the trees kept for reuse with the run directories.
 	p.must(0, nil, "destroy", "-auto-approve")
+	if out := p.must(0, nil, "show", "experiment.train").stdout; !strings.Contains(out, where+" (removed by destroy)") {
+		t.Fatalf("show after destroy:\n%s", out)
+	}
 	if _, err := os.Stat(trees); !os.IsNotExist(err) {
 		t.Fatalf("destroy left %s: %v", trees, err)
 	}
