@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,9 +63,11 @@ func cmdApply(c *cli, args []string) int {
 	defer comps.Close()
 
 	render := c.renderer(*asJSON)
-	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
+	var live liveRuns
+	sink := live.track(render.event)
+	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: sink}
 
-	ctx, stop, detach, release := interrupts(render.event)
+	ctx, stop, detach, release := interrupts(sink, live.any)
 	defer release()
 
 	// The configuration is valid: connecting to its machines can go on
@@ -137,7 +140,7 @@ func cmdApply(c *cli, args []string) int {
 // re-attaches) and detach closes after a short grace; Ctrl-C again within
 // it cancels ctx, which cancels the live runs. SIGTERM and SIGHUP detach at
 // once. release stops handling signals.
-func interrupts(emit func(runtime.Event)) (ctx context.Context, stop, detach <-chan struct{}, release func()) {
+func interrupts(emit func(runtime.Event), live func() bool) (ctx context.Context, stop, detach <-chan struct{}, release func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopc, detachc := make(chan struct{}), make(chan struct{})
 	sigs := make(chan os.Signal, 2)
@@ -151,9 +154,15 @@ func interrupts(emit func(runtime.Event)) (ctx context.Context, stop, detach <-c
 				close(stopc)
 				close(detachc)
 			case n == 1:
-				emit(runtime.Event{Type: runtime.Interrupted, Message: fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
-					"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)})
+				msg := "Interrupt received: no new runs will start, and none is running."
+				if live() {
+					msg = fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
+						"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)
+				}
+				emit(runtime.Event{Type: runtime.Interrupted, Message: msg})
 				close(stopc)
+				// A run being started now is left running too, or cancelled
+				// by a second Ctrl-C.
 				time.AfterFunc(detachGrace, func() { close(detachc) })
 			case n == 2 && sig == os.Interrupt:
 				emit(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
@@ -165,6 +174,36 @@ func interrupts(emit func(runtime.Event)) (ctx context.Context, stop, detach <-c
 		signal.Stop(sigs)
 		cancel()
 	}
+}
+
+// liveRuns follows from the events which runs are live.
+type liveRuns struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+// track returns a sink that notes what is live and passes events to next.
+func (l *liveRuns) track(next func(runtime.Event)) func(runtime.Event) {
+	return func(ev runtime.Event) {
+		l.mu.Lock()
+		switch ev.Type {
+		case runtime.RunStarted, runtime.RunReattached:
+			if l.ids == nil {
+				l.ids = make(map[string]bool)
+			}
+			l.ids[ev.RunID] = true
+		case runtime.RunFinished, runtime.RunDetached:
+			delete(l.ids, ev.RunID)
+		}
+		l.mu.Unlock()
+		next(ev)
+	}
+}
+
+func (l *liveRuns) any() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ids) > 0
 }
 
 // waits reports whether apply has live runs to wait for.

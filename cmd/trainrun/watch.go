@@ -83,7 +83,9 @@ func cmdWatch(c *cli, args []string) int {
 		w.render = c.renderer(false)
 		w.sink = w.render.event
 	}
-	ctx, stop, detach, release := interrupts(w.sink)
+	var live liveRuns
+	w.sink = live.track(w.sink)
+	ctx, stop, detach, release := interrupts(w.sink, live.any)
 	defer release()
 	w.opts = runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, CancelSuperseded: !*keep}
 	defer w.closeComputes()
