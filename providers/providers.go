@@ -158,6 +158,9 @@ type Handle struct {
 	StartedAt time.Time `json:"started_at"`
 	// StartTicks identifies the process beyond its pid (pids are reused).
 	StartTicks string `json:"start_ticks,omitempty"`
+	// GPUs are the compute's GPU indices the run was given: a later apply
+	// that re-attaches to it gives them to no other run.
+	GPUs []int `json:"gpus,omitempty"`
 }
 
 // State is where a run is in its life.

@@ -290,7 +290,11 @@ func (r *Runtime) holdLive(p *planner.Plan, sched *scheduler, boardings []*board
 			comp, err = r.Computes.ForHandle(a.Prior.Handle)
 		}
 		if err == nil {
-			holds[pos] = sched.hold(a.Instance, comp)
+			var gpus []int
+			if a.Prior.Handle != nil {
+				gpus = a.Prior.Handle.GPUs
+			}
+			holds[pos] = sched.hold(a.Instance, comp, gpus)
 		}
 	}
 	return holds
@@ -438,6 +442,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 			r.finish(ctx, comp, run, spec, st)
 			return
 		}
+		h.GPUs = spec.GPUs // a later apply that re-attaches holds them
 		run.Handle = &h
 		run.Status = providers.Running
 		if run.StartedAt == nil {

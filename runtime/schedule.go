@@ -298,17 +298,35 @@ func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, 
 
 // hold takes inst's places on c at once, for a run that is live already
 // (an earlier apply started it): the run is there whatever the bounds say,
-// and the runs this apply starts must count it. Its GPUs are not held: which
-// ones it was given is not recorded.
-func (s *scheduler) hold(inst *lang.Instance, c providers.Compute) *grant {
+// and the runs this apply starts must count it. So are the GPUs it was
+// given: no new run gets them while it lives.
+func (s *scheduler) hold(inst *lang.Instance, c providers.Compute, gpus []int) *grant {
 	g := &grant{}
-	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, s.poolFor(c).slots} {
+	p := s.poolFor(c)
+	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, p.slots} {
 		if sem != nil {
 			sem.take()
 			g.release = append(g.release, sem.release)
 		}
 	}
+	if held := p.holdGPUs(gpus); len(held) > 0 {
+		g.release = append(g.release, func() { p.giveGPUs(held) })
+	}
 	return g
+}
+
+// holdGPUs marks the free ones of gpus taken and returns them.
+func (p *pool) holdGPUs(gpus []int) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var held []int
+	for _, i := range gpus {
+		if i >= 0 && i < len(p.free) && p.free[i] {
+			p.free[i] = false
+			held = append(held, i)
+		}
+	}
+	return held
 }
 
 func (p *pool) takeGPUs(ctx context.Context, stop <-chan struct{}, n int) ([]int, error) {

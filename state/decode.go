@@ -520,6 +520,22 @@ func (d *decoder) stringsInto(p *[]string) error {
 	return err
 }
 
+func (d *decoder) intsInto(p *[]int) error {
+	if d.null() {
+		*p = nil
+		return nil
+	}
+	var s []int
+	err := d.array(func() error {
+		var v int
+		err := d.intInto(&v)
+		s = append(s, v)
+		return err
+	})
+	*p = s
+	return err
+}
+
 func (d *decoder) stringMapInto(p *map[string]string) error {
 	if d.null() {
 		*p = nil
@@ -796,6 +812,8 @@ func (d *decoder) handle(h *providers.Handle) error {
 			return d.timeInto(&h.StartedAt)
 		case "start_ticks":
 			return d.stringInto(&h.StartTicks)
+		case "gpus":
+			return d.intsInto(&h.GPUs)
 		}
 		return errSlow
 	})

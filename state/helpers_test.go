@@ -161,7 +161,7 @@ func sampleRun(i int) *Run {
 		Status:      providers.Succeeded,
 		ExitCode:    &exit,
 		Attempts:    1,
-		Handle:      &providers.Handle{Compute: "local", Kind: "local", ID: strconv.Itoa(10000 + i), Dir: fmt.Sprintf("/home/user/proj/.trainrun/work/%012x", i), StartedAt: start, StartTicks: "123456789"},
+		Handle:      &providers.Handle{Compute: "local", Kind: "local", ID: strconv.Itoa(10000 + i), Dir: fmt.Sprintf("/home/user/proj/.trainrun/work/%012x", i), StartedAt: start, StartTicks: "123456789", GPUs: []int{1, 0}},
 		CreatedAt:   start.Add(-time.Second),
 		StartedAt:   &start,
 		FinishedAt:  &end,
