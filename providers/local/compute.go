@@ -115,7 +115,7 @@ func (c *Compute) runDir(id string) (string, error) {
 // directory that already exists is an error (matching fs.ErrExist): the
 // run may be live, and Remove clears a finished one.
 func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (providers.Handle, error) {
-	argv, err := command(spec)
+	argv, err := Command(spec)
 	if err != nil {
 		return providers.Handle{}, err
 	}
@@ -180,12 +180,16 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 	}, nil
 }
 
-// command returns the argv that spec runs.
-func command(spec *providers.RunSpec) ([]string, error) {
+// Command returns the argv that spec runs: its command, or its shell line
+// through sh -c. NUL bytes, which no argv can hold, are refused.
+func Command(spec *providers.RunSpec) ([]string, error) {
 	switch {
 	case spec.Shell != "" && len(spec.Command) > 0:
 		return nil, errors.New("run has both a command and a shell line")
 	case spec.Shell != "":
+		if strings.IndexByte(spec.Shell, 0) >= 0 {
+			return nil, errors.New("the shell line contains a NUL byte")
+		}
 		return []string{"sh", "-c", spec.Shell}, nil
 	case len(spec.Command) == 0 || spec.Command[0] == "":
 		return nil, errors.New("run has no command")
@@ -368,7 +372,7 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (p
 	case timed:
 		st.State, st.Reason = providers.Failed, "timed out"
 		if d, ok := executor.ParseTimedOut(timedOut); ok {
-			st.Reason += " after " + formatDuration(d)
+			st.Reason += " after " + FormatDuration(d)
 		}
 	case exited && code == 0:
 		st.State = providers.Succeeded
@@ -425,9 +429,9 @@ func exists(ctx context.Context, e executor.Executor, p string) (bool, error) {
 	return true, nil
 }
 
-// formatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
+// FormatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
 // is 1m30s.
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -239,7 +239,7 @@ func (c *Compute) sbatch(ctx context.Context, e executor.Executor, argv []string
 // prepare materializes a run directory: the source snapshot, the inputs,
 // an empty log, outputs/ and job.env.
 func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) error {
-	argv, err := command(spec)
+	argv, err := local.Command(spec)
 	if err != nil {
 		return err
 	}

@@ -43,27 +43,6 @@ const (
 // killGrace is how long a timed-out run has between TERM and KILL.
 const killGrace = 10 * time.Second
 
-// command returns the argv that spec runs.
-func command(spec *providers.RunSpec) ([]string, error) {
-	switch {
-	case spec.Shell != "" && len(spec.Command) > 0:
-		return nil, errors.New("run has both a command and a shell line")
-	case spec.Shell != "":
-		if strings.IndexByte(spec.Shell, 0) >= 0 {
-			return nil, errors.New("the shell line contains a NUL byte")
-		}
-		return []string{"sh", "-c", spec.Shell}, nil
-	case len(spec.Command) == 0 || spec.Command[0] == "":
-		return nil, errors.New("run has no command")
-	}
-	for _, a := range spec.Command {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, fmt.Errorf("command argument %q contains a NUL byte", a)
-		}
-	}
-	return spec.Command, nil
-}
-
 // validName reports whether k can be assigned by a POSIX shell.
 func validName(k string) bool {
 	if k == "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/local"
 )
 
 // jobInfo is what Slurm says of one job (an array task is one job).
@@ -274,7 +275,7 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 	case timed:
 		st.State, st.Reason = providers.Failed, "timed out"
 		if d, ok := executor.ParseTimedOut(timedOut); ok {
-			st.Reason += " after " + formatDuration(d)
+			st.Reason += " after " + local.FormatDuration(d)
 		}
 	case state == "COMPLETED" || state == "FAILED" || !info.known:
 		switch {
@@ -297,19 +298,6 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 		}
 	}
 	return st, nil
-}
-
-// formatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
-// is 1m30s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // cacheFor is how long one squeue answer serves Poll: a plan refreshing a
