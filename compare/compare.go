@@ -91,6 +91,30 @@ func LowerIsBetter(name string) bool {
 	return false
 }
 
+// Latest returns the latest run of each instance of an experiment, in the
+// order their instances first appear in runs (oldest first, as
+// state.Store.Runs returns them): the rows compare shows. Reproductions
+// (ReproOf set) are left out: re-running a run checks it, it does not make
+// it current.
+func Latest(runs []*state.Run, experiment string) []*state.Run {
+	latest := map[string]*state.Run{}
+	var order []string
+	for _, r := range runs {
+		if r.Experiment != experiment || r.ReproOf != "" {
+			continue
+		}
+		if latest[r.Address] == nil {
+			order = append(order, r.Address)
+		}
+		latest[r.Address] = r
+	}
+	out := make([]*state.Run, len(order))
+	for i, a := range order {
+		out[i] = latest[a]
+	}
+	return out
+}
+
 // Build lays out the latest runs of an experiment's instances (one per
 // instance). sortBy is "" (by address), NAME (ascending) or -NAME
 // (descending), NAME a metric or a param; sorting by a metric also says

@@ -140,3 +140,26 @@ func TestBuildErrorsAndJSON(t *testing.T) {
 		t.Errorf("empty table JSON = %s, want empty arrays, never null", b)
 	}
 }
+
+func TestLatest(t *testing.T) {
+	at := func(id, addr, exp string, repro string) *state.Run {
+		return &state.Run{ID: id, Address: addr, Experiment: exp, ReproOf: repro}
+	}
+	runs := []*state.Run{ // oldest first
+		at("1", `experiment.train["x=2"]`, "train", ""),
+		at("2", `experiment.train["x=1"]`, "train", ""),
+		at("3", "experiment.prep", "prep", ""),
+		at("4", `experiment.train["x=2"]`, "train", ""),
+		at("5", `experiment.train["x=2"]`, "train", "4"), // a rerun does not become current
+	}
+	var ids []string
+	for _, r := range Latest(runs, "train") {
+		ids = append(ids, r.ID)
+	}
+	if got, want := strings.Join(ids, ","), "4,2"; got != want {
+		t.Errorf("Latest(train) = %s, want %s (first appearance order, reruns left out)", got, want)
+	}
+	if got := Latest(runs, "nope"); len(got) != 0 {
+		t.Errorf("Latest(nope) = %d runs, want none", len(got))
+	}
+}

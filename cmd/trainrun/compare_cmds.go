@@ -8,7 +8,6 @@ import (
 
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
-	"github.com/trainrun/trainrun/state"
 )
 
 func cmdCompare(c *cli, args []string) int {
@@ -32,7 +31,7 @@ func cmdCompare(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	runs := latestOf(st.Runs(), name)
+	runs := compare.Latest(st.Runs(), name)
 	t, err := compare.Build(name, runs, *sortBy)
 	if err != nil {
 		return c.errorf("%v", err)
@@ -47,27 +46,6 @@ func cmdCompare(c *cli, args []string) int {
 	}
 	writeCompare(c, t)
 	return 0
-}
-
-// latestOf returns the latest run of each instance of an experiment
-// (runs oldest first, as Store.Runs returns them), reproductions left out.
-func latestOf(runs []*state.Run, experiment string) []*state.Run {
-	latest := map[string]*state.Run{}
-	var order []string
-	for _, r := range runs {
-		if r.Experiment != experiment || r.ReproOf != "" {
-			continue
-		}
-		if latest[r.Address] == nil {
-			order = append(order, r.Address)
-		}
-		latest[r.Address] = r
-	}
-	out := make([]*state.Run, len(order))
-	for i, a := range order {
-		out[i] = latest[a]
-	}
-	return out
 }
 
 func writeCompare(c *cli, t *compare.Table) {

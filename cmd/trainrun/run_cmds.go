@@ -122,45 +122,23 @@ func cmdStatus(c *cli, args []string) int {
 	defer st.Close()
 	defer comps.Close()
 
-	// Every instance: those configured (even if never run) and those with
-	// recorded runs.
-	type row struct {
-		addr, experiment string
-		run              *state.Run
-	}
-	rows := map[string]*row{}
-	if cfg != nil {
-		for _, in := range cfg.Instances {
-			rows[in.Address] = &row{addr: in.Address, experiment: in.Experiment}
+	all := runtime.Instances(cfg, st.Runs(), view.Latest)
+	var list []runtime.Instance
+	for _, in := range all {
+		if matchAddr(in.Address, in.Experiment, filter) {
+			list = append(list, in)
 		}
-	}
-	for _, r := range st.Runs() {
-		rows[r.Address] = &row{addr: r.Address, experiment: r.Experiment}
-	}
-	var list []*row
-	for _, addr := range sortedKeys(rows) {
-		r := rows[addr]
-		if !matchAddr(r.addr, r.experiment, filter) {
-			continue
-		}
-		r.run = view.Latest(addr)
-		list = append(list, r)
 	}
 	if len(list) == 0 && filter != "" {
 		return c.noInstance(filter, func(f string) bool {
-			for _, r := range rows {
-				if matchAddr(r.addr, r.experiment, f) {
-					return true
-				}
-			}
-			return false
+			return slices.ContainsFunc(all, func(in runtime.Instance) bool { return matchAddr(in.Address, in.Experiment, f) })
 		})
 	}
 	if asJSON {
 		out := []runJSON{}
-		for _, r := range list {
-			if r.run != nil {
-				out = append(out, toJSON(r.run))
+		for _, in := range list {
+			if in.Run != nil {
+				out = append(out, toJSON(in.Run))
 			}
 		}
 		printJSON(c.stdout, out)
@@ -173,12 +151,13 @@ func cmdStatus(c *cli, args []string) int {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tSTATUS\tRUN\tAGE\tCOMPUTE\tMETRICS")
 	now := time.Now()
-	for _, r := range list {
-		if r.run == nil {
-			fmt.Fprintf(tw, "%s\tnever run\t-\t-\t-\t-\n", r.addr)
+	for _, in := range list {
+		r := in.Run
+		if r == nil {
+			fmt.Fprintf(tw, "%s\tnever run\t-\t-\t-\t-\n", in.Address)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.addr, statusText(r.run), r.run.ID, age(now, r.run.CreatedAt), r.run.Compute, metricsText(r.run.Metrics))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, metricsText(r.Metrics))
 	}
 	tw.Flush()
 	return 0
@@ -325,7 +304,7 @@ func cmdShow(c *cli, args []string) int {
 	if l := view.Latest(run.Address); l != nil && l.ID == run.ID {
 		run = l
 	}
-	lock := c.environmentLock(run)
+	lock := runtime.EnvironmentLock(c.dataDir(), run)
 	if *asJSON {
 		printJSON(c.stdout, struct {
 			*state.Run
@@ -438,23 +417,6 @@ func cmdShow(c *cli, args []string) int {
 		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))
 	}
 	return 0
-}
-
-// environmentLock is the resolved package set of the run's environment, as
-// recorded; "" when there is none.
-func (c *cli) environmentLock(run *state.Run) string {
-	if run.Env == nil || run.Env.Lock == "" {
-		return ""
-	}
-	recs, err := state.OpenEnvironments(c.dataDir())
-	if err != nil {
-		return ""
-	}
-	lock, err := recs.Lock(run.Env.Lock)
-	if err != nil {
-		return ""
-	}
-	return lock
 }
 
 func quoteArgs(args []string) []string {

@@ -463,26 +463,9 @@ func sameComputes(a, b *lang.Config) bool {
 	return true
 }
 
-// targets are the files of cfg to watch: the configuration files of the
-// working directory, the -var-files, and every source_dir. With no valid
-// configuration, the first two.
+// targets are the files of cfg to watch (see planner.WatchTargets).
 func (w *watch) targets(cfg *lang.Config) fswatch.Targets {
-	t := fswatch.Targets{Dirs: []fswatch.Dir{{Path: w.c.dir, Match: lang.IsConfigFile}}}
-	for _, f := range w.vf.varFiles {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(w.c.dir, f)
-		}
-		t.Files = append(t.Files, f)
-	}
-	if cfg != nil {
-		for _, in := range cfg.Instances {
-			if !slices.Contains(t.Trees, in.SourceDir) {
-				t.Trees = append(t.Trees, in.SourceDir)
-			}
-		}
-		slices.Sort(t.Trees)
-	}
-	return t
+	return planner.WatchTargets(w.c.dir, w.vf.varFiles, cfg)
 }
 
 func (w *watch) describeTargets(cfg *lang.Config) string {
