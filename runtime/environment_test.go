@@ -12,6 +12,7 @@ import (
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/runner"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -27,11 +28,11 @@ func (k countingKind) Open(name string, v providers.Values, env providers.Env) (
 	if err != nil {
 		return nil, err
 	}
-	return countingCompute{c.(*local.Compute), k.asked}, nil
+	return countingCompute{c.(*runner.Compute), k.asked}, nil
 }
 
 type countingCompute struct {
-	*local.Compute
+	*runner.Compute
 	asked *atomic.Int32
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Kind returns the "local" compute kind: runs on the machine trainrun runs
@@ -110,14 +111,14 @@ func (kind) Open(name string, v providers.Values, env providers.Env) (providers.
 	if s.maxRuns < 0 {
 		s.maxRuns = runtime.NumCPU()
 	}
-	return New(Options{
+	return runner.New(runner.Options{
 		Name:    name,
 		Kind:    "local",
 		Exec:    executor.Local{},
 		Workdir: workdir,
 		MaxRuns: s.maxRuns,
 		GPUs:    s.gpus,
-		BaseEnv: inherited(os.Environ()),
+		BaseEnv: runner.Inherited(os.Environ()),
 	}), nil
 }
 
@@ -151,26 +152,4 @@ func resolveWorkdir(workdir, name string, env providers.Env) (string, error) {
 		workdir = filepath.Join(base, workdir)
 	}
 	return filepath.Abs(workdir)
-}
-
-// inherited picks from trainrun's environment what every run sees before
-// its own env: where programs are (PATH), who and where the user is, the
-// locale, the time zone and the temporary directory. Anything else a run
-// needs (LD_LIBRARY_PATH, CONDA_PREFIX, …) belongs in its env, where it is
-// part of the fingerprint.
-func inherited(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
-		}
-		switch {
-		case k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "SHELL",
-			k == "LANG", k == "LANGUAGE", k == "TZ", k == "TMPDIR",
-			strings.HasPrefix(k, "LC_"):
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
-	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Options describe a Slurm compute.
@@ -61,7 +61,7 @@ type Compute struct {
 
 	execMu sync.Mutex
 	exec   executor.Executor
-	files  *local.Compute // the local compute's collection, over the same executor
+	files  *runner.Compute // the runner's collection, over the same executor
 
 	tr *tracker
 
@@ -109,7 +109,7 @@ func (c *Compute) executor() (executor.Executor, error) {
 		}
 	}
 	c.exec = e
-	c.files = local.New(local.Options{Name: c.o.Name, Kind: "slurm", Host: c.o.Host, Exec: e, Workdir: c.o.Workdir, GPUs: 0})
+	c.files = runner.New(runner.Options{Name: c.o.Name, Kind: "slurm", Host: c.o.Host, Exec: e, Workdir: c.o.Workdir, GPUs: 0})
 	return e, nil
 }
 
@@ -239,7 +239,7 @@ func (c *Compute) sbatch(ctx context.Context, e executor.Executor, argv []string
 // prepare materializes a run directory: the source snapshot, the inputs,
 // an empty log, outputs/ and job.env.
 func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) error {
-	argv, err := local.Command(spec)
+	argv, err := runner.Command(spec)
 	if err != nil {
 		return err
 	}
@@ -577,7 +577,7 @@ func randomHex(n int) (string, error) {
 }
 
 // Collect copies the run's log, metrics and outputs from its directory on
-// the shared filesystem, as the local compute does.
+// the shared filesystem, as every runner does.
 func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *providers.RunSpec, dst string, outputs bool) error {
 	if _, err := c.executor(); err != nil {
 		return err
@@ -588,7 +588,7 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 // Remove deletes the run's directory, and the files of its job array once
 // no run of the array is left. A live run is refused: cancel it first.
 func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
-	if err := local.CheckRunDir(h.Dir); err != nil {
+	if err := runner.CheckRunDir(h.Dir); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
 	e, err := c.executor()

@@ -15,7 +15,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
-	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // jobInfo is what Slurm says of one job (an array task is one job).
@@ -275,7 +275,7 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 	case timed:
 		st.State, st.Reason = providers.Failed, "timed out"
 		if d, ok := executor.ParseTimedOut(timedOut); ok {
-			st.Reason += " after " + local.FormatDuration(d)
+			st.Reason += " after " + runner.FormatDuration(d)
 		}
 	case state == "COMPLETED" || state == "FAILED" || !info.known:
 		switch {

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
-	"github.com/trainrun/trainrun/providers/local"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Compute is an ssh compute: one machine, or a pool of machines sharing
-// one configuration. Each machine runs runs as providers/local does, over
+// one configuration. Each machine runs runs as providers/runner does, over
 // an Executor; runs of a pool go to the machine with a free slot (and
 // enough free GPUs) that has the fewest live runs this process placed.
 // Its methods may be called from several goroutines at once.
@@ -52,7 +52,7 @@ type member struct {
 
 	setupMu sync.Mutex
 	exec    *Executor
-	inner   *local.Compute
+	inner   *runner.Compute
 
 	// Placement, under c.mu.
 	live    int
@@ -101,7 +101,7 @@ func (m *member) executorLocked() (*Executor, error) {
 
 // compute returns the local logic over the member's executor, made once
 // the workdir is resolved on the machine (which needs a connection).
-func (m *member) compute(ctx context.Context) (*local.Compute, error) {
+func (m *member) compute(ctx context.Context) (*runner.Compute, error) {
 	m.setupMu.Lock()
 	defer m.setupMu.Unlock()
 	if m.inner != nil {
@@ -115,7 +115,7 @@ func (m *member) compute(ctx context.Context) (*local.Compute, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.inner = local.New(local.Options{
+	m.inner = runner.New(runner.Options{
 		Name:    m.c.name,
 		Kind:    "ssh",
 		Host:    m.host,
@@ -312,7 +312,7 @@ func (c *Compute) memberFor(h providers.Handle) (*member, error) {
 	return m, nil
 }
 
-func (c *Compute) innerFor(ctx context.Context, h providers.Handle) (*local.Compute, error) {
+func (c *Compute) innerFor(ctx context.Context, h providers.Handle) (*runner.Compute, error) {
 	m, err := c.memberFor(h)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,10 @@
 // with nothing installed on them but a POSIX shell and the usual utilities
 // (tar, setsid; perl makes materializing run directories fast).
 //
-// The compute is the local compute's logic (providers/local) over an
-// Executor that reaches the machine through golang.org/x/crypto/ssh, so a
-// run's directory, wrapper, log, exit file, timeout and cancellation work
-// exactly as they do locally (see providers/local). What is particular to
+// The compute is the run logic every compute shares (providers/runner)
+// over an Executor that reaches the machine through golang.org/x/crypto/ssh,
+// so a run's directory, wrapper, log, exit file, timeout and cancellation
+// work exactly as they do locally (see providers/runner). What is particular to
 // SSH:
 //
 //   - Host keys are always verified, against known_hosts files or an

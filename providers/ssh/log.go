@@ -11,7 +11,7 @@ import (
 	"github.com/trainrun/trainrun/providers/executor"
 )
 
-// Log returns the run's log. Following, it reads as providers/local does
+// Log returns the run's log. Following, it reads as providers/runner does
 // (to the end of what is there, then asks whether the run is final and
 // opens the log again where it left off) and, beyond that, picks up where
 // it was when the connection drops in the middle of a read.

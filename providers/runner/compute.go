@@ -1,4 +1,4 @@
-package local
+package runner
 
 import (
 	"context"
@@ -597,3 +597,28 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle,
 		}
 	}
 }
+
+// Inherited picks from trainrun's environment what every run sees before
+// its own env: where programs are (PATH), who and where the user is, the
+// locale, the time zone and the temporary directory. Anything else a run
+// needs (LD_LIBRARY_PATH, CONDA_PREFIX, …) belongs in its env, where it is
+// part of the fingerprint.
+func Inherited(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "SHELL",
+			k == "LANG", k == "LANGUAGE", k == "TZ", k == "TMPDIR",
+			strings.HasPrefix(k, "LC_"):
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Workdir is where the compute's run directories are: Workdir/runs/ID.
+func (c *Compute) Workdir() string { return c.o.Workdir }
