@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/trainrun/trainrun/policy"
 	"github.com/trainrun/trainrun/providers"
 )
 
@@ -72,6 +73,12 @@ type Experiment struct {
 	DeclRange     hcl.Range
 	Instances     []*Instance // sorted by Address
 	MaxConcurrent int         // sweep { max_concurrent }; 0 when unset
+	// Objective is what the experiment optimizes; nil when undeclared.
+	Objective *Objective
+	// EarlyStopping is the sweep's early-stopping policy; nil without one.
+	EarlyStopping *policy.Stopping
+	// Halving is the sweep's successive halving (asha); nil without it.
+	Halving *Halving
 }
 
 // Instance is one run-able point of an experiment: the experiment itself, or
@@ -100,6 +107,11 @@ type Instance struct {
 	Timeout   time.Duration // 0: none
 	Retries   int
 	DeclRange hcl.Range
+	// Rung is the instance's rung in a successive-halving sweep (0 at the
+	// smallest budget) and Point its key without the budget, the same at
+	// every rung of one point. Both are zero without asha.
+	Rung  int
+	Point string
 }
 
 // ParamString is a parameter as a run sees it in TRAINRUN_PARAM_<NAME>:

@@ -29,7 +29,7 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "outputs"},
 		{Name: "depends_on"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}, {Type: "objective"}},
 }
 
 var resourcesSchema = &hcl.BodySchema{
@@ -38,7 +38,7 @@ var resourcesSchema = &hcl.BodySchema{
 
 var sweepSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "grid"}, {Name: "max_concurrent"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "random"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "random"}, {Type: "early_stopping"}, {Type: "asha"}},
 }
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
@@ -59,6 +59,7 @@ type expDecl struct {
 	sweepRange  hcl.Range
 	random      hcl.Attributes // sweep { random { … } }; nil without one
 	randomRange hcl.Range
+	policies    policyDecl // objective, sweep { early_stopping, asha }
 
 	compute     string
 	environment string
@@ -118,6 +119,12 @@ func (l *loader) declareExperiment(b *hcl.Block) {
 			continue
 		}
 		seen[nb.Type] = nb
+		if nb.Type == "objective" {
+			if !l.declareObjective(e, nb) {
+				broken = true
+			}
+			continue
+		}
 		schema := resourcesSchema
 		if nb.Type == "sweep" {
 			schema = sweepSchema
@@ -133,7 +140,7 @@ func (l *loader) declareExperiment(b *hcl.Block) {
 		}
 		if nb.Type == "sweep" {
 			e.sweep, e.sweepRange = attrs, nb.DefRange
-			if c != nil && !l.declareRandom(e, c.Blocks) {
+			if c != nil && !l.declareSweepBlocks(e, c.Blocks) {
 				broken = true
 			}
 		} else {
@@ -178,6 +185,11 @@ func (l *loader) scanExperiment(n *node, e *expDecl) {
 		ok = false
 	}
 	for _, a := range sortedAttrs(e.sweep) {
+		if !l.scanExpr(n, a.Expr, noParam) {
+			ok = false
+		}
+	}
+	for _, a := range e.policies.attrs() {
 		if !l.scanExpr(n, a.Expr, noParam) {
 			ok = false
 		}
@@ -391,6 +403,23 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 		dims = append(dims, *rd)
 	}
+	if !l.evalPolicies(e, exp, ctx) {
+		n.broken = true
+		return
+	}
+	rungDim := -1
+	if h := exp.Halving; h != nil {
+		for _, name := range sweptNames(dims) {
+			if name == h.Param {
+				l.errorf(e.policies.asha["budget"].Expr.Range().Ptr(), "Budget swept twice",
+					"%s is the budget of asha, which sets it at each rung, and the sweep's grid or random sets it too. Sweep it one way: remove it from one of them.", name)
+				n.broken = true
+				return
+			}
+		}
+		rungDim = len(dims)
+		dims = append(dims, ashaDim(h))
+	}
 	if !l.checkParamsNUL(e, paramJSON, dims) {
 		n.broken = true
 		return
@@ -478,7 +507,7 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 	e.byKey = make(map[string]string, points)
 	idx := make([]int, len(dims))
 	pvals := make(map[string]cty.Value, len(params)+len(slots))
-	var key strings.Builder
+	var key, point strings.Builder
 	for p := 0; p < points; p++ {
 		inst := new(Instance)
 		*inst = *base
@@ -486,6 +515,7 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		maps.Copy(inst.Params, paramJSON)
 		maps.Copy(pvals, params)
 		key.Reset()
+		point.Reset()
 		for i, s := range slots {
 			v := &dims[s.dim].alts[idx[s.dim]][s.j]
 			if i > 0 {
@@ -494,10 +524,21 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 			key.WriteString(s.name)
 			key.WriteByte('=')
 			key.WriteString(v.str)
+			if s.dim != rungDim {
+				if point.Len() > 0 {
+					point.WriteByte(',')
+				}
+				point.WriteString(s.name)
+				point.WriteByte('=')
+				point.WriteString(v.str)
+			}
 			inst.Params[s.name] = v.json
 			pvals[s.name] = v.val
 		}
 		inst.Key = key.String()
+		if rungDim >= 0 {
+			inst.Rung, inst.Point = idx[rungDim], point.String()
+		}
 		if len(slots) == 0 {
 			inst.Address = "experiment." + e.name
 		} else {
@@ -544,6 +585,13 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 	}
 	sort.Slice(instances, func(i, j int) bool { return instances[i].Address < instances[j].Address })
+	if h := exp.Halving; h != nil {
+		if !l.checkResumeFrom(e, h, instances[0]) {
+			n.broken = true
+			return
+		}
+		linkRungs(h, instances)
+	}
 	exp.Instances = instances
 	e.addrs = make([]string, len(instances))
 	for i, inst := range instances {
