@@ -99,6 +99,12 @@ type Instance struct {
 	// Inputs maps each input name to the upstream instance addresses whose
 	// outputs it receives (several when the upstream is a sweep).
 	Inputs map[string][]string
+	// InputKeys holds, for each input that names every instance of a sweep
+	// (experiment.X.outputs where X has a sweep), the sweep key of each
+	// upstream instance, parallel to Inputs[name]. The run gets one
+	// directory per key, and its fingerprint hashes each key with that
+	// instance's outputs. Other inputs have no entry.
+	InputKeys map[string][]string
 	// DependsOn lists the instance addresses this instance waits for:
 	// from inputs, depends_on and any other experiment reference. Sorted.
 	DependsOn []string

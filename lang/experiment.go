@@ -466,7 +466,7 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 	}
 
-	dependsOn, inputs, ok := l.instanceDeps(e)
+	dependsOn, inputs, inputKeys, ok := l.instanceDeps(e)
 	if !ok {
 		n.broken = true
 		return
@@ -556,6 +556,9 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 		if inputs != nil {
 			inst.Inputs = maps.Clone(inputs)
+		}
+		if inputKeys != nil {
+			inst.InputKeys = maps.Clone(inputKeys)
 		}
 		if len(e.perRun) > 0 {
 			child := ctx.NewChild()
@@ -821,8 +824,10 @@ func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool)
 }
 
 // instanceDeps resolves inputs and depends_on against the instances of the
-// experiments they name, which are already expanded.
-func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, bool) {
+// experiments they name, which are already expanded. It returns the
+// addresses waited for, each input's upstream addresses and, for inputs
+// that name a whole sweep, the upstream instances' keys.
+func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, map[string][]string, bool) {
 	ok := true
 	set := map[string]bool{}
 	resolve := func(r expRef) []string {
@@ -862,7 +867,7 @@ func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, bool) 
 			set[a] = true
 		}
 	}
-	var inputs map[string][]string
+	var inputs, keys map[string][]string
 	for _, in := range e.inputs {
 		addrs := resolve(in.expRef)
 		if inputs == nil {
@@ -872,16 +877,26 @@ func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, bool) 
 		for _, a := range addrs {
 			set[a] = true
 		}
+		if up := l.cfg.Experiments[in.exp]; !in.hasKey && up != nil && len(up.Instances) > 0 && up.Instances[0].Key != "" {
+			if keys == nil {
+				keys = map[string][]string{}
+			}
+			ks := make([]string, len(up.Instances))
+			for i, inst := range up.Instances {
+				ks[i] = inst.Key
+			}
+			keys[in.name] = ks
+		}
 	}
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	deps := make([]string, 0, len(set))
 	for a := range set {
 		deps = append(deps, a)
 	}
 	sort.Strings(deps)
-	return deps, inputs, true
+	return deps, inputs, keys, true
 }
 
 // field is one per-instance attribute: how its value lands in an Instance.

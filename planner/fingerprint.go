@@ -21,7 +21,8 @@ const fingerprintVersion = "trainrun-fp-2"
 
 // Inputs returns what the fingerprint of inst hashes, secrets redacted: the
 // snapshot id of its source, its command, env, params, environment
-// fingerprint and, per dependency, the upstream fingerprints.
+// fingerprint and, per dependency, the upstream outputs hashes (with the
+// upstream instances' keys for an input that names a whole sweep).
 func Inputs(cfg *lang.Config, inst *lang.Instance, snapshotID, envFP string, upstream map[string][]string) *state.FingerprintInputs {
 	red := func(s string) string { return lang.Redact(s, cfg.Secrets) }
 	in := &state.FingerprintInputs{
@@ -31,6 +32,12 @@ func Inputs(cfg *lang.Config, inst *lang.Instance, snapshotID, envFP string, ups
 		Environment: envFP,
 		Upstream:    upstream,
 		Outputs:     inst.Outputs,
+	}
+	for name, keys := range inst.InputKeys {
+		if in.UpstreamKeys == nil {
+			in.UpstreamKeys = make(map[string][]string, len(inst.InputKeys))
+		}
+		in.UpstreamKeys["input."+name] = keys
 	}
 	for _, a := range inst.Command {
 		in.Command = append(in.Command, red(a))

@@ -81,20 +81,36 @@ func upstreamOutputs(inst *lang.Instance, lookup outputsLookup) (map[string][]st
 	return up, pending, nil
 }
 
-// assumeUnchanged fills the pending slots of up with the values prior ran
-// with, where it has them: the fingerprint the instance has if its pending
-// upstream instances produce the same outputs again.
-func assumeUnchanged(up map[string][]string, prior *state.Run) map[string][]string {
+// assumeUnchanged fills the pending slots of in.Upstream with the values
+// prior ran with, where it has them: the fingerprint the instance has if
+// its pending upstream instances produce the same outputs again. An input
+// that names a whole sweep is matched by key, so that an instance the
+// prior run did not have (a new sweep point) stays unknown.
+func assumeUnchanged(in *state.FingerprintInputs, prior *state.Run) map[string][]string {
 	if prior == nil || prior.Inputs == nil {
-		return up
+		return in.Upstream
 	}
-	out := make(map[string][]string, len(up))
-	for k, hs := range up {
-		old := prior.Inputs.Upstream[k]
+	out := make(map[string][]string, len(in.Upstream))
+	for k, hs := range in.Upstream {
+		old, oldKeys := prior.Inputs.Upstream[k], prior.Inputs.UpstreamKeys[k]
 		hs = slices.Clone(hs)
-		for i := range hs {
-			if hs[i] == "" && len(old) == len(hs) {
-				hs[i] = old[i]
+		keys := in.UpstreamKeys[k]
+		switch {
+		case keys == nil && oldKeys == nil && len(old) == len(hs):
+			for i := range hs {
+				if hs[i] == "" {
+					hs[i] = old[i]
+				}
+			}
+		case keys != nil && len(oldKeys) == len(old):
+			was := make(map[string]string, len(old))
+			for i, key := range oldKeys {
+				was[key] = old[i]
+			}
+			for i := range hs {
+				if h, ok := was[keys[i]]; ok && hs[i] == "" {
+					hs[i] = h
+				}
 			}
 		}
 		out[k] = hs
@@ -160,36 +176,87 @@ func describeAddrs(addrs []string) string {
 }
 
 // upstreamReasons explains changed upstream outputs, naming the upstream
-// instances whose outputs differ.
-func upstreamReasons(inst *lang.Instance, old, new map[string][]string) []string {
+// instances whose outputs differ: by address, or by key for an input that
+// names a whole sweep, with the instances added and removed.
+func upstreamReasons(inst *lang.Instance, old, new *state.FingerprintInputs) []string {
 	var rs []string
-	for _, key := range unionKeys(old, new) {
-		o, n := old[key], new[key]
-		if equalStrings(o, n) {
+	for _, key := range unionKeys(old.Upstream, new.Upstream) {
+		o, n := old.Upstream[key], new.Upstream[key]
+		ok, nk := old.UpstreamKeys[key], new.UpstreamKeys[key]
+		if equalStrings(o, n) && equalStrings(ok, nk) {
 			continue
 		}
 		name, isInput := strings.CutPrefix(key, "input.")
-		if !isInput {
+		switch {
+		case !isInput:
 			rs = append(rs, fmt.Sprintf("outputs of upstream %s changed", key))
-			continue
-		}
-		var addrs []string
-		if inst != nil {
-			addrs = inst.Inputs[name]
-		}
-		if len(o) != len(n) || len(addrs) != len(n) {
-			rs = append(rs, fmt.Sprintf("input %s changed: now from %d upstream instances, was %d", name, len(n), len(o)))
-			continue
-		}
-		var changed []string
-		for i := range n {
-			if o[i] != n[i] {
-				changed = append(changed, addrs[i])
+		case nk != nil && ok == nil && o != nil:
+			rs = append(rs, fmt.Sprintf("input %s: its run was recorded without the keys of the upstream instances, which fingerprints now hash", name))
+		case nk != nil || ok != nil:
+			rs = append(rs, "input "+name+": "+keyedChanges(ok, o, nk, n))
+		default:
+			var addrs []string
+			if inst != nil {
+				addrs = inst.Inputs[name]
 			}
+			if len(o) != len(n) || len(addrs) != len(n) {
+				rs = append(rs, fmt.Sprintf("input %s changed: now from %d upstream instances, was %d", name, len(n), len(o)))
+				continue
+			}
+			var changed []string
+			for i := range n {
+				if o[i] != n[i] {
+					changed = append(changed, addrs[i])
+				}
+			}
+			rs = append(rs, fmt.Sprintf("input %s changed: outputs of %s changed", name, describeAddrs(changed)))
 		}
-		rs = append(rs, fmt.Sprintf("input %s changed: outputs of %s changed", name, describeAddrs(changed)))
 	}
 	return rs
+}
+
+// keyedChanges says how the upstream instances of an input that names a
+// whole sweep differ, by key: "x=3 added, x=2 removed, outputs of x=1
+// changed".
+func keyedChanges(oldKeys, oldHashes, newKeys, newHashes []string) string {
+	was := make(map[string]string, len(oldKeys))
+	for i, k := range oldKeys {
+		if i < len(oldHashes) {
+			was[k] = oldHashes[i]
+		}
+	}
+	var added, changed []string
+	now := make(map[string]bool, len(newKeys))
+	for i, k := range newKeys {
+		now[k] = true
+		h, had := was[k]
+		switch {
+		case !had:
+			added = append(added, k)
+		case i < len(newHashes) && newHashes[i] != h:
+			changed = append(changed, k)
+		}
+	}
+	var removed []string
+	for _, k := range oldKeys {
+		if !now[k] {
+			removed = append(removed, k)
+		}
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, describeAddrs(added)+" added")
+	}
+	if len(removed) > 0 {
+		parts = append(parts, describeAddrs(removed)+" removed")
+	}
+	if len(changed) > 0 {
+		parts = append(parts, "outputs of "+describeAddrs(changed)+" changed")
+	}
+	if len(parts) == 0 {
+		return "upstream instances changed"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

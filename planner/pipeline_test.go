@@ -248,3 +248,115 @@ func TestSavedPlanPending(t *testing.T) {
 		})
 	}
 }
+
+// keyedConfig: down takes every instance of the sweep up as one input.
+const keyedConfig = `
+variable "xs" {
+  type = list(number)
+}
+
+compute "local" "a" {}
+
+experiment "up" {
+  compute    = compute.a
+  source_dir = "up"
+  command    = ["sh", "up.sh"]
+  sweep {
+    grid = { x = var.xs }
+  }
+}
+
+experiment "down" {
+  compute    = compute.a
+  source_dir = "down"
+  command    = ["sh", "down.sh"]
+  inputs     = { u = experiment.up.outputs }
+}
+`
+
+// TestKeyedFanIn: an input that names a whole sweep hashes each upstream
+// instance's key with its outputs, so swapping an instance for another
+// with the same outputs is a change, named by key (SPEC §8).
+func TestKeyedFanIn(t *testing.T) {
+	p := newProject(t, map[string]string{"trainrun.hcl": keyedConfig, "up/up.sh": "echo up\n", "down/down.sh": "echo down\n"})
+	p.vars = []string{"xs=[1,2]"}
+	p.apply() // every run's outputs: the empty tree, the same for x=1, 2 and 3
+	first := p.open().Latest("experiment.down")
+	if got := first.Inputs.UpstreamKeys["input.u"]; !slices.Equal(got, []string{"x=1", "x=2"}) {
+		t.Fatalf("down's recorded keys = %q, want x=1 x=2", got)
+	}
+
+	p.vars = []string{"xs=[1,3]"}
+	pl := p.plan(planner.Options{})
+	down := action(t, pl, "experiment.down")
+	if down.Action != planner.Submit || !slices.Equal(down.Reasons, []string{"input u: x=3 added, x=2 removed"}) {
+		t.Errorf("down: %s %q, want submit [input u: x=3 added, x=2 removed]", down.Action, down.Reasons)
+	}
+	if !slices.Equal(down.Pending, []string{`experiment.up["x=3"]`}) || down.Fingerprint != "" {
+		t.Errorf("down: pending %q fingerprint %q, want waiting for x=3", down.Pending, down.Fingerprint)
+	}
+	p.record(pl, providers.Succeeded, "")
+	second := p.open().Latest("experiment.down")
+	if second.ID == first.ID || second.Fingerprint == first.Fingerprint {
+		t.Errorf("down did not run again with another fingerprint (run %s, fingerprint %s)", second.ID, second.Fingerprint)
+	}
+	if pl := p.plan(planner.Options{}); pl.Changes() {
+		t.Errorf("after apply, the plan has changes: %q", describe(pl))
+	}
+
+	// Back: x=2's run is current again, down's is not.
+	p.vars = []string{"xs=[1,2]"}
+	if a := action(t, p.plan(planner.Options{}), "experiment.down"); a.Action != planner.Submit || !slices.Equal(a.Reasons, []string{"input u: x=2 added, x=3 removed"}) || a.Fingerprint != first.Fingerprint {
+		t.Errorf("down: %s %q fingerprint %s, want submit [input u: x=2 added, x=3 removed] with the first run's fingerprint", a.Action, a.Reasons, a.Fingerprint)
+	}
+
+	// Same keys, other outputs: named by key once known.
+	p.vars = []string{"xs=[1,3]"}
+	p.write("up/up.sh", "echo up v2\n")
+	p.outputs[`experiment.up["x=3"]`] = hashOf("3a")
+	pl = p.plan(planner.Options{})
+	if a := action(t, pl, "experiment.down"); a.Action != planner.Pending {
+		t.Errorf("down: %s %q, want pending on its upstream", a.Action, a.Reasons)
+	}
+	p.record(pl, providers.Succeeded, "")
+	if a := action(t, pl, "experiment.down"); a.Action != planner.Submit || !slices.Equal(a.Reasons, []string{"input u: outputs of x=3 changed"}) {
+		t.Errorf("down resolved to %s %q, want submit [input u: outputs of x=3 changed]", a.Action, a.Reasons)
+	}
+}
+
+// TestKeyedFanInOnePoint: a sweep of one point named whole is keyed too;
+// one instance named by its key is not.
+func TestKeyedFanInOnePoint(t *testing.T) {
+	cfg := strings.Replace(keyedConfig, "experiment.up.outputs", "experiment.up.outputs, one = experiment.up[\"x=1\"].outputs", 1)
+	p := newProject(t, map[string]string{"trainrun.hcl": cfg, "up/up.sh": "echo up\n", "down/down.sh": "echo down\n"})
+	p.vars = []string{"xs=[1]"}
+	p.apply()
+	r := p.open().Latest("experiment.down")
+	if got := r.Inputs.UpstreamKeys; !slices.Equal(got["input.u"], []string{"x=1"}) || got["input.one"] != nil {
+		t.Errorf("recorded keys %q, want input.u: [x=1] and none for input.one", got)
+	}
+}
+
+// TestKeyedFanInUnkeyedRecord: a run recorded before keys were hashed is
+// planned to run again, and the plan says why.
+func TestKeyedFanInUnkeyedRecord(t *testing.T) {
+	p := newProject(t, map[string]string{"trainrun.hcl": keyedConfig, "up/up.sh": "echo up\n", "down/down.sh": "echo down\n"})
+	p.vars = []string{"xs=[1,2]"}
+	p.apply()
+	old := p.open().Latest("experiment.down").Clone()
+	old.Inputs.UpstreamKeys = nil
+	old.Fingerprint = planner.Fingerprint(old.Inputs)
+	st := p.open()
+	if err := st.Lock(state.Holder{Command: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(old); err != nil {
+		t.Fatal(err)
+	}
+	st.Unlock()
+	a := action(t, p.plan(planner.Options{}), "experiment.down")
+	want := "input u: its run was recorded without the keys of the upstream instances, which fingerprints now hash"
+	if a.Action != planner.Submit || !slices.Equal(a.Reasons, []string{want}) {
+		t.Errorf("down: %s %q, want submit [%s]", a.Action, a.Reasons, want)
+	}
+}

@@ -251,7 +251,7 @@ func decidePending(a *Action, pending []string, known map[string]string, replace
 	in := a.Inputs
 	a.Pending, a.known, a.partial, a.manifest, a.store = pending, known, Fingerprint(in), snap, store
 	hypo := *in
-	hypo.Upstream = assumeUnchanged(in.Upstream, a.Prior)
+	hypo.Upstream = assumeUnchanged(in, a.Prior)
 	a.Inputs, a.Fingerprint = &hypo, Fingerprint(&hypo)
 	decide(a, replace, snap, store)
 	a.Inputs, a.Fingerprint = in, ""
@@ -343,7 +343,7 @@ func explain(prior *state.Run, inst *lang.Instance, in *state.FingerprintInputs,
 	if old.Environment != in.Environment {
 		rs = append(rs, "environment changed")
 	}
-	rs = append(rs, upstreamReasons(inst, old.Upstream, in.Upstream)...)
+	rs = append(rs, upstreamReasons(inst, old, in)...)
 	if old.SecretsHash != in.SecretsHash {
 		rs = append(rs, "a sensitive value changed")
 	}

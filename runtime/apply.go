@@ -727,9 +727,8 @@ func RunEnv(inst *lang.Instance, runID string) map[string]string {
 }
 
 // inputDirs finds the collected outputs of each input's upstream runs, and
-// says which runs they are. With several upstream instances (a sweep), the
-// input is a directory holding one link per instance, named by its sweep
-// key. A rerun is given the inputs of the run it reproduces instead.
+// says which runs they are. An input that names a whole sweep is a
+// directory holding one link per instance, named by its sweep key. A rerun is given the inputs of the run it reproduces instead.
 func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
 	if r.fixedInputs != nil {
 		return r.fixedInputs, nil, nil
@@ -755,7 +754,8 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 			dirs[i] = filepath.Join(r.runDir(up.ID), "outputs")
 			runs[name] = append(runs[name], up.ID)
 		}
-		if len(dirs) == 1 {
+		keys := inst.InputKeys[name]
+		if keys == nil && len(dirs) == 1 {
 			out[name] = dirs[0]
 			continue
 		}
@@ -764,7 +764,11 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 			return nil, nil, err
 		}
 		for i, addr := range addrs {
-			if err := os.Symlink(dirs[i], filepath.Join(dir, instanceKey(addr))); err != nil && !os.IsExist(err) {
+			entry := instanceKey(addr)
+			if keys != nil {
+				entry = keyDirName(keys[i])
+			}
+			if err := os.Symlink(dirs[i], filepath.Join(dir, entry)); err != nil && !os.IsExist(err) {
 				return nil, nil, err
 			}
 		}
@@ -780,8 +784,13 @@ func instanceKey(addr string) string {
 	if i < 0 {
 		return strings.TrimPrefix(addr, "experiment.")
 	}
-	k := strings.TrimSuffix(addr[i+2:], "\"]")
-	return strings.NewReplacer("/", "_", "\x00", "_").Replace(k)
+	return keyDirName(strings.TrimSuffix(addr[i+2:], "\"]"))
+}
+
+// keyDirName is a sweep key as the name of the directory an input that
+// names a whole sweep gives each instance.
+func keyDirName(key string) string {
+	return strings.NewReplacer("/", "_", "\x00", "_").Replace(key)
 }
 
 func ptr[T any](v T) *T { return &v }

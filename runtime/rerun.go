@@ -128,6 +128,15 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 			continue // depends_on: an order, not files
 		}
 		dir := filepath.Join(r.runDir(runID), "inputs", name)
+		if keys := orig.Inputs.UpstreamKeys[key]; len(keys) == len(hashes) && keys != nil {
+			for i, h := range hashes {
+				if err := r.materializeOutputs(h, filepath.Join(dir, keyDirName(keys[i]))); err != nil {
+					return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)
+				}
+			}
+			out[name] = dir
+			continue
+		}
 		if len(hashes) == 1 {
 			if err := r.materializeOutputs(hashes[0], dir); err != nil {
 				return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)

@@ -720,6 +720,8 @@ func (d *decoder) inputs(in *FingerprintInputs) error {
 			return d.stringInto(&in.Environment)
 		case "upstream":
 			return d.stringsMapInto(&in.Upstream)
+		case "upstream_keys":
+			return d.stringsMapInto(&in.UpstreamKeys)
 		case "outputs":
 			return d.stringsInto(&in.Outputs)
 		case "secrets_hash":

@@ -74,7 +74,12 @@ type FingerprintInputs struct {
 	// it was made (a changed upstream with the same outputs re-runs
 	// nothing downstream).
 	Upstream map[string][]string `json:"upstream,omitempty"`
-	Outputs  []string            `json:"outputs,omitempty"`
+	// UpstreamKeys holds, for each input that names every instance of a
+	// sweep, the sweep key of each upstream instance, parallel to
+	// Upstream[input]: the fingerprint hashes which instance gave what.
+	// Runs recorded before keys were hashed have none.
+	UpstreamKeys map[string][]string `json:"upstream_keys,omitempty"`
+	Outputs      []string            `json:"outputs,omitempty"`
 	// SecretsHash is a salted hash of the sensitive values that went in, so
 	// that a changed secret changes the fingerprint without being stored.
 	SecretsHash string `json:"secrets_hash,omitempty"`
@@ -204,6 +209,7 @@ func (in *FingerprintInputs) clone() *FingerprintInputs {
 	c.Env = maps.Clone(in.Env)
 	c.Params = cloneRaw(in.Params)
 	c.Upstream = cloneStrings(in.Upstream)
+	c.UpstreamKeys = cloneStrings(in.UpstreamKeys)
 	c.Outputs = slices.Clone(in.Outputs)
 	return &c
 }

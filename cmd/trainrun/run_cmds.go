@@ -377,7 +377,14 @@ func cmdShow(c *cli, args []string) int {
 		}
 		field("environment", in.Environment)
 		for _, k := range sortedKeys(in.Upstream) {
-			field("upstream", k+" "+strings.Join(in.Upstream[k], ", "))
+			hashes := in.Upstream[k]
+			if keys := in.UpstreamKeys[k]; len(keys) == len(hashes) && keys != nil {
+				hashes = slices.Clone(hashes)
+				for i := range hashes {
+					hashes[i] = keys[i] + " " + hashes[i]
+				}
+			}
+			field("upstream", k+" "+strings.Join(hashes, ", "))
 		}
 		if in.SecretsHash != "" {
 			field("secrets", "(sensitive values, hashed)")
