@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/policy"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
 )
@@ -21,28 +23,43 @@ const (
 
 // Table is an experiment's instances side by side.
 type Table struct {
-	Experiment string   `json:"experiment"`
-	Sort       string   `json:"sort,omitempty"` // as given: "loss", "-accuracy"
-	Params     []string `json:"params"`         // column names, sorted
-	Metrics    []Metric `json:"metrics"`        // columns, sorted by name
-	Rows       []Row    `json:"instances"`
+	Experiment string `json:"experiment"`
+	Sort       string `json:"sort,omitempty"` // as given: "loss", "-accuracy", "+accuracy"
+	// SortKey is the metric or param the rows are sorted by ("" by
+	// address) and Sorted the direction, "ascending" or "descending".
+	SortKey string `json:"sort_key,omitempty"`
+	Sorted  string `json:"sorted,omitempty"`
+	// Objective is the metric the experiment declares it optimizes.
+	Objective string   `json:"objective,omitempty"`
+	Params    []string `json:"params"`  // column names, sorted
+	Metrics   []Metric `json:"metrics"` // columns, sorted by name
+	Rows      []Row    `json:"instances"`
 }
 
 // Metric is one metric column.
 type Metric struct {
 	Name   string `json:"name"`
 	Better Better `json:"better"`
+	// Declared says the experiment's objective gives the metric's goal;
+	// otherwise Better is guessed from its name.
+	Declared bool `json:"declared"`
 	// Best is the best value among succeeded runs; nil when none has one.
 	Best *Value `json:"best"`
 }
 
 // Row is one instance: its latest run.
 type Row struct {
-	Address string                     `json:"address"`
-	RunID   string                     `json:"run_id"`
-	Status  providers.State            `json:"status"`
-	Params  map[string]json.RawMessage `json:"params"`
-	Metrics map[string]Value           `json:"metrics"`
+	Address string          `json:"address"`
+	RunID   string          `json:"run_id"`
+	Status  providers.State `json:"status"`
+	// Reason says why a run that did not succeed ended so: the rule that
+	// stopped it, its failure.
+	Reason string `json:"reason,omitempty"`
+	// Promoted says successive halving promoted the run's point to the
+	// next rung.
+	Promoted bool                       `json:"promoted,omitempty"`
+	Params   map[string]json.RawMessage `json:"params"`
+	Metrics  map[string]Value           `json:"metrics"`
 	// Best names the metrics whose best value this row has.
 	Best []string `json:"best"`
 }
@@ -115,22 +132,63 @@ func Latest(runs []*state.Run, experiment string) []*state.Run {
 	return out
 }
 
+// Options say how Build lays a table out.
+type Options struct {
+	// Sort is "" (the objective, best first; without one, by address),
+	// NAME (a metric: best first, as its goal says; a param: ascending),
+	// +NAME (ascending) or -NAME (descending). NAME is a metric or a param.
+	Sort string
+	// Objective is what the experiment declares it optimizes, nil when it
+	// declares nothing: the goal of each metric it names says which way
+	// that metric improves; the others' goals are guessed from their names
+	// (LowerIsBetter).
+	Objective *lang.Objective
+	// Metrics returns the latest metrics of a run; nil means those its
+	// record holds. Give runtime.LiveMetrics to see live runs' too.
+	Metrics func(*state.Run) map[string]state.Metric
+}
+
 // Build lays out the latest runs of an experiment's instances (one per
-// instance). sortBy is "" (by address), NAME (ascending) or -NAME
-// (descending), NAME a metric or a param; sorting by a metric also says
-// which way it improves. Rows without the sort key come last.
+// instance), sorted by sortBy as Options.Sort says, the direction of each
+// metric guessed from its name. BuildWith takes the experiment's objective.
 func Build(experiment string, runs []*state.Run, sortBy string) (*Table, error) {
-	t := &Table{Experiment: experiment, Sort: sortBy, Params: []string{}, Metrics: []Metric{}, Rows: make([]Row, 0, len(runs))}
+	return BuildWith(experiment, runs, Options{Sort: sortBy})
+}
+
+// BuildWith lays out the latest runs of an experiment's instances (one per
+// instance): each metric's best value among succeeded runs marked the way
+// its declared goal (or its name) says, sorted as o.Sort says, rows
+// without the sort key last. A run that a run at the next rung of
+// successive halving was promoted from is marked promoted.
+func BuildWith(experiment string, runs []*state.Run, o Options) (*Table, error) {
+	t := &Table{Experiment: experiment, Sort: o.Sort, Params: []string{}, Metrics: []Metric{}, Rows: make([]Row, 0, len(runs))}
+	if o.Objective != nil {
+		t.Objective = o.Objective.Metric
+	}
+	promoted := map[string]bool{}
+	for _, r := range runs {
+		if r.PromotedFrom != "" {
+			promoted[r.PromotedFrom] = true
+		}
+	}
 	params, metrics := map[string]bool{}, map[string]bool{}
 	for _, r := range runs {
-		row := Row{Address: r.Address, RunID: r.ID, Status: r.Status, Params: r.Params, Metrics: make(map[string]Value, len(r.Metrics)), Best: []string{}}
+		latest := r.Metrics
+		if o.Metrics != nil {
+			latest = o.Metrics(r)
+		}
+		row := Row{Address: r.Address, RunID: r.ID, Status: r.Status, Promoted: promoted[r.ID], Params: r.Params,
+			Metrics: make(map[string]Value, len(latest)), Best: []string{}}
+		if r.Status != providers.Succeeded {
+			row.Reason = r.Reason
+		}
 		if row.Params == nil {
 			row.Params = map[string]json.RawMessage{}
 		}
 		for k := range r.Params {
 			params[k] = true
 		}
-		for k, m := range r.Metrics {
+		for k, m := range latest {
 			metrics[k] = true
 			row.Metrics[k] = Value(m.Value)
 		}
@@ -138,18 +196,27 @@ func Build(experiment string, runs []*state.Run, sortBy string) (*Table, error) 
 	}
 	t.Params = sortedKeys(params)
 
-	key, desc := strings.CutPrefix(sortBy, "-")
+	sortBy := o.Sort
+	if sortBy == "" && metrics[t.Objective] {
+		sortBy = t.Objective
+	}
+	key, sign := sortBy, byte(0)
+	if sortBy != "" && (sortBy[0] == '-' || sortBy[0] == '+') {
+		key, sign = sortBy[1:], sortBy[0]
+	}
 	if sortBy != "" && !metrics[key] && !params[key] {
 		return nil, fmt.Errorf("-sort %s: experiment.%s has no metric or param named %q; metrics: %s; params: %s",
 			sortBy, experiment, key, listOr(sortedKeys(metrics)), listOr(t.Params))
 	}
 	for _, name := range sortedKeys(metrics) {
 		m := Metric{Name: name, Better: Higher}
-		if LowerIsBetter(name) {
+		if g, ok := o.Objective.GoalOf(name); ok {
+			m.Declared = true
+			if g == policy.Minimize {
+				m.Better = Lower
+			}
+		} else if LowerIsBetter(name) {
 			m.Better = Lower
-		}
-		if name == key {
-			m.Better = map[bool]Better{true: Higher, false: Lower}[desc]
 		}
 		t.Metrics = append(t.Metrics, m)
 	}
@@ -159,19 +226,34 @@ func Build(experiment string, runs []*state.Run, sortBy string) (*Table, error) 
 	case sortBy == "":
 		slices.SortStableFunc(t.Rows, func(a, b Row) int { return strings.Compare(a.Address, b.Address) })
 	case metrics[key]:
+		// Without a sign, the best first.
+		desc := sign == '-' || sign == 0 && t.metric(key).Better == Higher
+		t.Sorted = map[bool]string{true: "descending", false: "ascending"}[desc]
 		slices.SortStableFunc(t.Rows, func(a, b Row) int {
 			va, okA := finiteMetric(a, key)
 			vb, okB := finiteMetric(b, key)
 			return compareKeyed(okA, okB, func() int { return cmpFloat(va, vb) }, desc, a.Address, b.Address)
 		})
 	default:
+		desc := sign == '-'
+		t.Sorted = map[bool]string{true: "descending", false: "ascending"}[desc]
 		slices.SortStableFunc(t.Rows, func(a, b Row) int {
 			pa, okA := a.Params[key]
 			pb, okB := b.Params[key]
 			return compareKeyed(okA, okB, func() int { return compareJSON(pa, pb) }, desc, a.Address, b.Address)
 		})
 	}
+	t.SortKey = key
 	return t, nil
+}
+
+func (t *Table) metric(name string) *Metric {
+	for i := range t.Metrics {
+		if t.Metrics[i].Name == name {
+			return &t.Metrics[i]
+		}
+	}
+	return nil
 }
 
 // markBest finds each metric's best value among succeeded runs and marks

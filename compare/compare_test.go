@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/policy"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
 )
@@ -74,14 +76,18 @@ func TestBuild(t *testing.T) {
 			map[string][]string{"a": {"accuracy", "loss"}, "c": {"accuracy"}}},
 		// Ascending loss: NaN and missing values last, by address.
 		{"loss", "dacbe", map[string]Better{"loss": Lower, "accuracy": Higher}, 0.2, nil},
-		// -loss: the user says higher loss is better.
-		{"-loss", "cadbe", map[string]Better{"loss": Higher, "accuracy": Higher}, 0.3,
-			map[string][]string{"a": {"accuracy"}, "c": {"accuracy", "loss"}}},
+		// -loss sorts the worst first; the lowest loss stays the best.
+		{"-loss", "cadbe", map[string]Better{"loss": Lower, "accuracy": Higher}, 0.2,
+			map[string][]string{"a": {"accuracy", "loss"}, "c": {"accuracy"}}},
 		{"-accuracy", "dacbe", map[string]Better{"loss": Lower, "accuracy": Higher}, 0.2, nil},
-		{"accuracy", "bacde", map[string]Better{"loss": Lower, "accuracy": Lower}, 0.2,
-			map[string][]string{"a": {"loss"}, "b": {"accuracy"}}},
+		// Without a sign, the best first: the highest accuracy, never the
+		// lowest marked best.
+		{"accuracy", "dacbe", map[string]Better{"loss": Lower, "accuracy": Higher}, 0.2,
+			map[string][]string{"a": {"accuracy", "loss"}, "b": nil, "c": {"accuracy"}}},
+		{"+accuracy", "bacde", map[string]Better{"loss": Lower, "accuracy": Higher}, 0.2, nil},
 		// Params sort numerically, strings by text.
 		{"lr", "aecdb", nil, 0.2, nil},
+		{"+lr", "aecdb", nil, 0.2, nil},
 		{"-opt", "cdeab", nil, 0.2, nil},
 	}
 	for _, tt := range tests {
@@ -161,5 +167,72 @@ func TestLatest(t *testing.T) {
 	}
 	if got := Latest(runs, "nope"); len(got) != 0 {
 		t.Errorf("Latest(nope) = %d runs, want none", len(got))
+	}
+}
+
+// TestBuildWithObjective: the declared goals say which way metrics improve,
+// whatever their names say, and the objective is the default sort.
+func TestBuildWithObjective(t *testing.T) {
+	obj := &lang.Objective{Metric: "accuracy", Goal: policy.Maximize,
+		Goals: map[string]policy.Goal{"accuracy": policy.Maximize, "loss": policy.Maximize}}
+	tab, err := BuildWith("train", sample(), Options{Objective: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := order(tab); got != "dacbe" || tab.Objective != "accuracy" || tab.SortKey != "accuracy" || tab.Sorted != "descending" {
+		t.Errorf("order %s, objective %q, sorted by %q %s; want dacbe by accuracy, descending", got, tab.Objective, tab.SortKey, tab.Sorted)
+	}
+	for _, m := range tab.Metrics {
+		if !m.Declared || m.Better != Higher {
+			t.Errorf("%s: %+v, want declared, higher", m.Name, m)
+		}
+		if m.Name == "loss" && float64(*m.Best) != 0.3 {
+			t.Errorf("best loss %v, want 0.3 (declared to maximize)", *m.Best)
+		}
+	}
+	// -sort without a sign follows the declared goal too.
+	tab, _ = BuildWith("train", sample(), Options{Objective: obj, Sort: "loss"})
+	if tab.Sorted != "descending" || tab.Rows[0].Address != "c" {
+		t.Errorf("sort loss: %s first, %s; want c first, descending", tab.Rows[0].Address, tab.Sorted)
+	}
+}
+
+// TestBuildMarksStoppedAndPromoted: a stopped run shows why; a run that a
+// higher rung was promoted from is marked; live metrics come from Metrics.
+func TestBuildMarksStoppedAndPromoted(t *testing.T) {
+	ok := providers.Succeeded
+	low := run("low", ok, `{"epochs":1,"lr":0.1}`, map[string]float64{"val_loss": 0.3})
+	low.ID = "r1"
+	high := run("high", providers.Running, `{"epochs":3,"lr":0.1}`, nil)
+	high.PromotedFrom = "r1"
+	stopped := run("stopped", providers.Stopped, `{"epochs":1,"lr":1}`, map[string]float64{"val_loss": 0.9})
+	stopped.Reason = "median stopping at step 2: val_loss 0.9 worse than median 0.5 of 3 runs"
+	live := map[string]state.Metric{"val_loss": {Value: 0.2}}
+	tab, err := BuildWith("train", []*state.Run{low, high, stopped}, Options{Metrics: func(r *state.Run) map[string]state.Metric {
+		if r.Live() {
+			return live
+		}
+		return r.Metrics
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]Row{}
+	for _, r := range tab.Rows {
+		rows[r.Address] = r
+	}
+	if !rows["low"].Promoted || rows["high"].Promoted || rows["stopped"].Promoted {
+		t.Errorf("promoted: low %v, high %v, stopped %v; want only low", rows["low"].Promoted, rows["high"].Promoted, rows["stopped"].Promoted)
+	}
+	if rows["stopped"].Reason != stopped.Reason || rows["low"].Reason != "" {
+		t.Errorf("reasons: %q, %q", rows["stopped"].Reason, rows["low"].Reason)
+	}
+	if v := rows["high"].Metrics["val_loss"]; v != 0.2 {
+		t.Errorf("live metric %v, want 0.2", v)
+	}
+	// Only a succeeded run's value is the best: the live 0.2 is not.
+	lowRow, highRow := rows["low"], rows["high"]
+	if !lowRow.IsBest("val_loss") || highRow.IsBest("val_loss") {
+		t.Errorf("best: %+v", tab.Rows)
 	}
 }

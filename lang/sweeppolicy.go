@@ -43,10 +43,10 @@ import (
 // Objective is what an experiment optimizes: one metric and its goal, and
 // the goals of its other metrics where they were declared.
 type Objective struct {
-	Metric string
-	Goal   policy.Goal
+	Metric string      `json:"metric"`
+	Goal   policy.Goal `json:"goal"`
 	// Goals holds every declared goal by metric, the objective's included.
-	Goals map[string]policy.Goal
+	Goals map[string]policy.Goal `json:"goals"`
 }
 
 // GoalOf returns the declared goal of metric, if any. A nil Objective
@@ -62,15 +62,32 @@ func (o *Objective) GoalOf(metric string) (policy.Goal, bool) {
 // Halving is successive halving (ASHA): every point of the sweep runs at
 // the smallest budget; the best 1/Eta of each rung is promoted to the next.
 type Halving struct {
-	Param   string    // the parameter each rung sets: the budget
-	Budgets []float64 // of the rungs, increasing
-	Eta     int
-	Metric  string
-	Goal    policy.Goal
+	Param   string      `json:"budget"`  // the parameter each rung sets: the budget
+	Budgets []float64   `json:"budgets"` // of the rungs, increasing
+	Eta     int         `json:"eta"`
+	Metric  string      `json:"metric"`
+	Goal    policy.Goal `json:"goal"`
 	// ResumeFrom, when set, is an output path of the experiment that a
 	// promoted run finds in its working directory, as the run of the rung
 	// below left it: training goes on from its checkpoint.
-	ResumeFrom string
+	ResumeFrom string `json:"resume_from,omitempty"`
+}
+
+// String describes h for a plan: "asha on val_loss (minimize): epochs 1,
+// 3, 9, 27; the best 1/3 of each rung goes on".
+func (h *Halving) String() string {
+	if h == nil {
+		return ""
+	}
+	budgets := make([]string, len(h.Budgets))
+	for i, b := range h.Budgets {
+		budgets[i] = formatNumber(b)
+	}
+	s := fmt.Sprintf("asha on %s (%s): %s %s; the best 1/%d of each rung goes on", h.Metric, h.Goal, h.Param, strings.Join(budgets, ", "), h.Eta)
+	if h.ResumeFrom != "" {
+		s += ", resuming from " + h.ResumeFrom
+	}
+	return s
 }
 
 // RungName names rung k of h as instance keys write it: "epochs=3".

@@ -72,6 +72,9 @@ type Plan struct {
 	// Warnings are things a person should know before applying (huge
 	// snapshots).
 	Warnings []string `json:"-"`
+	// Sweeps holds the policy of each sweep whose runs the plan starts
+	// or waits for: early stopping, successive halving.
+	Sweeps []*Sweep `json:"-"`
 }
 
 // Action is what happens to one instance and why.
@@ -92,6 +95,9 @@ type Action struct {
 	Settings state.Settings           `json:"-"`
 	// Prior is the instance's latest recorded run, if any.
 	Prior *state.Run `json:"-"`
+	// EarlyStopping is the early-stopping policy of the instance's sweep
+	// (policy.Stopping.String), "" without one: recorded with its run.
+	EarlyStopping string `json:"-"`
 
 	// For Resolve and saved plans, while Pending is not empty: the
 	// outputs hashes of the other upstream instances, the fingerprint with
@@ -213,6 +219,9 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 			Settings: SettingsOf(inst),
 			Prior:    st.Latest(inst.Address),
 		}
+		if exp := cfg.Experiments[inst.Experiment]; exp != nil {
+			a.EarlyStopping = exp.EarlyStopping.String()
+		}
 		replace := matchesList(inst, opts.Replace)
 		if len(pending) == 0 {
 			a.Fingerprint = Fingerprint(in)
@@ -223,6 +232,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 		planned[inst.Address] = a
 		p.Actions = append(p.Actions, a)
 	}
+	p.Sweeps = sweeps(cfg, p.Actions)
 	p.Environments = envs.actions(p.Actions)
 	kinds := make(map[string]string, len(cfg.Computes))
 	for name, b := range cfg.Computes {
@@ -280,6 +290,10 @@ func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapsho
 		a.Action, a.Reasons = Submit, []string{"last run failed" + because(prior)}
 	case prior.Status == providers.Cancelled:
 		a.Action, a.Reasons = Submit, []string{"last run cancelled"}
+	case prior.Status == providers.Stopped && prior.EarlyStopping != a.EarlyStopping:
+		a.Action, a.Reasons = Submit, []string{stoppingChanged(prior.EarlyStopping, a.EarlyStopping)}
+	case prior.Status == providers.Stopped:
+		a.Action, a.Reasons = NoOp, []string{"stopped early" + because(prior)}
 	case prior.Live():
 		a.Action, a.Reasons = NoOp, []string{fmt.Sprintf("run %s is %s; apply waits for it", prior.ID, prior.Status)}
 	case prior.Settings != a.Settings:
@@ -287,6 +301,18 @@ func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapsho
 	default:
 		a.Action, a.Reasons = NoOp, []string{"up to date"}
 	}
+}
+
+// stoppingChanged says why a stopped run runs again: its sweep's policy is
+// not the one that stopped it.
+func stoppingChanged(old, new string) string {
+	switch {
+	case new == "":
+		return "stopped early, and early_stopping is gone"
+	case old == "":
+		return "stopped early, and early_stopping changed: now " + new
+	}
+	return fmt.Sprintf("stopped early, and early_stopping changed: %s → %s", old, new)
 }
 
 func because(r *state.Run) string {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Goal says which way a metric improves.
@@ -52,22 +53,22 @@ var Policies = []string{Bandit, Median, Truncation}
 
 // Stopping is an early-stopping policy with its settings.
 type Stopping struct {
-	Policy string // Bandit, Median or Truncation
-	Metric string
-	Goal   Goal
+	Policy string `json:"policy"` // Bandit, Median or Truncation
+	Metric string `json:"metric"`
+	Goal   Goal   `json:"goal"`
 	// EvaluationInterval and DelayEvaluation say at which steps the
 	// policy looks at a run: every multiple of EvaluationInterval that is
 	// at least DelayEvaluation. EvaluationInterval 0 means 1.
-	EvaluationInterval float64
-	DelayEvaluation    float64
+	EvaluationInterval float64 `json:"evaluation_interval"`
+	DelayEvaluation    float64 `json:"delay_evaluation"`
 	// Bandit: a run is stopped when its best value is worse than the best
 	// run's by more than SlackFactor (a ratio) or SlackAmount (an amount).
 	// One of them is set.
-	SlackFactor float64
-	SlackAmount float64
+	SlackFactor float64 `json:"slack_factor,omitempty"`
+	SlackAmount float64 `json:"slack_amount,omitempty"`
 	// Truncation: the percentage (1 to 99) of the worst runs stopped at
 	// each evaluation.
-	TruncationPercentage float64
+	TruncationPercentage float64 `json:"truncation_percentage,omitempty"`
 }
 
 // Validate says what is wrong with s, if anything.
@@ -499,4 +500,36 @@ func num(v float64) string {
 		return "-Inf"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// String describes the policy with every setting, the same way for the
+// same settings: "median stopping on val_loss (minimize), every 1 step from
+// step 5". A run records it, so that a changed policy is noticed.
+func (s *Stopping) String() string {
+	if s == nil {
+		return ""
+	}
+	full := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	var b strings.Builder
+	b.WriteString(s.Rule())
+	switch s.Policy {
+	case Bandit:
+		if s.SlackFactor > 0 {
+			b.WriteString(" with slack_factor " + full(s.SlackFactor))
+		} else {
+			b.WriteString(" with slack_amount " + full(s.SlackAmount))
+		}
+	case Truncation:
+		b.WriteString(" of the worst " + full(s.TruncationPercentage) + "%")
+	}
+	iv := s.EvaluationInterval
+	if iv <= 0 {
+		iv = 1
+	}
+	fmt.Fprintf(&b, " on %s (%s), every %s step", s.Metric, s.Goal, full(iv))
+	if iv != 1 {
+		b.WriteString("s")
+	}
+	fmt.Fprintf(&b, " from step %s", full(s.DelayEvaluation))
+	return b.String()
 }

@@ -347,3 +347,23 @@ func TestNthAgreesWithSort(t *testing.T) {
 		}
 	}
 }
+
+func TestString(t *testing.T) {
+	tests := []struct {
+		s    Stopping
+		want string
+	}{
+		{Stopping{Policy: Median, Metric: "val_loss", Goal: Minimize, EvaluationInterval: 1, DelayEvaluation: 5}, "median stopping on val_loss (minimize), every 1 step from step 5"},
+		{Stopping{Policy: Bandit, Metric: "acc", Goal: Maximize, SlackFactor: 0.1}, "bandit with slack_factor 0.1 on acc (maximize), every 1 step from step 0"},
+		{Stopping{Policy: Bandit, Metric: "acc", Goal: Maximize, SlackAmount: 0.05, EvaluationInterval: 10}, "bandit with slack_amount 0.05 on acc (maximize), every 10 steps from step 0"},
+		{Stopping{Policy: Truncation, Metric: "loss", Goal: Minimize, TruncationPercentage: 20, EvaluationInterval: 2, DelayEvaluation: 4}, "truncation selection of the worst 20% on loss (minimize), every 2 steps from step 4"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
+	}
+	if got := (*Stopping)(nil).String(); got != "" {
+		t.Errorf("nil String() = %q", got)
+	}
+}

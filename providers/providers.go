@@ -172,10 +172,13 @@ const (
 	Succeeded State = "succeeded"
 	Failed    State = "failed"
 	Cancelled State = "cancelled"
+	// Stopped is a run its sweep's early-stopping policy ended: a result,
+	// not a failure. Computes never report it; the runtime records it.
+	Stopped State = "stopped"
 )
 
 // Done reports whether s is final.
-func (s State) Done() bool { return s == Succeeded || s == Failed || s == Cancelled }
+func (s State) Done() bool { return s == Succeeded || s == Failed || s == Cancelled || s == Stopped }
 
 // Status is what a compute says about a run.
 type Status struct {
@@ -214,6 +217,17 @@ type Compute interface {
 	Remove(ctx context.Context, h Handle) error
 	// Close releases connections.
 	Close() error
+}
+
+// MetricsReader is implemented by computes that can read a run's metrics
+// file (TRAINRUN_METRICS_FILE) while the run goes on: sweeps decide on
+// live metrics, and status shows them.
+type MetricsReader interface {
+	// Metrics returns the run's metrics file from byte offset off; a run
+	// that has not written a metric yet has an empty one. With follow,
+	// reading blocks for new lines until the run is final and the file is
+	// drained (then io.EOF), or ctx is done (then ctx's error).
+	Metrics(ctx context.Context, h Handle, off int64, follow bool) (io.ReadCloser, error)
 }
 
 // Unsupported is returned for what a kind cannot do.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
+	"github.com/trainrun/trainrun/policy"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
@@ -50,6 +51,9 @@ type Options struct {
 // Result counts what an apply did.
 type Result struct {
 	Succeeded, Failed, Cancelled, Skipped, NotStarted, Updated int
+	// Stopped counts runs the early-stopping policy stopped: results, not
+	// failures.
+	Stopped int
 	// Unchanged counts instances that waited for upstream outputs and did
 	// not run: the outputs were the same.
 	Unchanged int
@@ -83,6 +87,9 @@ type Runtime struct {
 	// fixedInputs, for a rerun, are the input directories the run gets
 	// instead of its upstream instances' latest outputs.
 	fixedInputs map[string]string
+	// sweeps holds the early-stopping policy of each experiment that has
+	// one, for the apply under way; set before its runs start.
+	sweeps map[string]*stopper
 }
 
 func (r *Runtime) emit(ev Event) {
@@ -131,6 +138,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	if err := r.storeSnapshots(p); err != nil {
 		return res, err
 	}
+	r.sweeps = r.startSweeps(p)
 	git := gitInfo(r.Config.Dir)
 
 	par := opts.Parallelism
@@ -269,7 +277,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
 		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
-		"unchanged": res.Unchanged,
+		"unchanged": res.Unchanged, "stopped": res.Stopped,
 	}})
 	return res, nil
 }
@@ -318,6 +326,8 @@ func tally(res *Result, s providers.State) {
 		res.Succeeded++
 	case providers.Cancelled:
 		res.Cancelled++
+	case providers.Stopped:
+		res.Stopped++
 	default:
 		res.Failed++
 	}
@@ -468,7 +478,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 // retry decides whether a failed attempt is tried again, and clears the
 // way for it: the attempt's log is kept beside the run's results.
 func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries int, opts Options) bool {
-	if st.State != providers.Failed || run.Attempts > retries || stopped(opts.Stop) || ctx.Err() != nil {
+	if st.State != providers.Failed || run.Attempts > retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
 		return false
 	}
 	if h != nil {
@@ -509,12 +519,44 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 			r.streamLog(waitCtx, comp, h, run)
 		}()
 	}
-	st, err := comp.Wait(waitCtx, h)
+	var stops <-chan policy.Decision
+	if sw := r.sweepOf(run.Experiment); sw != nil {
+		stops = sw.watch(run.ID)
+		defer sw.unwatch(run.ID)
+	}
+	metricsCtx, stopMetrics := context.WithCancel(waitCtx)
+	defer stopMetrics()
+	metricsDone := r.followMetrics(metricsCtx, comp, run, h)
+	if run.StopReason != "" {
+		// Decided by an apply that was killed before the run ended.
+		r.stopRun(comp, run, h)
+	}
+	ended := make(chan waitResult, 1)
+	go func() {
+		st, err := comp.Wait(waitCtx, h)
+		ended <- waitResult{st, err}
+	}()
+	var st providers.Status
+	var err error
+	for waiting := true; waiting; {
+		select {
+		case w := <-ended:
+			st, err, waiting = w.st, w.err, false
+		case d := <-stops:
+			run.StopReason = d.Reason
+			if err := r.put(run); err != nil { // before it is stopped: a later apply finishes the stop
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
+			}
+			r.emit(Event{Type: RunStopping, Address: run.Address, RunID: run.ID, Reason: d.Reason})
+			r.stopRun(comp, run, h)
+		}
+	}
 	if err != nil && ctx.Err() == nil && isClosed(detached) {
 		stopWaiting()
 		if logDone != nil {
 			<-logDone
 		}
+		<-metricsDone
 		r.emit(Event{Type: RunDetached, Address: run.Address, RunID: run.ID, Compute: h.Compute, Started: run.StartedAt})
 		return st, true
 	}
@@ -541,8 +583,28 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 			<-logDone
 		}
 	}
+	drain(metricsDone, stopMetrics)
 	run.Attempts += st.Requeues // the compute started it again by itself: each time was an attempt
 	return st, false
+}
+
+type waitResult struct {
+	st  providers.Status
+	err error
+}
+
+// stopRun cancels a run its sweep's policy stopped (its StopReason is
+// recorded), without waiting: its end is waited for as any other, and its
+// slots are free as soon as it is over.
+func (r *Runtime) stopRun(comp providers.Compute, run *state.Run, h providers.Handle) {
+	addr, id := run.Address, run.ID
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := comp.Cancel(ctx, h); err != nil {
+			r.emit(Event{Type: Warning, Address: addr, RunID: id, Message: "stop: " + err.Error()})
+		}
+	}()
 }
 
 // logDrain is how long a run's log stream may go on once the run ended.
@@ -569,6 +631,15 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 	if superseded != "" && run.Status != providers.Succeeded {
 		run.Status, run.Reason = providers.Cancelled, superseded
 	}
+	switch {
+	case run.StopReason != "" && run.Status != providers.Succeeded:
+		run.Status, run.Reason = providers.Stopped, run.StopReason
+	case run.StopReason != "":
+		run.StopReason = "" // it ended by itself before the stop reached it
+	}
+	if sw := r.sweepOf(run.Experiment); sw != nil {
+		sw.end(run.ID)
+	}
 	var tail []string
 	safe := false // the collected log holds no secret in clear
 	if run.Handle != nil {
@@ -589,7 +660,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		}
 		switch outs := filepath.Join(dst, "outputs"); {
 		case run.Status != providers.Succeeded:
-			if superseded == "" { // a replaced run's last lines are no news
+			if superseded == "" && run.Status != providers.Stopped { // a replaced or stopped run's last lines are no news
 				tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
 			}
 		case emptyDir(outs):
@@ -659,7 +730,10 @@ func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 		Params:      a.Inputs.Params,
 		Settings:    a.Settings,
 		Status:      providers.Pending,
-		CreatedAt:   time.Now().UTC(),
+		// The policy its sweep stops runs with: a stopped run runs again
+		// when it changes.
+		EarlyStopping: a.EarlyStopping,
+		CreatedAt:     time.Now().UTC(),
 	}
 }
 

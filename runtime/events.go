@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
 )
 
 // EventType names what happened.
@@ -22,6 +23,8 @@ const (
 	RunSuperseded EventType = "run_superseded" // a newer apply runs the instance anew; Message: what happens to this run
 	RunDecided    EventType = "run_decided"    // upstream outputs known: Action says whether it runs, Reason why
 	RunDetached   EventType = "run_detached"   // apply stopped waiting; the run goes on
+	RunMetrics    EventType = "run_metrics"    // Metrics: a live run's latest values, at most once a second
+	RunStopping   EventType = "run_stopping"   // the sweep's early-stopping policy stops the run; Reason says why
 	InstanceSaved EventType = "instance_updated"
 	Interrupted   EventType = "interrupted" // Message says what happens now
 	ApplyDone     EventType = "apply_done"  // Counts summarise
@@ -46,6 +49,8 @@ type Event struct {
 	Started  *time.Time      `json:"started_at,omitempty"`
 	Counts   map[string]int  `json:"counts,omitempty"`
 	Action   string          `json:"action,omitempty"` // run_decided: submit, no-op or update
+	// Metrics are a live run's latest value of each metric (run_metrics).
+	Metrics map[string]state.Metric `json:"metrics,omitempty"`
 }
 
 // Sink receives events. It is called from many goroutines, one event at a

@@ -696,6 +696,14 @@ func (d *decoder) run(r *Run) error {
 			return d.stringsMapInto(&r.InputRuns)
 		case "cleaned":
 			return d.boolInto(&r.Cleaned)
+		case "early_stopping":
+			return d.stringInto(&r.EarlyStopping)
+		case "stop_reason":
+			return d.stringInto(&r.StopReason)
+		case "promoted_from":
+			return d.stringInto(&r.PromotedFrom)
+		case "promotion":
+			return d.stringInto(&r.Promotion)
 		}
 		return errSlow
 	})

@@ -49,6 +49,21 @@ type Run struct {
 	InputRuns map[string][]string `json:"input_runs,omitempty"`
 	// Cleaned says destroy removed the run's directory on its compute.
 	Cleaned bool `json:"cleaned,omitempty"`
+
+	// EarlyStopping is the early-stopping policy of the run's sweep when
+	// it was created (policy.Stopping.String), "" without one: a stopped
+	// run runs again when its sweep's policy changes.
+	EarlyStopping string `json:"early_stopping,omitempty"`
+	// StopReason is why the policy stops the run. It is recorded before
+	// the run is stopped, so that a later apply that re-attaches to the
+	// run finishes stopping it; the run then ends with status stopped and
+	// this reason.
+	StopReason string `json:"stop_reason,omitempty"`
+	// PromotedFrom is, for a run at a rung of successive halving above
+	// the first, the run at the rung below that earned the promotion;
+	// Promotion says how it ranked there.
+	PromotedFrom string `json:"promoted_from,omitempty"`
+	Promotion    string `json:"promotion,omitempty"`
 }
 
 // Settings are the parts of an instance that do not force a new run.

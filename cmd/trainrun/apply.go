@@ -112,6 +112,9 @@ func cmdApply(c *cli, args []string) int {
 	}
 	if !*asJSON {
 		fmt.Fprintf(c.stdout, "\nApply complete: %d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)
+		if res.Stopped > 0 {
+			fmt.Fprintf(c.stdout, ", %d stopped early", res.Stopped)
+		}
 		if res.Skipped > 0 {
 			fmt.Fprintf(c.stdout, ", %d skipped (upstream did not succeed)", res.Skipped)
 		}

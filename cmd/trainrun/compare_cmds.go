@@ -8,12 +8,15 @@ import (
 
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
 )
 
 func cmdCompare(c *cli, args []string) int {
 	fs := c.newFlags("compare", "[-json] [-sort METRIC] ADDR")
 	asJSON := fs.Bool("json", false, "print the table as one JSON document")
-	sortBy := fs.String("sort", "", "sort by `METRIC` ascending, or by -METRIC descending (a param works too)")
+	sortBy := fs.String("sort", "", "sort by `METRIC`, the best first (+METRIC ascending, -METRIC descending; a param works too); default: the experiment's objective")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 1
@@ -26,13 +29,17 @@ func cmdCompare(c *cli, args []string) int {
 	if !ok || name == "" || strings.ContainsAny(name, `[]."`) {
 		return c.errorf("compare takes an experiment, such as experiment.train, not %q: it shows all of the experiment's instances", pos[0])
 	}
+	opts := compare.Options{Sort: *sortBy, Metrics: func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }}
+	if cfg := c.quietConfig(); cfg != nil && cfg.Experiments[name] != nil {
+		opts.Objective = cfg.Experiments[name].Objective
+	}
 	st, err := c.openState()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
 	runs := compare.Latest(st.Runs(), name)
-	t, err := compare.Build(name, runs, *sortBy)
+	t, err := compare.BuildWith(name, runs, opts)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -51,14 +58,21 @@ func cmdCompare(c *cli, args []string) int {
 func writeCompare(c *cli, t *compare.Table) {
 	w := c.stdout
 	sorted := "by address"
-	if key, desc := strings.CutPrefix(t.Sort, "-"); t.Sort != "" {
-		sorted = "by " + key + map[bool]string{true: ", descending", false: ", ascending"}[desc]
+	if t.SortKey != "" {
+		sorted = "by " + t.SortKey + ", " + t.Sorted
+		if t.Sort == "" {
+			sorted += " (the objective)"
+		}
 	}
 	fmt.Fprintf(w, "experiment.%s: %d instances (the latest run of each), sorted %s.\n", t.Experiment, len(t.Rows), sorted)
 	if len(t.Metrics) > 0 {
 		var dirs []string
 		for _, m := range t.Metrics {
-			dirs = append(dirs, fmt.Sprintf("%s %s", m.Name, m.Better))
+			d := fmt.Sprintf("%s %s", m.Name, m.Better)
+			if !m.Declared && t.Objective != "" {
+				d += " (guessed)"
+			}
+			dirs = append(dirs, d)
 		}
 		fmt.Fprintf(w, "* marks the best value of each metric among succeeded runs (better: %s).\n", strings.Join(dirs, ", "))
 	}
@@ -73,7 +87,11 @@ func writeCompare(c *cli, t *compare.Table) {
 	cells := make([]string, 0, len(head))
 	for i := range t.Rows {
 		r := &t.Rows[i]
-		cells = append(cells[:0], r.RunID, string(r.Status))
+		status := string(r.Status)
+		if r.Promoted {
+			status += ", promoted"
+		}
+		cells = append(cells[:0], r.RunID, status)
 		for _, p := range t.Params {
 			v := "-"
 			if raw, ok := r.Params[p]; ok {
@@ -95,4 +113,9 @@ func writeCompare(c *cli, t *compare.Table) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	for _, r := range t.Rows {
+		if r.Status == providers.Stopped && r.Reason != "" {
+			fmt.Fprintf(w, "%s stopped: %s\n", r.RunID, r.Reason)
+		}
+	}
 }

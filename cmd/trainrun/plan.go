@@ -81,6 +81,8 @@ type planJSON struct {
 	FormatVersion string         `json:"format_version"`
 	Actions       []any          `json:"actions"` // environment actions first, then runs
 	Summary       map[string]int `json:"summary"`
+	// Sweeps are the policies of the sweeps whose runs the plan starts.
+	Sweeps []*planner.Sweep `json:"sweeps,omitempty"`
 }
 
 func writePlanJSON(w io.Writer, p *planner.Plan) {
@@ -96,7 +98,7 @@ func writePlanJSON(w io.Writer, p *planner.Plan) {
 	for _, a := range p.Actions {
 		actions = append(actions, a)
 	}
-	b, _ := json.MarshalIndent(planJSON{FormatVersion: "1", Actions: actions, Summary: p.Summary()}, "", "  ")
+	b, _ := json.MarshalIndent(planJSON{FormatVersion: "1", Actions: actions, Summary: p.Summary(), Sweeps: p.Sweeps}, "", "  ")
 	fmt.Fprintf(w, "%s\n", b)
 }
 
@@ -170,6 +172,12 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		}
 	}
 	if listed > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, s := range p.Sweeps {
+		fmt.Fprintf(w, "%s sweeps with %s.\n", s.Experiment, s)
+	}
+	if len(p.Sweeps) > 0 {
 		fmt.Fprintln(w)
 	}
 	if !p.Changes() {

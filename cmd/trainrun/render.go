@@ -140,6 +140,8 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return s + fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
+	case runtime.RunStopping:
+		return fmt.Sprintf("%s: stopping run %s: %s", who, ev.RunID, oneLine(ev.Reason))
 	case runtime.RunSuperseded:
 		what := "queued run superseded"
 		if ev.RunID != "" {
@@ -187,7 +189,7 @@ func oneLine(reason string) string {
 }
 
 func (r *renderer) paintState(s providers.State) string {
-	code := map[providers.State]string{providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33"}[s]
+	code := map[providers.State]string{providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33", providers.Stopped: "36"}[s]
 	return paint(r.color, code, string(s))
 }
 

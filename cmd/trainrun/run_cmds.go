@@ -74,10 +74,16 @@ func toJSON(r *state.Run) runJSON {
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
 	}
-	for k, m := range r.Metrics {
-		j.Metrics[k] = compare.Value(m.Value)
-	}
+	j.Metrics = jsonMetrics(r.Metrics)
 	return j
+}
+
+func jsonMetrics(m map[string]state.Metric) map[string]compare.Value {
+	out := make(map[string]compare.Value, len(m))
+	for k, v := range m {
+		out[k] = compare.Value(v.Value)
+	}
+	return out
 }
 
 func printJSON(w io.Writer, v any) {
@@ -134,11 +140,16 @@ func cmdStatus(c *cli, args []string) int {
 			return slices.ContainsFunc(all, func(in runtime.Instance) bool { return matchAddr(in.Address, in.Experiment, f) })
 		})
 	}
+	live := func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }
 	if asJSON {
 		out := []runJSON{}
 		for _, in := range list {
 			if in.Run != nil {
-				out = append(out, toJSON(in.Run))
+				j := toJSON(in.Run)
+				if in.Run.Live() {
+					j.Metrics = jsonMetrics(live(in.Run))
+				}
+				out = append(out, j)
 			}
 		}
 		printJSON(c.stdout, out)
@@ -148,6 +159,7 @@ func cmdStatus(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "No instances. Write a configuration ('trainrun init') and run 'trainrun apply'.")
 		return 0
 	}
+	best := bestOfObjectives(cfg, list)
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tSTATUS\tRUN\tAGE\tCOMPUTE\tMETRICS")
 	now := time.Now()
@@ -157,10 +169,55 @@ func cmdStatus(c *cli, args []string) int {
 			fmt.Fprintf(tw, "%s\tnever run\t-\t-\t-\t-\n", in.Address)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, metricsText(r.Metrics))
+		objective := ""
+		if cfg != nil && cfg.Experiments[in.Experiment] != nil && cfg.Experiments[in.Experiment].Objective != nil {
+			objective = cfg.Experiments[in.Experiment].Objective.Metric
+		}
+		m := metricsText(live(r), objective)
+		if best[r.ID] {
+			m = strings.Replace(m, " ", "* ", 1)
+			if !strings.Contains(m, "*") {
+				m += "*"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m)
 	}
 	tw.Flush()
+	if len(best) > 0 {
+		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
+	}
 	return 0
+}
+
+// bestOfObjectives returns the runs among list that have the best value of
+// their experiment's objective, among succeeded runs, as compare marks it.
+func bestOfObjectives(cfg *lang.Config, list []runtime.Instance) map[string]bool {
+	if cfg == nil {
+		return nil
+	}
+	byExp := map[string][]*state.Run{}
+	for _, in := range list {
+		if in.Run != nil {
+			byExp[in.Experiment] = append(byExp[in.Experiment], in.Run)
+		}
+	}
+	best := map[string]bool{}
+	for name, runs := range byExp {
+		exp := cfg.Experiments[name]
+		if exp == nil || exp.Objective == nil {
+			continue
+		}
+		t, err := compare.BuildWith(name, runs, compare.Options{Objective: exp.Objective})
+		if err != nil {
+			continue
+		}
+		for _, row := range t.Rows {
+			if row.IsBest(exp.Objective.Metric) {
+				best[row.RunID] = true
+			}
+		}
+	}
+	return best
 }
 
 // noInstance reports a status or runs filter that names no instance, in
@@ -197,13 +254,20 @@ func statusText(r *state.Run) string {
 	return s
 }
 
-func metricsText(m map[string]state.Metric) string {
+// metricsText lists metrics as NAME=VALUE, first (the objective) first,
+// then by name.
+func metricsText(m map[string]state.Metric, first string) string {
 	if len(m) == 0 {
 		return "-"
 	}
 	var parts []string
+	if v, ok := m[first]; ok {
+		parts = append(parts, fmt.Sprintf("%s=%s", first, strconv.FormatFloat(v.Value, 'g', 6, 64)))
+	}
 	for _, k := range sortedKeys(m) {
-		parts = append(parts, fmt.Sprintf("%s=%s", k, strconv.FormatFloat(m[k].Value, 'g', 6, 64)))
+		if k != first {
+			parts = append(parts, fmt.Sprintf("%s=%s", k, strconv.FormatFloat(m[k].Value, 'g', 6, 64)))
+		}
 	}
 	return strings.Join(parts, " ")
 }

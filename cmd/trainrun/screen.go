@@ -64,6 +64,7 @@ type screenRun struct {
 	Started time.Time
 	Ended   time.Time // when not Live
 	Reason  string
+	Metrics string   // the latest value of each metric, as status writes them
 	Log     []string // the log's last lines
 }
 
@@ -282,6 +283,9 @@ func runRow(r *screenRun, now time.Time, focused bool, seqW, addrW, stateW int) 
 	}
 	if r.Reason != "" && r.State != "succeeded" {
 		detail += ": " + r.Reason
+	}
+	if r.Metrics != "" {
+		detail += " · " + r.Metrics
 	}
 	addr := padRight(clip(r.Address, addrW), addrW)
 	return fmt.Sprintf("%s#%-*d %s  %-*s %7s  %s", mark, seqW, r.Seq, addr, stateW, r.State, elapsed, detail)
@@ -708,6 +712,15 @@ func (s *screen) event(ev runtime.Event) {
 			r.appendLog(ev.Line)
 		}
 		return // the log section shows it
+	case runtime.RunMetrics:
+		if r != nil {
+			r.Metrics = sanitize(metricsText(ev.Metrics, ""))
+		}
+		return // the runs section shows them
+	case runtime.RunStopping:
+		if r != nil {
+			r.State, r.Reason = "stopping", ev.Reason
+		}
 	case runtime.RunRetrying:
 		if r != nil {
 			r.State, r.Reason = "retrying", ev.Reason

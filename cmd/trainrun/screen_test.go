@@ -9,6 +9,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
 )
 
 var screenNow = time.Date(2026, 3, 4, 15, 4, 5, 0, time.UTC)
@@ -506,5 +507,28 @@ func TestScreenEvents(t *testing.T) {
 	}
 	if got := s.close(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines to print after the screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestScreenLiveMetrics: a live run's latest metrics show on its row, and
+// a run the sweep's policy stops says so and why.
+func TestScreenLiveMetrics(t *testing.T) {
+	s := newScreen()
+	started := screenNow
+	s.event(runtime.Event{Time: started, Type: runtime.RunStarted, Address: `experiment.t["q=1"]`, RunID: "r1", Compute: "here", Attempt: 1, Started: &started})
+	step := 3.0
+	s.event(runtime.Event{Time: started, Type: runtime.RunMetrics, Address: `experiment.t["q=1"]`, RunID: "r1",
+		Metrics: map[string]state.Metric{"val_loss": {Value: 0.91, Step: &step}, "acc": {Value: 0.5}}})
+	n := len(s.v.Events)
+	row := runRow(s.v.Runs[0], started.Add(time.Second), false, 1, 20, 9)
+	if !strings.HasSuffix(row, "run r1 on here · acc=0.5 val_loss=0.91") {
+		t.Errorf("row %q does not end with the metrics", row)
+	}
+	s.event(runtime.Event{Time: started, Type: runtime.RunStopping, Address: `experiment.t["q=1"]`, RunID: "r1", Reason: "median stopping at step 3: val_loss 0.91 worse than median 0.5 of 4 runs"})
+	if r := s.v.Runs[0]; r.State != "stopping" || !strings.HasPrefix(r.Reason, "median stopping at step 3") {
+		t.Errorf("after run_stopping: %+v", r)
+	}
+	if len(s.v.Events) != n+1 || !strings.Contains(s.v.Events[n], "stopping run r1: median stopping at step 3") {
+		t.Errorf("events %q: want the metrics left out and the stop in", s.v.Events)
 	}
 }

@@ -400,6 +400,9 @@ func (w *watch) apply(ctx context.Context, rt *runtime.Runtime, p *planner.Plan)
 
 func resultLine(res runtime.Result) string {
 	parts := []string{fmt.Sprintf("%d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)}
+	if res.Stopped > 0 {
+		parts = append(parts, fmt.Sprintf("%d stopped early", res.Stopped))
+	}
 	if res.Skipped > 0 {
 		parts = append(parts, fmt.Sprintf("%d skipped", res.Skipped))
 	}

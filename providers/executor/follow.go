@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,11 +28,29 @@ type Follow struct {
 	MinDelay, MaxDelay time.Duration
 }
 
+// OrEmpty returns open, except that a file that does not exist reads as
+// empty: a run creates its metrics file when it writes its first metric.
+func OrEmpty(open func(ctx context.Context, off int64) (io.ReadCloser, error)) func(ctx context.Context, off int64) (io.ReadCloser, error) {
+	return func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		rc, err := open(ctx, off)
+		if errors.Is(err, fs.ErrNotExist) {
+			return io.NopCloser(strings.NewReader("")), nil
+		}
+		return rc, err
+	}
+}
+
 // Follower returns a reader of the log that blocks for new output until the
 // run is final and the log is drained (then io.EOF), or ctx is done (then
 // ctx's error). rc, if not nil, is the log already open at offset 0.
 func (f Follow) Follower(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
-	fl := &follower{Follow: f, ctx: ctx, rc: rc}
+	return f.FollowerAt(ctx, rc, 0)
+}
+
+// FollowerAt is Follower for a log read from byte offset off: rc, if not
+// nil, is the log already open there.
+func (f Follow) FollowerAt(ctx context.Context, rc io.ReadCloser, off int64) io.ReadCloser {
+	fl := &follower{Follow: f, ctx: ctx, rc: rc, off: off}
 	// A read blocked on a connection that went away ends with ctx.
 	fl.stop = context.AfterFunc(ctx, func() { fl.setReader(nil) })
 	return fl

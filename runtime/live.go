@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
+)
+
+// Live metrics
+//
+// While apply waits for a run, it reads the run's metrics file from its
+// compute as the run writes it (providers.MetricsReader: the local file,
+// streamed over SSH, read from Slurm's shared workdir). Every line is
+// copied to the run's directory of results (.trainrun/runs/ID/metrics.jsonl,
+// where the collected file lands when the run ends), so that status,
+// compare and the web UI read a live run's latest metrics where they read a
+// finished run's: LiveMetrics is that one place. Every point goes to the
+// sweep's early-stopping policy, if it has one, and the latest values
+// reach the views as RunMetrics events, at most once a second per run.
+
+// metricsFile is the name of a run's metrics in its directory of results.
+const metricsFile = "metrics.jsonl"
+
+// metricsEvery bounds how often a live run's latest metrics are sent as an
+// event.
+const metricsEvery = time.Second
+
+// LiveMetrics returns the latest value of each metric of run: what its
+// record holds once it ended; while it is live, what the apply that follows
+// it has copied so far under dataDir (the project's .trainrun). Nil when
+// there is none.
+func LiveMetrics(dataDir string, run *state.Run) map[string]state.Metric {
+	if !run.Live() || dataDir == "" {
+		return run.Metrics
+	}
+	f, err := openNoFollow(filepath.Join(dataDir, "runs", run.ID, metricsFile), os.O_RDONLY, 0)
+	if err != nil {
+		return run.Metrics
+	}
+	defer f.Close()
+	m, _ := latestMetrics(f, "")
+	if m == nil {
+		return run.Metrics
+	}
+	return m
+}
+
+// openNoFollow opens a file of trainrun's own, never through a symlink.
+func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(path, flag|syscall.O_NOFOLLOW, perm)
+}
+
+// followMetrics reads the metrics of run, whose current attempt h is, from
+// comp until the run is final or ctx is done; then done is closed. Each
+// point goes to the run's sweep (if its experiment has a policy) and, at
+// most once a second, the latest values to the views.
+func (r *Runtime) followMetrics(ctx context.Context, comp providers.Compute, run *state.Run, h providers.Handle) (done <-chan struct{}) {
+	ch := make(chan struct{})
+	mr, ok := comp.(providers.MetricsReader)
+	if !ok {
+		close(ch)
+		return ch
+	}
+	sw := r.sweepOf(run.Experiment)
+	id, addr := run.ID, run.Address
+	go func() {
+		defer close(ch)
+		rc, err := mr.Metrics(ctx, h, 0, true)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.emit(Event{Type: Warning, Address: addr, RunID: id, Message: "follow metrics: " + err.Error()})
+			}
+			return
+		}
+		defer rc.Close()
+		var copyTo io.Writer = io.Discard
+		dir := r.runDir(id)
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			// Each attempt starts its file anew.
+			if f, err := openNoFollow(filepath.Join(dir, metricsFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+				defer f.Close()
+				copyTo = f
+			}
+		}
+		lm := &liveMetrics{r: r, id: id, addr: addr, sw: sw, counts: map[string]float64{}}
+		readPoints(io.TeeReader(rc, copyTo), "", lm.point)
+		lm.flush()
+	}()
+	return ch
+}
+
+// liveMetrics takes the points of one run's metrics as they come.
+type liveMetrics struct {
+	r      *Runtime
+	id     string
+	addr   string
+	sw     *stopper
+	counts map[string]float64 // reports per metric: the step of a point without one
+
+	latest  map[string]state.Metric
+	changed bool
+	sent    time.Time
+}
+
+func (lm *liveMetrics) point(p Point) {
+	lm.counts[p.Name]++
+	step := lm.counts[p.Name]
+	if p.Step != nil {
+		step = *p.Step
+	}
+	if lm.sw != nil && p.Name == lm.sw.metric() {
+		lm.sw.report(lm.id, step, p.Value)
+	}
+	if lm.latest == nil {
+		lm.latest = map[string]state.Metric{}
+	}
+	lm.latest[p.Name] = state.Metric{Value: p.Value, Step: p.Step, Time: p.Time}
+	lm.changed = true
+	if now := time.Now(); now.Sub(lm.sent) >= metricsEvery {
+		lm.flush()
+	}
+}
+
+// flush sends the latest values, if they changed since last sent.
+func (lm *liveMetrics) flush() {
+	if !lm.changed {
+		return
+	}
+	m := make(map[string]state.Metric, len(lm.latest))
+	for k, v := range lm.latest {
+		m[k] = v
+	}
+	lm.changed, lm.sent = false, time.Now()
+	lm.r.emit(Event{Type: RunMetrics, Address: lm.addr, RunID: lm.id, Metrics: m})
+}
+
+// drain waits for a follower to read what is left once its run ended, for
+// at most logDrain; then it stops it.
+func drain(done <-chan struct{}, stop context.CancelFunc) {
+	select {
+	case <-done:
+	case <-time.After(logDrain):
+		stop()
+		<-done
+	}
+}
