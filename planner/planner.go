@@ -98,6 +98,14 @@ type Action struct {
 	// EarlyStopping is the early-stopping policy of the instance's sweep
 	// (policy.Stopping.String), "" without one: recorded with its run.
 	EarlyStopping string `json:"-"`
+	// AwaitsPromotion, for an instance above the first rung of successive
+	// halving, says it runs only if apply promotes its point from the
+	// instance at the rung below (From) as that rung fills. The action is
+	// Pending meanwhile.
+	AwaitsPromotion *Promotion `json:"awaits_promotion,omitempty"`
+	// Promotion says what the promotion of an instance above the first
+	// rung rests on, once it is promoted.
+	Promotion *Promotion `json:"promotion,omitempty"`
 
 	// For Resolve and saved plans, while Pending is not empty: the
 	// outputs hashes of the other upstream instances, the fingerprint with
@@ -232,6 +240,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 		planned[inst.Address] = a
 		p.Actions = append(p.Actions, a)
 	}
+	planHalving(cfg, st, p.Actions)
 	p.Sweeps = sweeps(cfg, p.Actions)
 	p.Environments = envs.actions(p.Actions)
 	kinds := make(map[string]string, len(cfg.Computes))

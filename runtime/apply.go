@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -54,6 +55,9 @@ type Result struct {
 	// Stopped counts runs the early-stopping policy stopped: results, not
 	// failures.
 	Stopped int
+	// NotPromoted counts instances of successive halving that waited for
+	// a promotion their point did not earn.
+	NotPromoted int
 	// Unchanged counts instances that waited for upstream outputs and did
 	// not run: the outputs were the same.
 	Unchanged int
@@ -126,6 +130,11 @@ type outcome struct {
 	ok      bool
 	skipped bool
 	run     *state.Run
+	// reached says run is how the action ended: its run's end, or its
+	// current run (no run started for it: not started, skipped).
+	reached bool
+	// notPromoted says successive halving did not promote the instance.
+	notPromoted bool
 }
 
 // Apply carries out p. It returns an error only when trainrun itself could
@@ -139,6 +148,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		return res, err
 	}
 	r.sweeps = r.startSweeps(p)
+	halvings := r.startHalving(p)
 	git := gitInfo(r.Config.Dir)
 
 	par := opts.Parallelism
@@ -148,12 +158,18 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	if par <= 0 {
 		par = DefaultParallelism
 	}
+	rungs := 1
+	for _, hv := range halvings {
+		rungs = max(rungs, len(hv.rungs))
+	}
 	sched, base := r.scheduler(par, func(e string) int {
 		if x := r.Config.Experiments[e]; x != nil {
 			return x.MaxConcurrent
 		}
 		return 0
-	}, len(p.Actions))
+	}, len(p.Actions)*rungs)
+	// slot is the place of the action at pos in the lines for slots.
+	slot := func(pos int) int { return base + priority(p.Actions[pos], pos, len(p.Actions), rungs) }
 	outcomes := make(map[string]*outcome, len(p.Actions))
 	for _, a := range p.Actions {
 		outcomes[a.Address] = &outcome{done: make(chan struct{})}
@@ -177,7 +193,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	for pos, a := range p.Actions {
 		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
-				sched.enqueue(base+pos, a.Instance, comp)
+				sched.enqueue(slot(pos), a.Instance, comp)
 			}
 		}
 	}
@@ -189,16 +205,44 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			out.run = a.Prior
 			b := boardings[pos]
 			defer func() { r.land(b, out.run, out.ok) }()
+			// A rung of successive halving hears how each of its
+			// instances that may run ended.
+			if hv := halvings[a.Instance.Experiment]; hv != nil && (runs(a) || a.AwaitsPromotion != nil) {
+				defer func() {
+					if !out.notPromoted {
+						var run *state.Run
+						if out.reached {
+							run = out.run
+						}
+						hv.ended(a.Instance.Rung, a.Instance.Point, run)
+					}
+				}()
+			}
 			switch {
 			case b.join != nil:
 				out.run, out.ok = r.joined(ctx, b, opts)
+				out.reached = out.run != nil
 				return
 			case b.ended != nil:
-				out.run, out.ok = b.ended, b.ended.Status == providers.Succeeded
+				out.run, out.ok, out.reached = b.ended, b.ended.Status == providers.Succeeded, true
 				return
 			}
 			ctx := b.ctx // cancelled when a newer apply supersedes the action
 			r.takeOff(b)
+			if a.AwaitsPromotion != nil {
+				pr, ok := halvings[a.Instance.Experiment].await(ctx, opts, a)
+				if !ok {
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
+				r.emit(promoted(a, pr))
+				if !pr.promoted {
+					// Its rung heard of it when it was told.
+					out.skipped, out.notPromoted = true, true
+					count(func(r *Result) { r.NotPromoted++ })
+					return
+				}
+			}
 			for _, dep := range a.Instance.DependsOn {
 				up := outcomes[dep]
 				if up == nil {
@@ -236,7 +280,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 					r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
 					return
 				}
-				out.ok, out.run = true, run
+				out.ok, out.run, out.reached = true, run, true
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
 			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
@@ -246,25 +290,25 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				if !found {
 					// Its next attempt is still to be started: start it
 					// now, under the same run id.
-					run, started = r.runAction(ctx, sched, base+pos, a, git, opts, run)
+					run, started = r.runAction(ctx, sched, slot(pos), a, git, opts, run)
 				}
 				out.run = run
 				if !started {
 					count(func(r *Result) { r.NotStarted++ })
 					return
 				}
-				out.ok = run.Status == providers.Succeeded
+				out.ok, out.reached = run.Status == providers.Succeeded, true
 				count(func(res *Result) { tally(res, run.Status) })
 			case a.Action == planner.NoOp && !b.restart:
-				out.ok = true
+				out.ok, out.reached = true, true
 			case a.Action == planner.Submit || b.restart:
-				run, started := r.runAction(ctx, sched, base+pos, a, git, opts, nil)
+				run, started := r.runAction(ctx, sched, slot(pos), a, git, opts, nil)
 				out.run = run
 				if !started {
 					count(func(r *Result) { r.NotStarted++ })
 					return
 				}
-				out.ok = run.Status == providers.Succeeded
+				out.ok, out.reached = run.Status == providers.Succeeded, true
 				count(func(res *Result) { tally(res, run.Status) })
 			}
 		})
@@ -277,7 +321,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
 		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
-		"unchanged": res.Unchanged, "stopped": res.Stopped,
+		"unchanged": res.Unchanged, "stopped": res.Stopped, "not_promoted": res.NotPromoted,
 	}})
 	return res, nil
 }
@@ -718,7 +762,7 @@ func (r *Runtime) failEarly(a *planner.Action, git *state.Git, reason string) *s
 
 func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 	inst := a.Instance
-	return &state.Run{
+	run := &state.Run{
 		ID:          state.NewRunID(),
 		Address:     inst.Address,
 		Experiment:  inst.Experiment,
@@ -735,6 +779,10 @@ func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 		EarlyStopping: a.EarlyStopping,
 		CreatedAt:     time.Now().UTC(),
 	}
+	if a.Promotion != nil {
+		run.PromotedFrom, run.Promotion = a.Promotion.Run, a.Promotion.Reason
+	}
+	return run
 }
 
 // runDir is where a run's results are collected.
@@ -747,10 +795,18 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 	if m == nil || m.ID != a.Inputs.Snapshot {
 		return nil, fmt.Errorf("no snapshot of %s", inst.SourceDir)
 	}
-	files := make([]providers.File, len(m.Entries))
-	for i, e := range m.Entries {
-		files[i] = providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash), Hash: e.Hash}
+	resume, prefix, err := r.resumeFiles(a)
+	if err != nil {
+		return nil, err
 	}
+	files := make([]providers.File, 0, len(m.Entries)+len(resume))
+	for _, e := range m.Entries {
+		if prefix != "" && (e.Path == prefix || strings.HasPrefix(e.Path, prefix+"/")) {
+			continue // the rung below's checkpoint takes its place
+		}
+		files = append(files, providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash), Hash: e.Hash})
+	}
+	files = append(files, resume...)
 	env := RunEnv(inst, run.ID)
 	inputs, inputRuns, err := r.inputDirs(run.ID, inst)
 	if err != nil {
@@ -773,6 +829,37 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		Timeout:    inst.Timeout,
 		Outputs:    inst.Outputs,
 	}, nil
+}
+
+// resumeFiles returns, for a promoted instance of a successive-halving
+// sweep that resumes (resume_from), the files of its resume path among the
+// collected outputs of the run at the rung below that earned the
+// promotion, and that path: the run finds them in its working directory,
+// where that run left them.
+func (r *Runtime) resumeFiles(a *planner.Action) ([]providers.File, string, error) {
+	exp := r.Config.Experiments[a.Instance.Experiment]
+	if exp == nil || exp.Halving == nil || exp.Halving.ResumeFrom == "" || a.Instance.Rung == 0 || a.Promotion == nil || a.Promotion.Run == "" {
+		return nil, "", nil
+	}
+	prefix := strings.TrimSuffix(path.Clean(exp.Halving.ResumeFrom), "/")
+	from, ok := r.State.Get(a.Promotion.Run)
+	if !ok || from.Status != providers.Succeeded || from.Outputs == "" {
+		return nil, "", fmt.Errorf("resume_from: run %s at the rung below has no collected outputs", a.Promotion.Run)
+	}
+	if from.Outputs == planner.EmptyOutputs {
+		return nil, prefix, nil
+	}
+	m, err := r.Store.LoadManifest(from.Outputs)
+	if err != nil {
+		return nil, "", fmt.Errorf("resume_from: outputs of run %s: %w", from.ID, err)
+	}
+	var files []providers.File
+	for _, e := range m.Entries {
+		if e.Path == prefix || strings.HasPrefix(e.Path, prefix+"/") {
+			files = append(files, providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash), Hash: e.Hash})
+		}
+	}
+	return files, prefix, nil
 }
 
 // RunEnv is the environment SPEC §4 gives a run, except what its compute

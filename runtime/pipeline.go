@@ -31,8 +31,8 @@ func (r *Runtime) resolve(a *planner.Action, outcomes map[string]*outcome) bool 
 		r.emit(Event{Type: RunSkipped, Address: a.Address, Reason: err.Error()})
 		return false
 	}
-	if !wasPending {
-		return true
+	if !wasPending || a.Promotion != nil && a.Action == planner.Submit {
+		return true // the plan, or its promotion, said it runs
 	}
 	ev := Event{Type: RunDecided, Address: a.Address, Action: a.Action, Reason: strings.Join(a.Reasons, "; ")}
 	if a.Prior != nil {

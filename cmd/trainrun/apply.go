@@ -130,6 +130,9 @@ func cmdApply(c *cli, args []string) int {
 		if res.Unchanged > 0 {
 			fmt.Fprintf(c.stdout, ", %d unchanged (same upstream outputs)", res.Unchanged)
 		}
+		if res.NotPromoted > 0 {
+			fmt.Fprintf(c.stdout, ", %d not promoted", res.NotPromoted)
+		}
 		fmt.Fprintln(c.stdout, ".")
 	}
 	if !res.OK() {

@@ -153,7 +153,16 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 			fmt.Fprintf(w, "        %s\n", r)
 		}
 	}
+	awaiting := map[string]int{} // by experiment: instances waiting for a promotion
+	var awaitOrder []string
 	for _, a := range p.Actions {
+		if a.AwaitsPromotion != nil && !showAll {
+			if awaiting[a.Instance.Experiment] == 0 {
+				awaitOrder = append(awaitOrder, a.Instance.Experiment)
+			}
+			awaiting[a.Instance.Experiment]++
+			continue
+		}
 		if a.Action == planner.NoOp && !showAll && (a.Prior == nil || !a.Prior.Live()) {
 			continue
 		}
@@ -170,6 +179,15 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		for _, r := range a.Reasons {
 			fmt.Fprintf(w, "        %s\n", r)
 		}
+	}
+	for _, name := range awaitOrder {
+		if listed == 0 {
+			fmt.Fprintln(w, "trainrun will perform these actions:")
+			fmt.Fprintln(w)
+		}
+		listed++
+		fmt.Fprintf(w, "  %s experiment.%s: %s\n", paint(color, actionColor[planner.Pending], symbols[planner.Pending]+" await"), name,
+			plural(awaiting[name], "instance at a higher rung waits", "instances at higher rungs wait")+" for promotion (-show-unchanged lists them)")
 	}
 	if listed > 0 {
 		fmt.Fprintln(w)
@@ -198,8 +216,17 @@ func summaryLine(p *planner.Plan) string {
 		fmt.Sprintf("%d to submit", s[planner.Submit]),
 		fmt.Sprintf("%d to update", s[planner.Update]),
 		fmt.Sprintf("%d to destroy", s[planner.Destroy]))
-	if n := s[planner.Pending]; n > 0 {
+	promotions := 0
+	for _, a := range p.Actions {
+		if a.AwaitsPromotion != nil {
+			promotions++
+		}
+	}
+	if n := s[planner.Pending] - promotions; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d pending upstream", n))
+	}
+	if promotions > 0 {
+		parts = append(parts, fmt.Sprintf("%d awaiting promotion", promotions))
 	}
 	return fmt.Sprintf("Plan: %s, %d unchanged.", strings.Join(parts, ", "), s[planner.NoOp])
 }
@@ -243,4 +270,12 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, save
 		}
 	}
 	return p, nil
+}
+
+// plural writes n with the singular or plural phrase.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -154,6 +154,9 @@ func (r *renderer) describe(ev runtime.Event) string {
 	case runtime.RunDecided:
 		switch ev.Action {
 		case planner.NoOp:
+			if ev.RunID == "" { // it never ran: not promoted
+				return fmt.Sprintf("%s: %s", who, ev.Reason)
+			}
 			return fmt.Sprintf("%s: not run again: %s (run %s stays current)", who, ev.Reason, ev.RunID)
 		case planner.Submit:
 			return fmt.Sprintf("%s: will run: %s", who, ev.Reason)

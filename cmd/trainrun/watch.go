@@ -415,6 +415,9 @@ func resultLine(res runtime.Result) string {
 	if res.Updated > 0 {
 		parts = append(parts, fmt.Sprintf("%d updated", res.Updated))
 	}
+	if res.NotPromoted > 0 {
+		parts = append(parts, fmt.Sprintf("%d not promoted", res.NotPromoted))
+	}
 	return strings.Join(parts, ", ")
 }
 
