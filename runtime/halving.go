@@ -146,6 +146,14 @@ func (hv *halving) advanceLocked(k int) {
 		ch <- promotion{reason: reason}
 		delete(next.waiting, point)
 		next.open--
+		// Nor is it promoted further up.
+		for j := k + 2; j < len(hv.rungs); j++ {
+			if ch := hv.rungs[j].waiting[point]; ch != nil {
+				ch <- promotion{reason: "no run at " + hv.h.RungName(j-1)}
+				delete(hv.rungs[j].waiting, point)
+				hv.rungs[j].open--
+			}
+		}
 	}
 	hv.advanceLocked(k + 1)
 }
