@@ -147,6 +147,19 @@ type RunSpec struct {
 	Launcher Launcher
 }
 
+// InputCopier is implemented by computes that give a run copies of its
+// inputs on their machine (in the run's directory) instead of the
+// directories of RunSpec.Inputs themselves.
+type InputCopier interface {
+	// CopiesInputs reports whether runs get copies.
+	CopiesInputs() bool
+	// InputFiles hashes the copies run h was given, as they are now: input
+	// name → its files (Path relative to the input's directory, Mode,
+	// Hash; no Blob), so that trainrun can tell whether the run changed
+	// them.
+	InputFiles(ctx context.Context, h Handle) (map[string][]File, error)
+}
+
 // Handle says where a submitted run lives, so that any later trainrun
 // process can find it again. It is recorded in state before apply moves on.
 type Handle struct {

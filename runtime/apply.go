@@ -688,6 +688,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 	safe := false // the collected log holds no secret in clear
 	if run.Handle != nil {
 		dst := r.runDir(run.ID)
+		// Collected before (a re-attached run whose end was not recorded):
+		// replaced, read-only as it is.
+		_ = snapshot.SetReadOnly(filepath.Join(dst, "outputs"), false)
 		if err := comp.Collect(ctx, *run.Handle, spec, dst, st.State == providers.Succeeded); err != nil {
 			if run.Status == providers.Succeeded {
 				run.Status, run.Reason = providers.Failed, "collect outputs: "+err.Error()
@@ -696,13 +699,21 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 		run.Dir = dst
+		if problem := r.checkInputs(ctx, comp, run); problem != "" {
+			if run.Status == providers.Succeeded {
+				run.Status, run.Reason = providers.Failed, problem
+			} else {
+				run.Reason = problem + "; " + run.Reason
+			}
+		}
 		safe = r.redactLog(run, filepath.Join(dst, "log"))
 		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
 		run.Metrics = metrics
 		for _, p := range problems {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: p})
 		}
-		switch outs := filepath.Join(dst, "outputs"); {
+		outs := filepath.Join(dst, "outputs")
+		switch {
 		case run.Status != providers.Succeeded:
 			if superseded == "" && run.Status != providers.Stopped { // a replaced or stopped run's last lines are no news
 				tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
@@ -714,6 +725,12 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 				run.Outputs = m.ID
 			} else if !errors.Is(err, os.ErrNotExist) {
 				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store outputs: " + err.Error()})
+			}
+		}
+		if run.Status == providers.Succeeded {
+			// What downstream runs read: never written again.
+			if err := snapshot.SetReadOnly(outs, true); err != nil {
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "make outputs read-only: " + err.Error()})
 			}
 		}
 	}
@@ -932,6 +949,9 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 			if err := os.Symlink(dirs[i], filepath.Join(dir, entry)); err != nil && !os.IsExist(err) {
 				return nil, nil, err
 			}
+		}
+		if err := os.Chmod(dir, 0o555); err != nil {
+			return nil, nil, err
 		}
 		out[name] = dir
 	}

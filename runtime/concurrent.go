@@ -47,6 +47,7 @@ type shared struct {
 	nextPos int                  // the next free plan position
 	flights map[string][]*flight // by address, until they land
 	byRun   map[string]*flight   // by run id, until they land
+	inputs  *inputGuard          // made on first use
 }
 
 func (r *Runtime) shared() *shared {

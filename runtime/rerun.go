@@ -122,6 +122,11 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 // directory, from the content store by their recorded content hashes.
 func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string, error) {
 	out := map[string]string{}
+	defer func() {
+		for _, dir := range out {
+			_ = snapshot.SetReadOnly(dir, true) // as any run's inputs
+		}
+	}()
 	for key, hashes := range orig.Inputs.Upstream {
 		name, ok := strings.CutPrefix(key, "input.")
 		if !ok {

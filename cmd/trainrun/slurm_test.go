@@ -241,3 +241,52 @@ experiment "hostile" {
 		t.Errorf("%d sbatch calls, want 1", n)
 	}
 }
+
+// Inputs reach Slurm jobs as read-only copies in the run's directory on
+// the shared filesystem (SPEC §8); a job that writes one anyway (root
+// ignores modes) fails, naming the input, and the upstream's outputs here
+// are untouched.
+func TestSlurmInputsReadOnly(t *testing.T) {
+	p, env := slurmProject(t, map[string]string{
+		"trainrun.hcl": `
+compute "slurm" "cluster" {
+  workdir = "work"
+}
+
+experiment "prep" {
+  compute = compute.cluster
+  shell   = "echo 'rows v1' > $TRAINRUN_OUTPUTS_DIR/data.txt"
+}
+
+experiment "train" {
+  compute = compute.cluster
+  inputs  = { data = experiment.prep.outputs }
+  shell   = "echo \"read: $(cat $TRAINRUN_INPUT_DATA/data.txt) mode $(stat -c %a $TRAINRUN_INPUT_DATA/data.txt) $(stat -c %a $TRAINRUN_INPUT_DATA)\""
+}
+
+experiment "vandal" {
+  compute = compute.cluster
+  inputs  = { data = experiment.prep.outputs }
+  shell   = "chmod -R u+w $TRAINRUN_INPUT_DATA; echo junk >> $TRAINRUN_INPUT_DATA/data.txt; touch $TRAINRUN_INPUT_DATA/extra"
+}
+`,
+	})
+	res := p.must(1, env, "apply", "-auto-approve")
+	if want := "experiment.vandal: failed"; !strings.Contains(res.stdout, want) ||
+		!strings.Contains(res.stdout, "input data was changed while the run ran (its copy on the compute: data.txt modified, extra added)") {
+		t.Errorf("apply:\n%s", res)
+	}
+	logs := p.must(0, env, "logs", "experiment.train")
+	if !strings.Contains(logs.stdout, "read: rows v1 mode 444 555") {
+		t.Errorf("train's log:\n%s", logs)
+	}
+	for _, st := range p.status(env) {
+		if st.Address != "experiment.prep" {
+			continue
+		}
+		b, err := os.ReadFile(p.path(".trainrun/runs/" + st.ID + "/outputs/data.txt"))
+		if err != nil || string(b) != "rows v1\n" {
+			t.Errorf("prep's collected outputs: %q, %v", b, err)
+		}
+	}
+}

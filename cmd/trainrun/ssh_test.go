@@ -584,3 +584,64 @@ experiment "x" {
 		})
 	}
 }
+
+// Inputs reach runs on an SSH machine as read-only copies in the run's
+// directory (SPEC §8): a write by mistake is refused, and a run that gives
+// itself the permission back and writes anyway fails, naming the input;
+// the upstream's outputs here are untouched.
+func TestSSHInputsReadOnly(t *testing.T) {
+	s := sshServer(t, sshtest.Options{})
+	wd := remoteDir(t, s)
+	p := newProject(t, map[string]string{
+		"trainrun.hcl": sshCompute("box", s, wd, "") + `
+experiment "prep" {
+  compute = compute.box
+  shell   = "echo 'rows v1' > $TRAINRUN_OUTPUTS_DIR/data.txt"
+  sweep {
+    grid = { shard = [1, 2] }
+  }
+}
+
+experiment "train" {
+  compute = compute.box
+  inputs  = { data = experiment.prep["shard=1"].outputs, all = experiment.prep.outputs }
+  shell   = "echo \"read: $(cat $TRAINRUN_INPUT_DATA/data.txt) $(ls $TRAINRUN_INPUT_ALL | tr '\\n' ' ')\"; echo junk >> $TRAINRUN_INPUT_DATA/data.txt || echo 'write refused'"
+}
+
+experiment "vandal" {
+  compute = compute.box
+  inputs  = { all = experiment.prep.outputs }
+  shell   = "chmod -R u+w $TRAINRUN_INPUT_ALL && echo junk >> $TRAINRUN_INPUT_ALL/shard=2/data.txt"
+}
+`,
+	})
+	res := p.must(1, nil, "apply", "-auto-approve")
+	logs := p.must(0, nil, "logs", "experiment.train")
+	for _, want := range []string{"read: rows v1 shard=1 shard=2", "Permission denied", "write refused"} {
+		if !strings.Contains(logs.stdout, want) {
+			t.Errorf("train's log lacks %q:\n%s", want, logs)
+		}
+	}
+	for _, want := range []string{
+		"experiment.train: succeeded",
+		"experiment.vandal: failed",
+		"input all (shard=2) was changed while the run ran (its copy on the compute: data.txt modified)",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("apply lacks %q:\n%s", want, res)
+		}
+	}
+	for _, st := range p.status(nil) {
+		if !strings.HasPrefix(st.Address, "experiment.prep") {
+			continue
+		}
+		b, err := os.ReadFile(p.path(".trainrun/runs/" + st.ID + "/outputs/data.txt"))
+		if err != nil || string(b) != "rows v1\n" {
+			t.Errorf("%s's collected outputs: %q, %v", st.Address, b, err)
+		}
+	}
+	plan := p.must(2, nil, "plan", "-detailed-exitcode")
+	if strings.Contains(plan.stdout, "submit experiment.prep") || !strings.Contains(plan.stdout, "submit experiment.vandal") {
+		t.Errorf("after the failed run, the plan:\n%s", plan.stdout)
+	}
+}

@@ -145,7 +145,19 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 	if err := e.Put(ctx, src, spec.Files); err != nil {
 		return providers.Handle{}, err
 	}
-	env, err := c.env(spec, dir)
+	inputs := spec.Inputs
+	if c.CopiesInputs() {
+		// The directories are on this machine, not on the compute's.
+		names, err := PutInputs(ctx, e, spec.Inputs, dir)
+		if err != nil {
+			return providers.Handle{}, err
+		}
+		inputs = make(map[string]string, len(names))
+		for _, n := range names {
+			inputs[n] = path.Join(dir, inputsDir, n)
+		}
+	}
+	env, err := c.env(spec, dir, inputs)
 	if err != nil {
 		return providers.Handle{}, err
 	}
@@ -153,7 +165,7 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 		// The environment starts the command (a container); the wrapper
 		// runs what it says, so a run is started one way on every compute.
 		argv, err = spec.Launcher.Launch(providers.Launch{
-			RunDir: dir, WorkDir: src, Argv: argv, Env: passedNames(spec), Mounts: inputDirs(spec), GPUs: spec.GPUs,
+			RunDir: dir, WorkDir: src, Argv: argv, Env: passedNames(spec), Mounts: inputDirs(inputs), GPUs: spec.GPUs,
 		})
 		if err != nil {
 			return providers.Handle{}, err
@@ -205,8 +217,8 @@ func Command(spec *providers.RunSpec) ([]string, error) {
 // env returns the run's environment: BaseEnv, then spec.Env, then what the
 // compute owns (TRAINRUN_OUTPUTS_DIR, TRAINRUN_METRICS_FILE,
 // TRAINRUN_INPUT_*, CUDA_VISIBLE_DEVICES), later ones winning.
-func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
-	m := make(map[string]string, len(c.o.BaseEnv)+len(spec.Env)+4+len(spec.Inputs))
+func (c *Compute) env(spec *providers.RunSpec, dir string, inputs map[string]string) ([]string, error) {
+	m := make(map[string]string, len(c.o.BaseEnv)+len(spec.Env)+4+len(inputs))
 	for _, kv := range c.o.BaseEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
@@ -217,7 +229,7 @@ func (c *Compute) env(spec *providers.RunSpec, dir string) ([]string, error) {
 	}
 	m["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
 	m["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
-	for name, p := range spec.Inputs {
+	for name, p := range inputs {
 		m["TRAINRUN_INPUT_"+strings.ToUpper(name)] = p
 	}
 	if len(spec.GPUs) > 0 {
@@ -259,13 +271,30 @@ func passedNames(spec *providers.RunSpec) []string {
 }
 
 // inputDirs are the run's input directories, sorted.
-func inputDirs(spec *providers.RunSpec) []string {
-	dirs := make([]string, 0, len(spec.Inputs))
-	for _, d := range spec.Inputs {
+func inputDirs(inputs map[string]string) []string {
+	dirs := make([]string, 0, len(inputs))
+	for _, d := range inputs {
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
 	return dirs
+}
+
+// CopiesInputs reports whether runs get copies of their inputs in their
+// directories: on a machine other than this one, where the local
+// directories of RunSpec.Inputs are not.
+func (c *Compute) CopiesInputs() bool {
+	_, here := c.o.Exec.(executor.Local)
+	return !here
+}
+
+// InputFiles hashes the copies of run h's inputs; see
+// providers.InputCopier.
+func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[string][]providers.File, error) {
+	if err := CheckRunDir(h.Dir); err != nil {
+		return nil, err
+	}
+	return InputFiles(ctx, c.o.Exec, h.Dir)
 }
 
 // EnvironmentMachine says where environments live: Workdir/envs on the

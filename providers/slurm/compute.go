@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -256,7 +255,7 @@ func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *provid
 	if err := e.WriteFile(ctx, path.Join(dir, executor.LogFile), nil, 0o644); err != nil {
 		return err
 	}
-	inputs, err := c.putInputs(ctx, e, spec, dir)
+	inputs, err := runner.PutInputs(ctx, e, spec.Inputs, dir)
 	if err != nil {
 		return err
 	}
@@ -289,101 +288,6 @@ func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *provid
 	}
 	// 0600: the environment may hold secrets.
 	return e.WriteFile(ctx, path.Join(dir, envFile), data, 0o600)
-}
-
-// putInputs copies each input's collected outputs (directories on this
-// machine) into the run directory's inputs/NAME, where the compute nodes
-// see them, and returns the input names, sorted.
-func (c *Compute) putInputs(ctx context.Context, e executor.Executor, spec *providers.RunSpec, dir string) ([]string, error) {
-	if len(spec.Inputs) == 0 {
-		return nil, nil
-	}
-	names := make([]string, 0, len(spec.Inputs))
-	for n := range spec.Inputs {
-		if err := executor.CheckPath(n); err != nil || strings.Contains(n, "/") {
-			return nil, fmt.Errorf("input name %q cannot name a directory", n)
-		}
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	tmp, err := os.MkdirTemp("", "trainrun-slurm-links-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	var files []providers.File
-	for _, n := range names {
-		fs, err := localTree(spec.Inputs[n], n, tmp)
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", n, err)
-		}
-		files = append(files, fs...)
-	}
-	in := path.Join(dir, "inputs")
-	if err := e.Mkdir(ctx, in, 0o755); err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if err := e.Mkdir(ctx, path.Join(in, n), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.Put(ctx, in, files); err != nil {
-		return nil, fmt.Errorf("copy inputs: %w", err)
-	}
-	return names, nil
-}
-
-// localTree lists the files below the local directory root as files of a
-// snapshot below prefix. The entries of root itself may be symlinks to
-// directories (an input from a sweep: one per instance) and are followed;
-// deeper symlinks are kept as symlinks, their targets written to files in
-// tmp, which is what Put reads them from.
-func localTree(root, prefix, tmp string) ([]providers.File, error) {
-	var files []providers.File
-	var walk func(dir, rel string, top bool) error
-	walk = func(dir, rel string, top bool) error {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			return err
-		}
-		for _, ent := range ents {
-			p := filepath.Join(dir, ent.Name())
-			r := rel + "/" + ent.Name()
-			fi, err := os.Lstat(p)
-			if err != nil {
-				return err
-			}
-			if fi.Mode()&fs.ModeSymlink != 0 && top {
-				if fi, err = os.Stat(p); err != nil {
-					return err
-				}
-			}
-			switch {
-			case fi.IsDir():
-				if err := walk(p, r, false); err != nil {
-					return err
-				}
-			case fi.Mode().IsRegular():
-				files = append(files, providers.File{Path: r, Mode: 0o100000 | uint32(fi.Mode().Perm()), Blob: p})
-			case fi.Mode()&fs.ModeSymlink != 0:
-				target, err := os.Readlink(p)
-				if err != nil {
-					return err
-				}
-				blob := filepath.Join(tmp, strconv.Itoa(len(files)))
-				if err := os.WriteFile(blob, []byte(target), 0o600); err != nil {
-					return err
-				}
-				files = append(files, providers.File{Path: r, Mode: 0o120000, Blob: blob})
-			}
-		}
-		return nil
-	}
-	if err := walk(root, prefix, true); err != nil {
-		return nil, err
-	}
-	return files, nil
 }
 
 // maxPrepare bounds how many run directories of a batch are made at once.
@@ -707,4 +611,21 @@ func validJobID(id string) bool {
 	base, task, isTask := strings.Cut(id, "_")
 	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 	return digits(base) && (!isTask || digits(task))
+}
+
+// CopiesInputs reports that runs get copies of their inputs in their
+// directories, where the compute nodes see them.
+func (c *Compute) CopiesInputs() bool { return true }
+
+// InputFiles hashes the copies of run h's inputs; see
+// providers.InputCopier.
+func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[string][]providers.File, error) {
+	if err := runner.CheckRunDir(h.Dir); err != nil {
+		return nil, err
+	}
+	e, err := c.executor()
+	if err != nil {
+		return nil, err
+	}
+	return runner.InputFiles(ctx, e, h.Dir)
 }

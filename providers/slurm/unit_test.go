@@ -401,39 +401,6 @@ func TestOutputPatternAndJobName(t *testing.T) {
 	}
 }
 
-func TestLocalTreeFollowsOnlyTopLevelLinks(t *testing.T) {
-	root := t.TempDir()
-	other := t.TempDir()
-	if err := os.WriteFile(filepath.Join(other, "model.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/etc/passwd", filepath.Join(other, "escape")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(other, filepath.Join(root, "lr=0.1")); err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	files, err := localTree(root, "data", tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byPath := map[string]providers.File{}
-	for _, f := range files {
-		byPath[f.Path] = f
-	}
-	if f, ok := byPath["data/lr=0.1/model.json"]; !ok || f.Mode&0o170000 != 0o100000 {
-		t.Errorf("instance link not followed: %+v", files)
-	}
-	f, ok := byPath["data/lr=0.1/escape"]
-	if !ok || f.Mode != 0o120000 {
-		t.Fatalf("inner link not kept as a link: %+v", files)
-	}
-	if target, _ := os.ReadFile(f.Blob); string(target) != "/etc/passwd" {
-		t.Errorf("link target %q", target)
-	}
-}
-
 type recordingLauncher struct{ got providers.Launch }
 
 func (l *recordingLauncher) Launch(x providers.Launch) ([]string, error) {

@@ -360,6 +360,20 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 	return inner.Collect(ctx, h, spec, dst, outputs)
 }
 
+// CopiesInputs reports that runs get copies of their inputs on the
+// machine, in their directories.
+func (c *Compute) CopiesInputs() bool { return true }
+
+// InputFiles hashes the copies of run h's inputs on its machine; see
+// providers.InputCopier.
+func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[string][]providers.File, error) {
+	inner, err := c.innerFor(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return inner.InputFiles(ctx, h)
+}
+
 func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
 	inner, err := c.innerFor(ctx, h)
 	if err != nil {
