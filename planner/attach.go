@@ -71,7 +71,7 @@ func DescribeFacts(f providers.HostFacts) string {
 // attachActions plans an attach for every compute that the runs to start
 // use, that attaches to machines, and that is not recorded with all of
 // them yet. Facts are asked of all such computes at once.
-func attachActions(cfgComputes map[string]string, actions []*Action, res ComputeResolver, recs *state.Computes) ([]*ComputeAction, error) {
+func attachActions(cfgComputes map[string]string, actions []*Action, res ComputeResolver, recs state.ComputeRecords) ([]*ComputeAction, error) {
 	if res == nil {
 		return nil, nil
 	}
@@ -127,7 +127,7 @@ func attachActions(cfgComputes map[string]string, actions []*Action, res Compute
 }
 
 // attached reports whether every host is recorded for compute.
-func attached(recs *state.Computes, compute string, hosts []string) bool {
+func attached(recs state.ComputeRecords, compute string, hosts []string) bool {
 	if recs == nil {
 		return false
 	}

@@ -41,7 +41,7 @@ type envKey struct{ env, compute string }
 type envPlanner struct {
 	cfg  *lang.Config
 	res  EnvironmentResolver
-	recs *state.Environments
+	recs state.EnvironmentRecords
 
 	specs    map[envKey]providers.EnvSpec
 	declared map[string]string // EnvironmentFingerprint by name, without a resolver

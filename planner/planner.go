@@ -46,13 +46,13 @@ type Options struct {
 	// (see EnvironmentResolver), and EnvironmentRecords what was prepared
 	// where: the plan then has environment actions. Without them an
 	// environment's fingerprint hashes its declared values.
-	Environments       EnvironmentResolver `json:"-"`
-	EnvironmentRecords *state.Environments `json:"-"`
+	Environments       EnvironmentResolver      `json:"-"`
+	EnvironmentRecords state.EnvironmentRecords `json:"-"`
 	// Computes, when set, says which computes attach to machines and what
 	// those are, and ComputeRecords which are attached: the plan then has
 	// attach actions.
-	Computes       ComputeResolver `json:"-"`
-	ComputeRecords *state.Computes `json:"-"`
+	Computes       ComputeResolver      `json:"-"`
+	ComputeRecords state.ComputeRecords `json:"-"`
 }
 
 // Plan is what apply will do.

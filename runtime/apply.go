@@ -73,7 +73,7 @@ func (r Result) OK() bool {
 // Runtime executes plans against one project's state and computes.
 type Runtime struct {
 	Config   *lang.Config
-	State    *state.Store // locked by the caller
+	State    state.Backend // locked by the caller
 	Computes *Computes
 	DataDir  string
 	Store    *snapshot.Store
@@ -859,8 +859,8 @@ func (r *Runtime) resumeFiles(a *planner.Action) ([]providers.File, string, erro
 		return nil, "", nil
 	}
 	prefix := strings.TrimSuffix(path.Clean(exp.Halving.ResumeFrom), "/")
-	from, ok := r.State.Get(a.Promotion.Run)
-	if !ok || from.Status != providers.Succeeded || from.Outputs == "" {
+	from, err := r.State.Get(a.Promotion.Run)
+	if err != nil || from.Status != providers.Succeeded || from.Outputs == "" {
 		return nil, "", fmt.Errorf("resume_from: run %s at the rung below has no collected outputs", a.Promotion.Run)
 	}
 	if from.Outputs == planner.EmptyOutputs {

@@ -81,7 +81,7 @@ func (r *Runtime) recordAttach(ctx context.Context, p *planner.Plan) {
 	if len(p.Computes) == 0 {
 		return
 	}
-	recs, err := state.OpenComputes(r.DataDir)
+	recs, err := r.State.Computes()
 	if err != nil {
 		r.emit(Event{Type: Warning, Message: err.Error()})
 		return

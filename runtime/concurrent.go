@@ -145,7 +145,7 @@ func (r *Runtime) board(ctx context.Context, p *planner.Plan, opts Options) []*b
 			continue
 		}
 		if live && sh.byRun[a.Prior.ID] == nil {
-			if rec, ok := r.State.Get(a.Prior.ID); ok && !rec.Live() {
+			if rec, err := r.State.Get(a.Prior.ID); err == nil && !rec.Live() {
 				b.ended = rec
 				continue
 			}
@@ -177,8 +177,8 @@ func (r *Runtime) board(ctx context.Context, p *planner.Plan, opts Options) []*b
 			f.runID = a.Prior.ID
 			sh.byRun[f.runID] = f
 		case opts.CancelSuperseded && a.Prior != nil && a.Prior.Live() && sh.byRun[a.Prior.ID] == nil:
-			rec, ok := r.State.Get(a.Prior.ID)
-			if !ok || !rec.Live() {
+			rec, err := r.State.Get(a.Prior.ID)
+			if err != nil || !rec.Live() {
 				break
 			}
 			pf := &flight{address: a.Address, runID: rec.ID, done: make(chan struct{}), cancel: func() {}}

@@ -45,7 +45,7 @@ type Environments struct {
 	reg   *providers.Registry
 	env   providers.Env
 	comps *Computes
-	recs  *state.Environments
+	recs  state.EnvironmentRecords
 	// Offline asks no compute (plan -refresh=false): an environment whose
 	// kind must look at the compute (host) is taken as last recorded.
 	Offline bool
@@ -69,13 +69,13 @@ var _ planner.EnvironmentResolver = (*Environments)(nil)
 
 // NewEnvironments returns the environments of cfg, prepared on comps and
 // recorded in recs.
-func NewEnvironments(cfg *lang.Config, reg *providers.Registry, env providers.Env, comps *Computes, recs *state.Environments) *Environments {
+func NewEnvironments(cfg *lang.Config, reg *providers.Registry, env providers.Env, comps *Computes, recs state.EnvironmentRecords) *Environments {
 	return &Environments{cfg: cfg, reg: reg, env: env, comps: comps, recs: recs,
 		opened: map[string]providers.Environment{}, specs: map[envKey]providers.EnvSpec{}, prepared: map[envKey]*preparation{}}
 }
 
 // Records are the environments recorded as prepared.
-func (e *Environments) Records() *state.Environments { return e.recs }
+func (e *Environments) Records() state.EnvironmentRecords { return e.recs }
 
 // open returns the environment block name, opened with its kind.
 func (e *Environments) open(name string) (providers.Environment, error) {
@@ -450,7 +450,7 @@ func (r *Runtime) environments() *Environments {
 		if r.Environments != nil || r.Computes == nil || r.Computes.reg == nil {
 			return
 		}
-		recs, err := state.OpenEnvironments(r.DataDir)
+		recs, err := r.State.Environments()
 		if err != nil {
 			r.emit(Event{Type: Warning, Message: err.Error() + "; environments are prepared but not recorded"})
 			recs = nil
@@ -515,8 +515,8 @@ func (r *Runtime) EnvironmentTargets() (targets, inUse []*state.Environment) {
 		return nil, nil
 	}
 	used := map[[2]string]bool{}
-	for _, run := range r.State.Runs() {
-		if run.Live() && run.Env != nil {
+	for _, run := range r.State.Live() {
+		if run.Env != nil {
 			used[[2]string{run.Compute, run.Env.ID}] = true
 		}
 	}

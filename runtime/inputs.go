@@ -76,8 +76,8 @@ func (r *Runtime) givenInputs(run *state.Run) []givenInput {
 				case keys != nil:
 					g.dir = filepath.Join(g.dir, keyDirName(keys[i]))
 				case len(ids) > 1:
-					up, ok := r.State.Get(id)
-					if !ok {
+					up, err := r.State.Get(id)
+					if err != nil {
 						continue
 					}
 					g.dir = filepath.Join(g.dir, instanceKey(up.Address))

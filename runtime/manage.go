@@ -43,9 +43,15 @@ func (r *Runtime) Cancel(ctx context.Context, run *state.Run, record bool) error
 }
 
 // DestroyTargets lists the runs whose directories still exist on their
-// computes, and separately the live runs, whose directories stay.
-func (r *Runtime) DestroyTargets() (targets, live []*state.Run) {
-	for _, run := range r.State.Runs() {
+// computes, and separately the live runs, whose directories stay, oldest
+// first.
+func (r *Runtime) DestroyTargets() (targets, live []*state.Run, err error) {
+	runs, err := r.State.List(state.Query{})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Reverse(runs)
+	for _, run := range runs {
 		switch {
 		case run.Handle == nil || run.Cleaned:
 		case run.Live():
@@ -54,7 +60,7 @@ func (r *Runtime) DestroyTargets() (targets, live []*state.Run) {
 			targets = append(targets, run)
 		}
 	}
-	return targets, live
+	return targets, live, nil
 }
 
 // Destroy removes the run directories of runs on their computes and records

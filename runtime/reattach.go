@@ -89,10 +89,7 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries int, o
 // that the plan sees how they ended. Runs still live are left to the plan
 // (which shows them) and to apply (which re-attaches).
 func (r *Runtime) Reconcile(ctx context.Context) error {
-	for _, run := range r.State.Runs() {
-		if !run.Live() {
-			continue
-		}
+	for _, run := range r.State.Live() {
 		if run.Handle == nil {
 			continue // only its compute can say; reattach asks it
 		}

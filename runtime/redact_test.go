@@ -173,7 +173,7 @@ experiment "a" {
 	if !strings.Contains(reasons, "refused") {
 		t.Fatalf("the compute's error is not shown: %q", reasons)
 	}
-	for _, run := range p.rt.State.Runs() {
+	for _, run := range p.st.Runs() {
 		reasons += run.Reason
 	}
 	if strings.Contains(reasons, "hunter2") {

@@ -10,7 +10,7 @@ import (
 // report them now. It changes nothing on disk: plan uses it without the
 // lock; apply records what it finds through Reconcile.
 type View struct {
-	*state.Store
+	state.Backend
 	latest map[string]*state.Run
 }
 
@@ -19,14 +19,14 @@ func (v *View) Latest(address string) *state.Run {
 	if r, ok := v.latest[address]; ok {
 		return r
 	}
-	return v.Store.Latest(address)
+	return v.Backend.Latest(address)
 }
 
 // Refresh asks the computes how the recorded live runs are doing. A
 // compute that cannot answer leaves its runs as recorded.
-func Refresh(ctx context.Context, st *state.Store, comps *Computes) *View {
-	v := &View{Store: st, latest: make(map[string]*state.Run)}
-	for _, run := range st.Runs() {
+func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
+	v := &View{Backend: st, latest: make(map[string]*state.Run)}
+	for _, run := range st.Live() {
 		if l := st.Latest(run.Address); !run.Live() || run.Handle == nil || l == nil || l.ID != run.ID {
 			continue
 		}

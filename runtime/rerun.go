@@ -154,9 +154,9 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 			return nil, fmt.Errorf("%w: run %s does not record which upstream runs fed input %s, so it cannot be given the same files", planner.ErrNotReproducible, orig.ID, name)
 		}
 		for i, h := range hashes {
-			up, ok := r.State.Get(ids[i])
-			if !ok {
-				return nil, fmt.Errorf("input %s of run %s: upstream run %s is not recorded", name, orig.ID, ids[i])
+			up, err := r.State.Get(ids[i])
+			if err != nil {
+				return nil, fmt.Errorf("input %s of run %s: upstream run %s: %w", name, orig.ID, ids[i], err)
 			}
 			if err := r.materializeOutputs(h, filepath.Join(dir, instanceKey(up.Address))); err != nil {
 				return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)

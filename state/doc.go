@@ -1,6 +1,11 @@
 // Package state records runs: every transition of every run, as it happens,
 // so that a killed trainrun loses nothing and submits nothing twice.
 //
+// The interfaces of backend.go (Current, History, Recorder, Updater,
+// Claimer, Locker, and Backend, all of them) are what the rest of trainrun
+// asks of a place that records runs; package statetest holds the suite
+// every backend passes. Store, a directory on the local disk, is one.
+//
 // A Store keeps its records in a directory (the project's .trainrun/,
 // created 0700 on first write; every file 0600):
 //
@@ -44,8 +49,16 @@
 //
 // # Locking
 //
-// One writer at a time: Lock takes flock(2) on the lock file, which the
+// One writer at a time: writers take flock(2) on the lock file, which the
 // kernel releases when the holder dies, so a killed apply never leaves a
-// stale lock behind. Another process that tries gets a *LockedError naming
-// the holder.
+// stale lock behind. Lock takes it for as long as the caller wants;
+// otherwise each Put and Update takes it for one transaction, reading
+// first what other writers appended since. Another process that tries
+// gets a *LockedError naming the holder (Put and Update wait a while
+// first).
+//
+// # Claims
+//
+// Claim takes flock(2) on claims/HASH (HASH: of the instance address),
+// which says who claimed it; the kernel releases it with its process.
 package state

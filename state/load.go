@@ -79,6 +79,7 @@ func (s *Store) install(l *loaded) {
 	s.index = l.index
 	s.snapFile, s.snapInfo = l.snapFile, l.snapInfo
 	s.readOff, s.readLine = l.readOff, l.readLine
+	s.stale = l.stale
 	s.valid = true
 }
 

@@ -68,9 +68,19 @@ func (e *LockedError) Error() string {
 func (s *Store) Lock(holder Holder) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.lockLocked(holder); err != nil {
+		return err
+	}
+	s.session = true
+	return nil
+}
+
+// lockLocked takes the lock for holder and prepares the files for writing.
+// It requires s.mu.
+func (s *Store) lockLocked(holder Holder) error {
 	switch {
 	case s.closed:
-		return errors.New("lock state: the store is closed")
+		return fmt.Errorf("lock state: %w", ErrClosed)
 	case s.lock != nil:
 		return errors.New("lock state: already locked by this store")
 	}
@@ -96,7 +106,7 @@ func (s *Store) Lock(holder Holder) error {
 	}
 	s.lock = f
 	if err := s.openForWriting(); err != nil {
-		s.unlockLocked()
+		s.release(false)
 		return err
 	}
 	return nil
@@ -159,8 +169,16 @@ func (s *Store) Unlock() error {
 	return s.unlockLocked()
 }
 
-func (s *Store) unlockLocked() error {
-	err := s.syncLocked()
+func (s *Store) unlockLocked() error { return s.release(true) }
+
+// release ends the writer: it syncs the journal when sync is set, and
+// releases the lock. What it read and wrote stays known, so that the next
+// Lock or Reload reads only what others write meanwhile.
+func (s *Store) release(sync bool) error {
+	var err error
+	if sync {
+		err = s.syncLocked()
+	}
 	if s.journal != nil {
 		if cerr := s.journal.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close %s: %w", s.path(journalName), cerr)
@@ -173,7 +191,11 @@ func (s *Store) unlockLocked() error {
 	}
 	s.lock = nil
 	s.broken = nil
-	// What a reader remembers of the files no longer describes them.
-	s.valid = false
+	s.session = false
+	if s.valid {
+		// Unless a compaction replaced state.json, the journal is
+		// what was read plus what this writer appended.
+		s.readOff, s.readLine = s.journalSize, s.journalLines
+	}
 	return err
 }

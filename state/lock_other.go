@@ -11,3 +11,7 @@ import (
 func tryLock(f *os.File) (bool, error) {
 	return false, errors.New("locking state is not supported on this system")
 }
+
+func tryShared(f *os.File) (bool, error) {
+	return false, errors.New("locking state is not supported on this system")
+}

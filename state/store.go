@@ -9,28 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
-
-// Backend is what trainrun needs of a place that records runs. *Store, a
-// directory on the local disk, implements it; a shared team backend is a
-// later step.
-type Backend interface {
-	Lock(Holder) error
-	Unlock() error
-	Put(runs ...*Run) error
-	Runs() []*Run
-	Get(id string) (*Run, bool)
-	Latest(address string) *Run
-	ByAddress() map[string][]*Run
-	Find(ref string) (*Run, error)
-	Serial() uint64
-	Lineage() string
-	Sync() error
-	Reload() error
-	Close() error
-}
-
-var _ Backend = (*Store)(nil)
 
 // Errors that Find and Put wrap; test with errors.Is.
 var (
@@ -74,7 +54,22 @@ type Store struct {
 	snapInfo os.FileInfo // nil: there was no state.json
 	readOff  int64       // journal bytes read (up to the end of a complete Put)
 	readLine int         // journal lines read
+	stale    int         // journal lines read that state.json holds too: a compaction cut short
 	valid    bool        // the fields above describe the files
+
+	// Transactions of this process, one at a time (Update).
+	txMu        sync.Mutex
+	lockTimeout time.Duration // how long Put waits for the lock
+	session     bool          // the lock is held by Lock, not by a transaction
+	unsynced    bool          // a transaction wrote since the last Sync
+
+	// Claims held by this process (Claim), by address.
+	claims map[string]*fileClaim
+
+	// The records of computes and environments, read when first asked.
+	recsMu       sync.Mutex
+	computes     *Computes
+	environments *Environments
 
 	// The writer, between Lock and Unlock.
 	lock         *os.File
@@ -84,6 +79,7 @@ type Store struct {
 	dirSynced    bool  // the journal's directory entry is on disk
 	broken       error // a failed write could not be undone: refuse to write more
 	compactRetry int   // journal lines at which to retry a failed compaction
+	tidied       bool  // temporary files of compactions cut short were removed
 	closed       bool
 }
 
@@ -101,6 +97,7 @@ func Open(dir string) (*Store, error) {
 		compactEvery:   compactEvery,
 		compactOnClose: compactOnClose,
 		index:          newIndex(0),
+		lockTimeout:    DefaultLockTimeout,
 	}
 	if _, err := s.load(); err != nil {
 		return nil, err
@@ -149,16 +146,6 @@ func (s *Store) Runs() []*Run {
 	}
 	slices.SortFunc(out, compareRuns)
 	return out
-}
-
-// Get returns the latest record of the run with this exact id.
-func (s *Store) Get(id string) (*Run, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if e, ok := s.runs[id]; ok {
-		return e.run.Clone(), true
-	}
-	return nil, false
 }
 
 // Latest returns the newest run (by CreatedAt, then ID) of the instance at

@@ -172,9 +172,6 @@ func TestPutStoresCopies(t *testing.T) {
 func TestPutErrors(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
-	if err := s.Put(sampleRun(1)); !errors.Is(err, ErrNotLocked) {
-		t.Fatalf("Put without the lock: %v", err)
-	}
 	if err := s.Lock(Holder{}); err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +195,24 @@ func TestPutErrors(t *testing.T) {
 	if err := s.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(sampleRun(1)); !errors.Is(err, ErrNotLocked) {
-		t.Fatalf("Put after Unlock: %v", err)
+	// Without the lock, a Put is a transaction of its own: it waits for
+	// another writer's lock as long as the lock timeout, then says who
+	// holds it.
+	if err := s.Put(sampleRun(1)); err != nil || s.Serial() != 1 {
+		t.Fatalf("Put after Unlock: %v, serial %d", err, s.Serial())
+	}
+	lockedStore(t, dir)
+	s.SetLockTimeout(30 * time.Millisecond)
+	start := time.Now()
+	var locked *LockedError
+	if err := s.Put(sampleRun(2)); !errors.As(err, &locked) || locked.Holder.PID != os.Getpid() {
+		t.Fatalf("Put while another store holds the lock: %v", err)
+	}
+	if waited := time.Since(start); waited < 30*time.Millisecond {
+		t.Fatalf("Put gave up after %v, before the lock timeout", waited)
+	}
+	if s.Serial() != 1 {
+		t.Fatalf("serial %d after a Put that could not take the lock", s.Serial())
 	}
 }
 

@@ -1,47 +1,63 @@
 package state
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trainrun/trainrun/internal/atomicfile"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
+
+	"github.com/trainrun/trainrun/internal/atomicfile"
 )
 
 // openForWriting prepares the files for the writer that just took the
-// lock: it reads everything, cuts away a write that a crash left torn,
-// finishes a compaction that a crash interrupted, and opens the journal.
+// lock: it reads what other writers wrote since this store last read (all
+// of it when it cannot read only that), cuts away a write that a crash left
+// torn, finishes a compaction that a crash interrupted, and opens the
+// journal.
 func (s *Store) openForWriting() error {
-	l, err := s.load()
-	if err != nil {
-		return err
-	}
-	// A temporary state.json of a compaction cut short.
-	if tmps, _ := filepath.Glob(s.path(tempPrefix + "*")); len(tmps) > 0 {
-		for _, t := range tmps {
-			os.Remove(t)
+	if !s.reloadJournal() {
+		if _, err := s.load(); err != nil {
+			return err
 		}
+	}
+	if !s.tidied {
+		// A temporary state.json of a compaction cut short.
+		if tmps, _ := filepath.Glob(s.path(tempPrefix + "*")); len(tmps) > 0 {
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+		s.tidied = true
 	}
 	journalPath := s.path(journalName)
-	if l.torn {
-		// Appending after it would make it a damaged line in the middle.
-		if err := os.Truncate(journalPath, l.readOff); err != nil {
-			return fmt.Errorf("lock state: cut the torn end of %s: %w", journalPath, err)
-		}
-	}
 	f, err := os.OpenFile(journalPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("lock state: %w", err)
 	}
+	// Under the lock nobody writes: bytes past what was read are the
+	// torn end of a write that a kill cut short. Appending after them
+	// would make them a damaged line in the middle.
+	if info, err := f.Stat(); err != nil || info.Size() > s.readOff {
+		if err == nil {
+			err = f.Truncate(s.readOff)
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("lock state: cut the torn end of %s: %w", journalPath, err)
+		}
+	}
 	s.journal = f
-	s.journalSize, s.journalLines = l.readOff, l.readLine
+	s.journalSize, s.journalLines = s.readOff, s.readLine
 	s.dirSynced = false
 	s.compactRetry = 0
-	if l.snapInfo == nil || l.stale > 0 {
+	if s.snapInfo == nil || s.stale > 0 {
 		// A new store (its lineage is born with its state.json), or a
 		// compaction that did not get to truncate the journal.
 		if err := s.compact(); err != nil {
@@ -51,50 +67,81 @@ func (s *Store) openForWriting() error {
 	return nil
 }
 
+// DefaultLockTimeout is how long a Put waits for another process's
+// transaction (or apply) to release the lock, unless SetLockTimeout says
+// otherwise.
+const DefaultLockTimeout = 10 * time.Second
+
+// SetLockTimeout sets how long Put waits for the lock (-lock-timeout).
+func (s *Store) SetLockTimeout(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lockTimeout = d
+}
+
 // Put records runs: each becomes the latest record of its run, all of them
-// or none. It stores copies: the caller may go on changing its runs. Put
-// requires the lock. When it returns nil the records survive the death of
-// the process; Sync makes them survive a power loss.
+// or none. It stores copies: the caller may go on changing its runs. When
+// it returns nil the records survive the death of the process; Sync makes
+// them survive a power loss. Without the lock (Lock), Put is a transaction
+// of its own, waiting for the lock at most the lock timeout.
 func (s *Store) Put(runs ...*Run) error {
 	if len(runs) == 0 {
 		return nil
 	}
-	// Encoding and the private copies need no lock.
-	type item struct {
-		id   string
-		json string
-		copy *Run
-	}
+	s.mu.RLock()
+	timeout := s.lockTimeout
+	s.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.Update(ctx, func(tx Tx) error { return tx.Put(runs...) })
+}
+
+// item is a record encoded for the journal.
+type item struct {
+	id   string
+	json string
+	copy *Run // the store's own copy, exactly what a reader will decode
+}
+
+// encode encodes runs for the journal. It needs no lock.
+func encode(runs []*Run) ([]item, error) {
 	items := make([]item, len(runs))
-	size := 0
 	for i, r := range runs {
 		if r == nil {
-			return errors.New("put: nil run")
+			return nil, errors.New("put: nil run")
 		}
 		if err := checkID(r.ID); err != nil {
-			return fmt.Errorf("put: %w", err)
+			return nil, fmt.Errorf("put: %w", err)
 		}
 		b, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("put run %s: %w", r.ID, err)
+			return nil, fmt.Errorf("put run %s: %w", r.ID, err)
 		}
 		js := string(b)
-		// The store's own copy, exactly what a reader will decode.
 		c, err := decodeRun(js)
 		if err != nil {
-			return fmt.Errorf("put run %s: %w", r.ID, err)
+			return nil, fmt.Errorf("put run %s: %w", r.ID, err)
 		}
 		items[i] = item{r.ID, js, c}
-		size += len(js) + len(r.ID) + 50
 	}
+	return items, nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// appendLocked writes items to the journal as one Put. It requires s.mu and
+// the lock.
+func (s *Store) appendLocked(items []item) error {
+	if len(items) == 0 {
+		return nil
+	}
 	if s.lock == nil {
 		return fmt.Errorf("put: %w", ErrNotLocked)
 	}
 	if s.broken != nil {
 		return fmt.Errorf("put: %w", s.broken)
+	}
+	size := 0
+	for _, it := range items {
+		size += len(it.json) + len(it.id) + 50
 	}
 	first, last := s.serial+1, s.serial+uint64(len(items))
 	buf := make([]byte, 0, size)
@@ -118,6 +165,7 @@ func (s *Store) Put(runs ...*Run) error {
 		s.apply(it.id, it.copy, it.json)
 	}
 	s.serial = last
+	s.unsynced = true
 	if limit := max(s.compactEvery, len(s.runs)); s.journalLines > limit && s.journalLines >= s.compactRetry {
 		// The records are safe in the journal whatever happens here: a
 		// failed compaction is retried later, and reported by Close.
@@ -137,11 +185,29 @@ func (s *Store) Sync() error {
 
 func (s *Store) syncLocked() error {
 	if s.journal == nil {
+		if !s.unsynced {
+			return nil
+		}
+		// Written by transactions since ended: the journal's pages are
+		// the file's, whichever descriptor wrote them.
+		f, err := os.Open(s.path(journalName))
+		if err == nil {
+			err = f.Sync()
+			f.Close()
+		}
+		if err == nil {
+			err = atomicfile.SyncDir(s.dir)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sync %s: %w", s.path(journalName), err)
+		}
+		s.unsynced = false
 		return nil
 	}
 	if err := s.journal.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.path(journalName), err)
 	}
+	s.unsynced = false
 	if !s.dirSynced {
 		// The journal's directory entry, when the journal is new.
 		if err := atomicfile.SyncDir(s.dir); err != nil {
@@ -190,7 +256,7 @@ func (s *Store) compact() error {
 		// compaction truncates it.
 		return fmt.Errorf("compact state: truncate %s: %w", s.path(journalName), err)
 	}
-	s.journalSize, s.journalLines, s.compactRetry = 0, 0, 0
+	s.journalSize, s.journalLines, s.compactRetry, s.stale = 0, 0, 0, 0
 	return nil
 }
 

@@ -38,7 +38,7 @@ func cmdCompare(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	runs := compare.Latest(st.Runs(), name)
+	runs := compare.Latest(st.Heads(), name)
 	t, err := compare.BuildWith(name, runs, opts)
 	if err != nil {
 		return c.errorf("%v", err)

@@ -87,7 +87,7 @@ func (c *cli) load(v *varFlags) *lang.Config {
 }
 
 // openState opens the recorded state for reading.
-func (c *cli) openState() (*state.Store, error) {
+func (c *cli) openState() (state.Backend, error) {
 	st, err := state.Open(c.dataDir())
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
@@ -97,7 +97,7 @@ func (c *cli) openState() (*state.Store, error) {
 
 // lockState opens the state for writing: it creates .trainrun/ (0700) and
 // takes the lock, naming who holds it when it cannot.
-func (c *cli) lockState(command string) (*state.Store, error) {
+func (c *cli) lockState(command string) (state.Backend, error) {
 	if err := c.ensureDataDir(); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,7 +35,7 @@ func (c *cli) quietConfig() *lang.Config {
 
 // refreshed opens the state and overlays what computes say of live runs.
 // cfg may be nil.
-func (c *cli) refreshed(ctx context.Context, cfg *lang.Config) (*state.Store, *runtime.View, *runtime.Computes, error) {
+func (c *cli) refreshed(ctx context.Context, cfg *lang.Config) (state.Backend, *runtime.View, *runtime.Computes, error) {
 	st, err := c.openState()
 	if err != nil {
 		return nil, nil, nil, err
@@ -128,7 +127,7 @@ func cmdStatus(c *cli, args []string) int {
 	defer st.Close()
 	defer comps.Close()
 
-	all := runtime.Instances(cfg, st.Runs(), view.Latest)
+	all := runtime.Instances(cfg, st.Heads(), view.Latest)
 	var list []runtime.Instance
 	for _, in := range all {
 		if matchAddr(in.Address, in.Experiment, filter) {
@@ -307,17 +306,15 @@ func cmdRuns(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	var runs []*state.Run
-	for _, r := range st.Runs() {
-		if matchAddr(r.Address, r.Experiment, filter) {
-			runs = append(runs, r)
-		}
+	runs, err := st.List(state.Query{Address: filter})
+	if err != nil {
+		return c.errorf("%v", err)
 	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].CreatedAt.After(runs[j].CreatedAt) })
 	if len(runs) == 0 && filter != "" {
 		cfg := c.quietConfig()
 		known := func(f string) bool {
-			return selects(cfg, f) || slices.ContainsFunc(st.Runs(), func(r *state.Run) bool { return matchAddr(r.Address, r.Experiment, f) })
+			some, _ := st.List(state.Query{Address: f, Limit: 1})
+			return selects(cfg, f) || len(some) > 0
 		}
 		if !known(filter) {
 			return c.noInstance(filter, known)
@@ -617,7 +614,7 @@ func (c *cli) writerActive() bool {
 
 // awaitRecorded waits until a run of the instance at addr is recorded, as
 // long as a writer holds the state.
-func (c *cli) awaitRecorded(ctx context.Context, st *state.Store, addr string) (*state.Run, error) {
+func (c *cli) awaitRecorded(ctx context.Context, st state.Backend, addr string) (*state.Run, error) {
 	for {
 		if err := sleepCtx(ctx, pendingPoll); err != nil {
 			return nil, err
@@ -640,7 +637,7 @@ func (c *cli) awaitRecorded(ctx context.Context, st *state.Store, addr string) (
 // It returns the run as recorded once it has a handle, or once it is
 // final. A queued run is left to the log follower, which waits for output.
 // waiting says that stderr says so already.
-func (c *cli) awaitStart(ctx context.Context, st *state.Store, comps *runtime.Computes, run *state.Run, waiting bool) (*state.Run, error) {
+func (c *cli) awaitStart(ctx context.Context, st state.Backend, comps *runtime.Computes, run *state.Run, waiting bool) (*state.Run, error) {
 	if run.Handle == nil {
 		if !c.writerActive() {
 			return nil, fmt.Errorf("run %s is %s and no trainrun apply is running to start it; 'trainrun apply' starts it", run.ID, run.Status)
@@ -655,9 +652,9 @@ func (c *cli) awaitStart(ctx context.Context, st *state.Store, comps *runtime.Co
 			if err := st.Reload(); err != nil {
 				return nil, err
 			}
-			r, ok := st.Get(run.ID)
-			if !ok {
-				return nil, fmt.Errorf("run %s is no longer recorded", run.ID)
+			r, err := st.Get(run.ID)
+			if err != nil {
+				return nil, err
 			}
 			run = r
 			if run.Handle == nil && run.Live() && !c.writerActive() {
@@ -758,7 +755,10 @@ func cmdDestroy(c *cli, args []string) int {
 	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
 	defer comps.Close()
 	rt := &runtime.Runtime{State: st, Computes: comps, DataDir: c.dataDir()}
-	targets, live := rt.DestroyTargets()
+	targets, live, err := rt.DestroyTargets()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
 	for _, r := range live {
 		fmt.Fprintf(c.stderr, "Warning: run %s (%s) is %s: cancel it first ('trainrun cancel %s'); its directory stays.\n", r.ID, r.Address, r.Status, r.ID)
 	}

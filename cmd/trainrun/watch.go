@@ -162,7 +162,7 @@ type watch struct {
 	c      *cli
 	vf     varFlags
 	sel    selection
-	st     *state.Store
+	st     state.Backend
 	store  *snapshot.Store
 	fw     *fswatch.Watcher
 	render *renderer              // lines; nil on the screen
