@@ -1,5 +1,8 @@
 # trainrun — build, test, benchmark.
 #
+#   make install      put trainrun on PATH: in PREFIX/bin when PREFIX is given,
+#                     else where 'go install' puts programs ($GOBIN, or
+#                     $GOPATH/bin: usually ~/go/bin)
 #   make quickstart   build trainrun and run examples/quickstart end to end
 #   make test         every test: unit, fuzz seed corpora, CLI scripts, integration
 #   make bench        Go benchmarks and whole-command timings beside peers
@@ -9,10 +12,18 @@ GO      ?= go
 BIN     := bin/trainrun
 FUZZTIME ?= 60s
 
-.PHONY: build test lint bench fuzz quickstart clean
+.PHONY: build install test lint bench fuzz quickstart clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/trainrun
+
+# PREFIX=~/.local puts it in ~/.local/bin; sudo make install PREFIX=/usr/local
+# in /usr/local/bin. DESTDIR is prepended, for packagers.
+install: build
+	@if [ -n "$(PREFIX)" ]; then dir="$(DESTDIR)$(PREFIX)/bin"; \
+	else dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir="$$($(GO) env GOPATH)/bin"; dir="$(DESTDIR)$$dir"; fi; \
+	mkdir -p "$$dir" && install -m 0755 $(BIN) "$$dir/trainrun" && echo "installed $$dir/trainrun"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; *) echo "$$dir is not on your PATH: add it (export PATH=\"$$dir:\$$PATH\" in ~/.profile), or install with PREFIX=DIR";; esac
 
 quickstart: build
 	cd examples/quickstart && ../../$(BIN) apply -auto-approve && ../../$(BIN) status

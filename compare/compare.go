@@ -224,7 +224,7 @@ func BuildWith(experiment string, runs []*state.Run, o Options) (*Table, error) 
 
 	switch {
 	case sortBy == "":
-		slices.SortStableFunc(t.Rows, func(a, b Row) int { return strings.Compare(a.Address, b.Address) })
+		slices.SortStableFunc(t.Rows, func(a, b Row) int { return lang.CompareAddresses(a.Address, b.Address) })
 	case metrics[key]:
 		// Without a sign, the best first.
 		desc := sign == '-' || sign == 0 && t.metric(key).Better == Higher
@@ -306,7 +306,7 @@ func compareKeyed(okA, okB bool, cmp func() int, desc bool, addrA, addrB string)
 			return c
 		}
 	}
-	return strings.Compare(addrA, addrB)
+	return lang.CompareAddresses(addrA, addrB)
 }
 
 func cmpFloat(a, b float64) int {

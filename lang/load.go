@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -328,7 +329,7 @@ func (l *loader) collectInstances() {
 	for _, e := range l.cfg.Experiments {
 		all = append(all, e.Instances...)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Address < all[j].Address })
+	slices.SortFunc(all, func(a, b *Instance) int { return CompareAddresses(a.Address, b.Address) })
 	l.cfg.Instances = all
 }
 

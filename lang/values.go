@@ -244,6 +244,17 @@ func sortedKeys[V any](m map[string]V) []string {
 // didYouMean suggests the candidate closest to name, as " Did you mean
 // "x"?", or "" when none is close.
 func didYouMean(name string, candidates []string) string {
+	best := Nearest(name, candidates)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// Nearest returns the candidate closest to name in spelling (ignoring
+// case), or "" when none is close enough to be what was meant, or name
+// itself is one.
+func Nearest(name string, candidates []string) string {
 	best, bestDist := "", 0
 	limit := 2
 	if len(name) > 8 {
@@ -255,10 +266,10 @@ func didYouMean(name string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" || best == name {
+	if best == name {
 		return ""
 	}
-	return fmt.Sprintf(" Did you mean %q?", best)
+	return best
 }
 
 // levenshtein is the edit distance of a and b, or limit+1 once it is

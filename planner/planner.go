@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -453,6 +454,16 @@ func equalStrings(a, b []string) bool {
 
 // order returns instances so that each comes after everything it depends
 // on. lang has already refused cycles.
+// Order returns the configuration's instances in the order plans list
+// them: each after the instances it depends on, otherwise by address.
+func Order(cfg *lang.Config) []*lang.Instance {
+	byAddr := make(map[string]*lang.Instance, len(cfg.Instances))
+	for _, in := range cfg.Instances {
+		byAddr[in.Address] = in
+	}
+	return order(cfg.Instances, byAddr)
+}
+
 func order(insts []*lang.Instance, byAddr map[string]*lang.Instance) []*lang.Instance {
 	out := make([]*lang.Instance, 0, len(insts))
 	done := make(map[string]bool, len(insts))
@@ -462,7 +473,11 @@ func order(insts []*lang.Instance, byAddr map[string]*lang.Instance) []*lang.Ins
 			return
 		}
 		done[in.Address] = true
-		for _, d := range in.DependsOn {
+		deps := in.DependsOn
+		if !slices.IsSortedFunc(deps, lang.CompareAddresses) {
+			deps = slices.SortedFunc(slices.Values(deps), lang.CompareAddresses)
+		}
+		for _, d := range deps {
 			if up := byAddr[d]; up != nil {
 				visit(up)
 			}

@@ -2,9 +2,9 @@ package runtime
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -23,27 +23,33 @@ type Instance struct {
 	Run        *state.Run // the latest run; nil when it never ran
 }
 
-// Instances lists every instance, sorted by address: those of cfg (which
-// may be nil), run or not, and those of the recorded runs. latest returns
-// an address's latest run (View.Latest: refreshed), or nil.
+// Instances lists every instance: those of cfg (which may be nil), run or
+// not, in the order of the graph as plans list them (prep before train
+// before eval), then those known only from recorded runs, by address
+// (numbers in keys as numbers). latest returns an address's latest run
+// (View.Latest: refreshed), or nil.
 func Instances(cfg *lang.Config, runs []*state.Run, latest func(address string) *state.Run) []Instance {
-	byAddr := map[string]*Instance{}
+	var out []Instance
+	seen := map[string]bool{}
 	if cfg != nil {
-		for _, in := range cfg.Instances {
-			byAddr[in.Address] = &Instance{Address: in.Address, Experiment: in.Experiment, Configured: true}
+		// In the order of the graph, as plans list them.
+		for _, in := range planner.Order(cfg) {
+			seen[in.Address] = true
+			out = append(out, Instance{Address: in.Address, Experiment: in.Experiment, Configured: true})
 		}
 	}
+	var gone []Instance
 	for _, r := range runs {
-		if _, ok := byAddr[r.Address]; !ok {
-			byAddr[r.Address] = &Instance{Address: r.Address, Experiment: r.Experiment}
+		if !seen[r.Address] {
+			seen[r.Address] = true
+			gone = append(gone, Instance{Address: r.Address, Experiment: r.Experiment})
 		}
 	}
-	out := make([]Instance, 0, len(byAddr))
-	for _, in := range byAddr {
-		in.Run = latest(in.Address)
-		out = append(out, *in)
+	slices.SortFunc(gone, func(a, b Instance) int { return lang.CompareAddresses(a.Address, b.Address) })
+	out = append(out, gone...)
+	for i := range out {
+		out[i].Run = latest(out[i].Address)
 	}
-	slices.SortFunc(out, func(a, b Instance) int { return strings.Compare(a.Address, b.Address) })
 	return out
 }
 

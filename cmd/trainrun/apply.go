@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
@@ -19,34 +20,20 @@ import (
 const detachGrace = 3 * time.Second
 
 func cmdApply(c *cli, args []string) int {
-	fs := c.newFlags("apply", "[PLANFILE] [-auto-approve] [-parallelism N] [-json] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
-	var vf varFlags
-	var sel selection
-	vf.register(fs)
-	sel.register(fs)
-	auto := fs.Bool("auto-approve", false, "do not ask for confirmation")
-	par := fs.Int("parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
-	asJSON := fs.Bool("json", false, "print JSON lines of events")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseApply(args)
 	if err != nil {
-		return 1
-	}
-	if len(pos) > 1 {
-		return c.errorf("apply takes at most one plan file, got %d arguments", len(pos))
+		return c.argsError(err)
 	}
 	var saved *planner.File
-	if len(pos) == 1 {
-		if saved, err = planner.Read(pos[0]); err != nil {
+	if a.PlanFile != "" {
+		if saved, err = planner.Read(a.PlanFile); err != nil {
 			return c.errorf("%v", err)
-		}
-		if len(sel.targets)+len(sel.excludes)+len(sel.replace) > 0 {
-			return c.errorf("a saved plan carries its own selection: give -target, -exclude and -replace to 'trainrun plan -out', not to 'trainrun apply %s'", pos[0])
 		}
 		// The plan's own variables come first; -var given now may add
 		// sensitive ones, which plan files never hold.
-		vf.vars = append(append(strList{}, saved.Vars...), vf.vars...)
+		a.Vars.Vars = append(append([]string{}, saved.Vars...), a.Vars.Vars...)
 	}
-	cfg := c.load(&vf)
+	cfg := c.load(&a.Vars)
 	if cfg == nil {
 		return 1
 	}
@@ -62,7 +49,7 @@ func cmdApply(c *cli, args []string) int {
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
 
-	render := c.renderer(*asJSON)
+	render := c.renderer(a.JSON)
 	var live liveRuns
 	sink := live.track(render.event)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: sink}
@@ -76,23 +63,23 @@ func cmdApply(c *cli, args []string) int {
 	warming := comps.Warm(warmCtx, instanceComputes(cfg))
 	defer warming.Wait()
 	defer stopWarming()
-	if sel.refresh || saved != nil {
+	if a.Refresh || saved != nil {
 		if err := rt.Reconcile(ctx); err != nil {
 			return c.errorf("%v", err)
 		}
 	}
-	p, err := c.planFor(cfg, st, &sel, saved)
+	p, err := c.planFor(cfg, st, &a.Selection, saved)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	if !*asJSON {
+	if !a.JSON {
 		c.warnPlan(p)
 		renderPlan(c.stdout, p, false, c.color)
 	}
 	if !p.Changes() && !waits(p) {
 		return 0
 	}
-	if !*auto && saved == nil {
+	if !a.AutoApprove && saved == nil {
 		if !isTerminal(c.stdin) {
 			return c.errorf("apply needs confirmation, and standard input is not a terminal; nothing was run.\nRun 'trainrun apply -auto-approve' to apply without asking, or save a plan with 'trainrun plan -out FILE' and apply it with 'trainrun apply FILE'.")
 		}
@@ -101,16 +88,16 @@ func cmdApply(c *cli, args []string) int {
 			return 1
 		}
 	}
-	if !*asJSON {
+	if !a.JSON {
 		fmt.Fprintln(c.stdout)
 	}
-	opts := runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, StreamLogs: !*asJSON && submits(p) == 1}
+	opts := runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, StreamLogs: !a.JSON && submits(p) == 1}
 	res, err := rt.Apply(ctx, p, opts)
 	render.close()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	if !*asJSON {
+	if !a.JSON {
 		fmt.Fprintf(c.stdout, "\nApply complete: %d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)
 		if res.Stopped > 0 {
 			fmt.Fprintf(c.stdout, ", %d stopped early", res.Stopped)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
@@ -14,22 +15,12 @@ import (
 )
 
 func cmdCompare(c *cli, args []string) int {
-	fs := c.newFlags("compare", "[-json] [-sort METRIC] ADDR")
-	asJSON := fs.Bool("json", false, "print the table as one JSON document")
-	sortBy := fs.String("sort", "", "sort by `METRIC`, the best first (+METRIC ascending, -METRIC descending; a param works too); default: the experiment's objective")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseCompare(args)
 	if err != nil {
-		return 1
+		return c.argsError(err)
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 1
-	}
-	name, ok := strings.CutPrefix(pos[0], "experiment.")
-	if !ok || name == "" || strings.ContainsAny(name, `[]."`) {
-		return c.errorf("compare takes an experiment, such as experiment.train, not %q: it shows all of the experiment's instances", pos[0])
-	}
-	opts := compare.Options{Sort: *sortBy, Metrics: func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }}
+	name := a.Experiment
+	opts := compare.Options{Sort: a.Sort, Metrics: func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }}
 	if cfg := c.quietConfig(); cfg != nil && cfg.Experiments[name] != nil {
 		opts.Objective = cfg.Experiments[name].Objective
 	}
@@ -43,7 +34,7 @@ func cmdCompare(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	if *asJSON {
+	if a.JSON {
 		printJSON(c.stdout, t)
 		return 0
 	}

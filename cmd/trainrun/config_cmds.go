@@ -12,21 +12,20 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/examples"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 )
 
 func cmdInit(c *cli, args []string) int {
-	fs_ := c.newFlags("init", "[-example NAME]")
-	example := fs_.String("example", "quickstart", "the example to start from: "+strings.Join(examples.Names(), ", "))
-	pos, err := parse(fs_, args)
-	if err != nil || !c.noArgs("init", pos) {
-		return 1
+	a, err := arguments.ParseInit(args)
+	if err != nil {
+		return c.argsError(err)
 	}
-	src := examples.FS(*example)
+	src := examples.FS(a.Example)
 	if src == nil {
-		return c.errorf("no example %q; there are: %s", *example, strings.Join(examples.Names(), ", "))
+		return c.errorf("no example %q; there are: %s", a.Example, strings.Join(examples.Names(), ", "))
 	}
 	var wrote []string
 	err = fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
@@ -85,16 +84,13 @@ func ignoreDataDir(dir string) error {
 }
 
 func cmdValidate(c *cli, args []string) int {
-	fs := c.newFlags("validate", "[-json]")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	var vf varFlags
-	vf.register(fs)
-	if pos, err := parse(fs, args); err != nil || !c.noArgs("validate", pos) {
-		return 1
+	a, err := arguments.ParseValidate(args)
+	if err != nil {
+		return c.argsError(err)
 	}
-	opts := lang.Options{Vars: vf.vars, VarFiles: vf.varFiles, Getenv: c.getenv, Registry: registry()}
+	opts := lang.Options{Vars: a.Vars.Vars, VarFiles: a.Vars.Files, Getenv: c.getenv, Registry: registry()}
 	cfg, diags := lang.Load(c.dir, opts)
-	if *asJSON {
+	if a.JSON {
 		fmt.Fprintf(c.stdout, "%s\n", lang.DiagnosticsJSON(diags))
 	} else {
 		files := map[string]*hcl.File{}
@@ -122,21 +118,13 @@ func count(n int, noun string) string {
 }
 
 func cmdFmt(c *cli, args []string) int {
-	fs := c.newFlags("fmt", "[-check] [-diff] [-recursive] [FILE|DIR…]")
-	check := fs.Bool("check", false, "do not write; exit 3 when a file is not formatted")
-	diff := fs.Bool("diff", false, "print the changes as a diff")
-	recursive := fs.Bool("recursive", false, "also format files in subdirectories")
-	list := fs.Bool("list", true, "list the files whose formatting changed")
-	paths, err := parse(fs, args)
+	a, err := arguments.ParseFmt(args)
 	if err != nil {
-		return 1
-	}
-	if len(paths) == 0 {
-		paths = []string{"."}
+		return c.argsError(err)
 	}
 	var files []string
-	for _, p := range paths {
-		found, err := configFiles(p, *recursive)
+	for _, p := range a.Paths {
+		found, err := configFiles(p, a.Recursive)
 		if err != nil {
 			return c.errorf("fmt: %v", err)
 		}
@@ -160,13 +148,13 @@ func cmdFmt(c *cli, args []string) int {
 			continue
 		}
 		unformatted = true
-		if *list {
+		if a.List {
 			fmt.Fprintln(c.stdout, name)
 		}
-		if *diff {
+		if a.Diff {
 			c.printDiff(name, src, out)
 		}
-		if !*check {
+		if !a.Check {
 			if err := writeKeepMode(name, out); err != nil {
 				c.errorf("fmt: %v", err)
 				failed = true
@@ -176,7 +164,7 @@ func cmdFmt(c *cli, args []string) int {
 	switch {
 	case failed:
 		return 1
-	case *check && unformatted:
+	case a.Check && unformatted:
 		return 3
 	}
 	return 0
@@ -239,13 +227,11 @@ func (c *cli) printDiff(name string, old, new []byte) {
 }
 
 func cmdGraph(c *cli, args []string) int {
-	fs := c.newFlags("graph", "")
-	var vf varFlags
-	vf.register(fs)
-	if pos, err := parse(fs, args); err != nil || !c.noArgs("graph", pos) {
-		return 1
+	a, err := arguments.ParseGraph(args)
+	if err != nil {
+		return c.argsError(err)
 	}
-	cfg := c.load(&vf)
+	cfg := c.load(&a.Vars)
 	if cfg == nil {
 		return 1
 	}
@@ -254,12 +240,11 @@ func cmdGraph(c *cli, args []string) int {
 }
 
 func cmdVersion(c *cli, args []string) int {
-	fs := c.newFlags("version", "[-json]")
-	asJSON := fs.Bool("json", false, `print {"trainrun_version": "…"}, as terraform version -json does`)
-	if pos, err := parse(fs, args); err != nil || !c.noArgs("version", pos) {
-		return 1
+	a, err := arguments.ParseVersion(args)
+	if err != nil {
+		return c.argsError(err)
 	}
-	if *asJSON {
+	if a.JSON {
 		b, _ := json.Marshal(map[string]string{"trainrun_version": version})
 		fmt.Fprintf(c.stdout, "%s\n", b)
 		return 0

@@ -8,7 +8,7 @@ package main
 
 import (
 	"bufio"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +17,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/lang"
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -47,49 +50,58 @@ type cli struct {
 	color          bool
 }
 
-type command struct {
-	name, args, help string
-	run              func(c *cli, args []string) int
-}
-
-func commands() []command {
-	return []command{
-		{"init", "[-example NAME]", "write a starter trainrun.hcl and add .trainrun/ to .gitignore", cmdInit},
-		{"validate", "[-json]", "check the configuration without contacting any compute", cmdValidate},
-		{"fmt", "[-check] [-diff] [-recursive] [FILE…]", "rewrite configuration files in canonical format", cmdFmt},
-		{"plan", "[flags]", "show what apply would do and why", cmdPlan},
-		{"apply", "[PLANFILE] [flags]", "run what the plan says", cmdApply},
-		{"status", "[-json] [ADDR]", "every instance with its latest run", cmdStatus},
-		{"runs", "[-json] [ADDR]", "the run history, newest first", cmdRuns},
-		{"show", "[-json] RUN_ID", "one run in full", cmdShow},
-		{"logs", "[-f] RUN_ID", "a run's log; -f follows a live run", cmdLogs},
-		{"compare", "[-json] [-sort METRIC] ADDR", "an experiment's instances side by side: params, metrics, the best marked", cmdCompare},
-		{"cancel", "RUN_ID…", "cancel live runs", cmdCancel},
-		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR", cmdCheckout},
-		{"rerun", "[-var …] RUN_ID", "run a recorded run again as it was; say whether its outputs match", cmdRerun},
-		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes", cmdWatch},
-		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay", cmdDestroy},
-		{"graph", "", "the dependency graph in DOT", cmdGraph},
-		{"version", "", "print the version", cmdVersion},
+// runners maps each command's name to what carries it out.
+func runners() map[string]func(c *cli, args []string) int {
+	return map[string]func(c *cli, args []string) int{
+		"init":       cmdInit,
+		"validate":   cmdValidate,
+		"fmt":        cmdFmt,
+		"plan":       cmdPlan,
+		"apply":      cmdApply,
+		"watch":      cmdWatch,
+		"status":     cmdStatus,
+		"runs":       cmdRuns,
+		"show":       cmdShow,
+		"logs":       cmdLogs,
+		"compare":    cmdCompare,
+		"cancel":     cmdCancel,
+		"checkout":   cmdCheckout,
+		"rerun":      cmdRerun,
+		"destroy":    cmdDestroy,
+		"graph":      cmdGraph,
+		"completion": cmdCompletion,
+		"version":    cmdVersion,
 	}
 }
 
 func run(c *cli, args []string) int {
-	global := flag.NewFlagSet("trainrun", flag.ContinueOnError)
-	global.SetOutput(c.stderr)
-	chdir := global.String("chdir", "", "switch to `DIR` before doing anything")
-	noColor := global.Bool("no-color", false, "disable color in output")
-	global.Usage = func() { usage(c.stderr) }
-	if err := global.Parse(args); err != nil {
+	if len(args) > 0 && args[0] == "__complete" {
+		// The completion scripts' question: the words are the user's, not
+		// flags of this invocation.
+		wd, err := os.Getwd()
+		if err != nil {
+			return 1
+		}
+		c.dir = wd
+		return complete(c, args[1:])
+	}
+	g, err := arguments.ParseGlobal(args)
+	if err != nil {
+		return c.argsError(err)
+	}
+	switch {
+	case g.Help:
+		fmt.Fprint(c.stdout, arguments.GlobalHelp())
+		return 0
+	case g.Version:
+		fmt.Fprintf(c.stdout, "trainrun %s\n", version)
+		return 0
+	case g.Command == "":
+		fmt.Fprint(c.stderr, arguments.GlobalHelp())
 		return 1
 	}
-	args = global.Args()
-	if len(args) == 0 {
-		usage(c.stderr)
-		return 1
-	}
-	if *chdir != "" {
-		if err := os.Chdir(*chdir); err != nil {
+	if g.Chdir != "" {
+		if err := os.Chdir(g.Chdir); err != nil {
 			fmt.Fprintf(c.stderr, "Error: -chdir: %v\n", err)
 			return 1
 		}
@@ -100,85 +112,63 @@ func run(c *cli, args []string) int {
 		return 1
 	}
 	c.dir = wd
-	c.color = !*noColor && c.getenv("NO_COLOR") == "" && isTerminal(c.stdout)
-	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" {
-		usage(c.stdout)
+	c.color = !g.NoColor && c.getenv("NO_COLOR") == "" && isTerminal(c.stdout)
+	if g.Command == "help" {
+		return c.help(g.Args)
+	}
+	if cmd := runners()[g.Command]; cmd != nil {
+		return cmd(c, g.Args)
+	}
+	return c.unknownCommand(g.Command)
+}
+
+// help is 'trainrun help [COMMAND]': the command's help, or trainrun's.
+func (c *cli) help(args []string) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(c.stdout, arguments.GlobalHelp())
 		return 0
+	case len(args) > 1:
+		return c.errorf("help takes one command, got %d arguments", len(args))
 	}
-	for _, cmd := range commands() {
-		if cmd.name == name {
-			return cmd.run(c, args[1:])
-		}
+	if _, ok := arguments.Lookup(args[0]); !ok {
+		return c.unknownCommand(args[0])
 	}
-	fmt.Fprintf(c.stderr, "Error: unknown command %q\n\n", name)
-	usage(c.stderr)
+	fmt.Fprint(c.stdout, arguments.Help(args[0]))
+	return 0
+}
+
+// unknownCommand says that name is no command, and which one was likely
+// meant.
+func (c *cli) unknownCommand(name string) int {
+	var names []string
+	for _, cmd := range arguments.Commands() {
+		names = append(names, cmd.Name)
+	}
+	hint := ""
+	if near := lang.Nearest(name, names); near != "" {
+		hint = fmt.Sprintf(" Did you mean %q?", near)
+	}
+	fmt.Fprintf(c.stderr, "Error: trainrun has no command named %q.%s\n\n", name, hint)
+	fmt.Fprint(c.stderr, arguments.GlobalHelp())
 	return 1
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: trainrun [-chdir=DIR] [-no-color] COMMAND [ARGS]\n\nCommands:\n")
-	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", cmd.name, cmd.help)
+// argsError reports an error in a command's arguments: a request for help
+// prints the command's help on standard output (exit 0), anything else
+// says what is wrong and how the command is used on standard error (exit 1).
+func (c *cli) argsError(err error) int {
+	var ae *arguments.Error
+	if !errors.As(err, &ae) {
+		return c.errorf("%v", err)
 	}
-	fmt.Fprintf(w, "\nRun 'trainrun COMMAND -h' for a command's flags.\n")
+	if arguments.IsHelp(err) {
+		fmt.Fprint(c.stdout, ae.Help())
+		return 0
+	}
+	fmt.Fprintf(c.stderr, "Error: %v\n\n%s", err, ae.Help())
+	return 1
 }
-
-// newFlags returns a flag set for one subcommand that reports errors on
-// stderr and says how it is used.
-func (c *cli) newFlags(name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: trainrun %s %s\n", name, args)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags that may come before or after positional arguments
-// (`apply plan.out -auto-approve` as well as `apply -auto-approve plan.out`).
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// noArgs refuses the positional arguments of a command that takes none:
-// ignored, they would go unnoticed ("trainrun plan experiment.train" would
-// plan everything). It reports whether there were none.
-func (c *cli) noArgs(cmd string, pos []string) bool {
-	if len(pos) == 0 {
-		return true
-	}
-	hint := ""
-	switch {
-	case cmd == "plan" && strings.HasPrefix(pos[0], "experiment."):
-		hint = fmt.Sprintf("; to plan only %s and what it depends on: trainrun plan -target '%s'", pos[0], pos[0])
-	case cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "init":
-		hint = fmt.Sprintf("; to work in another directory: trainrun -chdir=DIR %s", cmd)
-	}
-	c.errorf("%s takes no arguments, got %q%s", cmd, pos[0], hint)
-	return false
-}
-
-// strList is a repeatable string flag.
-type strList []string
-
-func (s *strList) String() string     { return strings.Join(*s, ",") }
-func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
 
 // isTerminal reports whether w is a terminal. Being a character device is
 // not enough: /dev/null is one, and it is the standard input of cron jobs,

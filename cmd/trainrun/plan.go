@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
@@ -14,19 +15,11 @@ import (
 )
 
 func cmdPlan(c *cli, args []string) int {
-	fs := c.newFlags("plan", "[-out FILE] [-json] [-detailed-exitcode] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]… [-refresh=false]")
-	var vf varFlags
-	var sel selection
-	vf.register(fs)
-	sel.register(fs)
-	out := fs.String("out", "", "save the plan to `FILE` for a later apply")
-	asJSON := fs.Bool("json", false, "print the plan as one JSON document")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
-	showAll := fs.Bool("show-unchanged", false, "list no-op instances too")
-	if pos, err := parse(fs, args); err != nil || !c.noArgs("plan", pos) {
-		return 1
+	a, err := arguments.ParsePlan(args)
+	if err != nil {
+		return c.argsError(err)
 	}
-	cfg := c.load(&vf)
+	cfg := c.load(&a.Vars)
 	if cfg == nil {
 		return 1
 	}
@@ -36,35 +29,35 @@ func cmdPlan(c *cli, args []string) int {
 	}
 	defer st.Close()
 	view := planner.State(st)
-	if sel.refresh {
+	if a.Refresh {
 		comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 		defer comps.Close()
 		view = runtime.Refresh(context.Background(), st, comps)
 	}
-	p, err := c.planFor(cfg, view, &sel, nil)
+	p, err := c.planFor(cfg, view, &a.Selection, nil)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	if *out != "" {
+	if a.Out != "" {
 		if err := c.ensureDataDir(); err != nil {
 			return c.errorf("%v", err)
 		}
-		if err := planner.Save(*out, cfg, p, sel.options(c.dataDir())); err != nil {
+		if err := planner.Save(a.Out, cfg, p, c.planOptions(&a.Selection)); err != nil {
 			return c.errorf("%v", err)
 		}
 	}
 	// Warnings go to stderr in both forms: a -json consumer reads stdout
 	// only, and a person should still hear about a huge snapshot.
 	c.warnPlan(p)
-	if *asJSON {
+	if a.JSON {
 		writePlanJSON(c.stdout, p)
 	} else {
-		renderPlan(c.stdout, p, *showAll, c.color)
-		if *out != "" {
-			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To carry it out exactly: trainrun apply %s\n", *out, *out)
+		renderPlan(c.stdout, p, a.ShowUnchanged, c.color)
+		if a.Out != "" {
+			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To carry it out exactly: trainrun apply %s\n", a.Out, a.Out)
 		}
 	}
-	if *detailed && p.Changes() {
+	if a.DetailedExitcode && p.Changes() {
 		return 2
 	}
 	return 0
@@ -234,8 +227,8 @@ func summaryLine(p *planner.Plan) string {
 // planFor plans cfg against view, as plan and apply both do. With a saved
 // plan file it plans again with the file's selection and refuses when the
 // result differs.
-func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, saved *planner.File) (*planner.Plan, error) {
-	opts := sel.options(c.dataDir())
+func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selection, saved *planner.File) (*planner.Plan, error) {
+	opts := c.planOptions(sel)
 	if saved != nil {
 		opts = saved.Options
 		opts.DataDir = c.dataDir()
@@ -249,7 +242,7 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *selection, save
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
 	envs := runtime.NewEnvironments(cfg, registry(), c.providerEnv(), comps, recs)
-	envs.Offline = !sel.refresh && saved == nil
+	envs.Offline = !sel.Refresh && saved == nil
 	opts.Environments, opts.EnvironmentRecords = envs, recs
 	// Computes on machines trainrun attaches to (ssh) are asked what
 	// those are the first time, within a timeout, unless -refresh=false.

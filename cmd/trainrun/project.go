@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -51,22 +51,12 @@ func (c *cli) providerEnv() providers.Env {
 	return providers.Env{Dir: c.dir, DataDir: c.dataDir(), Blob: blob}
 }
 
-// varFlags are the flags that give variables values.
-type varFlags struct {
-	vars, varFiles strList
-}
-
-func (v *varFlags) register(fs *flag.FlagSet) {
-	fs.Var(&v.vars, "var", "set a variable: `NAME=VALUE` (repeatable)")
-	fs.Var(&v.varFiles, "var-file", "read variable values from `FILE` (repeatable)")
-}
-
 // load reads the configuration, printing its diagnostics. It returns nil
 // when there are errors.
-func (c *cli) load(v *varFlags) *lang.Config {
+func (c *cli) load(v *arguments.Vars) *lang.Config {
 	var opts lang.Options
 	if v != nil {
-		opts.Vars, opts.VarFiles = v.vars, v.varFiles
+		opts.Vars, opts.VarFiles = v.Vars, v.Files
 	}
 	opts.Getenv, opts.Registry = c.getenv, registry()
 	cfg, diags := lang.Load(c.dir, opts)
@@ -149,19 +139,7 @@ func (c *cli) contentStore() (*snapshot.Store, error) {
 	return snapshot.OpenStore(filepath.Join(c.dataDir(), "store"))
 }
 
-// selection are the flags that choose what a plan covers.
-type selection struct {
-	targets, excludes, replace strList
-	refresh                    bool
-}
-
-func (s *selection) register(fs *flag.FlagSet) {
-	fs.Var(&s.targets, "target", "plan only `ADDRESS` and what it depends on (repeatable)")
-	fs.Var(&s.excludes, "exclude", "leave out `ADDRESS` and what depends on it (repeatable)")
-	fs.Var(&s.replace, "replace", "run `ADDRESS` again even if unchanged (repeatable)")
-	fs.BoolVar(&s.refresh, "refresh", true, "ask computes how live runs are doing before planning")
-}
-
-func (s *selection) options(dataDir string) planner.Options {
-	return planner.Options{Targets: s.targets, Excludes: s.excludes, Replace: s.replace, DataDir: dataDir}
+// planOptions are the planner's options for a selection.
+func (c *cli) planOptions(s *arguments.Selection) planner.Options {
+	return planner.Options{Targets: s.Targets, Excludes: s.Excludes, Replace: s.Replace, DataDir: c.dataDir()}
 }

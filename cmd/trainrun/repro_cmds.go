@@ -9,35 +9,31 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
 )
 
 func cmdCheckout(c *cli, args []string) int {
-	fs := c.newFlags("checkout", "RUN_ID DIR")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseCheckout(args)
 	if err != nil {
-		return 1
+		return c.argsError(err)
 	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return 1
-	}
-	dst := pos[1]
+	dst := a.Dir
 	if !filepath.IsAbs(dst) {
 		dst = filepath.Join(c.dir, dst)
 	}
 	if ents, err := os.ReadDir(dst); err == nil && len(ents) > 0 {
-		return c.errorf("%s is not empty: checkout writes only into an empty or new directory, so that nothing of yours is mixed in or overwritten", pos[1])
+		return c.errorf("%s is not empty: checkout writes only into an empty or new directory, so that nothing of yours is mixed in or overwritten", a.Dir)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return c.errorf("checkout into %s: %v", pos[1], err)
+		return c.errorf("checkout into %s: %v", a.Dir, err)
 	}
 	st, err := c.openState()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	run, err := st.Find(pos[0])
+	run, err := st.Find(a.Run)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -49,7 +45,7 @@ func cmdCheckout(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	fmt.Fprintf(c.stdout, "Checked out the source of run %s (%s) into %s: %d files, snapshot %s.\n", run.ID, run.Address, pos[1], len(m.Entries), m.ID[:12])
+	fmt.Fprintf(c.stdout, "Checked out the source of run %s (%s) into %s: %d files, snapshot %s.\n", run.ID, run.Address, a.Dir, len(m.Entries), m.ID[:12])
 	if run.Git != nil {
 		dirty := ""
 		if run.Git.Dirty {
@@ -62,19 +58,11 @@ func cmdCheckout(c *cli, args []string) int {
 }
 
 func cmdRerun(c *cli, args []string) int {
-	fs := c.newFlags("rerun", "[-json] [-var NAME=VALUE]… [-var-file FILE]… RUN_ID")
-	var vf varFlags
-	vf.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON lines of events")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseRerun(args)
 	if err != nil {
-		return 1
+		return c.argsError(err)
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 1
-	}
-	cfg := c.load(&vf)
+	cfg := c.load(&a.Vars)
 	if cfg == nil {
 		return c.errorf("rerun needs the configuration: it says where compute and environment are, and gives sensitive values again")
 	}
@@ -83,7 +71,7 @@ func cmdRerun(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	orig, err := st.Find(pos[0])
+	orig, err := st.Find(a.Run)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -93,22 +81,22 @@ func cmdRerun(c *cli, args []string) int {
 	}
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
-	render := c.renderer(*asJSON)
+	render := c.renderer(a.JSON)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
 
 	// Ctrl-C cancels the rerun and records it cancelled.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if !*asJSON {
+	if !a.JSON {
 		fmt.Fprintf(c.stdout, "Running run %s (%s) again: its snapshot %s, command, params and environment, on compute %s.\n\n",
 			orig.ID, orig.Address, orig.Inputs.Snapshot[:min(12, len(orig.Inputs.Snapshot))], orig.Compute)
 	}
-	rep, err := rt.Rerun(ctx, orig, runtime.Options{StreamLogs: !*asJSON})
+	rep, err := rt.Rerun(ctx, orig, runtime.Options{StreamLogs: !a.JSON})
 	render.close()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	if *asJSON {
+	if a.JSON {
 		return rerunCode(rep)
 	}
 	fmt.Fprintln(c.stdout)

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
@@ -96,28 +97,12 @@ func matchAddr(addr, experiment, filter string) bool {
 	return filter == "" || filter == addr || filter == "experiment."+experiment
 }
 
-// listFlags parses the flags of status and runs: [-json] [ADDR].
-func (c *cli) listFlags(name string, args []string) (filter string, asJSON, ok bool) {
-	fs := c.newFlags(name, "[-json] [ADDR]")
-	j := fs.Bool("json", false, "print a JSON array of runs")
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) > 1 {
-		if err == nil {
-			fs.Usage()
-		}
-		return "", false, false
-	}
-	if len(pos) == 1 {
-		filter = pos[0]
-	}
-	return filter, *j, true
-}
-
 func cmdStatus(c *cli, args []string) int {
-	filter, asJSON, ok := c.listFlags("status", args)
-	if !ok {
-		return 1
+	a, err := arguments.ParseStatus(args)
+	if err != nil {
+		return c.argsError(err)
 	}
+	filter, asJSON := a.Filter, a.JSON
 	ctx := context.Background()
 	cfg := c.quietConfig()
 	st, view, comps, err := c.refreshed(ctx, cfg)
@@ -297,10 +282,11 @@ func duration(r *state.Run) string {
 }
 
 func cmdRuns(c *cli, args []string) int {
-	filter, asJSON, ok := c.listFlags("runs", args)
-	if !ok {
-		return 1
+	a, err := arguments.ParseRuns(args)
+	if err != nil {
+		return c.argsError(err)
 	}
+	filter, asJSON := a.Filter, a.JSON
 	st, err := c.openState()
 	if err != nil {
 		return c.errorf("%v", err)
@@ -342,15 +328,9 @@ func cmdRuns(c *cli, args []string) int {
 }
 
 func cmdShow(c *cli, args []string) int {
-	fs := c.newFlags("show", "[-json] RUN_ID")
-	asJSON := fs.Bool("json", false, "print the run record as JSON")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseShow(args)
 	if err != nil {
-		return 1
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 1
+		return c.argsError(err)
 	}
 	st, view, comps, err := c.refreshed(context.Background(), c.quietConfig())
 	if err != nil {
@@ -358,7 +338,7 @@ func cmdShow(c *cli, args []string) int {
 	}
 	defer st.Close()
 	defer comps.Close()
-	run, err := st.Find(pos[0])
+	run, err := st.Find(a.Run)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -366,7 +346,7 @@ func cmdShow(c *cli, args []string) int {
 		run = l
 	}
 	lock := runtime.EnvironmentLock(c.dataDir(), run)
-	if *asJSON {
+	if a.JSON {
 		printJSON(c.stdout, struct {
 			*state.Run
 			EnvironmentLock string `json:"environment_lock,omitempty"`
@@ -511,15 +491,9 @@ func listFiles(dir string) []string {
 }
 
 func cmdLogs(c *cli, args []string) int {
-	fs := c.newFlags("logs", "[-f] RUN_ID")
-	follow := fs.Bool("f", false, "follow the log of a live run until it ends; wait for a pending one to start")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseLogs(args)
 	if err != nil {
-		return 1
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 1
+		return c.argsError(err)
 	}
 	st, err := c.openState()
 	if err != nil {
@@ -529,18 +503,18 @@ func cmdLogs(c *cli, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := c.quietConfig()
-	run, err := st.Find(pos[0])
+	run, err := st.Find(a.Run)
 	waiting := false // "waiting for it to start" was said
-	if err != nil && *follow && errors.Is(err, state.ErrNotFound) && configured(cfg, pos[0]) && c.writerActive() {
+	if err != nil && a.Follow && errors.Is(err, state.ErrNotFound) && configured(cfg, a.Run) && c.writerActive() {
 		// An apply has yet to record it: it waits for a slot, or for its
 		// upstream.
-		fmt.Fprintf(c.stderr, "%s is pending; waiting for it to start…\n", pos[0])
+		fmt.Fprintf(c.stderr, "%s is pending; waiting for it to start…\n", a.Run)
 		waiting = true
-		run, err = c.awaitRecorded(ctx, st, pos[0])
+		run, err = c.awaitRecorded(ctx, st, a.Run)
 	}
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
-	if err == nil && *follow && run.Live() {
+	if err == nil && a.Follow && run.Live() {
 		run, err = c.awaitStart(ctx, st, comps, run, waiting)
 	}
 	if ctx.Err() != nil {
@@ -562,7 +536,7 @@ func cmdLogs(c *cli, args []string) int {
 	} else if run.Handle != nil {
 		var comp providers.Compute
 		if comp, err = comps.ForHandle(run.Handle); err == nil {
-			rc, err = comp.Log(ctx, *run.Handle, *follow && run.Live())
+			rc, err = comp.Log(ctx, *run.Handle, a.Follow && run.Live())
 		}
 	} else {
 		return c.errorf("run %s has no log yet: it is %s", run.ID, run.Status)
@@ -690,15 +664,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func cmdCancel(c *cli, args []string) int {
-	fs := c.newFlags("cancel", "RUN_ID…")
-	ids, err := parse(fs, args)
+	a, err := arguments.ParseCancel(args)
 	if err != nil {
-		return 1
+		return c.argsError(err)
 	}
-	if len(ids) == 0 {
-		fs.Usage()
-		return 1
-	}
+	ids := a.Runs
 	if err := c.ensureDataDir(); err != nil {
 		return c.errorf("%v", err)
 	}
@@ -742,10 +712,9 @@ func cmdCancel(c *cli, args []string) int {
 }
 
 func cmdDestroy(c *cli, args []string) int {
-	fs := c.newFlags("destroy", "[-auto-approve]")
-	auto := fs.Bool("auto-approve", false, "do not ask for confirmation")
-	if _, err := parse(fs, args); err != nil {
-		return 1
+	a, err := arguments.ParseDestroy(args)
+	if err != nil {
+		return c.argsError(err)
 	}
 	st, err := c.lockState("trainrun destroy")
 	if err != nil {
@@ -779,7 +748,7 @@ func cmdDestroy(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
 	}
 	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets)+len(envs))
-	if !*auto {
+	if !a.AutoApprove {
 		if !isTerminal(c.stdin) {
 			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking.")
 		}

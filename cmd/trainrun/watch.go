@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
@@ -34,28 +35,11 @@ import (
 // instances whose fingerprint changed. watch holds the state lock from
 // start to end.
 func cmdWatch(c *cli, args []string) int {
-	fs := c.newFlags("watch", "[-auto-approve] [-keep-running] [-debounce DURATION] [-parallelism N] [-var NAME=VALUE]… [-var-file FILE]… [-target ADDR]… [-exclude ADDR]… [-replace ADDR]…")
-	var vf varFlags
-	var sel selection
-	usage := fs.Usage
-	fs.Usage = func() {
-		usage()
-		fmt.Fprint(c.stderr, watchScreenHelp)
-	}
-	vf.register(fs)
-	sel.register(fs)
-	auto := fs.Bool("auto-approve", false, "apply each change's plan without asking")
-	keep := fs.Bool("keep-running", false, "let runs that a newer change supersedes finish, instead of cancelling them")
-	par := fs.Int("parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
-	debounce := fs.Duration("debounce", fswatch.DefaultDebounce, "plan once files have been quiet for `DURATION`")
-	pos, err := parse(fs, args)
+	a, err := arguments.ParseWatch(args)
 	if err != nil {
-		return 1
+		return c.argsError(err)
 	}
-	if len(pos) > 0 {
-		return c.errorf("watch takes no arguments, got %q", pos)
-	}
-	if !*auto && !isTerminal(c.stdin) {
+	if !a.AutoApprove && !isTerminal(c.stdin) {
 		return c.errorf("watch asks before applying each change, and standard input is not a terminal; nothing was run.\nRun 'trainrun watch -auto-approve' to apply each change without asking.")
 	}
 	st, err := c.lockState("trainrun watch")
@@ -67,13 +51,13 @@ func cmdWatch(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	fw, err := fswatch.New(fswatch.Options{Debounce: *debounce})
+	fw, err := fswatch.New(fswatch.Options{Debounce: a.Debounce})
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer fw.Close()
 
-	w := &watch{c: c, vf: vf, sel: sel, st: st, store: store, fw: fw, auto: *auto}
+	w := &watch{c: c, vf: a.Vars, sel: a.Selection, st: st, store: store, fw: fw, auto: a.AutoApprove}
 	if c.useScreen() {
 		w.scr = newScreen()
 		w.scr.start(c.stdout, c.terminalSize(c.stdout))
@@ -87,7 +71,7 @@ func cmdWatch(c *cli, args []string) int {
 	w.sink = live.track(w.sink)
 	ctx, stop, detach, release := interrupts(w.sink, live.any)
 	defer release()
-	w.opts = runtime.Options{Parallelism: *par, Stop: stop, Detach: detach, CancelSuperseded: !*keep}
+	w.opts = runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, CancelSuperseded: !a.KeepRunning}
 	defer w.closeComputes()
 
 	if err := w.start(ctx); err != nil {
@@ -95,7 +79,7 @@ func cmdWatch(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	var lines <-chan string
-	if !*auto || (w.scr != nil && isTerminal(c.stdin)) {
+	if !a.AutoApprove || (w.scr != nil && isTerminal(c.stdin)) {
 		// With -auto-approve, only the screen reads what is typed: a
 		// run's number picks the log shown.
 		lines = readLines(c.stdin)
@@ -113,7 +97,7 @@ loop:
 		case err := <-fw.Errors():
 			w.sayErr("%v", err)
 		case line, ok := <-lines:
-			if !ok && *auto {
+			if !ok && a.AutoApprove {
 				lines = nil // nothing waits for an answer
 				continue
 			}
@@ -148,20 +132,11 @@ func (w *watch) closeOutput() {
 	}
 }
 
-const watchScreenHelp = `
-On a terminal, watch draws a full screen (the terminal is restored when it
-stops): what is watched and the last change, the configuration's errors, the
-current plan, the runs with their state and elapsed time, and the end of one
-run's log: the latest run's, or that of the run whose number is typed,
-followed by Enter (0 and Enter: the latest again). Off a terminal, or with
-TERM=dumb, it prints a line per event.
-`
-
 // watch is one watch command's state between cycles.
 type watch struct {
 	c      *cli
-	vf     varFlags
-	sel    selection
+	vf     arguments.Vars
+	sel    arguments.Selection
 	st     state.Backend
 	store  *snapshot.Store
 	fw     *fswatch.Watcher
@@ -270,7 +245,7 @@ func (w *watch) showTargets(cfg *lang.Config) {
 func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 	first := w.planned == 0
 	sel := w.sel
-	if first && sel.refresh {
+	if first && sel.Refresh {
 		// As apply: runs that ended while nobody watched are recorded
 		// before planning.
 		if err := rt.Reconcile(ctx); err != nil {
@@ -279,7 +254,7 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 		}
 	}
 	if !first {
-		sel.replace = nil // -replace asks for one more run, not one per change
+		sel.Replace = nil // -replace asks for one more run, not one per change
 	}
 	p, err := w.c.planFor(rt.Config, w.st, &sel, nil)
 	if err != nil {
@@ -471,7 +446,7 @@ func sameComputes(a, b *lang.Config) bool {
 
 // targets are the files of cfg to watch (see planner.WatchTargets).
 func (w *watch) targets(cfg *lang.Config) fswatch.Targets {
-	return planner.WatchTargets(w.c.dir, w.vf.varFiles, cfg)
+	return planner.WatchTargets(w.c.dir, w.vf.Files, cfg)
 }
 
 func (w *watch) describeTargets(cfg *lang.Config) string {

@@ -1,0 +1,255 @@
+// Package arguments parses the command line of each trainrun command into a
+// struct of its own, as Terraform's command/arguments does: parsing is
+// tested alone, and the command that uses the struct neither sees flags nor
+// decides how they read.
+//
+// Every command's flags are defined in one place (its define method), so
+// that its help, its parsing and shell completion agree.
+package arguments
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// A Command is what help says of one command.
+type Command struct {
+	Name     string
+	Args     string // its arguments, as usage shows them: "[PLANFILE] [flags]"
+	Synopsis string // one line: what it does
+}
+
+// Commands lists every command, in the order help shows them.
+func Commands() []Command {
+	return []Command{
+		{"init", "[-example NAME]", "write a starter project and add .trainrun/ to .gitignore"},
+		{"validate", "[-json] [-var NAME=VALUE]…", "check the configuration without contacting any compute"},
+		{"fmt", "[-check] [-diff] [-recursive] [FILE|DIR…]", "rewrite configuration files in canonical format"},
+		{"plan", "[flags]", "show what apply would do and why"},
+		{"apply", "[PLANFILE] [flags]", "run what the plan says"},
+		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes"},
+		{"status", "[-json] [ADDR]", "every instance with its latest run"},
+		{"runs", "[-json] [ADDR]", "the run history, newest first"},
+		{"show", "[-json] RUN_ID", "one run in full"},
+		{"logs", "[-f] RUN_ID|ADDR", "a run's log; -f follows a live run"},
+		{"compare", "[-json] [-sort METRIC] experiment.NAME", "an experiment's instances side by side: params, metrics, the best marked"},
+		{"cancel", "RUN_ID…", "cancel live runs"},
+		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR"},
+		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
+		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
+		{"graph", "", "the dependency graph in DOT"},
+		{"completion", "bash|zsh|fish", "print a shell completion script"},
+		{"version", "[-json]", "print the version"},
+	}
+}
+
+// Lookup returns the command called name.
+func Lookup(name string) (Command, bool) {
+	for _, c := range Commands() {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Command{}, false
+}
+
+// Error is an error in a command's arguments, or a request for its help
+// (errors.Is(err, flag.ErrHelp)). Help is the command's help text: a
+// request prints it on standard output, an error after the message on
+// standard error.
+type Error struct {
+	Command string
+	Err     error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Help is the help text of the command.
+func (e *Error) Help() string {
+	if e.Command == "" {
+		return GlobalHelp()
+	}
+	return Help(e.Command)
+}
+
+// IsHelp reports whether err asks for help rather than being wrong.
+func IsHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// definer is a command's arguments: define registers its flags on fs,
+// writing into the struct.
+type definer interface{ define(fs *flag.FlagSet) }
+
+// newArgs returns a fresh arguments struct of each command that has flags.
+func newArgs(name string) definer {
+	switch name {
+	case "init":
+		return &Init{}
+	case "validate":
+		return &Validate{}
+	case "fmt":
+		return &Fmt{}
+	case "plan":
+		return &Plan{}
+	case "apply":
+		return &Apply{}
+	case "watch":
+		return &Watch{}
+	case "status":
+		return &Status{}
+	case "runs":
+		return &Runs{}
+	case "show":
+		return &Show{}
+	case "logs":
+		return &Logs{}
+	case "compare":
+		return &Compare{}
+	case "rerun":
+		return &Rerun{}
+	case "destroy":
+		return &Destroy{}
+	case "graph":
+		return &Graph{}
+	case "version":
+		return &Version{}
+	}
+	return nil // cancel, checkout, completion: no flags
+}
+
+// newFlagSet is a flag set that prints nothing: errors are returned, and
+// help is printed by the caller.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// flagsOf is the flag set of the command called name, defined on a fresh
+// arguments struct.
+func flagsOf(name string) *flag.FlagSet {
+	fs := newFlagSet(name)
+	if d := newArgs(name); d != nil {
+		d.define(fs)
+	}
+	return fs
+}
+
+// Help is the help text of the command called name: how it is used, what
+// it does, and its flags.
+func Help(name string) string {
+	c, _ := Lookup(name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: trainrun [global options] %s %s\n\n  %s.\n", c.Name, c.Args, capitalize(c.Synopsis))
+	if extra := moreHelp[name]; extra != "" {
+		fmt.Fprintf(&b, "\n%s", extra)
+	}
+	fs := flagsOf(name)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		b.WriteString("\nOptions:\n\n")
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+	}
+	return b.String()
+}
+
+// moreHelp are paragraphs of help beyond the synopsis and the flags.
+var moreHelp = map[string]string{
+	"logs": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
+	"show": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
+	"completion": "  Load it in the current shell:\n\n" +
+		"    bash:  source <(trainrun completion bash)\n" +
+		"    zsh:   source <(trainrun completion zsh)\n" +
+		"    fish:  trainrun completion fish | source\n\n" +
+		"  It completes commands, flags, instance addresses (from the configuration)\n  and run ids (from the recorded state).\n",
+	"watch": `  On a terminal, watch draws a full screen (the terminal is restored when it
+  stops): what is watched and the last change, the configuration's errors,
+  the current plan, the runs with their state and elapsed time, and the end
+  of one run's log: the latest run's, or that of the run whose number is
+  typed, followed by Enter (0 and Enter: the latest again). Off a terminal,
+  or with TERM=dumb, it prints a line per event.
+`,
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// A Flag is one flag of a command, for completion.
+type Flag struct {
+	Name       string
+	TakesValue bool // -name VALUE, as opposed to a boolean -name
+}
+
+// Flags lists the flags of the command called name.
+func Flags(name string) []Flag {
+	var out []Flag
+	flagsOf(name).VisitAll(func(f *flag.Flag) {
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		out = append(out, Flag{Name: f.Name, TakesValue: !ok || !b.IsBoolFlag()})
+	})
+	return out
+}
+
+// parse parses a command's flags, which may come before or after its
+// positional arguments (`apply plan.out -auto-approve` as well as `apply
+// -auto-approve plan.out`), and returns the positional ones. "--" ends the
+// flags.
+func parse(name string, d definer, args []string) ([]string, error) {
+	fs := newFlagSet(name)
+	if d != nil {
+		d.define(fs)
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, &Error{Command: name, Err: err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// errorf is an argument error of the command called name.
+func errorf(name, format string, args ...any) error {
+	return &Error{Command: name, Err: fmt.Errorf(format, args...)}
+}
+
+// noArgs refuses the positional arguments of a command that takes none:
+// ignored, they would go unnoticed ("trainrun plan experiment.train" would
+// plan everything).
+func noArgs(name string, pos []string) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	hint := ""
+	switch {
+	case name == "plan" && strings.HasPrefix(pos[0], "experiment."):
+		hint = fmt.Sprintf("; to plan only %s and what it depends on: trainrun plan -target '%s'", pos[0], pos[0])
+	case name == "validate" || name == "plan" || name == "graph" || name == "init":
+		hint = fmt.Sprintf("; to work in another directory: trainrun -chdir=DIR %s", name)
+	}
+	return errorf(name, "%s takes no arguments, got %q%s", name, pos[0], hint)
+}
+
+// strList is a repeatable string flag.
+type strList []string
+
+func (s *strList) String() string     { return strings.Join(*s, ",") }
+func (s *strList) Set(v string) error { *s = append(*s, v); return nil }
