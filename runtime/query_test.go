@@ -10,14 +10,17 @@ import (
 )
 
 func TestInstances(t *testing.T) {
+	// a depends on b: the graph lists b first. Instances of the
+	// configuration come sorted by address, as lang.Load sorts them.
 	cfg := &lang.Config{Instances: []*lang.Instance{
+		{Address: "experiment.a", Experiment: "a", DependsOn: []string{"experiment.b"}},
 		{Address: "experiment.b", Experiment: "b"},
-		{Address: "experiment.a", Experiment: "a"},
 	}}
 	runs := []*state.Run{
 		{ID: "1", Address: "experiment.a", Experiment: "a"},
-		{ID: "2", Address: "experiment.gone", Experiment: "gone"},
+		{ID: "2", Address: `experiment.gone["n=10"]`, Experiment: "gone"},
 		{ID: "3", Address: "experiment.a", Experiment: "a"},
+		{ID: "4", Address: `experiment.gone["n=9"]`, Experiment: "gone"},
 	}
 	latest := func(addr string) *state.Run {
 		var l *state.Run
@@ -33,8 +36,8 @@ func TestInstances(t *testing.T) {
 		cfg  *lang.Config
 		want string
 	}{
-		{"configured and recorded", cfg, "experiment.a:true:3 experiment.b:true:- experiment.gone:false:2"},
-		{"no configuration", nil, "experiment.a:false:3 experiment.gone:false:2"},
+		{"configured and recorded", cfg, `experiment.b:true:- experiment.a:true:3 experiment.gone["n=9"]:false:4 experiment.gone["n=10"]:false:2`},
+		{"no configuration", nil, `experiment.a:false:3 experiment.gone["n=9"]:false:4 experiment.gone["n=10"]:false:2`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
