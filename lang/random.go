@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/trainrun/trainrun/internal/plural"
 )
 
 // A random search is declared inside sweep:
@@ -188,7 +190,7 @@ func (l *loader) evalDistribution(a *hcl.Attribute, ctx *hcl.EvalContext) (*dist
 		want, usage = 1, "choice([v1, v2, …])"
 	}
 	if len(call.Arguments) != want {
-		l.errorf(call.ArgsRange.Ptr(), "Invalid distribution", "%s takes %d argument(s): write %s.", call.Name, want, usage)
+		l.errorf(call.ArgsRange.Ptr(), "Invalid distribution", "%s takes %s: write %s.", call.Name, plural.Count(want, "argument"), usage)
 		return nil, false
 	}
 	args := make([]cty.Value, len(call.Arguments))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
 )
@@ -48,7 +49,7 @@ func DescribeFacts(f providers.HostFacts) string {
 		add(f.Arch)
 	}
 	if f.CPUs > 0 {
-		add(fmt.Sprintf("%d CPUs", f.CPUs))
+		add(plural.Count(f.CPUs, "CPU"))
 	}
 	if f.Memory > 0 {
 		add(fmt.Sprintf("%.1f GiB", float64(f.Memory)/(1<<30)))
@@ -59,7 +60,7 @@ func DescribeFacts(f providers.HostFacts) string {
 	case 1:
 		add("1 GPU (" + f.GPUs[0] + ")")
 	default:
-		add(fmt.Sprintf("%d GPUs (%s", len(f.GPUs), f.GPUs[0]))
+		add(fmt.Sprintf("%s (%s", plural.Count(len(f.GPUs), "GPU"), f.GPUs[0]))
 		for _, g := range f.GPUs[1:] {
 			s += "; " + g
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/snapshot"
@@ -200,7 +201,7 @@ func upstreamReasons(inst *lang.Instance, old, new *state.FingerprintInputs) []s
 				addrs = inst.Inputs[name]
 			}
 			if len(o) != len(n) || len(addrs) != len(n) {
-				rs = append(rs, fmt.Sprintf("input %s changed: now from %d upstream instances, was %d", name, len(n), len(o)))
+				rs = append(rs, fmt.Sprintf("input %s changed: now from %s, was %d", name, plural.Count(len(n), "upstream instance"), len(o)))
 				continue
 			}
 			var changed []string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
@@ -116,5 +117,5 @@ func attachedMessage(n int) string {
 	if n == 1 {
 		return "attached; what its machine is was recorded"
 	}
-	return fmt.Sprintf("attached; what its %d machines are was recorded", n)
+	return fmt.Sprintf("attached; what its %s %s was recorded", plural.Count(n, "machine"), plural.Noun(n, "is"))
 }

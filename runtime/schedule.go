@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 )
@@ -269,7 +270,7 @@ func (s *scheduler) line(pos int, sems []*orderedSem) {
 func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, inst *lang.Instance, c providers.Compute) (*grant, error) {
 	p := s.poolFor(c)
 	if need := inst.Resources.GPUs; need > len(p.free) {
-		return nil, fmt.Errorf("needs %d GPUs; compute %s has %d", need, inst.Compute, len(p.free))
+		return nil, fmt.Errorf("needs %s; compute %s has %d", plural.Count(need, "GPU"), inst.Compute, len(p.free))
 	}
 	g := &grant{}
 	sems := s.lines(inst, c)

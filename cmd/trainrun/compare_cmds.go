@@ -8,6 +8,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
@@ -55,7 +56,7 @@ func writeCompare(c *cli, t *compare.Table) {
 			sorted += " (the objective)"
 		}
 	}
-	fmt.Fprintf(w, "experiment.%s: %d instances (the latest run of each), sorted %s.\n", t.Experiment, len(t.Rows), sorted)
+	fmt.Fprintf(w, "experiment.%s: %s (the latest run of each), sorted %s.\n", t.Experiment, plural.Count(len(t.Rows), "instance"), sorted)
 	if len(t.Metrics) > 0 {
 		var dirs []string
 		for _, m := range t.Metrics {

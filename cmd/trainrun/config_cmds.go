@@ -14,6 +14,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/examples"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 )
@@ -100,21 +101,13 @@ func cmdValidate(c *cli, args []string) int {
 		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
 		if !diags.HasErrors() {
 			fmt.Fprintf(c.stdout, "The configuration is valid: %s, %s.\n",
-				count(len(cfg.Experiments), "experiment"), count(len(cfg.Instances), "instance"))
+				plural.Count(len(cfg.Experiments), "experiment"), plural.Count(len(cfg.Instances), "instance"))
 		}
 	}
 	if diags.HasErrors() {
 		return 1
 	}
 	return 0
-}
-
-// count is "1 experiment", "2 experiments".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func cmdFmt(c *cli, args []string) int {

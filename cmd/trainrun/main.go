@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 )
 
@@ -129,7 +130,7 @@ func (c *cli) help(args []string) int {
 		fmt.Fprint(c.stdout, arguments.GlobalHelp())
 		return 0
 	case len(args) > 1:
-		return c.errorf("help takes one command, got %d arguments", len(args))
+		return c.errorf("help takes one command, got %s", plural.Count(len(args), "argument"))
 	}
 	if _, ok := arguments.Lookup(args[0]); !ok {
 		return c.unknownCommand(args[0])
@@ -182,12 +183,24 @@ func isTerminal(w any) bool {
 	return err == nil
 }
 
-// confirm asks question on the terminal and reports whether the answer was
-// "yes", as Terraform does.
+// confirm asks question and reports whether the answer was "yes", as
+// Terraform does.
 func (c *cli) confirm(question string) bool {
+	answer, _ := c.ask(question)
+	return answer == "yes"
+}
+
+// ask asks question and reads one line of answer from standard input,
+// which may be a terminal or a pipe ("echo yes | trainrun destroy");
+// answered is false when the input ended without a word (/dev/null).
+func (c *cli) ask(question string) (answer string, answered bool) {
 	fmt.Fprintf(c.stdout, "\n%s Only 'yes' will be accepted: ", question)
-	answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-	return strings.TrimSpace(answer) == "yes"
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if !isTerminal(c.stdin) {
+		fmt.Fprintln(c.stdout, strings.TrimSpace(line)) // a piped answer is not echoed by a terminal
+	}
+	answer = strings.TrimSpace(line)
+	return answer, answer != "" || err == nil
 }
 
 func (c *cli) errorf(format string, args ...any) int {

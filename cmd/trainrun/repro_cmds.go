@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
 )
@@ -45,7 +46,7 @@ func cmdCheckout(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	fmt.Fprintf(c.stdout, "Checked out the source of run %s (%s) into %s: %d files, snapshot %s.\n", run.ID, run.Address, a.Dir, len(m.Entries), m.ID[:12])
+	fmt.Fprintf(c.stdout, "Checked out the source of run %s (%s) into %s: %s, snapshot %s.\n", run.ID, run.Address, a.Dir, plural.Count(len(m.Entries), "file"), m.ID[:12])
 	if run.Git != nil {
 		dirty := ""
 		if run.Git.Dirty {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
@@ -749,10 +750,14 @@ func cmdDestroy(c *cli, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets)+len(envs))
 	if !a.AutoApprove {
-		if !isTerminal(c.stdin) {
-			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking.")
+		// As Terraform, the answer may come from a pipe (echo yes |
+		// trainrun destroy); input that ends unanswered (/dev/null) is a
+		// refusal that says what to do.
+		answer, answered := c.ask("Do you really want to destroy these?")
+		if !answered && !isTerminal(c.stdin) {
+			return c.errorf("destroy needs confirmation, and standard input is not a terminal; nothing was destroyed.\nRun 'trainrun destroy -auto-approve' to destroy without asking, or answer on standard input: echo yes | trainrun destroy")
 		}
-		if !c.confirm("Do you really want to destroy these?") {
+		if answer != "yes" {
 			fmt.Fprintln(c.stdout, "Destroy cancelled.")
 			return 1
 		}
@@ -760,9 +765,9 @@ func cmdDestroy(c *cli, args []string) int {
 	n, err := rt.Destroy(context.Background(), targets)
 	ne, eerr := rt.DestroyEnvironments(context.Background(), envs)
 	if len(envs) > 0 {
-		fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed, %d environments removed.\n", n, ne)
+		fmt.Fprintf(c.stdout, "Destroy complete: %s removed, %s removed.\n", plural.Count(n, "run directory"), plural.Count(ne, "environment"))
 	} else {
-		fmt.Fprintf(c.stdout, "Destroy complete: %d run directories removed.\n", n)
+		fmt.Fprintf(c.stdout, "Destroy complete: %s removed.\n", plural.Count(n, "run directory"))
 	}
 	if err = errors.Join(err, eerr); err != nil {
 		return c.errorf("%v", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/fswatch"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
@@ -464,7 +465,7 @@ func (w *watch) describeTargets(cfg *lang.Config) string {
 	}
 	s += parts[len(parts)-1]
 	n := w.fw.Watched()
-	return fmt.Sprintf("%s (%d %s)", s, n, map[bool]string{true: "directory", false: "directories"}[n == 1])
+	return fmt.Sprintf("%s (%s)", s, plural.Count(n, "directory"))
 }
 
 func (w *watch) describeBatch(b fswatch.Batch) string {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
 	"github.com/trainrun/trainrun/providers/runner"
@@ -434,7 +435,7 @@ func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b provid
 		cleanup()
 		return nil, err
 	}
-	s := script{BatchDir: bdir, Title: fmt.Sprintf("trainrun job array %s: %d runs of experiment.%s", id, len(specs), b.Experiment),
+	s := script{BatchDir: bdir, Title: fmt.Sprintf("trainrun job array %s: %s of experiment.%s", id, plural.Count(len(specs), "run"), b.Experiment),
 		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: multi}
 	scriptPath := path.Join(bdir, scriptFile)
 	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/runner"
 )
@@ -189,7 +190,7 @@ func (c *Compute) place(ctx context.Context, n int) (*member, []int, error) {
 			most = max(most, c.memberGPUs(m))
 		}
 		if n > most {
-			return nil, nil, fmt.Errorf("needs %d GPUs; no machine of compute %s has that many", n, c.name)
+			return nil, nil, fmt.Errorf("needs %s; no machine of compute %s has that many", plural.Count(n, "GPU"), c.name)
 		}
 	}
 	for {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trainrun/trainrun/examples"
 	"github.com/trainrun/trainrun/fswatch"
+	"github.com/trainrun/trainrun/internal/plural"
 )
 
 // Vars are the flags that give variables values.
@@ -158,7 +159,7 @@ func ParseApply(args []string) (*Apply, error) {
 	case err != nil:
 		return a, err
 	case len(pos) > 1:
-		return a, errorf("apply", "apply takes at most one plan file, got %d arguments", len(pos))
+		return a, errorf("apply", "apply takes at most one plan file, got %s", plural.Count(len(pos), "argument"))
 	case len(pos) == 1:
 		a.PlanFile = pos[0]
 		if a.Selects() {
@@ -225,7 +226,7 @@ func atMostOne(name, what string, pos []string) (string, error) {
 	case 1:
 		return pos[0], nil
 	}
-	return "", errorf(name, "%s takes at most one %s, got %d arguments: %s", name, what, len(pos), strings.Join(pos, " "))
+	return "", errorf(name, "%s takes at most one %s, got %s: %s", name, what, plural.Count(len(pos), "argument"), strings.Join(pos, " "))
 }
 
 // exactlyOne returns the one positional argument of a command.
@@ -236,7 +237,7 @@ func exactlyOne(name, what string, pos []string) (string, error) {
 	case 1:
 		return pos[0], nil
 	}
-	return "", errorf(name, "%s takes one %s, got %d arguments: %s", name, what, len(pos), strings.Join(pos, " "))
+	return "", errorf(name, "%s takes one %s, got %s: %s", name, what, plural.Count(len(pos), "argument"), strings.Join(pos, " "))
 }
 
 // Runs are the arguments of runs.
@@ -356,7 +357,7 @@ func ParseCheckout(args []string) (*Checkout, error) {
 		return &Checkout{}, err
 	}
 	if len(pos) != 2 {
-		return &Checkout{}, errorf("checkout", "checkout takes a RUN_ID and a DIR, got %d arguments", len(pos))
+		return &Checkout{}, errorf("checkout", "checkout takes a RUN_ID and a DIR, got %s", plural.Count(len(pos), "argument"))
 	}
 	return &Checkout{Run: pos[0], Dir: pos[1]}, nil
 }
