@@ -465,7 +465,7 @@ func TestVenvOnSSH(t *testing.T) {
 		t.Errorf("a cached environment was built again:\n%s", again.stdout)
 	}
 	destroy := p.must(0, nil, "destroy", "-auto-approve")
-	if !strings.Contains(destroy.stdout, "1 environments removed") {
+	if !strings.Contains(destroy.stdout, "1 environment removed") {
 		t.Fatalf("destroy:\n%s", destroy)
 	}
 	if got := entries(t, filepath.Join(workdir, "envs", ".d")); len(got) != 0 {
@@ -546,7 +546,7 @@ experiment "train" {
 		t.Fatalf("show -json: %+v, %v", show, err)
 	}
 	destroy := p.must(0, nil, "destroy", "-auto-approve")
-	if !strings.Contains(destroy.stdout, "1 environments removed") {
+	if !strings.Contains(destroy.stdout, "1 environment removed") {
 		t.Fatalf("destroy:\n%s", destroy)
 	}
 	if exec.Command("su", "-s", "/bin/sh", s.User, "-c", "cd && podman image exists "+show.Env.Location).Run() == nil {
