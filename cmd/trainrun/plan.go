@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
@@ -180,7 +181,7 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		}
 		listed++
 		fmt.Fprintf(w, "  %s experiment.%s: %s\n", paint(color, actionColor[planner.Pending], symbols[planner.Pending]+" await"), name,
-			plural(awaiting[name], "instance at a higher rung waits", "instances at higher rungs wait")+" for promotion (-show-unchanged lists them)")
+			plural.Phrase(awaiting[name], "instance at a higher rung waits", "instances at higher rungs wait")+" for promotion (-show-unchanged lists them)")
 	}
 	if listed > 0 {
 		fmt.Fprintln(w)
@@ -263,12 +264,4 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selec
 		}
 	}
 	return p, nil
-}
-
-// plural writes n with the singular or plural phrase.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

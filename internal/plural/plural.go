@@ -13,6 +13,16 @@ func Count(n int, noun string) string {
 	return strconv.Itoa(n) + " " + Noun(n, noun)
 }
 
+// Phrase is n and one of two phrases, for what the rules cannot make:
+// Phrase(n, "instance at a higher rung waits", "instances at higher rungs
+// wait").
+func Phrase(n int, one, many string) string {
+	if n == 1 || n == -1 {
+		return strconv.Itoa(n) + " " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
 // Noun is noun in the plural unless n is 1 (or -1). Only the last word
 // of noun changes ("run directory", "run directories").
 func Noun(n int, noun string) string {

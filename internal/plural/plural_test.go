@@ -29,6 +29,12 @@ func TestCount(t *testing.T) {
 			t.Errorf("Count(%d, %q) = %q, want %q", tt.n, tt.noun, got, tt.want)
 		}
 	}
+	if got := Phrase(1, "run waits", "runs wait"); got != "1 run waits" {
+		t.Errorf("Phrase(1) = %q", got)
+	}
+	if got := Phrase(0, "run waits", "runs wait"); got != "0 runs wait" {
+		t.Errorf("Phrase(0) = %q", got)
+	}
 	if got := Noun(1, "is"); got != "is" {
 		t.Errorf("Noun(1, is) = %q", got)
 	}
