@@ -88,7 +88,7 @@ func TestDiagnostics(t *testing.T) {
 		{name: "choice of nothing", src: exp("a", okCmd+"\n  sweep {\n    random {\n      count = 2\n      b = choice([])\n    }\n  }"),
 			summary: "Invalid distribution", detail: []string{"non-empty list"}, mark: "([])"},
 		{name: "distribution arguments", src: exp("a", okCmd+"\n  sweep {\n    random {\n      count = 2\n      b = uniform(1)\n    }\n  }"),
-			summary: "Invalid distribution", detail: []string{"takes 2 argument(s)"}, mark: "(1)"},
+			summary: "Invalid distribution", detail: []string{"takes 2 arguments"}, mark: "(1)"},
 		{name: "random larger than its space", src: exp("a", okCmd+"\n  sweep {\n    random {\n      count = 5\n      b = choice([32, 64])\n      n = randint(1, 2)\n    }\n  }"),
 			summary: "Random search larger than its space", detail: []string{"only 4 distinct combinations"}, mark: "5"},
 		{name: "swept twice", src: exp("a", okCmd+"\n  sweep {\n    grid = { b = [1, 2] }\n    random {\n      count = 2\n      b = choice([3, 4])\n    }\n  }"),
