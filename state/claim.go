@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -131,7 +130,7 @@ func (s *Store) Claim(ctx context.Context, address string, h Holder) (Claim, err
 // another process holds it.
 func tryClaim(path string) (*os.File, error) {
 	for range 100 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+		f, err := openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +163,7 @@ func (s *Store) Claimant(address string) (Holder, bool, error) {
 		rec, err := readClaim(c.f)
 		return rec.Holder, true, err
 	}
-	f, err := os.OpenFile(s.claimPath(address), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := openFile(s.claimPath(address), os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Holder{}, false, nil
 	}

@@ -52,7 +52,7 @@ const computesName = "computes.json"
 // OpenComputes reads the records in dir. A missing file is no record.
 func OpenComputes(dir string) (*Computes, error) {
 	c := &Computes{dir: dir, recs: map[string]*Compute{}}
-	data, err := os.ReadFile(filepath.Join(dir, computesName))
+	data, err := readFile(filepath.Join(dir, computesName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}

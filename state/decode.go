@@ -3,8 +3,10 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -29,14 +31,47 @@ var errSlow = errors.New("not in the fast decoder's repertoire")
 func decodeRun(js string) (*Run, error) {
 	d := decoder{data: js}
 	r := new(Run)
-	if d.run(r) == nil && d.atEnd() {
-		return r, nil
+	if d.run(r) != nil || !d.atEnd() {
+		r = new(Run)
+		if err := json.Unmarshal([]byte(js), r); err != nil {
+			return nil, err
+		}
 	}
-	r = new(Run)
-	if err := json.Unmarshal([]byte(js), r); err != nil {
+	if err := r.checkRunIDs(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkRunIDs checks the ids of other runs that r names (CheckRunID): each
+// may become a path.
+func (r *Run) checkRunIDs() error {
+	if r.ReproOf != "" {
+		if err := CheckRunID(r.ReproOf); err != nil {
+			return fmt.Errorf("repro_of: %w", err)
+		}
+	}
+	for name, ids := range r.InputRuns {
+		for _, id := range ids {
+			if err := CheckRunID(id); err != nil {
+				return fmt.Errorf("input_runs: %s: %w", name, err)
+			}
+		}
+	}
+	if r.Inputs != nil {
+		for name, hashes := range r.Inputs.Upstream {
+			for _, h := range hashes {
+				// An upstream whose outputs were never stored stands for
+				// itself: "run:ID".
+				if id, ok := strings.CutPrefix(h, "run:"); ok {
+					if err := CheckRunID(id); err != nil {
+						return fmt.Errorf("inputs: upstream %s: %w", name, err)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // decoder reads JSON from data. It works on a string so that the strings

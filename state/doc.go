@@ -15,8 +15,8 @@
 //	            "CRC SERIAL LAST ID JSON", CRC being the CRC-32C (hex) of
 //	            the rest of the line and LAST the serial ending the Put the
 //	            record belongs to
-//	lock        held with flock(2) by the one writer, which writes who it is
-//	            into it
+//	lock        held with flock(2) by the one writer (as is the directory),
+//	            which writes who it is into it
 //
 // # Durability
 //
@@ -49,16 +49,26 @@
 //
 // # Locking
 //
-// One writer at a time: writers take flock(2) on the lock file, which the
-// kernel releases when the holder dies, so a killed apply never leaves a
-// stale lock behind. Lock takes it for as long as the caller wants;
-// otherwise each Put and Update takes it for one transaction, reading
-// first what other writers appended since. Another process that tries
-// gets a *LockedError naming the holder (Put and Update wait a while
-// first).
+// One writer at a time: writers take flock(2) on the directory and on the
+// lock file, which the kernel releases when the holder dies, so a killed
+// apply never leaves a stale lock behind. Lock takes it for as long as the
+// caller wants; otherwise each Put and Update takes it for one
+// transaction, reading first what other writers appended since. Another
+// process that tries gets a *LockedError naming the holder (Put and Update
+// wait a while first). Removing or replacing the lock file lets nobody in
+// (the directory stays locked); the holder notices at its next Put and puts
+// its file back. A holder whose directory was replaced writes no more. A
+// damaged store is refused by Open, and Repair rewrites it from its intact
+// records.
 //
 // # Claims
 //
 // Claim takes flock(2) on claims/HASH (HASH: of the instance address),
 // which says who claimed it; the kernel releases it with its process.
+//
+// # Files
+//
+// Every file of the store is opened with O_NOFOLLOW: a symbolic link is
+// refused (*LinkError), never read or written through. Run ids are checked
+// (CheckRunID) on every read and write, since they become paths.
 package state

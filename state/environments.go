@@ -52,7 +52,7 @@ const environmentsName = "environments.json"
 // OpenEnvironments reads the records in dir. A missing file is no record.
 func OpenEnvironments(dir string) (*Environments, error) {
 	e := &Environments{dir: dir}
-	data, err := os.ReadFile(filepath.Join(dir, environmentsName))
+	data, err := readFile(filepath.Join(dir, environmentsName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return e, nil
 	}
@@ -169,7 +169,7 @@ func (e *Environments) Lock(hash string) (string, error) {
 	if _, err := hex.DecodeString(hash); err != nil {
 		return "", fmt.Errorf("environment lock %q: not a hash", hash)
 	}
-	data, err := os.ReadFile(filepath.Join(e.dir, "locks", hash))
+	data, err := readFile(filepath.Join(e.dir, "locks", hash))
 	if err != nil {
 		return "", fmt.Errorf("environment lock: %w", err)
 	}

@@ -202,6 +202,10 @@ func crash(s *Store) {
 		s.lock.Close()
 		s.lock = nil
 	}
+	if s.lockDir != nil {
+		s.lockDir.Close()
+		s.lockDir = nil
+	}
 	s.closed = true
 }
 

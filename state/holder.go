@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 )
 
@@ -13,7 +12,7 @@ import (
 // it is. A holder that was killed leaves its details behind, so check
 // that it is alive.
 func ReadHolder(dir string) (h Holder, ok bool) {
-	data, err := os.ReadFile(filepath.Join(dir, lockName))
+	data, err := readFile(filepath.Join(dir, lockName))
 	if err != nil || len(data) == 0 {
 		return Holder{}, false
 	}

@@ -17,9 +17,14 @@ func NewRunID() string {
 // maxIDLen bounds a run id, which appears in every journal line.
 const maxIDLen = 128
 
-// checkID reports whether id can name a run: printable ASCII without
-// spaces, since it is a field of a journal line and is typed by users.
-func checkID(id string) error {
+// CheckRunID reports whether id can name a run: letters, digits, '.', '_'
+// and '-', beginning with a letter or digit, at most 128 bytes. An id is a
+// field of a journal line, is typed by users and names directories
+// (.trainrun/runs/ID, a compute's runs/ID), so it must be one harmless path
+// element: never "..", a "/" or a name beginning with "-" or ".".
+// trainrun's own ids (NewRunID) are 12 hex digits; every id read from state
+// is checked, so a tampered record cannot lead a path out of its directory.
+func CheckRunID(id string) error {
 	if id == "" {
 		return fmt.Errorf("run has no id")
 	}
@@ -27,8 +32,10 @@ func checkID(id string) error {
 		return fmt.Errorf("run id %.20q… is longer than %d bytes", id, maxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Errorf("run id %q: only printable ASCII characters without spaces are allowed", id)
+		c := id[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return fmt.Errorf("run id %q is not an id: letters, digits, '.', '_' and '-' only, beginning with a letter or digit", id)
 		}
 	}
 	return nil

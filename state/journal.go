@@ -76,7 +76,7 @@ func parseRecord(line []byte) (record, error) {
 	if r.last, err = strconv.ParseUint(string(fields[1]), 10, 64); err != nil || r.last < r.serial {
 		return r, fmt.Errorf("malformed batch end %q", fields[1])
 	}
-	if err := checkID(string(fields[2])); err != nil {
+	if err := CheckRunID(string(fields[2])); err != nil {
 		return r, err
 	}
 	r.id = string(fields[2])

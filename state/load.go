@@ -24,6 +24,20 @@ type snapshotFile struct {
 	Runs          []json.RawMessage `json:"runs"`
 }
 
+// ErrDamaged is matched (errors.Is) by the errors of a store whose files
+// are damaged: a line of the journal, or state.json, that cannot be read,
+// or serials that do not follow each other. Repair keeps every intact
+// record of such a store.
+var ErrDamaged = errors.New("state is damaged")
+
+// damageError is an error of a damaged store.
+type damageError struct{ err error }
+
+func (e *damageError) Error() string   { return e.err.Error() }
+func (e *damageError) Unwrap() []error { return []error{e.err, ErrDamaged} }
+
+func damaged(err error) error { return &damageError{err} }
+
 // maxLoadAttempts bounds how often a reader starts over because a writer
 // replaced state.json while it read. Compactions are thousands of records
 // apart, so a second attempt practically always succeeds.
@@ -90,7 +104,7 @@ func (s *Store) install(l *loaded) {
 func (s *Store) read() (l *loaded, changed bool, err error) {
 	l = &loaded{index: newIndex(0)}
 	snapPath := s.path(snapshotName)
-	f, err := os.Open(snapPath)
+	f, err := openFile(snapPath, os.O_RDONLY, 0)
 	switch {
 	case err == nil:
 		// Held open until the next load, so that its inode cannot be
@@ -114,7 +128,7 @@ func (s *Store) read() (l *loaded, changed bool, err error) {
 	}
 
 	journalPath := s.path(journalName)
-	data, err := os.ReadFile(journalPath)
+	data, err := readFile(journalPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return l, s.snapshotChanged(l.snapInfo), fmt.Errorf("read %s: %w", journalPath, err)
 	}
@@ -132,7 +146,7 @@ func (s *Store) read() (l *loaded, changed bool, err error) {
 func (l *loaded) replay(data []byte, hasSnap bool, journalPath, snapPath string) error {
 	sc, err := scanJournal(data, 0, 0)
 	if err != nil {
-		return fmt.Errorf("read %s: %w (the file is damaged there; the records after it cannot be trusted)", journalPath, err)
+		return damaged(fmt.Errorf("read %s: %w (the file is damaged there; the records after it cannot be trusted)", journalPath, err))
 	}
 	l.readOff, l.readLine, l.torn = int64(sc.end), sc.lines, sc.torn
 
@@ -146,12 +160,12 @@ func (l *loaded) replay(data []byte, hasSnap bool, journalPath, snapPath string)
 	if len(recs) > 0 && recs[0].serial != l.snapSerial+1 {
 		line := l.stale + 1
 		if !hasSnap {
-			return fmt.Errorf("read %s: line %d: it begins at serial %d but %s, which holds the records before it, is missing", journalPath, line, recs[0].serial, snapPath)
+			return damaged(fmt.Errorf("read %s: line %d: it begins at serial %d but %s, which holds the records before it, is missing", journalPath, line, recs[0].serial, snapPath))
 		}
-		return fmt.Errorf("read %s: line %d: serial %d follows serial %d of %s: records are missing", journalPath, line, recs[0].serial, l.snapSerial, snapPath)
+		return damaged(fmt.Errorf("read %s: line %d: serial %d follows serial %d of %s: records are missing", journalPath, line, recs[0].serial, l.snapSerial, snapPath))
 	}
 	if err := applyRecords(recs, l.stale, &l.index); err != nil {
-		return fmt.Errorf("read %s: %w", journalPath, err)
+		return damaged(fmt.Errorf("read %s: %w", journalPath, err))
 	}
 	if n := len(recs); n > 0 {
 		l.serial = recs[n-1].serial
@@ -163,11 +177,11 @@ func (l *loaded) replay(data []byte, hasSnap bool, journalPath, snapPath string)
 func (l *loaded) decodeSnapshot(data string) error {
 	snap, err := parseSnapshot(data)
 	if err != nil {
-		return err
+		return damaged(err)
 	}
 	switch {
 	case snap.version == 0:
-		return errors.New("not a trainrun state file (no format_version)")
+		return damaged(errors.New("not a trainrun state file (no format_version)"))
 	case snap.version > formatVersion:
 		return fmt.Errorf("written by a newer trainrun (format version %d; this one reads %d): upgrade trainrun", snap.version, formatVersion)
 	}
@@ -175,11 +189,11 @@ func (l *loaded) decodeSnapshot(data string) error {
 	l.index = newIndex(len(snap.runs))
 	entries := make([]entry, len(snap.runs)) // one allocation for all
 	for i, sr := range snap.runs {
-		if err := checkID(sr.run.ID); err != nil {
-			return fmt.Errorf("run %d: %w", i+1, err)
+		if err := CheckRunID(sr.run.ID); err != nil {
+			return damaged(fmt.Errorf("run %d: %w", i+1, err))
 		}
 		if _, dup := l.runs[sr.run.ID]; dup {
-			return fmt.Errorf("run %d: run %s is recorded twice", i+1, sr.run.ID)
+			return damaged(fmt.Errorf("run %d: run %s is recorded twice", i+1, sr.run.ID))
 		}
 		e := &entries[i]
 		*e = entry{run: sr.run, json: sr.json}
@@ -356,7 +370,7 @@ func applyRecords(recs []record, line0 int, idx *index) error {
 // snapshotChanged reports whether state.json is no longer the file that
 // info describes (nil: there was none).
 func (s *Store) snapshotChanged(info os.FileInfo) bool {
-	now, err := os.Stat(s.path(snapshotName))
+	now, err := os.Lstat(s.path(snapshotName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return info != nil
@@ -375,7 +389,7 @@ func (s *Store) reloadJournal() bool {
 	if !s.valid || s.snapshotChanged(s.snapInfo) {
 		return false
 	}
-	f, err := os.Open(s.path(journalName))
+	f, err := openFile(s.path(journalName), os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s.readOff == 0 && !s.snapshotChanged(s.snapInfo)
 	}

@@ -72,7 +72,9 @@ type Store struct {
 	environments *Environments
 
 	// The writer, between Lock and Unlock.
-	lock         *os.File
+	lock         *os.File // the lock file, locked
+	lockDir      *os.File // the directory, locked; nil where that is not possible
+	holder       Holder   // what the lock file says
 	journal      *os.File // O_APPEND
 	journalSize  int64
 	journalLines int   // lines in the journal, including compacted ones

@@ -508,11 +508,13 @@ func TestLockedErrorMessage(t *testing.T) {
 		Holder: Holder{PID: 4242, Host: "host1", Command: "trainrun apply", Since: time.Date(2026, 11, 23, 13, 5, 2, 0, time.UTC)},
 		Path:   ".trainrun/lock",
 	}
-	want := "state is locked: trainrun apply (pid 4242 on host1) has held it since 2026-11-23 13:05:02 UTC; wait for it to finish, or if that process no longer exists, remove .trainrun/lock"
+	// flock locks are never stale: the message must not suggest removing
+	// the file, which would let a second writer in.
+	want := "state is locked: trainrun apply (pid 4242 on host1) has held it since 2026-11-23 13:05:02 UTC; wait for it to finish, or stop it (the lock is released when its holder ends, even when it is killed)"
 	if e.Error() != want {
 		t.Fatalf("got  %s\nwant %s", e.Error(), want)
 	}
-	if msg := (&LockedError{Path: "x/lock"}).Error(); !strings.Contains(msg, "remove x/lock") {
+	if msg := (&LockedError{Path: "x/lock"}).Error(); strings.Contains(msg, "remove") || !strings.Contains(msg, "wait for it to finish") {
 		t.Fatalf("unknown holder: %s", msg)
 	}
 }
@@ -657,7 +659,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		for id, e := range l.runs {
-			if checkID(id) != nil || e.run.ID != id {
+			if CheckRunID(id) != nil || e.run.ID != id {
 				t.Fatalf("run %q filed under %q", e.run.ID, id)
 			}
 		}

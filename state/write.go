@@ -37,7 +37,7 @@ func (s *Store) openForWriting() error {
 		s.tidied = true
 	}
 	journalPath := s.path(journalName)
-	f, err := os.OpenFile(journalPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openFile(journalPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("lock state: %w", err)
 	}
@@ -110,7 +110,7 @@ func encode(runs []*Run) ([]item, error) {
 		if r == nil {
 			return nil, errors.New("put: nil run")
 		}
-		if err := checkID(r.ID); err != nil {
+		if err := CheckRunID(r.ID); err != nil {
 			return nil, fmt.Errorf("put: %w", err)
 		}
 		b, err := json.Marshal(r)
@@ -138,6 +138,10 @@ func (s *Store) appendLocked(items []item) error {
 	}
 	if s.broken != nil {
 		return fmt.Errorf("put: %w", s.broken)
+	}
+	if err := s.checkLockLocked(); err != nil {
+		s.broken = err
+		return fmt.Errorf("put: %w", err)
 	}
 	size := 0
 	for _, it := range items {

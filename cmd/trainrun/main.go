@@ -70,6 +70,7 @@ func runners() map[string]func(c *cli, args []string) int {
 		"rerun":      cmdRerun,
 		"destroy":    cmdDestroy,
 		"graph":      cmdGraph,
+		"state":      cmdState,
 		"completion": cmdCompletion,
 		"version":    cmdVersion,
 	}

@@ -80,7 +80,7 @@ func (c *cli) load(v *arguments.Vars) *lang.Config {
 func (c *cli) openState() (state.Backend, error) {
 	st, err := state.Open(c.dataDir())
 	if err != nil {
-		return nil, fmt.Errorf("open state: %w", err)
+		return nil, stateError(fmt.Errorf("open state: %w", err))
 	}
 	return st, nil
 }

@@ -41,6 +41,7 @@ func Commands() []Command {
 		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
 		{"graph", "", "the dependency graph in DOT"},
+		{"state", "repair", "rewrite damaged state from every intact record, saying what is dropped"},
 		{"completion", "bash|zsh|fish", "print a shell completion script"},
 		{"version", "[-json]", "print the version"},
 	}
@@ -161,8 +162,9 @@ func Help(name string) string {
 
 // moreHelp are paragraphs of help beyond the synopsis and the flags.
 var moreHelp = map[string]string{
-	"logs": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
-	"show": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
+	"state": "  repair: when .trainrun/journal or state.json cannot be read, keep every\n  intact record, say what is dropped, and keep the damaged files beside\n  the new state.json.\n",
+	"logs":  "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
+	"show":  "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
 	"completion": "  Load it in the current shell:\n\n" +
 		"    bash:  source <(trainrun completion bash)\n" +
 		"    zsh:   source <(trainrun completion zsh)\n" +

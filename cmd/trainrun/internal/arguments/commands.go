@@ -420,6 +420,25 @@ func ParseGraph(args []string) (*Graph, error) {
 	return a, err
 }
 
+// State are the arguments of state: its subcommand, "repair".
+type State struct {
+	Subcommand string
+}
+
+// ParseState parses state's arguments: "repair", and nothing after it.
+func ParseState(args []string) (*State, error) {
+	pos, err := parse("state", nil, args)
+	switch {
+	case err != nil:
+		return &State{}, err
+	case len(pos) == 0 || pos[0] != "repair":
+		return &State{}, errorf("state", "state needs a subcommand: repair")
+	case len(pos) > 1:
+		return &State{}, errorf("state", "state repair takes no arguments, got %q", pos[1])
+	}
+	return &State{Subcommand: pos[0]}, nil
+}
+
 // Version are the arguments of version.
 type Version struct {
 	JSON bool

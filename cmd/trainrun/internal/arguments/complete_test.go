@@ -28,8 +28,8 @@ func TestComplete(t *testing.T) {
 		cur   string
 		want  Completed
 	}{
-		{nil, "st", Completed{Words: []string{"status"}}},
-		{nil, "", Completed{Words: []string{"init", "validate", "fmt", "plan", "apply", "watch", "status", "runs", "show", "logs", "compare", "cancel", "checkout", "rerun", "destroy", "graph", "completion", "version", "help"}}},
+		{nil, "st", Completed{Words: []string{"status", "state"}}},
+		{nil, "", Completed{Words: []string{"init", "validate", "fmt", "plan", "apply", "watch", "status", "runs", "show", "logs", "compare", "cancel", "checkout", "rerun", "destroy", "graph", "state", "completion", "version", "help"}}},
 		{nil, "-", Completed{Words: []string{"-chdir=", "-no-color", "-help", "-version"}}},
 		{[]string{"-chdir"}, "", Completed{Dirs: true}},
 		{[]string{"help"}, "ap", Completed{Words: []string{"apply"}}},
@@ -69,7 +69,7 @@ func TestBashLine(t *testing.T) {
 		line, fragment string
 		want           []string
 	}{
-		{"trainrun st", "st", []string{"status"}},
+		{"trainrun st", "st", []string{"status", "state"}},
 		{"trainrun status experiment.train", "experiment.train",
 			[]string{"experiment.train", `'experiment.train["lr=0.05"]'`, `'experiment.train["lr=0.5"]'`}},
 		{`trainrun status 'experiment.train["lr=0.0`, `'experiment.train["lr=0.0`, []string{`'experiment.train["lr=0.05"]'`}},
