@@ -2,12 +2,14 @@ package envs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -73,8 +75,12 @@ func TestContainerWithPodman(t *testing.T) {
 	project := t.TempDir()
 	ctxDir := filepath.Join(project, "image")
 	os.MkdirAll(ctxDir, 0o755)
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+envtest.BusyboxImage+"\nARG GREETING\nCOPY hello.txt /hello.txt\nRUN echo \"$GREETING\" > /greeting\n"), 0o644)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+envtest.BusyboxImage+"\nARG GREETING\nCOPY hello.txt nonce /\nRUN echo \"$GREETING\" > /greeting\n"), 0o644)
 	os.WriteFile(filepath.Join(ctxDir, "hello.txt"), []byte("hello from the image\n"), 0o644)
+	// An image of this test process alone: images are tagged by their
+	// context's hash, and the same test in another process removes its
+	// image at the end.
+	os.WriteFile(filepath.Join(ctxDir, "nonce"), []byte(fmt.Sprintf("%d %d\n", os.Getpid(), time.Now().UnixNano())), 0o644)
 	values := providers.Values{
 		"runtime":  cty.StringVal("podman"),
 		"run_args": strList(runArgs...),

@@ -564,12 +564,60 @@ func TestSweepLargerThanAnArray(t *testing.T) {
 			t.Errorf("run directory none-%d left: %v", i, err)
 		}
 	}
-	out, _ := exec.Command("squeue", "--noheader", "--format=%k").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, batchComment) {
-			if _, err := os.Stat(filepath.Join(c.o.Workdir, "batches", strings.TrimPrefix(line, batchComment))); err == nil {
-				t.Errorf("a job of the failed batch is queued: %s", line)
-			}
+	// The array submitted before the broken run was found is cancelled. Its
+	// tasks may have started (and even ended) before scancel, and a
+	// cancelled task stays listed as COMPLETING for a while: what Slurm
+	// guarantees is that each task comes to an end, soon.
+	done := map[string]bool{}
+	for _, h := range hs {
+		done[baseID(h.ID)] = true
+	}
+	var failed []string
+	ents, _ := os.ReadDir(filepath.Join(c.o.Workdir, "batches"))
+	for _, ent := range ents {
+		data, err := os.ReadFile(filepath.Join(c.o.Workdir, "batches", ent.Name(), jobIDFile))
+		if id := strings.TrimSpace(string(data)); err == nil && !done[id] {
+			failed = append(failed, id)
 		}
 	}
+	if len(failed) != 1 {
+		t.Fatalf("job arrays of the failed batch: %q, want one", failed)
+	}
+	waitJobsEnded(t, failed[0], 2*time.Minute)
+}
+
+// waitJobsEnded waits until no task of job is pending, running or
+// completing. A job Slurm no longer knows has ended too.
+func waitJobsEnded(t *testing.T, job string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, err := exec.Command("squeue", "--noheader", "--array", "--states=all", "--jobs="+job, "--format=%i|%T").CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "Invalid job id") {
+			t.Fatalf("squeue: %v: %s", err, out)
+		}
+		var live []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			id, state, ok := strings.Cut(line, "|")
+			if ok && err == nil && !finalJobState(state) {
+				live = append(live, id+" "+state)
+			}
+		}
+		if len(live) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks of cancelled job %s still live after %s: %q", job, d, live)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// finalJobState reports whether a job in state s (squeue's %T) has ended.
+func finalJobState(s string) bool {
+	switch s {
+	case "PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED":
+		return false
+	}
+	return true
 }

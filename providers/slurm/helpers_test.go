@@ -88,9 +88,16 @@ func cluster(t *testing.T, o Options) (*Compute, *countingExec) {
 
 // cancelAll cancels the jobs of c's runs and batches that the test left in
 // the queue, so that one test's jobs never hold another's CPUs. Other
-// tests' jobs (they run in parallel) are left alone.
-func cancelAll(c *Compute) {
-	out, err := executor.Local{}.Run(context.Background(), []string{"squeue", "--me", "--noheader", "--array", "--format=%i|%k"}, nil)
+// tests' jobs are left alone, also those of the same test in another test
+// process (the cluster is shared): a run's job is c's only when the comment
+// its run directory holds is the job's, since run ids repeat across
+// processes; batch ids do not.
+func cancelAll(c *Compute) { cancelJobsIn(c.o.Workdir, "--me") }
+
+// cancelJobsIn cancels the jobs that squeue lists for who (--me, or
+// --user=NAME) and that belong to runs or batches in workdir.
+func cancelJobsIn(workdir, who string) {
+	out, err := executor.Local{}.Run(context.Background(), []string{"squeue", who, "--noheader", "--array", "--format=%i|%k"}, nil)
 	if err != nil {
 		return
 	}
@@ -99,14 +106,16 @@ func cancelAll(c *Compute) {
 		if !ok {
 			continue
 		}
-		var dir string
+		ours := false
 		if run, ok := strings.CutPrefix(comment, runComment); ok {
 			run, _, _ = strings.Cut(run, " ")
-			dir = filepath.Join(c.o.Workdir, "runs", run)
+			data, err := os.ReadFile(filepath.Join(workdir, "runs", run, commentFile))
+			ours = err == nil && strings.TrimSpace(string(data)) == comment
 		} else if batch, ok := strings.CutPrefix(comment, batchComment); ok {
-			dir = filepath.Join(c.o.Workdir, "batches", batch)
+			_, err := os.Stat(filepath.Join(workdir, "batches", batch))
+			ours = batch != "" && err == nil
 		}
-		if _, err := os.Stat(dir); dir != "" && err == nil {
+		if ours {
 			_, _ = executor.Local{}.Run(context.Background(), []string{"scancel", id}, nil)
 		}
 	}

@@ -2,7 +2,6 @@ package slurm
 
 import (
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -69,8 +68,9 @@ func TestLoginOverSSH(t *testing.T) {
 		if login != nil {
 			login.Close()
 		}
-		// What the test left in the queue under the SSH user.
-		_ = exec.Command("scancel", "--user="+srv.User).Run()
+		// What the test left in the queue under the SSH user (not the
+		// jobs of this test in another test process: same user).
+		cancelJobsIn(shared, "--user="+srv.User)
 	})
 	c := comp.(*Compute)
 	c.o.PollMin, c.o.PollMax = 50*time.Millisecond, 500*time.Millisecond
