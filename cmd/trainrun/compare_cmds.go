@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -19,6 +21,9 @@ func cmdCompare(c *cli, args []string) int {
 	a, err := arguments.ParseCompare(args)
 	if err != nil {
 		return c.argsError(err)
+	}
+	if a.Experiment == "" {
+		return c.compareRuns(a)
 	}
 	name := a.Experiment
 	opts := compare.Options{Sort: a.Sort, Metrics: func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }}
@@ -110,4 +115,137 @@ func writeCompare(c *cli, t *compare.Table) {
 			fmt.Fprintf(w, "%s stopped: %s\n", r.RunID, r.Reason)
 		}
 	}
+}
+
+// compareRuns diffs two runs, as dvc exp diff does.
+func (c *cli) compareRuns(a *arguments.Compare) int {
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	var runs [2]*state.Run
+	for i, ref := range a.Runs {
+		r, err := st.Find(ref)
+		if err != nil {
+			return c.errorf("%v", err)
+		}
+		// A live run's metrics as the apply following it read them.
+		cp := *r
+		cp.Metrics = runtime.LiveMetrics(c.dataDir(), r)
+		runs[i] = &cp
+	}
+	var manifest func(string) *snapshot.Manifest
+	if store, err := c.contentStore(); err == nil {
+		manifest = func(id string) *snapshot.Manifest {
+			m, err := store.LoadManifest(id)
+			if err != nil {
+				return nil
+			}
+			return m
+		}
+	}
+	d := compare.Diff(runs[0], runs[1], manifest)
+	if a.JSON {
+		printJSON(c.stdout, d)
+		return 0
+	}
+	writeRunDiff(c.stdout, d)
+	return 0
+}
+
+// writeRunDiff shows two runs' differences: the params that differ (and
+// those that do not, in one line), the fingerprint's inputs that differ,
+// and every metric with the change.
+func writeRunDiff(w io.Writer, d *compare.RunDiff) {
+	fmt.Fprintf(w, "Run %s (%s, %s) against run %s (%s, %s).\n",
+		d.A.ID, d.A.Address, d.A.Status, d.B.ID, d.B.Address, d.B.Status)
+	val := func(s *string) string {
+		if s == nil {
+			return "-"
+		}
+		return *s
+	}
+	short := func(s *string) string {
+		if s != nil && len(*s) > 12 {
+			v := (*s)[:12]
+			return v
+		}
+		return val(s)
+	}
+	table := func(title string, head []string, rows [][]string) {
+		fmt.Fprintf(w, "\n%s:\n", title)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  "+strings.Join(head, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+
+	var rows [][]string
+	var same []string
+	for _, p := range d.Params {
+		if p.Same {
+			same = append(same, p.Name+"="+*p.A)
+			continue
+		}
+		rows = append(rows, []string{p.Name, val(p.A), val(p.B)})
+	}
+	if len(rows) > 0 {
+		table("Params", []string{"NAME", d.A.ID, d.B.ID}, rows)
+	} else if len(d.Params) > 0 {
+		fmt.Fprintf(w, "\nParams: the same.\n")
+	}
+	if len(same) > 0 && len(rows) > 0 {
+		fmt.Fprintf(w, "  the same in both: %s\n", strings.Join(same, ", "))
+	}
+
+	if d.A.Fingerprint == d.B.Fingerprint {
+		fmt.Fprintf(w, "\nFingerprint: the same (%s): the runs had the same inputs.\n", d.A.Fingerprint[:min(12, len(d.A.Fingerprint))])
+	} else {
+		rows = rows[:0]
+		for _, f := range d.Inputs {
+			switch f.Name {
+			case "snapshot":
+				what := short(f.A) + " → " + short(f.B)
+				if d.Source != nil {
+					what += ": " + d.Source.String()
+				}
+				rows = append(rows, []string{"source", what})
+			case "sensitive values":
+				rows = append(rows, []string{f.Name, "differ"})
+			default:
+				rows = append(rows, []string{f.Name, val(f.A) + " → " + val(f.B)})
+			}
+		}
+		if len(rows) == 0 {
+			// Params differ, and only they: listed above.
+			rows = append(rows, []string{"params", "see above"})
+		}
+		table("Fingerprint inputs that differ", []string{"INPUT", "CHANGE"}, rows)
+	}
+
+	if len(d.Metrics) == 0 {
+		fmt.Fprintf(w, "\nMetrics: neither run has any.\n")
+		return
+	}
+	rows = rows[:0]
+	num := func(v *compare.Value) string {
+		if v == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(float64(*v), 'g', 6, 64)
+	}
+	for _, m := range d.Metrics {
+		change := "-"
+		if m.Change != nil {
+			change = num(m.Change)
+			if *m.Change > 0 {
+				change = "+" + change
+			}
+		}
+		rows = append(rows, []string{m.Name, num(m.A), num(m.B), change})
+	}
+	table("Metrics", []string{"NAME", d.A.ID, d.B.ID, "CHANGE"}, rows)
 }

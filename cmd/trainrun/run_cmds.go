@@ -293,7 +293,7 @@ func cmdRuns(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	runs, err := st.List(state.Query{Address: filter})
+	runs, err := st.List(state.Query{Address: filter, Status: a.Statuses, Since: a.Since(time.Now()), Limit: a.Limit})
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -316,16 +316,41 @@ func cmdRuns(c *cli, args []string) int {
 		return 0
 	}
 	if len(runs) == 0 {
-		fmt.Fprintln(c.stdout, "No runs recorded.")
+		if len(a.Statuses) > 0 || a.Limit > 0 || a.SinceAgo > 0 || !a.SinceTime.IsZero() {
+			fmt.Fprintln(c.stdout, "No runs match.")
+		} else {
+			fmt.Fprintln(c.stdout, "No runs recorded.")
+		}
 		return 0
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS")
+	notes := false
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", r.ID, r.Address, statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
+		notes = notes || runNote(r) != ""
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	head := "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS"
+	if notes {
+		head += "\tNOTE"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range runs {
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, r.Address, statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
+		if notes {
+			line += "\t" + runNote(r)
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	return 0
+}
+
+// runNote marks the runs that are not a plain run of their instance:
+// reproductions (trainrun rerun).
+func runNote(r *state.Run) string {
+	if r.ReproOf != "" {
+		return "rerun of " + r.ReproOf
+	}
+	return ""
 }
 
 func cmdShow(c *cli, args []string) int {

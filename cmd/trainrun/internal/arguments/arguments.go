@@ -35,7 +35,7 @@ func Commands() []Command {
 		{"runs", "[-json] [ADDR]", "the run history, newest first"},
 		{"show", "[-json] RUN_ID", "one run in full"},
 		{"logs", "[-f] RUN_ID|ADDR", "a run's log; -f follows a live run"},
-		{"compare", "[-json] [-sort METRIC] experiment.NAME", "an experiment's instances side by side: params, metrics, the best marked"},
+		{"compare", "[-json] [-sort METRIC] experiment.NAME | RUN_ID RUN_ID", "an experiment's instances side by side, or how two runs differ"},
 		{"cancel", "RUN_ID…", "cancel live runs"},
 		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR"},
 		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
@@ -162,9 +162,10 @@ func Help(name string) string {
 
 // moreHelp are paragraphs of help beyond the synopsis and the flags.
 var moreHelp = map[string]string{
-	"state": "  repair: when .trainrun/journal or state.json cannot be read, keep every\n  intact record, say what is dropped, and keep the damaged files beside\n  the new state.json.\n",
-	"logs":  "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
-	"show":  "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
+	"state":   "  repair: when .trainrun/journal or state.json cannot be read, keep every\n  intact record, say what is dropped, and keep the damaged files beside\n  the new state.json.\n",
+	"compare": "  With an experiment: its instances side by side (the latest run of each),\n  params and metrics as columns, the best value of each metric marked.\n  With two runs: how they differ, as dvc exp diff shows it: params, what\n  went into their fingerprints (the source files that differ), metrics.\n",
+	"logs":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
+	"show":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
 	"completion": "  Load it in the current shell:\n\n" +
 		"    bash:  source <(trainrun completion bash)\n" +
 		"    zsh:   source <(trainrun completion zsh)\n" +

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trainrun/trainrun/providers"
 )
 
 func TestParse(t *testing.T) {
@@ -37,10 +39,24 @@ func TestParse(t *testing.T) {
 		{"watch refuses arguments", func() (any, error) { return ParseWatch([]string{"x"}) }, nil, "watch takes no arguments"},
 		{"status", func() (any, error) { return ParseStatus([]string{"experiment.a", "-json"}) }, &Status{Filter: "experiment.a", JSON: true}, ""},
 		{"status two filters", func() (any, error) { return ParseStatus([]string{"a", "b"}) }, nil, "status takes at most one ADDR, got 2 arguments: a b"},
+		{"runs filters", func() (any, error) {
+			return ParseRuns([]string{"-status", "failed,cancelled", "-status=stopped", "-limit", "5", "-since", "36h", "experiment.a"})
+		}, &Runs{Filter: "experiment.a", Statuses: []providers.State{"failed", "cancelled", "stopped"}, Limit: 5, SinceAgo: 36 * time.Hour, status: []string{"failed,cancelled", "stopped"}, since: "36h"}, ""},
+		{"runs since days", func() (any, error) { return ParseRuns([]string{"-since", "3d"}) }, &Runs{SinceAgo: 72 * time.Hour, since: "3d"}, ""},
+		{"runs since a date", func() (any, error) { return ParseRuns([]string{"-since", "2026-01-02"}) },
+			&Runs{SinceTime: time.Date(2026, 1, 2, 0, 0, 0, 0, time.Local), since: "2026-01-02"}, ""},
+		{"runs wrong status", func() (any, error) { return ParseRuns([]string{"-status", "done"}) }, nil,
+			`-status "done": a run is pending, running, succeeded, failed, cancelled, stopped`},
+		{"runs wrong since", func() (any, error) { return ParseRuns([]string{"-since", "yesterday"}) }, nil, `-since "yesterday": give a duration`},
+		{"runs negative limit", func() (any, error) { return ParseRuns([]string{"-limit", "-1"}) }, nil, "-limit -1"},
 		{"show needs a run", func() (any, error) { return ParseShow(nil) }, nil, "show needs a RUN_ID"},
 		{"logs", func() (any, error) { return ParseLogs([]string{"-f", "abc"}) }, &Logs{Run: "abc", Follow: true}, ""},
 		{"compare", func() (any, error) { return ParseCompare([]string{"experiment.train", "-sort", "-loss"}) }, &Compare{Experiment: "train", Sort: "-loss"}, ""},
 		{"compare an instance", func() (any, error) { return ParseCompare([]string{`experiment.train["a=1"]`}) }, nil, "compare takes an experiment"},
+		{"compare two runs", func() (any, error) { return ParseCompare([]string{"abc", "-json", "def"}) }, &Compare{Runs: [2]string{"abc", "def"}, JSON: true}, ""},
+		{"compare two runs sorted", func() (any, error) { return ParseCompare([]string{"abc", "def", "-sort", "loss"}) }, nil, "two runs are not sorted"},
+		{"compare three", func() (any, error) { return ParseCompare([]string{"a", "b", "c"}) }, nil, "compare takes an experiment or two runs, got 3 arguments: a b c"},
+		{"compare nothing", func() (any, error) { return ParseCompare(nil) }, nil, "compare needs an experiment (experiment.train) or two runs"},
 		{"cancel", func() (any, error) { return ParseCancel([]string{"a", "b"}) }, &Cancel{Runs: []string{"a", "b"}}, ""},
 		{"cancel nothing", func() (any, error) { return ParseCancel(nil) }, nil, "cancel needs at least one RUN_ID"},
 		{"checkout", func() (any, error) { return ParseCheckout([]string{"r", "d"}) }, &Checkout{Run: "r", Dir: "d"}, ""},

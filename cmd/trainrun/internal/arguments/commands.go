@@ -3,12 +3,15 @@ package arguments
 import (
 	"flag"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trainrun/trainrun/examples"
 	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/providers"
 )
 
 // Vars are the flags that give variables values.
@@ -244,20 +247,93 @@ func exactlyOne(name, what string, pos []string) (string, error) {
 type Runs struct {
 	Filter string
 	JSON   bool
+	// Statuses keeps the runs in one of these states (-status, repeatable
+	// or comma-separated); none keeps all.
+	Statuses []providers.State
+	// Limit keeps the newest Limit runs; 0 keeps all.
+	Limit int
+	// Since keeps the runs created since then: a duration back from now
+	// (SinceAgo) or a time (SinceTime); both zero keep all.
+	SinceAgo  time.Duration
+	SinceTime time.Time
+
+	status []string
+	since  string
 }
 
 func (a *Runs) define(fs *flag.FlagSet) {
 	fs.BoolVar(&a.JSON, "json", false, "print a JSON array of runs")
+	fs.Var((*strList)(&a.status), "status", "only runs in `STATE`: pending, running, succeeded, failed, cancelled or stopped (repeatable, or several: failed,cancelled)")
+	fs.IntVar(&a.Limit, "limit", 0, "only the newest `N` runs")
+	fs.StringVar(&a.since, "since", "", "only runs created since `WHEN`: a duration back from now (90m, 2h, 3d) or a date (2006-01-02, 2006-01-02T15:04)")
 }
+
+// states are the states a run may be in, as -status names them.
+var states = []providers.State{providers.Pending, providers.Running, providers.Succeeded, providers.Failed, providers.Cancelled, providers.Stopped}
 
 // ParseRuns parses runs's arguments.
 func ParseRuns(args []string) (*Runs, error) {
 	a := &Runs{}
 	pos, err := parse("runs", a, args)
-	if err == nil {
-		a.Filter, err = atMostOne("runs", "ADDR", pos)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	if a.Filter, err = atMostOne("runs", "ADDR", pos); err != nil {
+		return a, err
+	}
+	for _, list := range a.status {
+		for _, s := range strings.Split(list, ",") {
+			st := providers.State(strings.TrimSpace(s))
+			if !slices.Contains(states, st) {
+				var names []string
+				for _, s := range states {
+					names = append(names, string(s))
+				}
+				return a, errorf("runs", "-status %q: a run is %s", s, strings.Join(names, ", "))
+			}
+			a.Statuses = append(a.Statuses, st)
+		}
+	}
+	if a.Limit < 0 {
+		return a, errorf("runs", "-limit %d: give a number of runs, 1 or more", a.Limit)
+	}
+	if a.since != "" {
+		if a.SinceAgo, a.SinceTime, err = parseSince(a.since); err != nil {
+			return a, errorf("runs", "-since %q: %v", a.since, err)
+		}
+	}
+	return a, nil
+}
+
+// parseSince reads a duration back from now (Go's 90m, 2h30m, plus days:
+// 3d) or a local date or time.
+func parseSince(s string) (time.Duration, time.Time, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.ParseFloat(days, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(24*time.Hour)), time.Time{}, nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return 0, time.Time{}, fmt.Errorf("a duration back from now is not negative")
+		}
+		return d, time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return 0, t, nil
+		}
+	}
+	return 0, time.Time{}, fmt.Errorf("give a duration back from now (90m, 2h, 3d) or a date (2006-01-02, 2006-01-02T15:04)")
+}
+
+// Since is the time from which runs are kept, given the time now; zero
+// when -since was not given.
+func (a *Runs) Since(now time.Time) time.Time {
+	if a.SinceAgo > 0 {
+		return now.Add(-a.SinceAgo)
+	}
+	return a.SinceTime
 }
 
 // Show are the arguments of show.
@@ -300,15 +376,17 @@ func ParseLogs(args []string) (*Logs, error) {
 	return a, err
 }
 
-// Compare are the arguments of compare.
+// Compare are the arguments of compare: an experiment, whose instances
+// it lays side by side, or two runs, which it diffs.
 type Compare struct {
-	Experiment string // the NAME of experiment.NAME
+	Experiment string    // the NAME of experiment.NAME; "" when Runs are given
+	Runs       [2]string // two run ids (or prefixes, or addresses)
 	Sort       string
 	JSON       bool
 }
 
 func (a *Compare) define(fs *flag.FlagSet) {
-	fs.BoolVar(&a.JSON, "json", false, "print the table as one JSON document")
+	fs.BoolVar(&a.JSON, "json", false, "print the table (or the difference) as one JSON document")
 	fs.StringVar(&a.Sort, "sort", "", "sort by `METRIC`, the best first (+METRIC ascending, -METRIC descending; a param works too); default: the experiment's objective")
 }
 
@@ -319,13 +397,22 @@ func ParseCompare(args []string) (*Compare, error) {
 	if err != nil {
 		return a, err
 	}
-	addr, err := exactlyOne("compare", "experiment", pos)
-	if err != nil {
-		return a, err
+	switch len(pos) {
+	case 1:
+	case 2:
+		if a.Sort != "" {
+			return a, errorf("compare", "-sort orders an experiment's instances; two runs are not sorted")
+		}
+		a.Runs = [2]string{pos[0], pos[1]}
+		return a, nil
+	case 0:
+		return a, errorf("compare", "compare needs an experiment (experiment.train) or two runs (RUN_ID RUN_ID)")
+	default:
+		return a, errorf("compare", "compare takes an experiment or two runs, got %s: %s", plural.Count(len(pos), "argument"), strings.Join(pos, " "))
 	}
-	name, ok := strings.CutPrefix(addr, "experiment.")
+	name, ok := strings.CutPrefix(pos[0], "experiment.")
 	if !ok || name == "" || strings.ContainsAny(name, `[]."`) {
-		return a, errorf("compare", "compare takes an experiment, such as experiment.train, not %q: it shows all of the experiment's instances", addr)
+		return a, errorf("compare", "compare takes an experiment, such as experiment.train, not %q: it shows all of the experiment's instances; to compare two runs, give both: trainrun compare RUN_ID RUN_ID", pos[0])
 	}
 	a.Experiment = name
 	return a, nil

@@ -85,11 +85,11 @@ func Complete(words []string, cur string, src Candidates) Completed {
 	}
 	// The positional arguments given so far, and whether cur is a flag's
 	// value.
-	npos := 0
+	var given []string // the positional arguments before cur
 	for j := 0; j < len(rest); j++ {
 		w := rest[j]
 		if w == "--" {
-			npos += len(rest) - j - 1
+			given = append(given, rest[j+1:]...)
 			break
 		}
 		if strings.HasPrefix(w, "-") && len(w) > 1 {
@@ -101,7 +101,7 @@ func Complete(words []string, cur string, src Candidates) Completed {
 			}
 			continue
 		}
-		npos++
+		given = append(given, w)
 	}
 	if strings.HasPrefix(cur, "-") {
 		if name, value, ok := strings.Cut(strings.TrimLeft(cur, "-"), "="); ok {
@@ -119,7 +119,7 @@ func Complete(words []string, cur string, src Candidates) Completed {
 		}
 		return matching(cur, names)
 	}
-	return positional(cmd, npos, cur, dir, src)
+	return positional(cmd, given, cur, dir, src)
 }
 
 // flagValue completes the value of a command's flag.
@@ -131,12 +131,20 @@ func flagValue(cmd, flag, cur, dir string, src Candidates) Completed {
 		return Completed{Files: true}
 	case "example":
 		return matching(cur, examples.Names())
+	case "status":
+		var names []string
+		for _, s := range states {
+			names = append(names, string(s))
+		}
+		return matching(cur, names)
 	}
 	return Completed{}
 }
 
-// positional completes the n-th positional argument of a command.
-func positional(cmd string, n int, cur, dir string, src Candidates) Completed {
+// positional completes the positional argument of a command that follows
+// the ones given.
+func positional(cmd string, given []string, cur, dir string, src Candidates) Completed {
+	n := len(given)
 	runOrAddr := func() Completed {
 		return matching(cur, append(src.Runs(dir, false), src.Addresses(dir)...))
 	}
@@ -159,14 +167,18 @@ func positional(cmd string, n int, cur, dir string, src Candidates) Completed {
 	case "cancel":
 		return matching(cur, src.Runs(dir, true))
 	case "compare":
-		if n == 0 {
+		// An experiment, or two runs.
+		switch {
+		case n == 0:
 			var exps []string
 			for _, a := range src.Addresses(dir) {
 				if !strings.Contains(a, "[") {
 					exps = append(exps, a)
 				}
 			}
-			return matching(cur, exps)
+			return matching(cur, append(exps, src.Runs(dir, false)...))
+		case n == 1 && (!strings.HasPrefix(given[0], "experiment.") || strings.Contains(given[0], "[")):
+			return runOrAddr()
 		}
 	case "apply":
 		if n == 0 {
