@@ -35,6 +35,10 @@ type File struct {
 	Environments []fileEnvAction `json:"environments,omitempty"`
 	// Attach lists the computes to attach (compute.NAME).
 	Attach []string `json:"attach,omitempty"`
+	// Reasons are the reasons the plan gave for each action, by address
+	// (an environment's as "environment.NAME on compute.C"), for 'trainrun
+	// show PLANFILE'. Plans saved before they were kept have none.
+	Reasons map[string][]string `json:"reasons,omitempty"`
 }
 
 type fileEnvAction struct {
@@ -58,16 +62,24 @@ var ErrStale = errors.New("saved plan is stale")
 
 // Save writes p, planned from cfg with opts, to path.
 func Save(path string, cfg *lang.Config, p *Plan, opts Options) error {
-	f := File{Version: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Options: opts, Vars: VarArgs(cfg)}
+	f := File{Version: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Options: opts, Vars: VarArgs(cfg), Reasons: map[string][]string{}}
 	f.Options.DataDir = ""
+	reasons := func(key string, rs []string) {
+		if len(rs) > 0 {
+			f.Reasons[key] = rs
+		}
+	}
 	for _, a := range p.Actions {
 		f.Actions = append(f.Actions, fileAction{a.Address, a.Action, a.Fingerprint, a.partial})
+		reasons(a.Address, a.Reasons)
 	}
 	for _, a := range p.Environments {
 		f.Environments = append(f.Environments, fileEnvAction{a.Address, a.Compute, a.Action, a.Fingerprint})
+		reasons(a.Address+" on compute."+a.Compute, a.Reasons)
 	}
 	for _, a := range p.Computes {
 		f.Attach = append(f.Attach, a.Address)
+		reasons(a.Address, a.Reasons)
 	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
@@ -116,6 +128,24 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("read plan %s: not a trainrun plan file", path)
 	}
 	return &f, nil
+}
+
+// Plan is the saved plan as planning made it: its actions, with their
+// reasons, for showing it. It cannot be applied: apply plans again and
+// Checks the result.
+func (f *File) Plan() *Plan {
+	p := &Plan{Lineage: f.Lineage, Serial: f.Serial}
+	for _, a := range f.Actions {
+		p.Actions = append(p.Actions, &Action{Address: a.Address, Kind: "run", Action: a.Action, Reasons: f.Reasons[a.Address], Fingerprint: a.Fingerprint})
+	}
+	for _, a := range f.Environments {
+		p.Environments = append(p.Environments, &EnvAction{Address: a.Address, Kind: "environment", Compute: a.Compute, Action: a.Action,
+			Reasons: f.Reasons[a.Address+" on compute."+a.Compute], Fingerprint: a.Fingerprint})
+	}
+	for _, addr := range f.Attach {
+		p.Computes = append(p.Computes, &ComputeAction{Address: addr, Kind: "compute", Action: Attach, Reasons: f.Reasons[addr]})
+	}
+	return p
 }
 
 // Check compares a fresh plan with the saved one: the state must not have

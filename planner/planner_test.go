@@ -460,6 +460,21 @@ func TestSavedPlanFile(t *testing.T) {
 		t.Errorf("Check with the same values = %v", err)
 	}
 
+	// The plan as it was made, for showing it.
+	shown := f.Plan()
+	if len(shown.Actions) != len(pl.Actions) || shown.Serial != pl.Serial {
+		t.Fatalf("Plan() = %d actions at serial %d, want %d at %d", len(shown.Actions), shown.Serial, len(pl.Actions), pl.Serial)
+	}
+	for i, a := range pl.Actions {
+		s := shown.Actions[i]
+		if s.Address != a.Address || s.Action != a.Action || s.Fingerprint != a.Fingerprint || !slices.Equal(s.Reasons, a.Reasons) {
+			t.Errorf("Plan() action %d = %+v, want %+v", i, *s, *a)
+		}
+	}
+	if !maps.Equal(shown.Summary(), pl.Summary()) {
+		t.Errorf("Plan().Summary() = %v, want %v", shown.Summary(), pl.Summary())
+	}
+
 	if _, err := planner.Read(p.path("trainrun.hcl")); err == nil || !strings.Contains(err.Error(), "not a trainrun plan file") {
 		t.Errorf("Read of a configuration file = %v", err)
 	}

@@ -133,10 +133,21 @@ func TestVenvEnvironment(t *testing.T) {
 			t.Errorf("%s: %s", addr, st)
 		}
 	}
+	// show summarizes the lock (pip freeze --all: pip too): how many, and
+	// those the spec names; show -lock lists them all.
 	show := p.must(0, nil, "show", "experiment.a")
-	for _, want := range []string{"Environment v on here:", "resolved packages (its lock):", "    trhello==1.0\n"} {
+	for _, want := range []string{"Environment v on here:", "  resolved packages (its lock): ", " packages; all of them: trainrun show -lock ", "    trhello==1.0\n"} {
 		if !strings.Contains(show.stdout, want) {
 			t.Errorf("show does not say %q:\n%s", want, show.stdout)
+		}
+	}
+	if strings.Contains(show.stdout, "    pip==") {
+		t.Errorf("show lists pip, which the spec does not name:\n%s", show.stdout)
+	}
+	whole := p.must(0, nil, "show", "-lock", "experiment.a")
+	for _, want := range []string{"  resolved packages (its lock):\n", "    trhello==1.0\n", "    pip=="} {
+		if !strings.Contains(whole.stdout, want) {
+			t.Errorf("show -lock does not say %q:\n%s", want, whole.stdout)
 		}
 	}
 	logs := p.must(0, nil, "logs", "experiment.b")

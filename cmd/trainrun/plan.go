@@ -110,7 +110,7 @@ var actionColor = map[string]string{
 }
 
 func paint(on bool, code, s string) string {
-	if !on {
+	if !on || code == "" {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"

@@ -191,9 +191,14 @@ func oneLine(reason string) string {
 	return strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return r == '\n' }), "; ")
 }
 
+// stateColor is the colour of each state of a run, wherever it is shown.
+var stateColor = map[providers.State]string{
+	providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33", providers.Stopped: "36",
+	providers.Running: "34", providers.Pending: "34",
+}
+
 func (r *renderer) paintState(s providers.State) string {
-	code := map[providers.State]string{providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33", providers.Stopped: "36"}[s]
-	return paint(r.color, code, string(s))
+	return paint(r.color, stateColor[s], string(s))
 }
 
 // drawStatus shows the live runs on one line; only on a terminal.

@@ -20,7 +20,9 @@ import (
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
@@ -145,13 +147,14 @@ func cmdStatus(c *cli, args []string) int {
 		return 0
 	}
 	best := bestOfObjectives(cfg, list)
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tSTATUS\tRUN\tAGE\tCOMPUTE\tMETRICS")
+	rows := [][]string{{"ADDRESS", "STATUS", "RUN", "AGE", "COMPUTE", "METRICS"}}
+	states := []providers.State{""} // the header's
 	now := time.Now()
 	for _, in := range list {
 		r := in.Run
 		if r == nil {
-			fmt.Fprintf(tw, "%s\tnever run\t-\t-\t-\t-\n", in.Address)
+			rows = append(rows, []string{in.Address, "never run", "-", "-", "-", "-"})
+			states = append(states, "")
 			continue
 		}
 		objective := ""
@@ -165,9 +168,23 @@ func cmdStatus(c *cli, args []string) int {
 				m += "*"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m)
+		rows = append(rows, []string{in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m})
+		states = append(states, r.Status)
 	}
-	tw.Flush()
+	// On a terminal the status is coloured, as plan's and apply's are.
+	var colour func(row, col int, s string) string
+	if c.color {
+		colour = func(row, col int, s string) string {
+			switch {
+			case row == 0 || col != 1:
+				return s
+			case s == "never run":
+				return paint(true, "2", s)
+			}
+			return paint(true, stateColor[states[row]], s)
+		}
+	}
+	writeTable(c.stdout, rows, colour)
 	if len(best) > 0 {
 		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
 	}
@@ -358,6 +375,9 @@ func cmdShow(c *cli, args []string) int {
 	if err != nil {
 		return c.argsError(err)
 	}
+	if f := savedPlan(a.Run); f != nil {
+		return c.showPlan(a, f)
+	}
 	st, view, comps, err := c.refreshed(context.Background(), c.quietConfig())
 	if err != nil {
 		return c.errorf("%v", err)
@@ -462,9 +482,25 @@ func cmdShow(c *cli, args []string) int {
 		field("id", e.ID)
 		field("location", e.Location)
 		field("image", e.Digest)
-		if lock != "" {
+		switch {
+		case lock == "":
+		case a.Lock:
 			fmt.Fprintln(w, "  resolved packages (its lock):")
 			for _, l := range strings.Split(strings.TrimRight(lock, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+		default:
+			// A venv's lock is hundreds of lines: the count, and what the
+			// spec asked for.
+			var reqs []string
+			if recs, err := st.Environments(); err == nil {
+				if spec, ok := recs.Spec(e.ID); ok {
+					reqs = spec.Requirements
+				}
+			}
+			n, named := envs.LockPackages(lock, reqs)
+			fmt.Fprintf(w, "  resolved packages (its lock): %s; all of them: trainrun show -lock %s\n", plural.Count(n, "package"), run.ID)
+			for _, l := range named {
 				fmt.Fprintf(w, "    %s\n", l)
 			}
 		}
@@ -797,5 +833,31 @@ func cmdDestroy(c *cli, args []string) int {
 	if err = errors.Join(err, eerr); err != nil {
 		return c.errorf("%v", err)
 	}
+	return 0
+}
+
+// savedPlan reads name as a plan saved by 'plan -out', or returns nil when
+// it is no such file (a run id).
+func savedPlan(name string) *planner.File {
+	if fi, err := os.Stat(name); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := planner.Read(name)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// showPlan prints a saved plan as plan printed it, as terraform show does.
+func (c *cli) showPlan(a *arguments.Show, f *planner.File) int {
+	p := f.Plan()
+	if a.JSON {
+		writePlanJSON(c.stdout, p)
+		return 0
+	}
+	fmt.Fprintf(c.stdout, "Saved plan %s, made at state serial %d.\n\n", a.Run, f.Serial)
+	renderPlan(c.stdout, p, false, c.color)
+	fmt.Fprintf(c.stdout, "\nTo carry it out: trainrun apply %s (refused if the state or the configuration changed since).\n", a.Run)
 	return 0
 }

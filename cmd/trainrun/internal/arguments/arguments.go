@@ -33,7 +33,7 @@ func Commands() []Command {
 		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes"},
 		{"status", "[-json] [ADDR]", "every instance with its latest run"},
 		{"runs", "[-json] [ADDR]", "the run history, newest first"},
-		{"show", "[-json] RUN_ID", "one run in full"},
+		{"show", "[-json] [-lock] RUN_ID|PLANFILE", "one run in full, or a saved plan"},
 		{"logs", "[-f] RUN_ID|ADDR", "a run's log; -f follows a live run"},
 		{"compare", "[-json] [-sort METRIC] experiment.NAME | RUN_ID RUN_ID", "an experiment's instances side by side, or how two runs differ"},
 		{"cancel", "RUN_ID…", "cancel live runs"},

@@ -338,12 +338,14 @@ func (a *Runs) Since(now time.Time) time.Time {
 
 // Show are the arguments of show.
 type Show struct {
-	Run  string
+	Run  string // a run id, a prefix of one, an instance address, or a saved plan's file
 	JSON bool
+	Lock bool // the environment's whole lock, not a summary
 }
 
 func (a *Show) define(fs *flag.FlagSet) {
-	fs.BoolVar(&a.JSON, "json", false, "print the run record as JSON")
+	fs.BoolVar(&a.JSON, "json", false, "print the run record (or the saved plan) as JSON")
+	fs.BoolVar(&a.Lock, "lock", false, "list every package of the run's environment (its lock), not only those its spec names")
 }
 
 // ParseShow parses show's arguments.
@@ -351,7 +353,7 @@ func ParseShow(args []string) (*Show, error) {
 	a := &Show{}
 	pos, err := parse("show", a, args)
 	if err == nil {
-		a.Run, err = exactlyOne("show", "RUN_ID", pos)
+		a.Run, err = exactlyOne("show", "RUN_ID or PLANFILE", pos)
 	}
 	return a, err
 }

@@ -153,7 +153,15 @@ func positional(cmd string, given []string, cur, dir string, src Candidates) Com
 		if n == 0 {
 			return matching(cur, src.Addresses(dir))
 		}
-	case "show", "logs", "rerun":
+	case "show":
+		if n == 0 {
+			c := runOrAddr()
+			if cur != "" && len(c.Words) == 0 {
+				return Completed{Files: true} // a saved plan
+			}
+			return c
+		}
+	case "logs", "rerun":
 		if n == 0 {
 			return runOrAddr()
 		}
