@@ -112,6 +112,10 @@ type Instance struct {
 	Resources providers.Resources
 	Timeout   time.Duration // 0: none
 	Retries   int
+	// NoCache (cache = false) says the instance is never restored from an
+	// earlier run with its fingerprint: a step whose result is not a
+	// function of its inputs.
+	NoCache   bool
 	DeclRange hcl.Range
 	// Rung is the instance's rung in a successive-halving sweep (0 at the
 	// smallest budget) and Point its key without the budget, the same at

@@ -28,6 +28,7 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "inputs"},
 		{Name: "outputs"},
 		{Name: "depends_on"},
+		{Name: "cache"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}, {Type: "objective"}},
 }
@@ -43,7 +44,7 @@ var sweepSchema = &hcl.BodySchema{
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
 // where param.* is available.
-var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs"}
+var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs", "cache"}
 
 var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
 
@@ -920,6 +921,11 @@ func (l *loader) instanceFields(e *expDecl) []field {
 	add("timeout", e.attrs["timeout"], setTimeout)
 	add("retries", e.attrs["retries"], setRetries)
 	add("outputs", e.attrs["outputs"], setOutputs)
+	add("cache", e.attrs["cache"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		on, ok := l.toBool(v, a.Expr.Range(), "cache")
+		inst.NoCache = !on
+		return ok
+	})
 	add("resources.cpus", e.resources["cpus"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 		n, ok := l.wholeNumber(v, a, "cpus", 0)
 		inst.Resources.CPUs = n

@@ -30,6 +30,15 @@ func (l *loader) toString(v cty.Value, rng hcl.Range, what string) (string, bool
 	return s.AsString(), true
 }
 
+func (l *loader) toBool(v cty.Value, rng hcl.Range, what string) (bool, bool) {
+	b, err := convert.Convert(v, cty.Bool)
+	if err != nil || b.IsNull() || !b.IsKnown() {
+		l.errorf(rng.Ptr(), "Invalid value for "+what, "%s must be true or false.", what)
+		return false, false
+	}
+	return b.True(), true
+}
+
 // stringList converts a list or tuple whose elements are strings, numbers
 // or bools into strings. example is a valid value, for the error message.
 func (l *loader) stringList(v cty.Value, rng hcl.Range, what, example string) ([]string, bool) {

@@ -194,6 +194,20 @@ func (p *project) record(pl *planner.Plan, status providers.State, reason string
 			}
 			runs = append(runs, r)
 			latest[a.Address] = r
+		case planner.Restore:
+			src, ok := st.Get(a.CachedFrom)
+			if !ok {
+				p.t.Fatalf("%s: restore from %s, which is not recorded", a.Address, a.CachedFrom)
+			}
+			p.now = p.now.Add(time.Second)
+			r := &state.Run{
+				ID: state.NewRunID(), Address: a.Address, Experiment: a.Instance.Experiment,
+				Fingerprint: a.Fingerprint, Inputs: a.Inputs, Compute: a.Instance.Compute,
+				Params: a.Inputs.Params, Settings: a.Settings, Status: providers.Succeeded,
+				CreatedAt: p.now, Outputs: src.Outputs, CachedFrom: src.ID,
+			}
+			runs = append(runs, r)
+			latest[a.Address] = r
 		case planner.Update:
 			r := a.Prior.Clone()
 			r.Settings = a.Settings

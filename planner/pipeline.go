@@ -147,10 +147,15 @@ func (a *Action) Resolve(outputsOf func(addr string) (string, error)) error {
 	in.Upstream = up
 	a.Inputs = &in
 	a.Fingerprint = Fingerprint(&in)
-	if a.Action == Pending {
+	switch a.Action {
+	case Pending:
 		decide(a, false, a.manifest, a.store)
 		if a.Action == NoOp && a.Prior != nil && !a.Prior.Live() {
 			a.Reasons = []string{"outputs of " + describeAddrs(a.Pending) + " unchanged"}
+		}
+	case Submit:
+		if !a.replace {
+			restoreIfCached(a)
 		}
 	}
 	a.Pending = nil
@@ -276,6 +281,8 @@ func lookupFor(st State, planned map[string]*Action) outputsLookup {
 	return func(addr string) (string, bool, error) {
 		if a, ok := planned[addr]; ok {
 			switch {
+			case a.Action == Restore:
+				return a.cachedOutputs, false, nil
 			case a.Action == Submit, a.Action == Pending, a.Prior != nil && a.Prior.Live():
 				return "", true, nil
 			case a.Prior != nil && a.Prior.Status == providers.Succeeded:

@@ -304,10 +304,12 @@ func TestKeyedFanIn(t *testing.T) {
 		t.Errorf("after apply, the plan has changes: %q", describe(pl))
 	}
 
-	// Back: x=2's run is current again, down's is not.
+	// Back: x=2's run is current again, down's is not, and its first run
+	// had that fingerprint.
 	p.vars = []string{"xs=[1,2]"}
-	if a := action(t, p.plan(planner.Options{}), "experiment.down"); a.Action != planner.Submit || !slices.Equal(a.Reasons, []string{"input u: x=2 added, x=3 removed"}) || a.Fingerprint != first.Fingerprint {
-		t.Errorf("down: %s %q fingerprint %s, want submit [input u: x=2 added, x=3 removed] with the first run's fingerprint", a.Action, a.Reasons, a.Fingerprint)
+	want := []string{"input u: x=2 added, x=3 removed", "same fingerprint as run " + first.ID}
+	if a := action(t, p.plan(planner.Options{}), "experiment.down"); a.Action != planner.Restore || !slices.Equal(a.Reasons, want) || a.Fingerprint != first.Fingerprint {
+		t.Errorf("down: %s %q fingerprint %s, want restore %q with the first run's fingerprint", a.Action, a.Reasons, a.Fingerprint, want)
 	}
 
 	// Same keys, other outputs: named by key once known.

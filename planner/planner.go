@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/trainrun/trainrun/lang"
@@ -23,9 +24,14 @@ const (
 	Attach    = "attach"
 	Configure = "configure"
 	Submit    = "submit"
-	Update    = "update"
-	Destroy   = "destroy"
-	NoOp      = "no-op"
+	// Restore is an instance whose fingerprint an earlier succeeded run
+	// has, of any address, with its outputs still in the content store:
+	// apply records a run with that run's outputs and metrics and runs
+	// nothing (the run cache, SPEC §8).
+	Restore = "restore"
+	Update  = "update"
+	Destroy = "destroy"
+	NoOp    = "no-op"
 	// Pending is an instance that is unchanged unless the upstream
 	// instances that run before it in the same apply produce different
 	// outputs: apply decides once they have (Action.Resolve).
@@ -33,13 +39,16 @@ const (
 )
 
 // ActionNames lists the actions in the order summaries show them.
-var ActionNames = []string{Create, Attach, Configure, Submit, Update, Destroy, NoOp, Pending}
+var ActionNames = []string{Create, Attach, Configure, Submit, Restore, Update, Destroy, NoOp, Pending}
 
 // Options select what a plan covers.
 type Options struct {
 	Targets  []string // -target: these addresses and what they depend on
 	Excludes []string // -exclude: these addresses and what depends on them
 	Replace  []string // -replace: run these again even if unchanged
+	// NoCache (-no-cache) runs what changed even when an earlier run with
+	// the same fingerprint could be restored.
+	NoCache bool `json:",omitempty"`
 	// DataDir is the project's .trainrun directory: stat caches and the
 	// content store (for explaining source changes) live there.
 	DataDir string
@@ -96,6 +105,16 @@ type Action struct {
 	Settings state.Settings           `json:"-"`
 	// Prior is the instance's latest recorded run, if any.
 	Prior *state.Run `json:"-"`
+	// CachedFrom is, for a restore, the run whose outputs are restored.
+	CachedFrom string `json:"cached_from,omitempty"`
+
+	// cache finds a run to restore for a fingerprint; nil when the
+	// instance may not be restored (-no-cache, cache = false). replace
+	// says -replace asked for a run.
+	cache   func(fp string) *state.Run
+	replace bool
+	// cachedOutputs is the outputs hash a restore gives the instance.
+	cachedOutputs string
 	// EarlyStopping is the early-stopping policy of the instance's sweep
 	// (policy.Stopping.String), "" without one: recorded with its run.
 	EarlyStopping string `json:"-"`
@@ -156,6 +175,9 @@ func (p *Plan) Changes() bool {
 // view of it with live runs refreshed.
 type State interface {
 	Latest(address string) *state.Run
+	// WithFingerprint returns the runs recorded with fingerprint fp,
+	// newest first (the run cache).
+	WithFingerprint(fp string) ([]*state.Run, error)
 	Serial() uint64
 	Lineage() string
 }
@@ -232,6 +254,10 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 			a.EarlyStopping = exp.EarlyStopping.String()
 		}
 		replace := matchesList(inst, opts.Replace)
+		a.replace = replace
+		if !opts.NoCache && !inst.NoCache {
+			a.cache = cacheLookup(st, store)
+		}
 		if len(pending) == 0 {
 			a.Fingerprint = Fingerprint(in)
 			decide(a, replace, snap, store)
@@ -273,7 +299,10 @@ func decidePending(a *Action, pending []string, known map[string]string, replace
 	hypo := *in
 	hypo.Upstream = assumeUnchanged(in, a.Prior)
 	a.Inputs, a.Fingerprint = &hypo, Fingerprint(&hypo)
+	cache := a.cache
+	a.cache = nil // the hypothetical fingerprint is not the one to look up
 	decide(a, replace, snap, store)
+	a.cache = cache
 	a.Inputs, a.Fingerprint = in, ""
 	switch a.Action {
 	case NoOp:
@@ -311,6 +340,60 @@ func decide(a *Action, replace bool, manifest *snapshot.Manifest, store *snapsho
 	default:
 		a.Action, a.Reasons = NoOp, []string{"up to date"}
 	}
+	if a.Action == Submit && !replace {
+		restoreIfCached(a)
+	}
+}
+
+// restoreIfCached turns a submit into a restore when an earlier run has
+// its fingerprint (the run cache).
+func restoreIfCached(a *Action) {
+	if a.cache == nil || a.Fingerprint == "" {
+		return
+	}
+	if r := a.cache(a.Fingerprint); r != nil {
+		a.Action, a.CachedFrom, a.cachedOutputs = Restore, r.ID, r.Outputs
+		a.Reasons = append(slices.Clip(a.Reasons), "same fingerprint as run "+r.ID)
+	}
+}
+
+// cacheLookup returns how the run cache finds a run to restore: the newest
+// succeeded run with the fingerprint, of any address, whose outputs the
+// content store still holds whole.
+func cacheLookup(st State, store *snapshot.Store) func(fp string) *state.Run {
+	return func(fp string) *state.Run {
+		runs, err := st.WithFingerprint(fp)
+		if err != nil {
+			return nil // a cache that cannot be asked: the instance runs
+		}
+		for _, r := range runs {
+			if r.Status == providers.Succeeded && OutputsHeld(store, r.Outputs) {
+				return r
+			}
+		}
+		return nil
+	}
+}
+
+// OutputsHeld reports whether the content store holds the outputs whose
+// content hash is hash: their manifest and every blob it names.
+func OutputsHeld(store *snapshot.Store, hash string) bool {
+	if hash == EmptyOutputs {
+		return true
+	}
+	if hash == "" || strings.HasPrefix(hash, "run:") || store == nil {
+		return false
+	}
+	m, err := store.LoadManifest(hash)
+	if err != nil {
+		return false
+	}
+	for _, e := range m.Entries {
+		if !store.Has(e.Hash) {
+			return false
+		}
+	}
+	return true
 }
 
 // stoppingChanged says why a stopped run runs again: its sweep's policy is

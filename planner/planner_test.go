@@ -178,7 +178,9 @@ func TestReasonsFromPriorStatus(t *testing.T) {
 			if tt.change != nil {
 				tt.change(p)
 			}
-			a := action(t, p.plan(planner.Options{}), trainAddr)
+			// The first run succeeded with the same fingerprint: the run
+			// cache would restore it (TestRunCache).
+			a := action(t, p.plan(planner.Options{NoCache: true}), trainAddr)
 			want := tt.reasons
 			if want == nil {
 				// Live runs: the reason names the run.
@@ -221,7 +223,7 @@ func TestEmptyState(t *testing.T) {
 	if pl.Lineage != "" || pl.Serial != 0 {
 		t.Errorf("lineage %q serial %d, want none", pl.Lineage, pl.Serial)
 	}
-	want := map[string]int{"create": 0, "attach": 0, "configure": 0, "submit": 2, "update": 0, "destroy": 0, "no-op": 0, "pending": 0}
+	want := map[string]int{"create": 0, "attach": 0, "configure": 0, "submit": 2, "restore": 0, "update": 0, "destroy": 0, "no-op": 0, "pending": 0}
 	if got := pl.Summary(); !maps.Equal(got, want) {
 		t.Errorf("summary = %v, want %v", got, want)
 	}

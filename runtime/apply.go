@@ -61,6 +61,9 @@ type Result struct {
 	// Unchanged counts instances that waited for upstream outputs and did
 	// not run: the outputs were the same.
 	Unchanged int
+	// Restored counts instances restored from an earlier run with their
+	// fingerprint (the run cache): nothing ran.
+	Restored int
 	// Detached counts runs left running when apply stopped waiting.
 	Detached int
 }
@@ -301,6 +304,24 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				count(func(res *Result) { tally(res, run.Status) })
 			case a.Action == planner.NoOp && !b.restart:
 				out.ok, out.reached = true, true
+			case a.Action == planner.Restore && !b.restart:
+				run, err := r.restore(a, git)
+				if err == nil {
+					out.run, out.ok, out.reached = run, true, true
+					r.emit(Event{Type: RunRestored, Address: a.Address, RunID: run.ID, Reason: "same fingerprint as run " + run.CachedFrom})
+					count(func(r *Result) { r.Restored++ })
+					return
+				}
+				// Gone since the plan: run it after all.
+				r.emit(Event{Type: Warning, Address: a.Address, Message: "run cache: " + err.Error() + "; running it instead"})
+				run, started := r.runAction(ctx, sched, slot(pos), a, git, opts, nil)
+				out.run = run
+				if !started {
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
+				out.ok, out.reached = run.Status == providers.Succeeded, true
+				count(func(res *Result) { tally(res, run.Status) })
 			case a.Action == planner.Submit || b.restart:
 				run, started := r.runAction(ctx, sched, slot(pos), a, git, opts, nil)
 				out.run = run
@@ -321,7 +342,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 	r.emit(Event{Type: ApplyDone, Counts: map[string]int{
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
 		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
-		"unchanged": res.Unchanged, "stopped": res.Stopped, "not_promoted": res.NotPromoted,
+		"unchanged": res.Unchanged, "stopped": res.Stopped, "not_promoted": res.NotPromoted, "restored": res.Restored,
 	}})
 	return res, nil
 }
@@ -382,7 +403,9 @@ func tally(res *Result, s providers.State) {
 func (r *Runtime) storeSnapshots(p *planner.Plan) error {
 	needed := make(map[string]bool)
 	for _, a := range p.Actions {
-		if a.Action == planner.Submit {
+		// A restore runs the instance after all when what it restores
+		// went away since the plan.
+		if a.Action == planner.Submit || a.Action == planner.Restore {
 			needed[a.Instance.SourceDir] = true
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	RunSkipped    EventType = "run_skipped"    // an upstream run did not succeed
 	RunSuperseded EventType = "run_superseded" // a newer apply runs the instance anew; Message: what happens to this run
 	RunDecided    EventType = "run_decided"    // upstream outputs known: Action says whether it runs, Reason why
+	RunRestored   EventType = "run_restored"   // restored from the run cache: RunID the new run, Reason whose outputs
 	RunDetached   EventType = "run_detached"   // apply stopped waiting; the run goes on
 	RunMetrics    EventType = "run_metrics"    // Metrics: a live run's latest values, at most once a second
 	RunStopping   EventType = "run_stopping"   // the sweep's early-stopping policy stops the run; Reason says why

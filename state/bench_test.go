@@ -128,3 +128,50 @@ func BenchmarkLatest1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWithFingerprint is the run cache's lookup with 100,000 runs
+// recorded: an index, against the scan it replaces.
+func BenchmarkWithFingerprint(b *testing.B) {
+	const n = 100_000
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Lock(Holder{}); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	batch := make([]*Run, 0, 1000)
+	for i := range n {
+		batch = append(batch, sampleRun(i))
+		if len(batch) == cap(batch) {
+			if err := s.Put(batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	fp := sampleRun(n / 2).Fingerprint
+	b.Run("index", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if rs := s.WithFingerprint(fp); len(rs) != 1 {
+				b.Fatalf("%d runs", len(rs))
+			}
+		}
+	})
+	// The least a scan costs: no copies, no locks.
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			found := 0
+			for _, e := range s.runs {
+				if e.run.Fingerprint == fp {
+					found++
+				}
+			}
+			if found != 1 {
+				b.Fatalf("%d runs", found)
+			}
+		}
+	})
+}

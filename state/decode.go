@@ -727,6 +727,8 @@ func (d *decoder) run(r *Run) error {
 			return d.stringInto(&r.Outputs)
 		case "repro_of":
 			return d.stringInto(&r.ReproOf)
+		case "cached_from":
+			return d.stringInto(&r.CachedFrom)
 		case "input_runs":
 			return d.stringsMapInto(&r.InputRuns)
 		case "cleaned":

@@ -199,6 +199,7 @@ func (l *loaded) decodeSnapshot(data string) error {
 		*e = entry{run: sr.run, json: sr.json}
 		l.runs[sr.run.ID] = e
 		l.byAddr[sr.run.Address] = append(l.byAddr[sr.run.Address], e)
+		l.indexFP(e)
 	}
 	return nil
 }

@@ -76,14 +76,14 @@ func page(runs []*Run, q Query) []*Run {
 	return runs
 }
 
-// WithFingerprint returns the runs whose fingerprint is fp, newest first.
+// WithFingerprint returns the runs whose fingerprint is fp, newest first:
+// a lookup in the index by fingerprint, not a scan.
 func (s *Store) WithFingerprint(fp string) ([]*Run, error) {
 	s.mu.RLock()
-	var sel []*Run
-	for _, e := range s.runs {
-		if e.run.Fingerprint == fp {
-			sel = append(sel, e.run.Clone())
-		}
+	es := s.byFP[fp]
+	sel := make([]*Run, len(es))
+	for i, e := range es {
+		sel[i] = e.run.Clone()
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(sel, func(a, b *Run) int { return compareRuns(b, a) })

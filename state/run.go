@@ -44,6 +44,9 @@ type Run struct {
 	// Outputs is the manifest ID of the collected outputs, when collected.
 	Outputs string `json:"outputs,omitempty"`
 	ReproOf string `json:"repro_of,omitempty"` // the run this one reproduces
+	// CachedFrom is the run whose outputs and metrics this one was
+	// restored from (the run cache): nothing ran.
+	CachedFrom string `json:"cached_from,omitempty"`
 	// InputRuns maps each input name to the upstream runs whose collected
 	// outputs the run was given, in the order of Inputs.Upstream.
 	InputRuns map[string][]string `json:"input_runs,omitempty"`

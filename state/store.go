@@ -254,21 +254,27 @@ func listSome(names []string) string {
 	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
 }
 
-// index holds the latest record of every run, by id and by address.
+// index holds the latest record of every run, by id, by address and by
+// fingerprint.
 type index struct {
 	runs   map[string]*entry
 	byAddr map[string][]*entry
+	byFP   map[string][]*entry
 }
 
 // newIndex returns an index with room for n runs.
 func newIndex(n int) index {
-	return index{runs: make(map[string]*entry, n), byAddr: make(map[string][]*entry, n)}
+	return index{runs: make(map[string]*entry, n), byAddr: make(map[string][]*entry, n), byFP: make(map[string][]*entry, n)}
 }
 
 // apply makes r, whose JSON is js, the latest record of run id. r is a
 // decoded copy that nobody else holds.
 func (s *index) apply(id string, r *Run, js string) {
 	if e, ok := s.runs[id]; ok {
+		if e.run.Fingerprint != r.Fingerprint {
+			s.unindexFP(e)
+			defer s.indexFP(e)
+		}
 		if e.run.Address != r.Address {
 			s.unindex(e)
 			e.run, e.json = r, js
@@ -281,6 +287,26 @@ func (s *index) apply(id string, r *Run, js string) {
 	e := &entry{run: r, json: js}
 	s.runs[id] = e
 	s.byAddr[r.Address] = append(s.byAddr[r.Address], e)
+	s.indexFP(e)
+}
+
+func (s *index) indexFP(e *entry) {
+	if fp := e.run.Fingerprint; fp != "" {
+		s.byFP[fp] = append(s.byFP[fp], e)
+	}
+}
+
+func (s *index) unindexFP(e *entry) {
+	fp := e.run.Fingerprint
+	es := s.byFP[fp]
+	if i := slices.Index(es, e); i >= 0 {
+		es = slices.Delete(es, i, i+1)
+	}
+	if len(es) == 0 {
+		delete(s.byFP, fp)
+	} else {
+		s.byFP[fp] = es
+	}
 }
 
 func (s *index) unindex(e *entry) {

@@ -114,6 +114,9 @@ func cmdApply(c *cli, args []string) int {
 		if res.Updated > 0 {
 			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)
 		}
+		if res.Restored > 0 {
+			fmt.Fprintf(c.stdout, ", %d restored (same fingerprint as an earlier run)", res.Restored)
+		}
 		if res.Unchanged > 0 {
 			fmt.Fprintf(c.stdout, ", %d unchanged (same upstream outputs)", res.Unchanged)
 		}

@@ -99,13 +99,13 @@ func writePlanJSON(w io.Writer, p *planner.Plan) {
 // symbols mark each action in the human plan, as Terraform's do.
 var symbols = map[string]string{
 	planner.Create: "+", planner.Attach: "+", planner.Configure: "~",
-	planner.Submit: "+", planner.Update: "~", planner.Destroy: "-", planner.NoOp: " ",
+	planner.Submit: "+", planner.Restore: "<", planner.Update: "~", planner.Destroy: "-", planner.NoOp: " ",
 	planner.Pending: "?",
 }
 
 var actionColor = map[string]string{
 	planner.Create: "32", planner.Attach: "32", planner.Configure: "33",
-	planner.Submit: "32", planner.Update: "33", planner.Destroy: "31", planner.NoOp: "2",
+	planner.Submit: "32", planner.Restore: "36", planner.Update: "33", planner.Destroy: "31", planner.NoOp: "2",
 	planner.Pending: "36",
 }
 
@@ -206,8 +206,11 @@ func summaryLine(p *planner.Plan) string {
 			parts = append(parts, fmt.Sprintf("%d to %s", s[n], n))
 		}
 	}
+	parts = append(parts, fmt.Sprintf("%d to submit", s[planner.Submit]))
+	if s[planner.Restore] > 0 {
+		parts = append(parts, fmt.Sprintf("%d to restore", s[planner.Restore]))
+	}
 	parts = append(parts,
-		fmt.Sprintf("%d to submit", s[planner.Submit]),
 		fmt.Sprintf("%d to update", s[planner.Update]),
 		fmt.Sprintf("%d to destroy", s[planner.Destroy]))
 	promotions := 0

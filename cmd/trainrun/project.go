@@ -141,5 +141,5 @@ func (c *cli) contentStore() (*snapshot.Store, error) {
 
 // planOptions are the planner's options for a selection.
 func (c *cli) planOptions(s *arguments.Selection) planner.Options {
-	return planner.Options{Targets: s.Targets, Excludes: s.Excludes, Replace: s.Replace, DataDir: c.dataDir()}
+	return planner.Options{Targets: s.Targets, Excludes: s.Excludes, Replace: s.Replace, NoCache: s.NoCache, DataDir: c.dataDir()}
 }

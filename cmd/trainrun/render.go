@@ -138,6 +138,8 @@ func (r *renderer) describe(ev runtime.Event) string {
 			}
 		}
 		return s + fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
+	case runtime.RunRestored:
+		return fmt.Sprintf("%s: restored: %s; nothing ran (run %s)", who, ev.Reason, ev.RunID)
 	case runtime.RunSkipped:
 		return fmt.Sprintf("%s: skipped: %s", who, ev.Reason)
 	case runtime.RunStopping:
@@ -160,6 +162,8 @@ func (r *renderer) describe(ev runtime.Event) string {
 			return fmt.Sprintf("%s: not run again: %s (run %s stays current)", who, ev.Reason, ev.RunID)
 		case planner.Submit:
 			return fmt.Sprintf("%s: will run: %s", who, ev.Reason)
+		case planner.Restore:
+			return fmt.Sprintf("%s: will be restored: %s", who, ev.Reason)
 		}
 		return fmt.Sprintf("%s: no re-run needed: %s", who, ev.Reason)
 	case runtime.RunDetached:

@@ -29,6 +29,9 @@ func (v *Vars) define(fs *flag.FlagSet) {
 type Selection struct {
 	Targets, Excludes, Replace []string
 	Refresh                    bool
+	// NoCache runs what changed instead of restoring it from an earlier
+	// run with the same fingerprint.
+	NoCache bool
 }
 
 func (s *Selection) define(fs *flag.FlagSet) {
@@ -36,6 +39,7 @@ func (s *Selection) define(fs *flag.FlagSet) {
 	fs.Var((*strList)(&s.Excludes), "exclude", "leave out `ADDRESS` and what depends on it (repeatable)")
 	fs.Var((*strList)(&s.Replace), "replace", "run `ADDRESS` again even if unchanged (repeatable)")
 	fs.BoolVar(&s.Refresh, "refresh", true, "ask computes how live runs are doing before planning")
+	fs.BoolVar(&s.NoCache, "no-cache", false, "run what changed even when an earlier run with the same fingerprint could be restored")
 }
 
 // Selects reports whether any of -target, -exclude, -replace was given.
