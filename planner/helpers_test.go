@@ -195,8 +195,8 @@ func (p *project) record(pl *planner.Plan, status providers.State, reason string
 			runs = append(runs, r)
 			latest[a.Address] = r
 		case planner.Restore:
-			src, ok := st.Get(a.CachedFrom)
-			if !ok {
+			src, err := st.Get(a.CachedFrom)
+			if err != nil {
 				p.t.Fatalf("%s: restore from %s, which is not recorded", a.Address, a.CachedFrom)
 			}
 			p.now = p.now.Add(time.Second)

@@ -155,7 +155,7 @@ func BenchmarkWithFingerprint(b *testing.B) {
 	b.Run("index", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if rs := s.WithFingerprint(fp); len(rs) != 1 {
+			if rs, err := s.WithFingerprint(fp); err != nil || len(rs) != 1 {
 				b.Fatalf("%d runs", len(rs))
 			}
 		}

@@ -20,7 +20,11 @@ func TestWithFingerprint(t *testing.T) {
 	mustPut(t, s, run("000000000003", "fp2", 3))
 	ids := func(s *Store, fp string) []string {
 		var out []string
-		for _, r := range s.WithFingerprint(fp) {
+		rs, err := s.WithFingerprint(fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
 			out = append(out, r.ID)
 		}
 		return out
@@ -53,6 +57,7 @@ func TestWithFingerprint(t *testing.T) {
 	}
 	check(mustOpen(t, dir), "reopened")
 	// The records returned are copies.
-	r := mustOpen(t, dir).WithFingerprint("fp2")[0]
-	r.Fingerprint = "x"
+	rs, _ := mustOpen(t, dir).WithFingerprint("fp2")
+	rs[0].Fingerprint = "x"
+	check(mustOpen(t, dir), "after changing a copy")
 }

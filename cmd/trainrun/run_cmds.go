@@ -67,13 +67,14 @@ type runJSON struct {
 	FinishedAt  *time.Time                 `json:"finished_at"`
 	Dir         string                     `json:"dir,omitempty"`
 	ReproOf     string                     `json:"repro_of,omitempty"`
+	CachedFrom  string                     `json:"cached_from,omitempty"`
 }
 
 func toJSON(r *state.Run) runJSON {
 	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
 		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
 		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, ReproOf: r.ReproOf}
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
 	}
@@ -362,10 +363,13 @@ func cmdRuns(c *cli, args []string) int {
 }
 
 // runNote marks the runs that are not a plain run of their instance:
-// reproductions (trainrun rerun).
+// reproductions (trainrun rerun) and restores from the run cache.
 func runNote(r *state.Run) string {
-	if r.ReproOf != "" {
+	switch {
+	case r.ReproOf != "":
 		return "rerun of " + r.ReproOf
+	case r.CachedFrom != "":
+		return "cached from " + r.CachedFrom
 	}
 	return ""
 }
@@ -444,7 +448,8 @@ func cmdShow(c *cli, args []string) int {
 	}
 	field("results", run.Dir)
 	field("repro of", run.ReproOf)
-	field("outputs", run.Outputs) // their content hash, which downstream runs hash
+	field("cached from", run.CachedFrom) // restored by the run cache: nothing ran
+	field("outputs", run.Outputs)        // their content hash, which downstream runs hash
 	for _, name := range sortedKeys(run.InputRuns) {
 		field("input", name+" from run "+strings.Join(run.InputRuns[name], ", "))
 	}
