@@ -112,6 +112,9 @@ type Instance struct {
 	Resources providers.Resources
 	Timeout   time.Duration // 0: none
 	Retries   int
+	// Each is, for an experiment with for_each, the upstream instance
+	// this one is matched with (its key is part of this one's).
+	Each string
 	// NoCache (cache = false) says the instance is never restored from an
 	// earlier run with its fingerprint: a step whose result is not a
 	// function of its inputs.

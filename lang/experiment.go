@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +30,7 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "outputs"},
 		{Name: "depends_on"},
 		{Name: "cache"},
+		{Name: "for_each"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}, {Type: "objective"}},
 }
@@ -64,6 +66,7 @@ type expDecl struct {
 
 	compute     string
 	environment string
+	forEach     *expRef // for_each = experiment.NAME; nil without
 	inputs      []inputRef
 	dependsOn   []expRef
 	allOf       map[string]bool // experiments all of whose instances this one waits for
@@ -71,9 +74,11 @@ type expDecl struct {
 	paramRefs   []hcl.Traversal
 
 	// Set once evaluated without errors.
-	done  bool
-	byKey map[string]string // sweep key → instance address
-	addrs []string          // every instance address, sorted
+	done      bool
+	byKey     map[string]string    // sweep key → instance address
+	addrs     []string             // every instance address, sorted
+	swept     []string             // the parameters its keys name, sorted
+	paramVals map[string]cty.Value // params (marks kept), for experiments matched with it
 }
 
 // expRef is a static reference to experiment.X or experiment.X["key"].
@@ -86,6 +91,7 @@ type expRef struct {
 
 type inputRef struct {
 	name string
+	each bool // each.outputs: the matched instance's (for_each)
 	expRef
 }
 
@@ -162,12 +168,14 @@ func (l *loader) scanExperiment(n *node, e *expDecl) {
 		return
 	}
 	ok := true
+	hasEach := e.attrs["for_each"] != nil
 	perRun := func(key string, expr hcl.Expression) {
 		before := len(e.paramRefs)
-		if !l.scanExpr(n, expr, scanOpts{param: true, paramRefs: &e.paramRefs}) {
+		usesEach := false
+		if !l.scanExpr(n, expr, scanOpts{param: true, paramRefs: &e.paramRefs, each: hasEach, usesEach: &usesEach}) {
 			ok = false
 		}
-		if len(e.paramRefs) > before {
+		if len(e.paramRefs) > before || usesEach {
 			e.perRun[key] = true
 		}
 	}
@@ -181,7 +189,7 @@ func (l *loader) scanExperiment(n *node, e *expDecl) {
 			perRun("resources."+name, a.Expr)
 		}
 	}
-	noParam := scanOpts{noParam: noParamInParams}
+	noParam := scanOpts{noParam: noParamInParams, forEach: hasEach}
 	if a := e.attrs["params"]; a != nil && !l.scanExpr(n, a.Expr, noParam) {
 		ok = false
 	}
@@ -232,6 +240,9 @@ func (l *loader) scanExperiment(n *node, e *expDecl) {
 			ok = false
 		}
 	}
+	if a := e.attrs["for_each"]; a != nil && !l.scanForEach(n, e, a) {
+		ok = false
+	}
 	if a := e.attrs["inputs"]; a != nil && !l.scanInputs(n, e, a) {
 		ok = false
 	}
@@ -270,6 +281,14 @@ func (l *loader) scanInputs(n *node, e *expDecl, a *hcl.Attribute) bool {
 			continue
 		}
 		names[name] = p.Key.Range()
+		if t, diags := hcl.AbsTraversalForExpr(p.Value); !diags.HasErrors() && t.RootName() == "each" {
+			if !l.scanEachOutputs(e, t) {
+				ok = false
+				continue
+			}
+			e.inputs = append(e.inputs, inputRef{name: name, each: true})
+			continue
+		}
 		ref, good := l.staticExpRef(n, p.Value, true)
 		if !good {
 			ok = false
@@ -278,6 +297,44 @@ func (l *loader) scanInputs(n *node, e *expDecl, a *hcl.Attribute) bool {
 		e.inputs = append(e.inputs, inputRef{name: name, expRef: ref})
 	}
 	return ok
+}
+
+// scanForEach checks for_each = experiment.NAME, which matches the
+// experiment's instances with NAME's. Its reference is an edge like any
+// other, but each instance waits only for its matched one.
+func (l *loader) scanForEach(n *node, e *expDecl, a *hcl.Attribute) bool {
+	t, diags := hcl.AbsTraversalForExpr(a.Expr)
+	if diags.HasErrors() || t.RootName() != "experiment" || len(t) != 2 {
+		if !diags.HasErrors() && t.RootName() == "experiment" && len(t) > 2 {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid for_each",
+				"for_each names a whole experiment, such as for_each = experiment.train: one instance of this experiment per instance of it. To take one instance's outputs, use inputs = { model = experiment.train[\"KEY\"].outputs } instead.")
+			return false
+		}
+		l.errorf(a.Expr.Range().Ptr(), "Invalid for_each",
+			"for_each must be a reference to an experiment, such as for_each = experiment.train: this experiment then has one instance per instance of train, with the same key.")
+		return false
+	}
+	ref, ok := l.staticExpRef(n, a.Expr, false)
+	if !ok {
+		return false
+	}
+	e.forEach = &ref
+	return true
+}
+
+// scanEachOutputs checks each.outputs as a value of inputs.
+func (l *loader) scanEachOutputs(e *expDecl, t hcl.Traversal) bool {
+	if e.attrs["for_each"] == nil {
+		l.errorf(t.SourceRange().Ptr(), "Reference to each without for_each",
+			"each is the instance of the experiment named by for_each that this instance is matched with; add for_each = experiment.NAME, or take an experiment's outputs with experiment.NAME.outputs.")
+		return false
+	}
+	if name, ok := stepName(t, 1); !ok || name != "outputs" || len(t) != 2 {
+		l.errorf(t.SourceRange().Ptr(), "Invalid input",
+			"An input takes the matched instance's outputs as each.outputs, such as inputs = { model = each.outputs }.")
+		return false
+	}
+	return true
 }
 
 func (l *loader) scanDependsOn(n *node, e *expDecl, a *hcl.Attribute) bool {
@@ -421,6 +478,18 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		rungDim = len(dims)
 		dims = append(dims, ashaDim(h))
 	}
+	feDim := -1
+	var matched []*Instance // for_each: the instances matched, by alternative of dims[feDim]
+	var eachVals []cty.Value
+	if e.forEach != nil {
+		d, insts, vals, ok := l.forEachDim(e, params, paramJSON, sweptNames(dims))
+		if !ok {
+			n.broken = true
+			return
+		}
+		feDim, matched, eachVals = len(dims), insts, vals
+		dims = append(dims, d)
+	}
 	if !l.checkParamsNUL(e, paramJSON, dims) {
 		n.broken = true
 		return
@@ -561,9 +630,29 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		if inputKeys != nil {
 			inst.InputKeys = maps.Clone(inputKeys)
 		}
+		var each cty.Value
+		if feDim >= 0 {
+			u := matched[idx[feDim]]
+			inst.Each, each = u.Address, eachVals[idx[feDim]]
+			if !slices.Contains(inst.DependsOn, u.Address) {
+				inst.DependsOn = append(slices.Clone(inst.DependsOn), u.Address)
+				sort.Strings(inst.DependsOn)
+			}
+			for _, in := range e.inputs {
+				if in.each {
+					if inst.Inputs == nil {
+						inst.Inputs = make(map[string][]string, len(e.inputs))
+					}
+					inst.Inputs[in.name] = []string{u.Address}
+				}
+			}
+		}
 		if len(e.perRun) > 0 {
 			child := ctx.NewChild()
 			child.Variables = map[string]cty.Value{"param": cty.ObjectVal(pvals)}
+			if feDim >= 0 {
+				child.Variables["each"] = each
+			}
 			for _, f := range fields {
 				if !f.perRun {
 					continue
@@ -601,7 +690,77 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 	for i, inst := range instances {
 		e.addrs[i] = inst.Address
 	}
+	e.swept, e.paramVals = swept, params
 	e.done = true
+}
+
+// forEachDim makes for_each = experiment.NAME a dimension of the sweep:
+// one alternative per instance of NAME, holding the parameters its key
+// names, so that keys merge with the sweep's own (a cross product). NAME's
+// other parameters join params. It returns the dimension, NAME's instances
+// in the order of its alternatives, and each one's value of each.
+func (l *loader) forEachDim(e *expDecl, params map[string]cty.Value, paramJSON map[string]json.RawMessage, swept []string) (sweepDim, []*Instance, []cty.Value, bool) {
+	ref := e.forEach
+	up := l.exps[ref.exp]
+	if up == nil || !up.done {
+		return sweepDim{}, nil, nil, false // its own errors are reported
+	}
+	insts := l.cfg.Experiments[ref.exp].Instances
+	for _, name := range up.swept {
+		if slices.Contains(swept, name) {
+			l.errorf(ref.rng.Ptr(), "Parameter swept twice",
+				"%s names the instances of experiment.%s, which for_each matches this experiment's with, and this experiment's sweep sweeps it too. Rename one of them.", name, ref.exp)
+			return sweepDim{}, nil, nil, false
+		}
+		if _, dup := params[name]; dup {
+			l.errorf(ref.rng.Ptr(), "Parameter defined twice",
+				"%s names the instances of experiment.%s, which for_each matches this experiment's with, so each instance has its value; params sets it too. Remove it from params, or rename it.", name, ref.exp)
+			return sweepDim{}, nil, nil, false
+		}
+	}
+	for _, name := range sortedKeys(up.paramVals) {
+		if slices.Contains(up.swept, name) {
+			continue
+		}
+		if _, dup := params[name]; dup || slices.Contains(swept, name) {
+			l.errorf(ref.rng.Ptr(), "Parameter defined twice",
+				"%s is a parameter of experiment.%s, which for_each matches this experiment's instances with, so it is this experiment's parameter too (param.%s); this experiment sets it as well. Rename one of them.", name, ref.exp, name)
+			return sweepDim{}, nil, nil, false
+		}
+		params[name] = up.paramVals[name]
+		paramJSON[name] = insts[0].Params[name]
+	}
+	d := sweepDim{names: up.swept, alts: make([][]pval, len(insts))}
+	vals := make([]cty.Value, len(insts))
+	for k, u := range insts {
+		d.alts[k] = make([]pval, len(up.swept))
+		pv := make(map[string]cty.Value, len(u.Params))
+		for name, js := range u.Params {
+			v, err := jsonValue(js)
+			if err != nil {
+				l.errorf(ref.rng.Ptr(), "Invalid for_each", "The parameter %s of %s cannot be read back: %v.", name, u.Address, err)
+				return sweepDim{}, nil, nil, false
+			}
+			if marked, ok := up.paramVals[name]; ok && !slices.Contains(up.swept, name) {
+				v = marked // a sensitive value stays marked
+			}
+			pv[name] = v
+		}
+		for j, name := range up.swept {
+			js := u.Params[name]
+			str := string(js)
+			if v := pv[name]; v.Type() == cty.String && !v.IsNull() {
+				str = v.AsString()
+			}
+			d.alts[k][j] = pval{val: pv[name], str: str, json: js}
+		}
+		vals[k] = cty.ObjectVal(map[string]cty.Value{
+			"key":     cty.StringVal(u.Key),
+			"params":  cty.ObjectVal(pv),
+			"outputs": cty.DynamicVal,
+		})
+	}
+	return d, insts, vals, true
 }
 
 func axisIndex(axes []axis, name string) int {
@@ -870,6 +1029,9 @@ func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, map[st
 	}
 	var inputs, keys map[string][]string
 	for _, in := range e.inputs {
+		if in.each {
+			continue // the matched instance's: set per instance
+		}
 		addrs := resolve(in.expRef)
 		if inputs == nil {
 			inputs = map[string][]string{}

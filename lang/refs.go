@@ -34,7 +34,7 @@ var blockTypes = map[string]string{
 	"experiment":  "experiment",
 }
 
-var referenceRoots = []string{"compute", "environment", "experiment", "local", "param", "path", "var"}
+var referenceRoots = []string{"compute", "each", "environment", "experiment", "local", "param", "path", "var"}
 
 func (l *loader) newNode(typ, name string, rng hcl.Range) *node {
 	n := &node{addr: typ + "." + name, typ: typ, name: name, declRange: rng, deps: map[string]hcl.Range{}, value: cty.DynamicVal}
@@ -117,6 +117,14 @@ type scanOpts struct {
 	// static allows experiment.X["key"] and experiment.X.outputs: the
 	// expression is analysed, never evaluated (inputs, depends_on).
 	static bool
+	// each allows each.key and each.params (an experiment with for_each,
+	// in the attributes evaluated per instance); usesEach is set when
+	// the expression uses them.
+	each     bool
+	usesEach *bool
+	// forEach says the experiment has for_each (each is allowed
+	// elsewhere in it), for the message when each is not allowed here.
+	forEach bool
 }
 
 // scanExpr checks every reference of expr and records the edges. It
@@ -169,6 +177,8 @@ func (l *loader) scanTraversal(n *node, t hcl.Traversal, o scanOpts) bool {
 		}
 		*o.paramRefs = append(*o.paramRefs, t)
 		return true
+	case "each":
+		return l.scanEach(t, o)
 	case "path":
 		name, ok := stepName(t, 1)
 		if !ok || name != "root" {
@@ -181,6 +191,32 @@ func (l *loader) scanTraversal(n *node, t hcl.Traversal, o scanOpts) bool {
 		l.errorf(rng.Ptr(), "Unknown reference",
 			"There is nothing called %q in this configuration.%s References start with var., local., compute., environment., experiment., param. or path.root.",
 			root, didYouMean(root, referenceRoots))
+		return false
+	}
+}
+
+// scanEach checks a reference to each (for_each) outside inputs.
+func (l *loader) scanEach(t hcl.Traversal, o scanOpts) bool {
+	rng := t.SourceRange()
+	if !o.each {
+		why := "each is only available in an experiment with for_each = experiment.NAME: it is the instance of NAME that an instance is matched with."
+		if o.forEach {
+			why = "each is available in the attributes evaluated for each instance (command, shell, env, source_dir, outputs, timeout, retries, resources) of an experiment with for_each, and each.outputs in inputs."
+		}
+		l.errorf(rng.Ptr(), "Invalid reference to each", "%s", why)
+		return false
+	}
+	switch name, _ := stepName(t, 1); name {
+	case "key", "params":
+		*o.usesEach = true
+		return true
+	case "outputs":
+		l.errorf(rng.Ptr(), "Invalid reference to each.outputs",
+			"each.outputs can only be used as a value of inputs, such as inputs = { model = each.outputs }; the run then finds the matched instance's outputs at $TRAINRUN_INPUT_MODEL.")
+		return false
+	default:
+		l.errorf(rng.Ptr(), "Invalid reference to each",
+			"each has key (the matched instance's sweep key), params (its parameters, also reachable as param.NAME) and outputs (for inputs).%s", didYouMean(name, []string{"key", "outputs", "params"}))
 		return false
 	}
 }

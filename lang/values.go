@@ -212,6 +212,15 @@ func checkOutputPath(p string) error {
 
 // canonicalJSON is the value as JSON, with its own type: 0.1 → 0.1, "x" →
 // "x", [1, 2] → [1,2].
+// jsonValue is the value whose canonical JSON is js.
+func jsonValue(js json.RawMessage) (cty.Value, error) {
+	ty, err := ctyjson.ImpliedType(js)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(js, ty)
+}
+
 func canonicalJSON(v cty.Value) (json.RawMessage, error) {
 	b, err := ctyjson.Marshal(v, v.Type())
 	if err != nil {

@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"errors"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -360,5 +361,72 @@ func TestKeyedFanInUnkeyedRecord(t *testing.T) {
 	want := "input u: its run was recorded without the keys of the upstream instances, which fingerprints now hash"
 	if a.Action != planner.Submit || !slices.Equal(a.Reasons, []string{want}) {
 		t.Errorf("down: %s %q, want submit [%s]", a.Action, a.Reasons, want)
+	}
+}
+
+// TestForEachReplansItsMatch: with for_each, a change of one upstream
+// instance's outputs re-plans its matched downstream instances only, and
+// new and removed points come and go one by one (SPEC §8).
+func TestForEachReplansItsMatch(t *testing.T) {
+	p := newProject(t, map[string]string{"trainrun.hcl": `
+variable "lrs" {
+  type = list(number)
+}
+compute "local" "a" {}
+experiment "train" {
+  compute = compute.a
+  command = ["train", param.lr]
+  sweep {
+    grid = { lr = var.lrs }
+  }
+}
+experiment "eval" {
+  compute  = compute.a
+  for_each = experiment.train
+  inputs   = { model = each.outputs }
+  command  = ["eval", param.split]
+  sweep {
+    grid = { split = ["val", "test"] }
+  }
+}
+`})
+	p.vars = []string{"lrs=[1,2]"}
+	p.apply()
+	p.outputs[`experiment.train["lr=2"]`] = hashOf("2b")
+	pl := p.plan(planner.Options{Replace: []string{`experiment.train["lr=2"]`}})
+	p.record(pl, providers.Succeeded, "")
+	got := map[string]string{}
+	for _, a := range pl.Actions {
+		got[a.Address] = a.Action
+	}
+	want := map[string]string{
+		`experiment.train["lr=1"]`:            planner.NoOp,
+		`experiment.train["lr=2"]`:            planner.Submit,
+		`experiment.eval["lr=1,split=test"]`: planner.NoOp,
+		`experiment.eval["lr=1,split=val"]`:  planner.NoOp,
+		`experiment.eval["lr=2,split=test"]`: planner.Submit,
+		`experiment.eval["lr=2,split=val"]`:  planner.Submit,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
+	}
+	if a := action(t, pl, `experiment.eval["lr=2,split=val"]`); !slices.Equal(a.Reasons, []string{"input model changed: outputs of experiment.train[\"lr=2\"] changed"}) {
+		t.Errorf("reasons %q", a.Reasons)
+	}
+
+	// A new point: its two eval instances are new; nothing else moves.
+	p.vars = []string{"lrs=[1,2,3]"}
+	pl = p.plan(planner.Options{})
+	var changed []string
+	for _, a := range pl.Actions {
+		if a.Action != planner.NoOp {
+			changed = append(changed, a.Address+" "+a.Action)
+		}
+	}
+	wantChanged := []string{`experiment.train["lr=3"] submit`, `experiment.eval["lr=3,split=test"] submit`, `experiment.eval["lr=3,split=val"] submit`}
+	slices.Sort(changed)
+	slices.Sort(wantChanged)
+	if !slices.Equal(changed, wantChanged) {
+		t.Errorf("changes %q, want %q", changed, wantChanged)
 	}
 }
