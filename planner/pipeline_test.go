@@ -400,8 +400,8 @@ experiment "eval" {
 		got[a.Address] = a.Action
 	}
 	want := map[string]string{
-		`experiment.train["lr=1"]`:            planner.NoOp,
-		`experiment.train["lr=2"]`:            planner.Submit,
+		`experiment.train["lr=1"]`:           planner.NoOp,
+		`experiment.train["lr=2"]`:           planner.Submit,
 		`experiment.eval["lr=1,split=test"]`: planner.NoOp,
 		`experiment.eval["lr=1,split=val"]`:  planner.NoOp,
 		`experiment.eval["lr=2,split=test"]`: planner.Submit,
