@@ -24,44 +24,89 @@ func cmdInit(c *cli, args []string) int {
 	if err != nil {
 		return c.argsError(err)
 	}
-	src := examples.FS(a.Example)
-	if src == nil {
-		return c.errorf("no example %q; there are: %s", a.Example, strings.Join(examples.Names(), ", "))
+	name := a.Example
+	if name == "" {
+		name = "quickstart"
 	}
-	var wrote []string
+	src := examples.FS(name)
+	if src == nil {
+		return c.errorf("no example %q; there are: %s", name, strings.Join(examples.Names(), ", "))
+	}
+	configs, err := configFilesIn(c.dir)
+	if err != nil {
+		return c.errorf("init: %v", err)
+	}
+	switch {
+	case len(configs) > 0 && a.Example != "":
+		return c.errorf("this directory has a configuration (%s): the %s example's files would mix with your project's, so init wrote nothing.\n"+
+			"Write the example into a directory of its own: trainrun -chdir=%s init -example %s", strings.Join(configs, ", "), name, name, name)
+	case len(configs) > 0:
+		// A project: init writes no example into it, and says whether it
+		// is ready.
+		if err := ignoreDataDir(c.dir); err != nil {
+			return c.errorf("init: %v", err)
+		}
+		fmt.Fprintf(c.stdout, "Found a configuration (%s): init wrote no example. .trainrun/ is in .gitignore.\n", strings.Join(configs, ", "))
+		if c.load(nil) == nil {
+			return c.errorf("the configuration has errors (above): fix them, then 'trainrun plan'")
+		}
+		fmt.Fprintf(c.stdout, "\ntrainrun is ready. Next: 'trainrun plan' to see what would run, 'trainrun apply' to run it.\n")
+		return 0
+	}
+	// The example goes only where none of its files is: a file of yours
+	// that it would keep would be run in its place.
+	var files, exist []string
 	err = fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || path == "." || path == "README.md" {
+		if err != nil || d.IsDir() || path == "README.md" {
 			return err // the example's README explains the example, not the user's project
 		}
-		dst := filepath.Join(c.dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
+		files = append(files, path)
+		if _, err := os.Lstat(filepath.Join(c.dir, filepath.FromSlash(path))); err == nil {
+			exist = append(exist, path)
 		}
-		if _, err := os.Stat(dst); err == nil {
-			fmt.Fprintf(c.stdout, "kept %s (it exists)\n", path)
-			return nil
-		}
-		b, err := fs.ReadFile(src, path)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			return err
-		}
-		wrote = append(wrote, path)
 		return nil
 	})
 	if err != nil {
 		return c.errorf("init: %v", err)
 	}
-	for _, p := range wrote {
-		fmt.Fprintf(c.stdout, "wrote %s\n", p)
+	if len(exist) > 0 {
+		return c.errorf("the %s example has %s, which this directory has already: init wrote nothing, rather than run your file as the example's.\n"+
+			"Move it, or write the example into a directory of its own: trainrun -chdir=DIR init -example %s", name, strings.Join(exist, ", "), name)
+	}
+	for _, path := range files {
+		dst := filepath.Join(c.dir, filepath.FromSlash(path))
+		b, err := fs.ReadFile(src, path)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(dst), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(dst, b, 0o644)
+		}
+		if err != nil {
+			return c.errorf("init: %v", err)
+		}
+		fmt.Fprintf(c.stdout, "wrote %s\n", path)
 	}
 	if err := ignoreDataDir(c.dir); err != nil {
 		return c.errorf("init: %v", err)
 	}
 	fmt.Fprintf(c.stdout, "\ntrainrun is ready. Next: 'trainrun plan' to see what would run, 'trainrun apply' to run it.\n")
 	return 0
+}
+
+// configFilesIn lists the configuration files of dir.
+func configFilesIn(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() && lang.IsConfigFile(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
 
 // ignoreDataDir adds .trainrun/ to .gitignore unless it is there.

@@ -25,7 +25,7 @@ type Command struct {
 // Commands lists every command, in the order help shows them.
 func Commands() []Command {
 	return []Command{
-		{"init", "[-example NAME]", "write a starter project and add .trainrun/ to .gitignore"},
+		{"init", "[-example NAME]", "start a project: write an example into an empty one, add .trainrun/ to .gitignore"},
 		{"validate", "[-json] [-var NAME=VALUE]…", "check the configuration without contacting any compute"},
 		{"fmt", "[-check] [-diff] [-recursive] [FILE|DIR…]", "rewrite configuration files in canonical format"},
 		{"plan", "[flags]", "show what apply would do and why"},
@@ -164,6 +164,7 @@ func Help(name string) string {
 var moreHelp = map[string]string{
 	"state":   "  repair: when .trainrun/journal or state.json cannot be read, keep every\n  intact record, say what is dropped, and keep the damaged files beside\n  the new state.json.\n",
 	"compare": "  With an experiment: its instances side by side (the latest run of each),\n  params and metrics as columns, the best value of each metric marked.\n  With two runs: how they differ, as dvc exp diff shows it: params, what\n  went into their fingerprints (the source files that differ), metrics.\n",
+	"init":    "  In a directory with a configuration, init writes no example: it adds\n  .trainrun/ to .gitignore and checks the configuration. An example is\n  written only where none of its files exists.\n",
 	"logs":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
 	"show":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
 	"completion": "  Load it in the current shell:\n\n" +

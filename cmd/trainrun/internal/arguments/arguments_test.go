@@ -63,6 +63,7 @@ func TestParse(t *testing.T) {
 		{"checkout", func() (any, error) { return ParseCheckout([]string{"r", "d"}) }, &Checkout{Run: "r", Dir: "d"}, ""},
 		{"checkout one", func() (any, error) { return ParseCheckout([]string{"r"}) }, nil, "checkout takes a RUN_ID and a DIR"},
 		{"fmt default path", func() (any, error) { return ParseFmt([]string{"-check"}) }, &Fmt{Check: true, List: true, Paths: []string{"."}}, ""},
+		{"init without -example", func() (any, error) { return ParseInit(nil) }, &Init{}, ""},
 		{"init", func() (any, error) { return ParseInit([]string{"-example", "digits"}) }, &Init{Example: "digits"}, ""},
 		{"init refuses a directory", func() (any, error) { return ParseInit([]string{"here"}) }, nil, "init takes no arguments, got \"here\"; to work in another directory: trainrun -chdir=DIR init"},
 		{"version -json", func() (any, error) { return ParseVersion([]string{"-json"}) }, &Version{JSON: true}, ""},

@@ -49,11 +49,13 @@ func (s *Selection) Selects() bool {
 
 // Init are the arguments of init.
 type Init struct {
+	// Example is the example -example names; "" when it was not given
+	// (quickstart, into a directory without a configuration).
 	Example string
 }
 
 func (a *Init) define(fs *flag.FlagSet) {
-	fs.StringVar(&a.Example, "example", "quickstart", "the example to start from: `NAME` ("+strings.Join(examples.Names(), ", ")+")")
+	fs.StringVar(&a.Example, "example", "", "the example to start from: `NAME` ("+strings.Join(examples.Names(), ", ")+"; default quickstart)")
 }
 
 // ParseInit parses init's arguments.
