@@ -154,6 +154,7 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestFlags: the flags completion offers, and which of them take a value.
 func TestFlags(t *testing.T) {
 	got := map[string]bool{}
 	for _, f := range Flags("apply") {
@@ -161,8 +162,10 @@ func TestFlags(t *testing.T) {
 	}
 	want := map[string]bool{"var": true, "var-file": true, "target": true, "exclude": true, "replace": true,
 		"refresh": false, "auto-approve": false, "parallelism": true, "json": false}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Flags(apply) = %v, want %v", got, want)
+	for name, value := range want {
+		if v, ok := got[name]; !ok || v != value {
+			t.Errorf("Flags(apply) has -%s: %v, takes a value: %v; want %v", name, ok, v, value)
+		}
 	}
 	if _, err := ParseApply([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("apply -h: %v", err)
