@@ -22,6 +22,18 @@ func (v *View) Latest(address string) *state.Run {
 	return v.Backend.Latest(address)
 }
 
+// Heads returns the latest run of every instance that has one, by
+// address, refreshed.
+func (v *View) Heads() []*state.Run {
+	heads := v.Backend.Heads()
+	for i, r := range heads {
+		if l, ok := v.latest[r.Address]; ok {
+			heads[i] = l
+		}
+	}
+	return heads
+}
+
 // Refresh asks the computes how the recorded live runs are doing. A
 // compute that cannot answer leaves its runs as recorded.
 func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {

@@ -9,14 +9,21 @@
 // A Store keeps its records in a directory (the project's .trainrun/,
 // created 0700 on first write; every file 0600):
 //
-//	state.json  a compacted snapshot: format version, lineage, serial, then
-//	            the latest record of every run, one per line
+//	state.json  a compacted snapshot: format version, lineage, serial, how
+//	            much of the history files is history, then the current
+//	            records (the latest run of every instance, every live run),
+//	            one per line
 //	journal     append-only; one line per record put since the snapshot:
 //	            "CRC SERIAL LAST ID JSON", CRC being the CRC-32C (hex) of
 //	            the rest of the line and LAST the serial ending the Put the
 //	            record belongs to
+//	history     the records that are no longer current, appended by
+//	            compactions: "CRC ID JSON" (history.go)
+//	history.idx a line per history record: where it is, and what queries
+//	            select runs by
 //	lock        held with flock(2) by the one writer (as is the directory),
 //	            which writes who it is into it
+//	claims/     a file per claimed instance, held with flock(2)
 //
 // # Durability
 //

@@ -13,13 +13,17 @@ import (
 	"sync"
 )
 
-// formatVersion is the version of state.json this package writes and reads.
-const formatVersion = 1
+// formatVersion is the version of state.json this package writes. It reads
+// every version up to it: version 1 held every run ever recorded (and no
+// history); the first writer that opens such a store moves the runs that
+// are no longer current into the history.
+const formatVersion = 2
 
 // snapshotFile is state.json.
 type snapshotFile struct {
 	FormatVersion int               `json:"format_version"`
 	Lineage       string            `json:"lineage"`
+	History       historyRef        `json:"history"`
 	Serial        uint64            `json:"serial"`
 	Runs          []json.RawMessage `json:"runs"`
 }
@@ -46,6 +50,8 @@ const maxLoadAttempts = 100
 // loaded is the content of a store's files, read without the lock.
 type loaded struct {
 	lineage    string
+	format     int        // of state.json
+	hist       historyRef // of state.json
 	serial     uint64
 	snapSerial uint64
 	index
@@ -90,6 +96,7 @@ func (s *Store) install(l *loaded) {
 		s.snapFile.Close()
 	}
 	s.lineage, s.serial, s.snapSerial = l.lineage, l.serial, l.snapSerial
+	s.format, s.hist = l.format, l.hist
 	s.index = l.index
 	s.snapFile, s.snapInfo = l.snapFile, l.snapInfo
 	s.readOff, s.readLine = l.readOff, l.readLine
@@ -184,8 +191,11 @@ func (l *loaded) decodeSnapshot(data string) error {
 		return damaged(errors.New("not a trainrun state file (no format_version)"))
 	case snap.version > formatVersion:
 		return fmt.Errorf("written by a newer trainrun (format version %d; this one reads %d): upgrade trainrun", snap.version, formatVersion)
+	case snap.hist.Records < 0 || snap.hist.Bytes < 0 || snap.hist.IndexBytes < 0:
+		return fmt.Errorf("history %+v: negative", snap.hist)
 	}
 	l.lineage, l.serial, l.snapSerial = snap.lineage, snap.serial, snap.serial
+	l.format, l.hist = snap.version, snap.hist
 	l.index = newIndex(len(snap.runs))
 	entries := make([]entry, len(snap.runs)) // one allocation for all
 	for i, sr := range snap.runs {
@@ -209,6 +219,7 @@ type parsedSnapshot struct {
 	version int
 	lineage string
 	serial  uint64
+	hist    historyRef
 	runs    []snapshotRun
 }
 
@@ -228,7 +239,7 @@ func parseSnapshot(data string) (parsedSnapshot, error) {
 	if err := json.Unmarshal([]byte(data), &raw); err != nil {
 		return parsedSnapshot{}, err
 	}
-	snap := parsedSnapshot{version: raw.FormatVersion, lineage: raw.Lineage, serial: raw.Serial}
+	snap := parsedSnapshot{version: raw.FormatVersion, lineage: raw.Lineage, serial: raw.Serial, hist: raw.History}
 	jsons := make([]string, len(raw.Runs))
 	for i, js := range raw.Runs {
 		jsons[i] = string(js)
@@ -266,6 +277,29 @@ func parseSnapshotLines(data string) (parsedSnapshot, bool) {
 				snap.serial, err = strconv.ParseUint(n, 10, 64)
 			}
 			return err
+		case "history":
+			return d.object(func(k string) error {
+				var n int64
+				var err error
+				if s, e := d.number(); e != nil {
+					err = e
+				} else {
+					n, err = strconv.ParseInt(s, 10, 64)
+				}
+				switch {
+				case err != nil:
+					return err
+				case k == "records":
+					snap.hist.Records = int(n)
+				case k == "bytes":
+					snap.hist.Bytes = n
+				case k == "index_bytes":
+					snap.hist.IndexBytes = n
+				default:
+					return errSlow
+				}
+				return nil
+			})
 		case "runs":
 			return d.array(func() error { return errSlow })
 		}

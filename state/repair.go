@@ -39,9 +39,12 @@ type Repaired struct {
 func Repair(dir string, holder Holder) (Repaired, error) {
 	var rep Repaired
 	if s, err := Open(dir); err == nil {
-		rep.Runs, rep.Intact = s.Len(), true
+		rep.Runs, err = s.count()
+		rep.Intact = err == nil
 		s.Close()
-		return rep, nil
+		if err == nil {
+			return rep, nil
+		}
 	} else if errors.As(err, new(*LinkError)) {
 		return rep, err // a link is not damage: it is the user's to remove
 	}
@@ -70,6 +73,8 @@ func Repair(dir string, holder Holder) (Repaired, error) {
 	// state.json: the runs that decode.
 	snapPath := s.path(snapshotName)
 	var maxSerial uint64
+	var hist historyRef
+	histOK := false
 	snapIDs := map[string]bool{}
 	snapData, err := readFile(snapPath)
 	switch {
@@ -82,8 +87,9 @@ func Repair(dir string, holder Holder) (Repaired, error) {
 		if v := snapshotVersion(snapData); v > formatVersion {
 			return rep, fmt.Errorf("repair state: %s was written by a newer trainrun (format version %d; this one reads %d): upgrade trainrun", snapPath, v, formatVersion)
 		}
-		lineage, serial, runs, dropped := salvageSnapshot(string(snapData))
+		lineage, serial, h, ok, runs, dropped := salvageSnapshot(string(snapData))
 		s.lineage, maxSerial = lineage, serial
+		hist, histOK = h, ok
 		for _, r := range runs {
 			snapIDs[r.run.ID] = true
 			s.index.apply(r.run.ID, r.run, r.json)
@@ -93,6 +99,12 @@ func Repair(dir string, holder Holder) (Repaired, error) {
 			rep.Dropped = append(rep.Dropped, snapshotName+" "+d)
 		}
 	}
+
+	// The history: what its header says, when it can; else every record
+	// from the start up to the first that is not intact.
+	var histDropped []string
+	s.hist, histDropped = salvageHistory(dir, hist, histOK)
+	rep.Dropped = append(rep.Dropped, histDropped...)
 
 	// The journal: every intact line, in order. A record at or below
 	// state.json's serial may have been compacted into it already: state.json's
@@ -136,10 +148,22 @@ func Repair(dir string, holder Holder) (Repaired, error) {
 	}
 
 	stamp := time.Now().UTC().Format("20060102T150405")
-	for _, f := range []struct {
+	backups := []struct {
 		name string
 		data []byte
-	}{{snapshotName, snapData}, {journalName, jdata}} {
+	}{{snapshotName, snapData}, {journalName, jdata}}
+	if len(histDropped) > 0 {
+		// The history past what is intact is cut off: kept first.
+		for _, name := range []string{historyName, historyIndexName} {
+			if data, err := readFile(s.path(name)); err == nil {
+				backups = append(backups, struct {
+					name string
+					data []byte
+				}{name, data})
+			}
+		}
+	}
+	for _, f := range backups {
 		if f.data == nil {
 			continue
 		}
@@ -160,8 +184,8 @@ func Repair(dir string, holder Holder) (Repaired, error) {
 	if err := s.compact(); err != nil {
 		return rep, fmt.Errorf("repair state: %w", err)
 	}
-	rep.Runs = len(s.runs)
-	return rep, nil
+	rep.Runs, err = s.count()
+	return rep, err
 }
 
 // snapshotVersion is the format_version a state.json says it has, or 0.
@@ -180,7 +204,7 @@ var snapshotHeader = regexp.MustCompile(`"lineage":\s*"([0-9a-f]*)"\s*,\s*"seria
 
 // salvageSnapshot reads what it can of state.json: all of it when it parses,
 // else every line that holds one whole run (compact writes one a line).
-func salvageSnapshot(data string) (lineage string, serial uint64, runs []snapshotRun, dropped []string) {
+func salvageSnapshot(data string) (lineage string, serial uint64, hist historyRef, histOK bool, runs []snapshotRun, dropped []string) {
 	if snap, err := parseSnapshot(data); err == nil && snap.version > 0 {
 		ok := true
 		for _, r := range snap.runs {
@@ -189,7 +213,7 @@ func salvageSnapshot(data string) (lineage string, serial uint64, runs []snapsho
 			}
 		}
 		if ok {
-			return snap.lineage, snap.serial, snap.runs, nil
+			return snap.lineage, snap.serial, snap.hist, true, snap.runs, nil
 		}
 	}
 	if m := snapshotHeader.FindStringSubmatch(data); m != nil {
@@ -221,5 +245,5 @@ func salvageSnapshot(data string) (lineage string, serial uint64, runs []snapsho
 		seen[r.ID] = true
 		runs = append(runs, snapshotRun{r, line})
 	}
-	return lineage, serial, runs, dropped
+	return lineage, serial, hist, false, runs, dropped
 }

@@ -47,7 +47,14 @@ type Store struct {
 	lineage    string
 	serial     uint64 // records ever put
 	snapSerial uint64 // serial of state.json
-	index
+	format     int    // of state.json; 0: none
+	index             // the current records, and those put since state.json
+
+	// The history (history.go): what state.json says of it, and its
+	// index, read when first needed.
+	hist    historyRef
+	histMu  sync.Mutex
+	histIdx *histIndex
 
 	// What a reader last read, to read only what is new on Reload.
 	snapFile *os.File    // the state.json read, held open so its inode is not reused
@@ -130,26 +137,6 @@ func (s *Store) Lineage() string {
 	return s.lineage
 }
 
-// Len is the number of runs recorded.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.runs)
-}
-
-// Runs returns the latest record of every run, oldest first (by CreatedAt,
-// then ID).
-func (s *Store) Runs() []*Run {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Run, 0, len(s.runs))
-	for _, e := range s.runs {
-		out = append(out, e.run.Clone())
-	}
-	slices.SortFunc(out, compareRuns)
-	return out
-}
-
 // Latest returns the newest run (by CreatedAt, then ID) of the instance at
 // address, or nil when it has none. Reproductions (ReproOf set) are left
 // out: re-running an old run checks it; it does not make it current.
@@ -175,74 +162,12 @@ func (s *Store) latest(address string) *Run {
 	return best
 }
 
-// ByAddress returns every instance address's runs, oldest first.
-func (s *Store) ByAddress() map[string][]*Run {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make(map[string][]*Run, len(s.byAddr))
-	for addr, es := range s.byAddr {
-		rs := make([]*Run, len(es))
-		for i, e := range es {
-			rs[i] = e.run.Clone()
-		}
-		slices.SortFunc(rs, compareRuns)
-		out[addr] = rs
-	}
-	return out
-}
-
 // compareRuns orders runs by CreatedAt, then ID.
 func compareRuns(a, b *Run) int {
 	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ID, b.ID)
-}
-
-// Find resolves what a user typed to name a run: a run id, a unique prefix
-// of one, or an instance address meaning its latest run.
-func (s *Store) Find(ref string) (*Run, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if ref == "" {
-		return nil, fmt.Errorf("%w: empty run reference", ErrNotFound)
-	}
-	if e, ok := s.runs[ref]; ok {
-		return e.run.Clone(), nil
-	}
-	if r := s.latest(ref); r != nil {
-		return r.Clone(), nil
-	}
-	var matches []*Run
-	for id, e := range s.runs {
-		if strings.HasPrefix(id, ref) {
-			matches = append(matches, e.run)
-		}
-	}
-	switch len(matches) {
-	case 1:
-		return matches[0].Clone(), nil
-	case 0:
-		// experiment.NAME where the experiment is a sweep: say which
-		// instances there are.
-		var instances []string
-		for addr := range s.byAddr {
-			if strings.HasPrefix(addr, ref+"[") {
-				instances = append(instances, addr)
-			}
-		}
-		if len(instances) > 0 {
-			slices.Sort(instances)
-			return nil, fmt.Errorf("%w: %s has %d instances; name one: %s", ErrAmbiguous, ref, len(instances), listSome(instances))
-		}
-		return nil, fmt.Errorf("%w: %q is not a run id, a run id prefix, or an instance address with runs", ErrNotFound, ref)
-	}
-	slices.SortFunc(matches, func(a, b *Run) int { return cmp.Compare(a.ID, b.ID) })
-	names := make([]string, len(matches))
-	for i, r := range matches {
-		names[i] = fmt.Sprintf("%s (%s)", r.ID, r.Address)
-	}
-	return nil, fmt.Errorf("%w: %q is the beginning of %d run ids: %s; give more characters", ErrAmbiguous, ref, len(matches), listSome(names))
 }
 
 // listSome joins the first few of names.

@@ -323,7 +323,7 @@ func TestDamageInTheMiddle(t *testing.T) {
 
 func TestBadStateFile(t *testing.T) {
 	for _, tc := range []struct{ content, want string }{
-		{`{"format_version":2,"serial":1,"runs":[]}`, "newer trainrun"},
+		{`{"format_version":3,"serial":1,"runs":[]}`, "newer trainrun"},
 		{`{"serial":1}`, "not a trainrun state file"},
 		{`{"format_version":1,"runs":[{"id":""}]}`, "run 1: run has no id"},
 		{`{"format_version":1,"runs":[{"id":"a"},{"id":"a"}]}`, "recorded twice"},

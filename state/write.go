@@ -57,7 +57,7 @@ func (s *Store) openForWriting() error {
 	s.journalSize, s.journalLines = s.readOff, s.readLine
 	s.dirSynced = false
 	s.compactRetry = 0
-	if s.snapInfo == nil || s.stale > 0 {
+	if s.snapInfo == nil || s.stale > 0 || s.format < formatVersion {
 		// A new store (its lineage is born with its state.json), or a
 		// compaction that did not get to truncate the journal.
 		if err := s.compact(); err != nil {
@@ -230,17 +230,34 @@ func (s *Store) compact() error {
 	if s.lineage == "" {
 		s.lineage = newLineage()
 	}
-	entries := make([]*entry, 0, len(s.runs))
-	size := 128
-	for _, e := range s.runs {
-		entries = append(entries, e)
-		size += len(e.json) + 2
+	// What is no longer current goes to the history first: state.json
+	// then names the history that holds it.
+	keep := s.current()
+	var kept, moved []*entry
+	size := 256
+	for id, e := range s.runs {
+		if keep[id] {
+			kept = append(kept, e)
+			size += len(e.json) + 2
+		} else {
+			moved = append(moved, e)
+		}
 	}
-	slices.SortFunc(entries, func(a, b *entry) int { return compareRuns(a.run, b.run) })
+	byTime := func(a, b *entry) int { return compareRuns(a.run, b.run) }
+	slices.SortFunc(kept, byTime)
+	slices.SortFunc(moved, byTime)
+	hist := s.hist
+	if len(moved) > 0 {
+		var err error
+		if hist, err = s.appendHistory(moved); err != nil {
+			return fmt.Errorf("compact state: %w", err)
+		}
+	}
 	lineage, _ := json.Marshal(s.lineage)
+	histJSON, _ := json.Marshal(hist)
 	buf := make([]byte, 0, size)
-	buf = fmt.Appendf(buf, `{"format_version":%d,"lineage":%s,"serial":%d,"runs":[`, formatVersion, lineage, s.serial)
-	for i, e := range entries {
+	buf = fmt.Appendf(buf, `{"format_version":%d,"lineage":%s,"serial":%d,"history":%s,"runs":[`, formatVersion, lineage, s.serial, histJSON)
+	for i, e := range kept {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -254,6 +271,12 @@ func (s *Store) compact() error {
 		return fmt.Errorf("compact state: %w", err)
 	}
 	s.snapSerial = s.serial
+	s.format, s.hist = formatVersion, hist
+	for _, e := range moved {
+		s.unindex(e)
+		s.unindexFP(e)
+		delete(s.runs, e.run.ID)
+	}
 	s.valid = false
 	if err := s.journal.Truncate(0); err != nil {
 		// Harmless: its records are skipped on replay, and the next

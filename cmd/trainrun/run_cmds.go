@@ -116,7 +116,12 @@ func cmdStatus(c *cli, args []string) int {
 	defer st.Close()
 	defer comps.Close()
 
-	all := runtime.Instances(cfg, st.Heads(), view.Latest)
+	heads := view.Heads()
+	latest := make(map[string]*state.Run, len(heads))
+	for _, r := range heads {
+		latest[r.Address] = r
+	}
+	all := runtime.Instances(cfg, heads, func(addr string) *state.Run { return latest[addr] })
 	var list []runtime.Instance
 	for _, in := range all {
 		if matchAddr(in.Address, in.Experiment, filter) {
@@ -185,7 +190,9 @@ func cmdStatus(c *cli, args []string) int {
 			return paint(true, stateColor[states[row]], s)
 		}
 	}
-	writeTable(c.stdout, rows, colour)
+	out := bufio.NewWriter(c.stdout) // a write per line costs more than the rest of status
+	writeTable(out, rows, colour)
+	out.Flush()
 	if len(best) > 0 {
 		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
 	}
@@ -345,7 +352,9 @@ func cmdRuns(c *cli, args []string) int {
 	for _, r := range runs {
 		notes = notes || runNote(r) != ""
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	out := bufio.NewWriter(c.stdout) // tabwriter writes each cell apart
+	defer out.Flush()
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	head := "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS"
 	if notes {
 		head += "\tNOTE"

@@ -403,6 +403,8 @@ func testList(t *testing.T, b Backend) {
 		{Status: []providers.State{providers.Failed, providers.Running}, Address: "experiment.train", Limit: 3},
 		{Since: epoch.Add(20 * time.Second)},
 		{Since: epoch.Add(20 * time.Second), Limit: 2, Offset: 1},
+		{Since: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)}, // past what nanoseconds since 1970 can say
+		{Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		got, err := s.List(q)
 		if err != nil {
