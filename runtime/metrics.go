@@ -104,6 +104,15 @@ type metricLine struct {
 }
 
 func parsePoint(line []byte) (Point, bool) {
+	if p, ok := parseFast(line); ok {
+		return p, true
+	}
+	return parseSlow(line)
+}
+
+// parseSlow decodes a metrics line with encoding/json: every spelling it
+// accepts (escapes, NaN, a time as a string, keys in other cases).
+func parseSlow(line []byte) (Point, bool) {
 	var m metricLine
 	if err := json.Unmarshal(pythonNumbers(line), &m); err != nil || m.Name == nil || *m.Name == "" || m.Value == nil {
 		return Point{}, false

@@ -9,6 +9,8 @@
 #   scripts/bench.sh overhead   only the overhead of one trivial run
 #   scripts/bench.sh tree       only the warm plan over 20,000 files
 #   scripts/bench.sh compare    only compare over 1000 instances with 100 metric points each
+#   scripts/bench.sh live       only following 1000 live runs that each write a metric every
+#                               100 ms, under a median-stopping policy (scripts/bench-live.sh)
 #   scripts/bench.sh ssh        only the re-apply over SSH after one changed 1 MB file
 #                               in a 200 MB, 5,000-file tree, beside rsync -a (needs
 #                               root: starts its own sshd; installs openssh-server, rsync)
@@ -297,4 +299,9 @@ PY
 		echo "sbatch calls: trainrun $(wc -l <"$work/sbatch-trainrun"), snakemake $(wc -l <"$work/sbatch-snakemake")"
 		echo "(go test -bench Sweep1000 ./providers/slurm/ reports the sbatch and squeue calls of the provider alone)"
 	fi
+fi
+
+if [ "$which" = all ] || [ "$which" = live ]; then
+	echo "== following $N live runs, a metric every 100 ms each, median stopping on every line (target: keeps up; the policy ≤ 1 ms a line)"
+	"$root/scripts/bench-live.sh" "$N" 30
 fi

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -107,7 +108,12 @@ func (f *follower) Read(b []byte) (int, error) {
 		if err == nil {
 			continue
 		}
-		f.setReader(nil)
+		if _, file := rc.(*os.File); !file || !errors.Is(err, io.EOF) {
+			// A stream over a network ends where the file did: open it
+			// again from there next time. A local file is read on from
+			// where it is, without opening it again.
+			f.setReader(nil)
+		}
 		if err := f.ctx.Err(); err != nil {
 			return 0, err
 		}
@@ -120,9 +126,13 @@ func (f *follower) Read(b []byte) (int, error) {
 		if f.final {
 			return 0, io.EOF
 		}
-		done, err := f.Done(f.ctx)
-		if err != nil {
-			return 0, err
+		// A run whose end is notified (Wake) is not asked about before.
+		done := f.Wake != nil && isClosed(f.Wake)
+		if f.Wake == nil {
+			var err error
+			if done, err = f.Done(f.ctx); err != nil {
+				return 0, err
+			}
 		}
 		if done {
 			f.final = true // read once more: the run may have written before it ended
@@ -131,6 +141,15 @@ func (f *follower) Read(b []byte) (int, error) {
 		if err := f.sleep(); err != nil {
 			return 0, err
 		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

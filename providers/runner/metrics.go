@@ -33,8 +33,10 @@ func (c *Compute) Metrics(ctx context.Context, h providers.Handle, off int64, fo
 			st, err := c.Poll(ctx, h)
 			return st.State.Done(), err
 		},
-		Wake:     c.done(h),
-		MinDelay: 20 * time.Millisecond,
+		Wake: c.done(h),
+		// A training loop writes a metric a second or so; a policy needs
+		// no more than a few reads a second.
+		MinDelay: 100 * time.Millisecond,
 		MaxDelay: 250 * time.Millisecond,
 	}.FollowerAt(ctx, rc, off), nil
 }
