@@ -96,6 +96,7 @@ func BenchmarkParsePoint(b *testing.B) {
 func BenchmarkLiveLine(b *testing.B) {
 	const runs = 1000
 	sw := newStopper(policy.Stopping{Policy: policy.Median, Metric: "val_loss", Goal: policy.Minimize, EvaluationInterval: 1})
+	close(sw.ready)
 	ids := make([]string, runs)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("run%04d", i)

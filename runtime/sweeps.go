@@ -17,6 +17,9 @@ import (
 // goroutine that waits for it.
 type stopper struct {
 	p policy.Stopping
+	// ready is closed once the values of the runs that ended before are
+	// read: runs start meanwhile, and their values wait for it.
+	ready chan struct{}
 
 	mu    sync.Mutex
 	sweep *policy.Sweep
@@ -24,7 +27,7 @@ type stopper struct {
 }
 
 func newStopper(p policy.Stopping) *stopper {
-	return &stopper{p: p, sweep: policy.NewSweep(p), live: make(map[string]chan policy.Decision)}
+	return &stopper{p: p, ready: make(chan struct{}), sweep: policy.NewSweep(p), live: make(map[string]chan policy.Decision)}
 }
 
 func (s *stopper) metric() string { return s.p.Metric }
@@ -32,6 +35,7 @@ func (s *stopper) metric() string { return s.p.Metric }
 // report takes one value of the policy's metric from a live run and passes
 // on the decisions it leads to.
 func (s *stopper) report(id string, step, value float64) {
+	<-s.ready
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.sweep.Report(id, step, value) {
@@ -89,8 +93,9 @@ func (s *stopper) add(id, path string) {
 }
 
 // startSweeps makes a stopper for each experiment of p with an
-// early-stopping policy, holding the values of its instances' runs that
-// ended and stay current: those that this apply does not run again.
+// early-stopping policy, and reads into it, in the background (runs start
+// meanwhile), the values of its instances' runs that ended and stay
+// current: those that this apply does not run again.
 func (r *Runtime) startSweeps(p *planner.Plan) map[string]*stopper {
 	var out map[string]*stopper
 	actions := make(map[string]*planner.Action, len(p.Actions))
@@ -102,6 +107,7 @@ func (r *Runtime) startSweeps(p *planner.Plan) map[string]*stopper {
 			continue
 		}
 		s := newStopper(*exp.EarlyStopping)
+		var ended []string
 		for _, inst := range exp.Instances {
 			var prior *state.Run
 			if a := actions[inst.Address]; a != nil {
@@ -115,8 +121,14 @@ func (r *Runtime) startSweeps(p *planner.Plan) map[string]*stopper {
 			if prior == nil || prior.Live() || prior.Status == providers.Cancelled {
 				continue // a live run's values come as it writes them
 			}
-			s.add(prior.ID, filepath.Join(r.runDir(prior.ID), metricsFile))
+			ended = append(ended, prior.ID)
 		}
+		go func() {
+			defer close(s.ready)
+			for _, id := range ended {
+				s.add(id, filepath.Join(r.runDir(id), metricsFile))
+			}
+		}()
 		if out == nil {
 			out = make(map[string]*stopper)
 		}
