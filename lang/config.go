@@ -115,6 +115,12 @@ type Instance struct {
 	// Each is, for an experiment with for_each, the upstream instance
 	// this one is matched with (its key is part of this one's).
 	Each string
+	// ParamsFile (params_file) is where the run's params are written in
+	// its working directory, before it starts: YAML or JSON by extension.
+	ParamsFile string
+	// Metrics (metrics) are JSON or YAML files among the run's outputs
+	// whose numbers are recorded as metrics when it ends.
+	Metrics []string
 	// NoCache (cache = false) says the instance is never restored from an
 	// earlier run with its fingerprint: a step whose result is not a
 	// function of its inputs.

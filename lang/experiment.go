@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,6 +32,8 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "depends_on"},
 		{Name: "cache"},
 		{Name: "for_each"},
+		{Name: "params_file"},
+		{Name: "metrics"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "resources"}, {Type: "sweep"}, {Type: "objective"}},
 }
@@ -46,7 +49,7 @@ var sweepSchema = &hcl.BodySchema{
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
 // where param.* is available.
-var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs", "cache"}
+var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs", "cache", "params_file", "metrics"}
 
 var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
 
@@ -1083,6 +1086,8 @@ func (l *loader) instanceFields(e *expDecl) []field {
 	add("timeout", e.attrs["timeout"], setTimeout)
 	add("retries", e.attrs["retries"], setRetries)
 	add("outputs", e.attrs["outputs"], setOutputs)
+	add("params_file", e.attrs["params_file"], setParamsFile)
+	add("metrics", e.attrs["metrics"], setMetrics)
 	add("cache", e.attrs["cache"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 		on, ok := l.toBool(v, a.Expr.Range(), "cache")
 		inst.NoCache = !on
@@ -1245,6 +1250,40 @@ func setMemory(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 		return false
 	}
 	inst.Resources.Memory = b
+	return true
+}
+
+func setParamsFile(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	p, ok := l.toString(v, a.Expr.Range(), "params_file")
+	if !ok {
+		return false
+	}
+	if err := checkOutputPath(p); err != nil {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid params_file", "The params file %q %v. It is a path relative to the run's working directory, such as \"params.yaml\".", p, err)
+		return false
+	}
+	if !slices.Contains(ParamsFileFormats, strings.ToLower(path.Ext(p))) {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid params_file",
+			"The params file %q must end in .yaml, .yml (written as YAML) or .json (written as JSON), so that trainrun knows how to write the run's params into it.", p)
+		return false
+	}
+	inst.ParamsFile = path.Clean(p)
+	return true
+}
+
+func setMetrics(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	list, ok := l.stringList(v, a.Expr.Range(), "metrics", `["eval/metrics.json"]`)
+	if !ok {
+		return false
+	}
+	for i, p := range list {
+		if err := checkOutputPath(p); err != nil {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid metrics file", "The metrics file %q %v. Metrics files are paths among the run's outputs, such as \"eval/metrics.json\".", p, err)
+			return false
+		}
+		list[i] = path.Clean(p)
+	}
+	inst.Metrics = list
 	return true
 }
 

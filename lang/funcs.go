@@ -12,13 +12,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	ctyyaml "github.com/zclconf/go-cty-yaml"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // functions returns the functions available in expressions: the cty
-// standard library under the names Terraform uses, plus file and env.
+// standard library under the names Terraform uses, yamldecode and
+// yamlencode (go-cty-yaml, as Terraform has them), plus file and env.
 // file reads relative to dir; env reads through getenv (nil: always "").
 func functions(dir string, getenv func(string) string) map[string]function.Function {
 	return map[string]function.Function{
@@ -51,6 +53,8 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"join":            stdlib.JoinFunc,
 		"jsondecode":      stdlib.JSONDecodeFunc,
 		"jsonencode":      stdlib.JSONEncodeFunc,
+		"yamldecode":      ctyyaml.YAMLDecodeFunc,
+		"yamlencode":      ctyyaml.YAMLEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          lengthFunc,
 		"log":             stdlib.LogFunc,

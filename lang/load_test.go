@@ -703,6 +703,8 @@ func TestFunctions(t *testing.T) {
 		{`join("", [for s in ["a", "b"] : upper(s)])`, "AB"},
 		{`join(",", [for k, v in { x = 1 } : "${k}=${v}"])`, "x=1"},
 		{`path.root == "" ? "empty" : "set"`, "set"},
+		{`jsonencode(yamldecode("train:\n  seed: 7\n  lrs: [0.1, 0.2]\n").train)`, `{"lrs":[0.1,0.2],"seed":7}`},
+		{`yamlencode({ a = 1, b = ["x"] })`, "\"a\": 1\n\"b\":\n- \"x\"\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {

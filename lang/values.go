@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	ctyyaml "github.com/zclconf/go-cty-yaml"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -210,8 +211,39 @@ func checkOutputPath(p string) error {
 	return nil
 }
 
-// canonicalJSON is the value as JSON, with its own type: 0.1 → 0.1, "x" →
-// "x", [1, 2] → [1,2].
+// ParamsFileFormats are the extensions params_file accepts.
+var ParamsFileFormats = []string{".json", ".yaml", ".yml"}
+
+// EncodeParams writes params (canonical JSON values) as the content of a
+// params file named name: YAML for .yaml and .yml, else JSON, keys sorted,
+// so that a script that reads a params file runs unchanged.
+func EncodeParams(name string, params map[string]json.RawMessage) ([]byte, error) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".yaml", ".yml":
+		obj := make(map[string]cty.Value, len(params))
+		for k, js := range params {
+			v, err := jsonValue(js)
+			if err != nil {
+				return nil, fmt.Errorf("param %s: %w", k, err)
+			}
+			obj[k] = v
+		}
+		v := cty.EmptyObjectVal
+		if len(obj) > 0 {
+			v = cty.ObjectVal(obj)
+		}
+		return ctyyaml.Marshal(v)
+	}
+	if params == nil {
+		params = map[string]json.RawMessage{}
+	}
+	b, err := json.MarshalIndent(params, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
 // jsonValue is the value whose canonical JSON is js.
 func jsonValue(js json.RawMessage) (cty.Value, error) {
 	ty, err := ctyjson.ImpliedType(js)
@@ -221,6 +253,8 @@ func jsonValue(js json.RawMessage) (cty.Value, error) {
 	return ctyjson.Unmarshal(js, ty)
 }
 
+// canonicalJSON is the value as JSON, with its own type: 0.1 → 0.1, "x" →
+// "x", [1, 2] → [1,2].
 func canonicalJSON(v cty.Value) (json.RawMessage, error) {
 	b, err := ctyjson.Marshal(v, v.Type())
 	if err != nil {

@@ -26,12 +26,14 @@ const fingerprintVersion = "trainrun-fp-2"
 func Inputs(cfg *lang.Config, inst *lang.Instance, snapshotID, envFP string, upstream map[string][]string) *state.FingerprintInputs {
 	red := func(s string) string { return lang.Redact(s, cfg.Secrets) }
 	in := &state.FingerprintInputs{
-		Snapshot:    snapshotID,
-		SourceDir:   inst.SourceDir,
-		Shell:       red(inst.Shell),
-		Environment: envFP,
-		Upstream:    upstream,
-		Outputs:     inst.Outputs,
+		Snapshot:     snapshotID,
+		SourceDir:    inst.SourceDir,
+		Shell:        red(inst.Shell),
+		Environment:  envFP,
+		Upstream:     upstream,
+		Outputs:      inst.Outputs,
+		ParamsFile:   inst.ParamsFile,
+		MetricsFiles: inst.Metrics,
 	}
 	for name, keys := range inst.InputKeys {
 		if in.UpstreamKeys == nil {
@@ -117,7 +119,7 @@ func secretsHash(secrets []string) string {
 // does; declared outputs say what to collect, not what to compute.
 func Fingerprint(in *state.FingerprintInputs) string {
 	c := *in
-	c.SourceDir, c.Outputs = "", nil
+	c.SourceDir, c.Outputs, c.MetricsFiles = "", nil, nil
 	b, err := json.Marshal(&c)
 	if err != nil {
 		panic(fmt.Sprintf("fingerprint inputs do not encode: %v", err)) // only plain data is in there

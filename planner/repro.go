@@ -58,6 +58,7 @@ func ReproInstance(cfg *lang.Config, run *state.Run, envFP string) (*lang.Instan
 		SourceDir:   in.SourceDir,
 		Command:     slices.Clone(in.Command),
 		Shell:       in.Shell,
+		ParamsFile:  in.ParamsFile,
 		Params:      maps.Clone(in.Params),
 		Env:         maps.Clone(in.Env),
 		Outputs:     slices.Clone(in.Outputs),

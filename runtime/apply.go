@@ -2,12 +2,15 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -750,6 +753,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store outputs: " + err.Error()})
 			}
 		}
+		if run.Status == providers.Succeeded && run.Inputs != nil {
+			r.readMetricsFiles(run, outs)
+		}
 		if run.Status == providers.Succeeded {
 			// What downstream runs read: never written again.
 			if err := snapshot.SetReadOnly(outs, true); err != nil {
@@ -847,6 +853,17 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		files = append(files, providers.File{Path: e.Path, Mode: e.Mode, Blob: r.Store.BlobPath(e.Hash), Hash: e.Hash})
 	}
 	files = append(files, resume...)
+	if inst.ParamsFile != "" {
+		f, err := r.paramsFile(run.ID, inst)
+		if err != nil {
+			return nil, err
+		}
+		// It takes the place of a file of that name in the snapshot.
+		files = slices.DeleteFunc(files, func(x providers.File) bool {
+			return x.Path == f.Path || strings.HasPrefix(x.Path, f.Path+"/") || strings.HasPrefix(f.Path, x.Path+"/")
+		})
+		files = append(files, f)
+	}
 	env := RunEnv(inst, run.ID)
 	inputs, inputRuns, err := r.inputDirs(run.ID, inst)
 	if err != nil {
@@ -869,6 +886,26 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		Timeout:    inst.Timeout,
 		Outputs:    inst.Outputs,
 	}, nil
+}
+
+// paramsFile writes the run's params as its params_file (SPEC §8) beside
+// its results, from where it is put into the working directory like a
+// file of the snapshot.
+func (r *Runtime) paramsFile(runID string, inst *lang.Instance) (providers.File, error) {
+	data, err := lang.EncodeParams(inst.ParamsFile, inst.Params)
+	if err != nil {
+		return providers.File{}, fmt.Errorf("params_file %s: %w", inst.ParamsFile, err)
+	}
+	dir := r.runDir(runID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return providers.File{}, err
+	}
+	blob := filepath.Join(dir, "params"+path.Ext(inst.ParamsFile))
+	if err := os.WriteFile(blob, data, 0o600); err != nil { // params may hold secrets
+		return providers.File{}, fmt.Errorf("params_file %s: %w", inst.ParamsFile, err)
+	}
+	sum := sha256.Sum256(data)
+	return providers.File{Path: inst.ParamsFile, Mode: 0o644, Blob: blob, Hash: hex.EncodeToString(sum[:])}, nil
 }
 
 // resumeFiles returns, for a promoted instance of a successive-halving

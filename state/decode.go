@@ -767,6 +767,10 @@ func (d *decoder) inputs(in *FingerprintInputs) error {
 			return d.stringsMapInto(&in.Upstream)
 		case "upstream_keys":
 			return d.stringsMapInto(&in.UpstreamKeys)
+		case "params_file":
+			return d.stringInto(&in.ParamsFile)
+		case "metrics_files":
+			return d.stringsInto(&in.MetricsFiles)
 		case "outputs":
 			return d.stringsInto(&in.Outputs)
 		case "secrets_hash":

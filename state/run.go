@@ -98,6 +98,12 @@ type FingerprintInputs struct {
 	// Runs recorded before keys were hashed have none.
 	UpstreamKeys map[string][]string `json:"upstream_keys,omitempty"`
 	Outputs      []string            `json:"outputs,omitempty"`
+	// ParamsFile is where the params were written in the working
+	// directory (params_file): part of what the run saw.
+	ParamsFile string `json:"params_file,omitempty"`
+	// MetricsFiles are the files among the outputs read as metrics
+	// (metrics): recorded, not hashed, like Outputs.
+	MetricsFiles []string `json:"metrics_files,omitempty"`
 	// SecretsHash is a salted hash of the sensitive values that went in, so
 	// that a changed secret changes the fingerprint without being stored.
 	SecretsHash string `json:"secrets_hash,omitempty"`
@@ -229,6 +235,7 @@ func (in *FingerprintInputs) clone() *FingerprintInputs {
 	c.Upstream = cloneStrings(in.Upstream)
 	c.UpstreamKeys = cloneStrings(in.UpstreamKeys)
 	c.Outputs = slices.Clone(in.Outputs)
+	c.MetricsFiles = slices.Clone(in.MetricsFiles)
 	return &c
 }
 
