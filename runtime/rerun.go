@@ -28,6 +28,31 @@ func Checkout(store *snapshot.Store, run *state.Run, dst string) (*snapshot.Mani
 	return m, nil
 }
 
+// ExportOutputs writes run's collected outputs into dir (trainrun
+// outputs): from the content store, or from its collected directory under
+// dataDir when they were never stored. See snapshot.Store.Export.
+func ExportOutputs(store *snapshot.Store, dataDir string, run *state.Run, dir string, force bool) (*snapshot.ExportResult, error) {
+	if run.Status != providers.Succeeded || run.Outputs == "" {
+		return nil, fmt.Errorf("run %s (%s) is %s: it has no collected outputs", run.ID, run.Address, run.Status)
+	}
+	var m *snapshot.Manifest
+	switch id, unstored := strings.CutPrefix(run.Outputs, "run:"); {
+	case run.Outputs == planner.EmptyOutputs:
+		m = snapshot.NewManifest(nil)
+	case unstored:
+		var err error
+		if m, err = store.PutTree(filepath.Join(dataDir, "runs", id, "outputs")); err != nil {
+			return nil, fmt.Errorf("the outputs of run %s were never stored, and its collected copy cannot be read: %w", run.ID, err)
+		}
+	default:
+		var err error
+		if m, err = store.LoadManifest(run.Outputs); err != nil {
+			return nil, fmt.Errorf("the content store no longer holds the outputs of run %s (trainrun gc may have freed them): %w", run.ID, err)
+		}
+	}
+	return store.Export(m, dir, force)
+}
+
 // recordedSnapshot loads the snapshot run used, checking that the store
 // still holds every file of it.
 func recordedSnapshot(store *snapshot.Store, run *state.Run) (*snapshot.Manifest, error) {

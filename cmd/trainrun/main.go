@@ -67,6 +67,7 @@ func runners() map[string]func(c *cli, args []string) int {
 		"compare":    cmdCompare,
 		"cancel":     cmdCancel,
 		"checkout":   cmdCheckout,
+		"outputs":    cmdOutputs,
 		"rerun":      cmdRerun,
 		"destroy":    cmdDestroy,
 		"graph":      cmdGraph,

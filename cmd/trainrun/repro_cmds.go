@@ -131,3 +131,37 @@ func rerunCode(rep *runtime.Reproduction) int {
 	}
 	return 0
 }
+
+func cmdOutputs(c *cli, args []string) int {
+	a, err := arguments.ParseOutputs(args)
+	if err != nil {
+		return c.argsError(err)
+	}
+	dst := a.Dir
+	if !filepath.IsAbs(dst) {
+		dst = filepath.Join(c.dir, dst)
+	}
+	st, err := c.openState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer st.Close()
+	run, err := st.Find(a.Run)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	store, err := c.contentStore()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	res, err := runtime.ExportOutputs(store, c.dataDir(), run, dst, a.Force)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "Wrote the outputs of run %s (%s) into %s: %s written", run.ID, run.Address, a.Dir, plural.Count(len(res.Written), "file"))
+	if len(res.Replaced) > 0 {
+		fmt.Fprintf(c.stdout, " (%d overwritten)", len(res.Replaced))
+	}
+	fmt.Fprintf(c.stdout, ", %d already there.\n", len(res.Unchanged))
+	return 0
+}

@@ -38,6 +38,7 @@ func Commands() []Command {
 		{"compare", "[-json] [-sort METRIC] experiment.NAME | RUN_ID RUN_ID", "an experiment's instances side by side, or how two runs differ"},
 		{"cancel", "RUN_ID…", "cancel live runs"},
 		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR"},
+		{"outputs", "[-force] RUN_ID DIR", "write a run's collected outputs into DIR (the workspace)"},
 		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
 		{"graph", "", "the dependency graph in DOT"},
@@ -111,6 +112,8 @@ func newArgs(name string) definer {
 		return &Compare{}
 	case "rerun":
 		return &Rerun{}
+	case "outputs":
+		return &Outputs{}
 	case "destroy":
 		return &Destroy{}
 	case "graph":
@@ -167,6 +170,7 @@ var moreHelp = map[string]string{
 	"init":    "  In a directory with a configuration, init writes no example: it adds\n  .trainrun/ to .gitignore and checks the configuration. An example is\n  written only where none of its files exists.\n",
 	"logs":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
 	"show":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
+	"outputs": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run. Files already in DIR with the same content are\n  left alone; one that differs is not overwritten unless -force. Nothing\n  is written outside DIR or through a symbolic link.\n",
 	"completion": "  Load it in the current shell:\n\n" +
 		"    bash:  source <(trainrun completion bash)\n" +
 		"    zsh:   source <(trainrun completion zsh)\n" +

@@ -62,6 +62,8 @@ func TestParse(t *testing.T) {
 		{"cancel nothing", func() (any, error) { return ParseCancel(nil) }, nil, "cancel needs at least one RUN_ID"},
 		{"checkout", func() (any, error) { return ParseCheckout([]string{"r", "d"}) }, &Checkout{Run: "r", Dir: "d"}, ""},
 		{"checkout one", func() (any, error) { return ParseCheckout([]string{"r"}) }, nil, "checkout takes a RUN_ID and a DIR"},
+		{"outputs", func() (any, error) { return ParseOutputs([]string{"r", "d", "-force"}) }, &Outputs{Run: "r", Dir: "d", Force: true}, ""},
+		{"outputs one", func() (any, error) { return ParseOutputs([]string{"r"}) }, nil, "outputs takes a RUN_ID and a DIR, got 1 argument"},
 		{"fmt default path", func() (any, error) { return ParseFmt([]string{"-check"}) }, &Fmt{Check: true, List: true, Paths: []string{"."}}, ""},
 		{"init without -example", func() (any, error) { return ParseInit(nil) }, &Init{}, ""},
 		{"init", func() (any, error) { return ParseInit([]string{"-example", "digits"}) }, &Init{Example: "digits"}, ""},

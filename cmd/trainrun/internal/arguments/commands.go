@@ -457,6 +457,30 @@ func ParseCheckout(args []string) (*Checkout, error) {
 	return &Checkout{Run: pos[0], Dir: pos[1]}, nil
 }
 
+// Outputs are the arguments of outputs.
+type Outputs struct {
+	Run, Dir string
+	Force    bool
+}
+
+func (a *Outputs) define(fs *flag.FlagSet) {
+	fs.BoolVar(&a.Force, "force", false, "overwrite files in DIR that differ from the run's")
+}
+
+// ParseOutputs parses outputs' arguments.
+func ParseOutputs(args []string) (*Outputs, error) {
+	a := &Outputs{}
+	pos, err := parse("outputs", a, args)
+	if err != nil {
+		return a, err
+	}
+	if len(pos) != 2 {
+		return a, errorf("outputs", "outputs takes a RUN_ID and a DIR, got %s", plural.Count(len(pos), "argument"))
+	}
+	a.Run, a.Dir = pos[0], pos[1]
+	return a, nil
+}
+
 // Rerun are the arguments of rerun.
 type Rerun struct {
 	Vars

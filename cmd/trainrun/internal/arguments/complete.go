@@ -165,7 +165,7 @@ func positional(cmd string, given []string, cur, dir string, src Candidates) Com
 		if n == 0 {
 			return runOrAddr()
 		}
-	case "checkout":
+	case "checkout", "outputs":
 		switch n {
 		case 0:
 			return runOrAddr()
