@@ -62,6 +62,9 @@ type Row struct {
 	Metrics  map[string]Value           `json:"metrics"`
 	// Best names the metrics whose best value this row has.
 	Best []string `json:"best"`
+	// NotInConfig says the instance is no longer in the configuration
+	// (compare -all).
+	NotInConfig bool `json:"not_in_config,omitempty"`
 }
 
 // IsBest reports whether the row has the best value of metric.
@@ -146,6 +149,9 @@ type Options struct {
 	// Metrics returns the latest metrics of a run; nil means those its
 	// record holds. Give runtime.LiveMetrics to see live runs' too.
 	Metrics func(*state.Run) map[string]state.Metric
+	// InConfig says whether an instance is in the configuration; nil
+	// means every one is. Rows of the others are marked NotInConfig.
+	InConfig func(address string) bool
 }
 
 // Build lays out the latest runs of an experiment's instances (one per
@@ -179,6 +185,7 @@ func BuildWith(experiment string, runs []*state.Run, o Options) (*Table, error) 
 		}
 		row := Row{Address: r.Address, RunID: r.ID, Status: r.Status, Promoted: promoted[r.ID], Params: r.Params,
 			Metrics: make(map[string]Value, len(latest)), Best: []string{}}
+		row.NotInConfig = o.InConfig != nil && !o.InConfig(r.Address)
 		if r.Status != providers.Succeeded {
 			row.Reason = r.Reason
 		}

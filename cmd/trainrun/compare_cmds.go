@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,8 +28,19 @@ func cmdCompare(c *cli, args []string) int {
 	}
 	name := a.Experiment
 	opts := compare.Options{Sort: a.Sort, Metrics: func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }}
-	if cfg := c.quietConfig(); cfg != nil && cfg.Experiments[name] != nil {
+	cfg := c.quietConfig()
+	if cfg != nil && cfg.Experiments[name] != nil {
 		opts.Objective = cfg.Experiments[name].Objective
+	}
+	if cfg != nil {
+		// Only the instances of the configuration, unless -all.
+		configured := map[string]bool{}
+		if e := cfg.Experiments[name]; e != nil {
+			for _, in := range e.Instances {
+				configured[in.Address] = true
+			}
+		}
+		opts.InConfig = func(addr string) bool { return configured[addr] }
 	}
 	st, err := c.openState()
 	if err != nil {
@@ -36,6 +48,14 @@ func cmdCompare(c *cli, args []string) int {
 	}
 	defer st.Close()
 	runs := compare.Latest(st.Heads(), name)
+	if opts.InConfig != nil && !a.All {
+		all := len(runs)
+		runs = slices.DeleteFunc(runs, func(r *state.Run) bool { return !opts.InConfig(r.Address) })
+		if len(runs) == 0 && all > 0 {
+			fmt.Fprintf(c.stdout, "None of the %s of experiment.%s with runs is in the configuration; 'trainrun compare -all experiment.%s' shows them.\n", plural.Count(all, "instance"), name, name)
+			return 0
+		}
+	}
 	t, err := compare.BuildWith(name, runs, opts)
 	if err != nil {
 		return c.errorf("%v", err)
@@ -87,6 +107,9 @@ func writeCompare(c *cli, t *compare.Table) {
 		status := string(r.Status)
 		if r.Promoted {
 			status += ", promoted"
+		}
+		if r.NotInConfig {
+			status += " (not in config)"
 		}
 		cells = append(cells[:0], r.RunID, status)
 		for _, p := range t.Params {

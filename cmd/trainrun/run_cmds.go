@@ -68,6 +68,9 @@ type runJSON struct {
 	Dir         string                     `json:"dir,omitempty"`
 	ReproOf     string                     `json:"repro_of,omitempty"`
 	CachedFrom  string                     `json:"cached_from,omitempty"`
+	// NotInConfig marks, in status -all, an instance that is no longer
+	// in the configuration.
+	NotInConfig bool `json:"not_in_config,omitempty"`
 }
 
 func toJSON(r *state.Run) runJSON {
@@ -123,10 +126,19 @@ func cmdStatus(c *cli, args []string) int {
 	}
 	all := runtime.Instances(cfg, heads, func(addr string) *state.Run { return latest[addr] })
 	var list []runtime.Instance
+	hidden := 0 // instances not in the configuration, left out without -all
 	for _, in := range all {
-		if matchAddr(in.Address, in.Experiment, filter) {
-			list = append(list, in)
+		if !matchAddr(in.Address, in.Experiment, filter) {
+			continue
 		}
+		if cfg != nil && !in.Configured && !a.All {
+			hidden++
+			continue
+		}
+		list = append(list, in)
+	}
+	if len(list) == 0 && hidden > 0 && filter != "" {
+		return c.errorf("%s is no longer in the configuration; 'trainrun status -all %s' shows its runs", filter, filter)
 	}
 	if len(list) == 0 && filter != "" {
 		return c.noInstance(filter, func(f string) bool {
@@ -142,6 +154,7 @@ func cmdStatus(c *cli, args []string) int {
 				if in.Run.Live() {
 					j.Metrics = jsonMetrics(live(in.Run))
 				}
+				j.NotInConfig = cfg != nil && !in.Configured
 				out = append(out, j)
 			}
 		}
@@ -174,7 +187,11 @@ func cmdStatus(c *cli, args []string) int {
 				m += "*"
 			}
 		}
-		rows = append(rows, []string{in.Address, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m})
+		addr := in.Address
+		if cfg != nil && !in.Configured {
+			addr += " (not in config)"
+		}
+		rows = append(rows, []string{addr, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m})
 		states = append(states, r.Status)
 	}
 	// On a terminal the status is coloured, as plan's and apply's are.

@@ -211,10 +211,12 @@ func ParseWatch(args []string) (*Watch, error) {
 type Status struct {
 	Filter string // an instance address or experiment.NAME; "" for all
 	JSON   bool
+	All    bool // instances no longer in the configuration too
 }
 
 func (a *Status) define(fs *flag.FlagSet) {
 	fs.BoolVar(&a.JSON, "json", false, "print a JSON array of runs")
+	fs.BoolVar(&a.All, "all", false, "show instances that are no longer in the configuration too, marked (not in config)")
 }
 
 // ParseStatus parses status's arguments.
@@ -391,10 +393,12 @@ type Compare struct {
 	Runs       [2]string // two run ids (or prefixes, or addresses)
 	Sort       string
 	JSON       bool
+	All        bool // instances no longer in the configuration too
 }
 
 func (a *Compare) define(fs *flag.FlagSet) {
 	fs.BoolVar(&a.JSON, "json", false, "print the table (or the difference) as one JSON document")
+	fs.BoolVar(&a.All, "all", false, "show instances that are no longer in the configuration too, marked (not in config)")
 	fs.StringVar(&a.Sort, "sort", "", "sort by `METRIC`, the best first (+METRIC ascending, -METRIC descending; a param works too); default: the experiment's objective")
 }
 
