@@ -732,6 +732,11 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 				run.Reason = problem + "; " + run.Reason
 			}
 		}
+		if run.Status == providers.Failed && run.Inputs != nil {
+			if hint := ignoredOutputs(run.Inputs.SourceDir, run.Inputs.Outputs, filepath.Join(dst, "outputs")); hint != "" {
+				run.Reason += " (" + hint + ")"
+			}
+		}
 		safe = r.redactLog(run, filepath.Join(dst, "log"))
 		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
 		run.Metrics = metrics

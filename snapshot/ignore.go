@@ -264,11 +264,22 @@ type ignoreRules struct {
 }
 
 func (r ignoreRules) excluded(path string, nameStart int, isDir bool) bool {
+	return r.excludedBy(path, nameStart, isDir) != ""
+}
+
+// excludedBy names the kind of ignore file whose rules exclude path:
+// ".trainrunignore", ".gitignore", or "" when it is included.
+func (r ignoreRules) excludedBy(path string, nameStart int, isDir bool) string {
 	if ex, ok := r.trainrun.decide(path, nameStart, isDir); ok {
-		return ex
+		if ex {
+			return ".trainrunignore"
+		}
+		return ""
 	}
-	ex, _ := r.git.decide(path, nameStart, isDir)
-	return ex
+	if ex, _ := r.git.decide(path, nameStart, isDir); ex {
+		return ".gitignore"
+	}
+	return ""
 }
 
 // Results of wildmatch's recursive steps, as in git's wildmatch.c: the

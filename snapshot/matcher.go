@@ -53,9 +53,17 @@ func (m *Matcher) Root() string { return m.root }
 // patterns ending in "/" need. The root itself ("" or ".") is never
 // excluded.
 func (m *Matcher) Excluded(rel string, isDir bool) bool {
+	return m.ExcludedBy(rel, isDir) != ""
+}
+
+// ExcludedBy is Excluded saying why: ".gitignore" or ".trainrunignore"
+// when the rules of such files exclude rel (or a directory above it),
+// ".git" or ".trainrun" for entries Scan never takes, "" when rel is in
+// the snapshot.
+func (m *Matcher) ExcludedBy(rel string, isDir bool) string {
 	rel = strings.Trim(rel, "/")
 	if rel == "" || rel == "." {
-		return false
+		return ""
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -64,15 +72,15 @@ func (m *Matcher) Excluded(rel string, isDir bool) bool {
 		name, rest, more := strings.Cut(rel[len(dir):], "/")
 		elemIsDir := more || isDir
 		if name == ".git" || (name == ".trainrun" && elemIsDir) {
-			return true
+			return name
 		}
 		rules := m.rulesLocked(dir)
 		full := m.prefix + dir + name
-		if rules.excluded(full, len(m.prefix)+len(dir), elemIsDir) {
-			return true
+		if by := rules.excludedBy(full, len(m.prefix)+len(dir), elemIsDir); by != "" {
+			return by
 		}
 		if !more || rest == "" {
-			return false
+			return ""
 		}
 		dir += name + "/"
 	}
