@@ -112,6 +112,10 @@ type Instance struct {
 	Resources providers.Resources
 	Timeout   time.Duration // 0: none
 	Retries   int
+	// RetryBackoff (retry_backoff) is the wait before the first retry;
+	// each next one waits twice as long, up to MaxRetryBackoff (see
+	// RetryWait).
+	RetryBackoff time.Duration
 	// Each is, for an experiment with for_each, the upstream instance
 	// this one is matched with (its key is part of this one's).
 	Each string
@@ -141,4 +145,30 @@ func ParamString(raw json.RawMessage) string {
 		return s
 	}
 	return string(raw)
+}
+
+// DefaultRetryBackoff is the wait before a first retry without
+// retry_backoff, and MaxRetryBackoff the longest wait between attempts
+// (unless retry_backoff itself is longer).
+const (
+	DefaultRetryBackoff = 10 * time.Second
+	MaxRetryBackoff     = 10 * time.Minute
+)
+
+// RetryWait is how long to wait before attempt n+1 after attempt n (1, 2,
+// …) failed: backoff, doubled for each attempt after the first, capped at
+// MaxRetryBackoff or at backoff when it is longer.
+func RetryWait(backoff time.Duration, n int) time.Duration {
+	if backoff <= 0 || n < 1 {
+		return 0
+	}
+	limit := max(MaxRetryBackoff, backoff)
+	d := backoff
+	for i := 1; i < n; i++ {
+		if d >= limit/2 {
+			return limit
+		}
+		d *= 2
+	}
+	return min(d, limit)
 }

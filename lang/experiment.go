@@ -27,6 +27,7 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "env"},
 		{Name: "timeout"},
 		{Name: "retries"},
+		{Name: "retry_backoff"},
 		{Name: "inputs"},
 		{Name: "outputs"},
 		{Name: "depends_on"},
@@ -49,7 +50,7 @@ var sweepSchema = &hcl.BodySchema{
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
 // where param.* is available.
-var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "outputs", "cache", "params_file", "metrics"}
+var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "retry_backoff", "outputs", "cache", "params_file", "metrics"}
 
 var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
 
@@ -553,6 +554,8 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		SourceDir:   l.dir,
 		DependsOn:   dependsOn,
 		DeclRange:   e.block.DefRange,
+		// RetryBackoff is set even without retries, for rerun.
+		RetryBackoff: DefaultRetryBackoff,
 	}
 	// Every attribute is checked before giving up, so that one validate
 	// reports each wrong one.
@@ -1085,6 +1088,7 @@ func (l *loader) instanceFields(e *expDecl) []field {
 	add("env", e.attrs["env"], setEnv)
 	add("timeout", e.attrs["timeout"], setTimeout)
 	add("retries", e.attrs["retries"], setRetries)
+	add("retry_backoff", e.attrs["retry_backoff"], setRetryBackoff)
 	add("outputs", e.attrs["outputs"], setOutputs)
 	add("params_file", e.attrs["params_file"], setParamsFile)
 	add("metrics", e.attrs["metrics"], setMetrics)
@@ -1241,6 +1245,20 @@ func setRetries(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
 	n, ok := l.wholeNumber(v, a, "retries", 0)
 	inst.Retries = n
 	return ok
+}
+
+func setRetryBackoff(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	s, ok := l.toString(v, a.Expr.Range(), "retry_backoff")
+	if !ok {
+		return false
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid retry_backoff", "%v. Write the wait before the first retry as a duration such as \"10s\", \"1m\" or \"0s\" (no wait); it doubles for each next retry, up to %s.", err, MaxRetryBackoff)
+		return false
+	}
+	inst.RetryBackoff = d
+	return true
 }
 
 func setMemory(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {

@@ -111,3 +111,27 @@ func TestDidYouMean(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryWait(t *testing.T) {
+	tests := []struct {
+		backoff time.Duration
+		n       int
+		want    time.Duration
+	}{
+		{10 * time.Second, 1, 10 * time.Second},
+		{10 * time.Second, 2, 20 * time.Second},
+		{10 * time.Second, 3, 40 * time.Second},
+		{10 * time.Second, 6, 320 * time.Second},
+		{10 * time.Second, 7, MaxRetryBackoff}, // 640s, capped
+		{10 * time.Second, 1000, MaxRetryBackoff},
+		{time.Hour, 1, time.Hour}, // longer than the cap: itself
+		{time.Hour, 5, time.Hour},
+		{0, 3, 0},
+		{time.Second, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := RetryWait(tt.backoff, tt.n); got != tt.want {
+			t.Errorf("RetryWait(%v, %d) = %v, want %v", tt.backoff, tt.n, got, tt.want)
+		}
+	}
+}

@@ -64,6 +64,8 @@ func ReproInstance(cfg *lang.Config, run *state.Run, envFP string) (*lang.Instan
 		Outputs:     slices.Clone(in.Outputs),
 		Resources:   run.Settings.Resources,
 		Retries:     run.Settings.Retries,
+		// The backoff is not recorded: a rerun waits the default.
+		RetryBackoff: lang.DefaultRetryBackoff,
 	}
 	if run.Settings.Timeout != "" {
 		d, err := time.ParseDuration(run.Settings.Timeout)

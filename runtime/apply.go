@@ -290,7 +290,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
 			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
-				run, found := r.reattach(ctx, a.Prior, a.Instance.Retries, opts)
+				run, found := r.reattach(ctx, a.Prior, retryPolicyOf(a.Instance), opts)
 				holds[pos].free()
 				started := true
 				if !found {
@@ -495,8 +495,18 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
 		return run, false
 	}
-	r.attempts(ctx, comp, run, spec, inst.Retries, opts, freeOnce)
+	r.attempts(ctx, comp, run, spec, retryPolicyOf(inst), opts, freeOnce)
 	return run, true
+}
+
+// retryPolicy is how an instance's failed attempts are tried again.
+type retryPolicy struct {
+	retries int           // attempts after the first
+	backoff time.Duration // the wait before the first retry (lang.RetryWait)
+}
+
+func retryPolicyOf(inst *lang.Instance) retryPolicy {
+	return retryPolicy{retries: inst.Retries, backoff: inst.RetryBackoff}
 }
 
 // attempts runs spec until it succeeds, is cancelled or has used its retries.
@@ -504,7 +514,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 // free gives the run's slots back; it is called as soon as the run's
 // process is over, so that the next run starts while this one's results
 // are collected.
-func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries int, opts Options, free func()) {
+func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries retryPolicy, opts Options, free func()) {
 	for {
 		run.Attempts++
 		spec.Attempt = run.Attempts
@@ -545,10 +555,21 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 	}
 }
 
-// retry decides whether a failed attempt is tried again, and clears the
-// way for it: the attempt's log is kept beside the run's results.
-func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries int, opts Options) bool {
-	if st.State != providers.Failed || run.Attempts > retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
+// retry decides whether a failed attempt is tried again, waits the
+// backoff (lang.RetryWait), and clears the way for the next attempt: the
+// attempt's log is kept beside the run's results. It reports false, the
+// failed attempt left as it is, when apply is stopped during the wait.
+func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries retryPolicy, opts Options) bool {
+	if st.State != providers.Failed || run.Attempts > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
+		return false
+	}
+	wait := lang.RetryWait(retries.backoff, run.Attempts)
+	ev := Event{Type: RunRetrying, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Reason: st.Reason, ExitCode: st.ExitCode}
+	if wait > 0 {
+		ev.Backoff = wait.String()
+	}
+	r.emit(ev)
+	if !sleep(ctx, wait, opts) {
 		return false
 	}
 	if h != nil {
@@ -561,8 +582,25 @@ func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
 		}
 	}
-	r.emit(Event{Type: RunRetrying, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Reason: st.Reason, ExitCode: st.ExitCode})
 	return true
+}
+
+// sleep waits d, and reports false when apply is stopped, detached or
+// cancelled first.
+func sleep(ctx context.Context, d time.Duration, opts Options) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-opts.Stop:
+	case <-opts.Detach:
+	}
+	return false
 }
 
 // wait waits for the run, streaming its log when asked. Cancelling ctx

@@ -50,6 +50,8 @@ type Event struct {
 	Started  *time.Time      `json:"started_at,omitempty"`
 	Counts   map[string]int  `json:"counts,omitempty"`
 	Action   string          `json:"action,omitempty"` // run_decided: submit, no-op or update
+	// Backoff is how long a run_retrying waits before the next attempt.
+	Backoff string `json:"backoff,omitempty"`
 	// Metrics are a live run's latest value of each metric (run_metrics).
 	Metrics map[string]state.Metric `json:"metrics,omitempty"`
 }

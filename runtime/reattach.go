@@ -17,7 +17,7 @@ import (
 // when the run was recorded but never started, when its last attempt
 // failed with retries left (retries of its instance), and when apply was
 // killed between a failed attempt and the next.
-func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries int, opts Options) (*state.Run, bool) {
+func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries retryPolicy, opts Options) (*state.Run, bool) {
 	run := prior.Clone()
 	if run.Handle == nil {
 		// Submitted, but killed before the handle was recorded: the
@@ -62,7 +62,7 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries int, o
 		switch {
 		case err != nil:
 			// Go on with the recorded handle.
-		case !found && run.Attempts <= retries:
+		case !found && run.Attempts <= retries.retries:
 			return run, false // the next attempt was not started
 		case found && (h.ID != run.Handle.ID || h.StartTicks != run.Handle.StartTicks):
 			// The next attempt, started but not recorded.

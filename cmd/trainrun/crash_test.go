@@ -47,6 +47,7 @@ experiment "count" {
   compute    = compute.here
   source_dir = "src"
   retries    = 1
+  retry_backoff = "0s"
   command    = ["sh", "run.sh", path.root, param.job]
   sweep {
     grid = { job = [%s] }

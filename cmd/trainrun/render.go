@@ -119,6 +119,9 @@ func (r *renderer) describe(ev runtime.Event) string {
 	case runtime.RunOutput:
 		return fmt.Sprintf("%s | %s", who, ev.Line)
 	case runtime.RunRetrying:
+		if ev.Backoff != "" {
+			return fmt.Sprintf("%s: attempt %d failed (%s); retrying in %s", who, ev.Attempt, oneLine(ev.Reason), ev.Backoff)
+		}
 		return fmt.Sprintf("%s: attempt %d failed (%s); retrying", who, ev.Attempt, oneLine(ev.Reason))
 	case runtime.RunFinished:
 		elapsed := ""

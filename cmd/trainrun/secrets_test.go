@@ -37,6 +37,7 @@ experiment "flaky" {
   compute    = compute.here
   source_dir = "src"
   retries    = 1
+  retry_backoff = "0s"
   command    = ["sh", "flaky.sh"]
   env        = { TOKEN = var.token }
 }
