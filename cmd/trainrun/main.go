@@ -71,6 +71,7 @@ func runners() map[string]func(c *cli, args []string) int {
 		"rerun":      cmdRerun,
 		"destroy":    cmdDestroy,
 		"graph":      cmdGraph,
+		"ui":         cmdUI,
 		"state":      cmdState,
 		"completion": cmdCompletion,
 		"version":    cmdVersion,

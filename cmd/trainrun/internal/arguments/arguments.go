@@ -42,6 +42,7 @@ func Commands() []Command {
 		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
 		{"graph", "", "the dependency graph in DOT"},
+		{"ui", "[-addr 127.0.0.1:7070] [-open] [-token TOKEN]", "a live web dashboard of instances, runs, metrics, the plan and the graph"},
 		{"state", "repair", "rewrite damaged state from every intact record, saying what is dropped"},
 		{"completion", "bash|zsh|fish", "print a shell completion script"},
 		{"version", "[-json]", "print the version"},
@@ -118,6 +119,8 @@ func newArgs(name string) definer {
 		return &Destroy{}
 	case "graph":
 		return &Graph{}
+	case "ui":
+		return &UI{}
 	case "version":
 		return &Version{}
 	}
@@ -176,6 +179,14 @@ var moreHelp = map[string]string{
 		"    zsh:   source <(trainrun completion zsh)\n" +
 		"    fish:  trainrun completion fish | source\n\n" +
 		"  It completes commands, flags, instance addresses (from the configuration)\n  and run ids (from the recorded state).\n",
+	"ui": `  Serves a dashboard of the project on http://127.0.0.1:7070 from the binary
+  alone: instances with live state, the run history, each run's
+  fingerprint inputs, log (live tail) and metric charts, an experiment's
+  compare table and charts, the plan and the dependency graph. It only
+  reads, except cancelling a live run from its page. An -addr other than
+  loopback needs a token (-token or TRAINRUN_UI_TOKEN): requests without
+  it get 401.
+`,
 	"watch": `  On a terminal, watch draws a full screen (the terminal is restored when it
   stops): what is watched and the last change, the configuration's errors,
   the current plan, the runs with their state and elapsed time, and the end

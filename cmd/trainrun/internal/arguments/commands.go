@@ -562,6 +562,31 @@ func ParseState(args []string) (*State, error) {
 	return &State{Subcommand: pos[0]}, nil
 }
 
+// UI are the arguments of ui.
+type UI struct {
+	Vars
+	Addr  string
+	Open  bool
+	Token string // "" when not given: TRAINRUN_UI_TOKEN then
+}
+
+func (a *UI) define(fs *flag.FlagSet) {
+	a.Vars.define(fs)
+	fs.StringVar(&a.Addr, "addr", "127.0.0.1:7070", "listen on `HOST:PORT`; an address other than loopback needs -token")
+	fs.BoolVar(&a.Open, "open", false, "open the dashboard in the browser")
+	fs.StringVar(&a.Token, "token", "", "require `TOKEN` of every request (default $TRAINRUN_UI_TOKEN)")
+}
+
+// ParseUI parses ui's arguments.
+func ParseUI(args []string) (*UI, error) {
+	a := &UI{}
+	pos, err := parse("ui", a, args)
+	if err == nil {
+		err = noArgs("ui", pos)
+	}
+	return a, err
+}
+
 // Version are the arguments of version.
 type Version struct {
 	JSON bool
