@@ -277,6 +277,9 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	if p.Computes, err = attachActions(kinds, p.Actions, opts.Computes, opts.ComputeRecords); err != nil {
 		return nil, err
 	}
+	if err := checkCapacity(p, opts.Computes, opts.ComputeRecords); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -3,7 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/planner"
@@ -118,4 +121,38 @@ func attachedMessage(n int) string {
 		return "attached; what its machine is was recorded"
 	}
 	return fmt.Sprintf("attached; what its %s %s was recorded", plural.Count(n, "machine"), plural.Noun(n, "is"))
+}
+
+var _ planner.CapacityResolver = (*Attach)(nil)
+
+// Capacity says what one run can have on compute: the GPUs it schedules
+// and, for a local compute, this machine's CPUs and memory. Machines
+// trainrun attaches to are described by their facts, which the planner
+// has; a Slurm cluster's nodes are not asked (sbatch refuses what no node
+// has).
+func (a *Attach) Capacity(compute string) planner.Capacity {
+	c := planner.Capacity{GPUs: -1}
+	comp, err := a.comps.Get(compute)
+	if err != nil {
+		return c
+	}
+	if a.Offline && a.kind(compute) != "local" {
+		return c // -refresh=false: the machines are not asked (nvidia-smi)
+	}
+	c.GPUs = comp.GPUs()
+	if a.kind(compute) == "local" {
+		c.CPUs, c.Where = goruntime.NumCPU(), "this machine"
+		var si unix.Sysinfo_t
+		if unix.Sysinfo(&si) == nil {
+			c.Memory = int64(si.Totalram) * int64(si.Unit)
+		}
+	}
+	return c
+}
+
+func (a *Attach) kind(compute string) string {
+	if a.comps.cfg == nil || a.comps.cfg.Computes[compute] == nil {
+		return ""
+	}
+	return a.comps.cfg.Computes[compute].Kind
 }
