@@ -15,7 +15,7 @@ import (
 // "box" (ssh) schedules 2 GPUs, its CPUs and memory in its facts.
 type fakeCapacity struct{ fakeComputes }
 
-func (fakeCapacity) Capacity(c string) Capacity {
+func (*fakeCapacity) Capacity(c string) Capacity {
 	switch c {
 	case "here":
 		return Capacity{GPUs: 0, CPUs: 4, Memory: 8 << 30, Where: "this machine"}
