@@ -258,6 +258,12 @@ type Warmer interface {
 	Warm(ctx context.Context)
 }
 
+// DirSizer is implemented by computes that can say how much disk a run's
+// directory takes on its machine: what gc reports it frees there.
+type DirSizer interface {
+	DirSize(ctx context.Context, h Handle) (int64, error)
+}
+
 // Recycler is implemented by computes that reuse what finished runs left
 // on the machine, so that later runs start sooner: an SSH machine turns a
 // finished run's source tree into the next run's, copying only what

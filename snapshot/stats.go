@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"fmt"
+	"github.com/trainrun/trainrun/internal/plural"
 	"slices"
 	"strings"
 )
@@ -124,23 +125,7 @@ func displayDir(p string) string {
 }
 
 // formatBytes formats n in decimal units: "1.2 GB", "340 MB", "12 kB".
-func formatBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	prefix := "kMGTPE"[exp]
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %cB", v, prefix)
-	}
-	return fmt.Sprintf("%.1f %cB", v, prefix)
-}
+func formatBytes(n int64) string { return plural.Bytes(n) }
 
 // groupDigits formats n with thousands separators: 12,345.
 func groupDigits(n int64) string {

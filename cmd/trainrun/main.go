@@ -70,6 +70,7 @@ func runners() map[string]func(c *cli, args []string) int {
 		"outputs":    cmdOutputs,
 		"rerun":      cmdRerun,
 		"destroy":    cmdDestroy,
+		"gc":         cmdGC,
 		"graph":      cmdGraph,
 		"ui":         cmdUI,
 		"state":      cmdState,

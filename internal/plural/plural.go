@@ -4,6 +4,7 @@
 package plural
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -62,4 +63,24 @@ var irregular = map[string]string{
 	"was":   "were",
 	"is":    "are",
 	"has":   "have",
+}
+
+// Bytes is a size in decimal units, as du -h --si and most tools print
+// them: "1 byte", "999 bytes", "12 kB", "3.4 MB", "340 MB", "1.2 GB".
+func Bytes(n int64) string {
+	const unit = 1000
+	if n < unit && n > -unit {
+		return Count(int(n), "byte")
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit || m <= -unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	prefix := "kMGTPE"[exp]
+	if v >= 100 || v <= -100 {
+		return fmt.Sprintf("%.0f %cB", v, prefix)
+	}
+	return fmt.Sprintf("%.1f %cB", v, prefix)
 }

@@ -42,3 +42,17 @@ func TestCount(t *testing.T) {
 		t.Errorf("Noun(2, is) = %q", got)
 	}
 }
+
+func TestBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"}, {1, "1 byte"}, {999, "999 bytes"}, {1000, "1.0 kB"}, {12_345, "12.3 kB"},
+		{3_400_000, "3.4 MB"}, {340_000_000, "340 MB"}, {1_200_000_000, "1.2 GB"}, {-2_000, "-2.0 kB"},
+	} {
+		if got := Bytes(c.n); got != c.want {
+			t.Errorf("Bytes(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}

@@ -651,3 +651,11 @@ func Inherited(environ []string) []string {
 
 // Workdir is where the compute's run directories are: Workdir/runs/ID.
 func (c *Compute) Workdir() string { return c.o.Workdir }
+
+// DirSize is how much disk the run's directory takes (providers.DirSizer).
+func (c *Compute) DirSize(ctx context.Context, h providers.Handle) (int64, error) {
+	if err := CheckRunDir(h.Dir); err != nil {
+		return 0, err
+	}
+	return executor.DiskUsage(ctx, c.o.Exec, h.Dir)
+}

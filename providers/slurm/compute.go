@@ -630,3 +630,16 @@ func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[strin
 	}
 	return runner.InputFiles(ctx, e, h.Dir)
 }
+
+// DirSize is how much disk the run's directory takes on the cluster's
+// shared file system (providers.DirSizer).
+func (c *Compute) DirSize(ctx context.Context, h providers.Handle) (int64, error) {
+	if err := runner.CheckRunDir(h.Dir); err != nil {
+		return 0, err
+	}
+	e, err := c.executor()
+	if err != nil {
+		return 0, err
+	}
+	return executor.DiskUsage(ctx, e, h.Dir)
+}

@@ -41,6 +41,7 @@ func Commands() []Command {
 		{"outputs", "[-force] RUN_ID DIR", "write a run's collected outputs into DIR (the workspace)"},
 		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
+		{"gc", "[-dry-run] [-keep-days N]", "free the store files and run directories no kept run needs; say the bytes freed"},
 		{"graph", "", "the dependency graph in DOT"},
 		{"ui", "[-addr 127.0.0.1:7070] [-open] [-token TOKEN]", "a live web dashboard of instances, runs, metrics, the plan and the graph"},
 		{"state", "repair", "rewrite damaged state from every intact record, saying what is dropped"},
@@ -117,6 +118,8 @@ func newArgs(name string) definer {
 		return &Outputs{}
 	case "destroy":
 		return &Destroy{}
+	case "gc":
+		return &GC{}
 	case "graph":
 		return &Graph{}
 	case "ui":

@@ -526,6 +526,30 @@ func ParseDestroy(args []string) (*Destroy, error) {
 	return a, err
 }
 
+// GC are the arguments of gc.
+type GC struct {
+	DryRun   bool
+	KeepDays int
+}
+
+func (a *GC) define(fs *flag.FlagSet) {
+	fs.BoolVar(&a.DryRun, "dry-run", false, "say what would be removed and the bytes it would free; remove nothing")
+	fs.IntVar(&a.KeepDays, "keep-days", 30, "keep every run created less than `N` days ago")
+}
+
+// ParseGC parses gc's arguments.
+func ParseGC(args []string) (*GC, error) {
+	a := &GC{}
+	pos, err := parse("gc", a, args)
+	if err == nil && len(pos) > 0 {
+		err = errorf("gc", "gc takes no arguments, got %q", pos[0])
+	}
+	if err == nil && a.KeepDays < 0 {
+		err = errorf("gc", "-keep-days must be 0 or more, got %d", a.KeepDays)
+	}
+	return a, err
+}
+
 // Graph are the arguments of graph.
 type Graph struct {
 	Vars

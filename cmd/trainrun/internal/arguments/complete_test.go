@@ -29,7 +29,7 @@ func TestComplete(t *testing.T) {
 		want  Completed
 	}{
 		{nil, "st", Completed{Words: []string{"status", "state"}}},
-		{nil, "", Completed{Words: []string{"init", "validate", "fmt", "plan", "apply", "watch", "status", "runs", "show", "logs", "compare", "cancel", "checkout", "outputs", "rerun", "destroy", "graph", "ui", "state", "completion", "version", "help"}}},
+		{nil, "", Completed{Words: []string{"init", "validate", "fmt", "plan", "apply", "watch", "status", "runs", "show", "logs", "compare", "cancel", "checkout", "outputs", "rerun", "destroy", "gc", "graph", "ui", "state", "completion", "version", "help"}}},
 		{nil, "-", Completed{Words: []string{"-chdir=", "-no-color", "-help", "-version"}}},
 		{[]string{"-chdir"}, "", Completed{Dirs: true}},
 		{[]string{"help"}, "ap", Completed{Words: []string{"apply"}}},
