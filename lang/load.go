@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -349,7 +350,10 @@ func (l *loader) finish() {
 		return secrets[i] < secrets[j]
 	})
 	l.cfg.Secrets = secrets
-	redact := append(append([]string(nil), secrets...), l.redaction...)
+	l.warnShortSecrets()
+	// Diagnostics are free text: a value too short to be found in it is
+	// not looked for (warnShortSecrets says so).
+	redact := Redactable(append(append([]string(nil), secrets...), l.redaction...))
 	sort.Slice(redact, func(i, j int) bool { return len(redact[i]) > len(redact[j]) })
 
 	forms := SecretForms(redact)
@@ -372,6 +376,52 @@ func (l *loader) finish() {
 		if snip := snippetFor(d, l.cfg.Files); snip != nil {
 			d.Extra = snip
 		}
+	}
+}
+
+// warnShortSecrets says which sensitive values are too short to be
+// redacted from what runs print (MinRedactable): the variable's, or, for
+// a value computed from one, that there is such a value.
+func (l *loader) warnShortSecrets() {
+	short := map[string]bool{}
+	for _, s := range l.cfg.Secrets {
+		if utf8.RuneCountInString(s) < MinRedactable {
+			short[s] = true
+		}
+	}
+	if len(short) == 0 {
+		return
+	}
+	const why = "trainrun still shows it as (sensitive) in plans, status and state, but cannot hide it in what a run prints " +
+		"(its log, apply's output) or in messages: a text that short occurs by chance everywhere (\"e\" in \"epoch\"), " +
+		"and replacing each occurrence would mangle the log and still tell the value. Use a longer value."
+	for _, name := range sortedKeys(l.cfg.Variables) {
+		v := l.cfg.Variables[name]
+		if !v.Sensitive || !v.Value.IsWhollyKnown() {
+			continue
+		}
+		found := false
+		walkLeaves(v.Value, func(s string) {
+			if short[s] {
+				found = true
+				delete(short, s)
+			}
+		})
+		if found {
+			l.add(hcl.Diagnostics{{
+				Severity: hcl.DiagWarning,
+				Summary:  "Sensitive value too short to redact",
+				Detail:   fmt.Sprintf("The value of var.%s is shorter than %d characters. %s", name, MinRedactable, why),
+				Subject:  v.DeclRange.Ptr(),
+			}})
+		}
+	}
+	if len(short) > 0 {
+		l.add(hcl.Diagnostics{{
+			Severity: hcl.DiagWarning,
+			Summary:  "Sensitive value too short to redact",
+			Detail:   fmt.Sprintf("A sensitive value computed in the configuration is shorter than %d characters. %s", MinRedactable, why),
+		}})
 	}
 }
 

@@ -2,8 +2,12 @@ package lang
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,14 +19,14 @@ import (
 // Redacted is what Redact writes in place of a secret.
 const Redacted = "(sensitive)"
 
-// Redact replaces every secret in s, in any of the forms SecretForms lists,
-// by "(sensitive)". At each position the longest form that starts there is
-// replaced, and what was replaced is not searched again.
+// Redact replaces every secret in s, in any of the forms a program may
+// print it (see NewRedactor), by "(sensitive)". At each position the
+// longest match is replaced, and what was replaced is not searched again.
 func Redact(s string, secrets []string) string {
 	if len(secrets) == 0 || s == "" {
 		return s
 	}
-	return replacerFor(secrets).Replace(s)
+	return redactorFor(secrets).Redact(s)
 }
 
 // SecretForms lists the forms in which the secrets may be written, longest
@@ -115,25 +119,62 @@ func hclString(s string) string {
 	return string(toks[1].Bytes)
 }
 
-// replacerCache holds the replacer of the secrets Redact was last called
+// redactorCache holds the redactor of the secrets Redact was last called
 // with: a log is redacted line by line with the same secrets.
-var replacerCache atomic.Pointer[cachedReplacer]
+var redactorCache atomic.Pointer[cachedRedactor]
 
-type cachedReplacer struct {
+type cachedRedactor struct {
 	secrets []string
-	r       *strings.Replacer
+	r       *Redactor
 }
 
-func replacerFor(secrets []string) *strings.Replacer {
-	if c := replacerCache.Load(); c != nil && slices.Equal(c.secrets, secrets) {
+func redactorFor(secrets []string) *Redactor {
+	if c := redactorCache.Load(); c != nil && slices.Equal(c.secrets, secrets) {
 		return c.r
 	}
-	forms := SecretForms(secrets)
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f, Redacted)
-	}
-	r := strings.NewReplacer(pairs...)
-	replacerCache.Store(&cachedReplacer{secrets: slices.Clone(secrets), r: r})
+	r := NewRedactor(secrets)
+	redactorCache.Store(&cachedRedactor{secrets: slices.Clone(secrets), r: r})
 	return r
+}
+
+// SecretsUsed lists the secrets that appear anywhere in the instance: the
+// ones its run is given. Changing a secret an instance does not use does
+// not re-run it, and its log is not searched for one.
+func (inst *Instance) SecretsUsed(secrets []string) []string {
+	var used []string
+	text := instanceText(inst)
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(text, sec) {
+			used = append(used, sec)
+		}
+	}
+	sort.Strings(used)
+	return used
+}
+
+// instanceText joins every value of the instance that may hold a secret.
+func instanceText(inst *Instance) string {
+	var b strings.Builder
+	for _, a := range inst.Command {
+		b.WriteString(a + "\x00")
+	}
+	b.WriteString(inst.Shell + "\x00")
+	for _, v := range inst.Env {
+		b.WriteString(v + "\x00")
+	}
+	for _, v := range inst.Params {
+		b.WriteString(ParamString(v) + "\x00")
+	}
+	return b.String()
+}
+
+// SecretsHash hashes secrets with a fixed salt: enough to notice a change,
+// and not a plain hash of the value that a lookup table would reverse.
+func SecretsHash(secrets []string) string {
+	h := sha256.New()
+	h.Write([]byte("trainrun-secrets\x00"))
+	for _, s := range secrets {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,8 +1,12 @@
 package lang
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,4 +155,106 @@ func BenchmarkRedactLine(b *testing.B) {
 	for b.Loop() {
 		Redact(line, secrets)
 	}
+}
+
+// pythonForms prints secret (given as bytes in the environment, and as an
+// argument) in the ways a Python run prints what it was given, one per
+// line: reprs of str and bytes, sys.argv, JSON, shell quoting, URL
+// encoding, and each of these inside the other.
+const pythonForms = `
+import json, os, shlex, sys, urllib.parse
+s, b = sys.argv[1], os.environb[b"SECRET"]
+for x in [sys.argv, repr(s), repr(b), [b], {"pw": s}, {"pw": b},
+          json.dumps(s), json.dumps(s, ensure_ascii=False), json.dumps({"pw": s}), json.dumps([repr(s)]),
+          repr(json.dumps(s)), shlex.quote(s), json.dumps(shlex.quote(s)), repr(shlex.quote(s)),
+          urllib.parse.quote(b), urllib.parse.quote_plus(b), urllib.parse.quote(b, safe=""),
+          urllib.parse.urlencode({"pw": b}), "%r %a" % (s, s), ascii(s)]:
+    print(x)
+`
+
+// TestRedactPythonForms has a real python3 print hostile secrets in the
+// ways a run prints what it was given, and redacts its output.
+func TestRedactPythonForms(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	for _, sec := range []string{
+		`It's "Zq9"-quoted`,
+		`both ' and " and \ in Zq9`,
+		"pässwörd-Zq9-密码🔑",
+		"Zq9 tab\tnew\nline\x1b[31m",
+		"Zq9\xff\xfe-not-utf8",
+		"Zq9 $HOME %s & <b> +plus",
+	} {
+		t.Run(strconv.Quote(sec), func(t *testing.T) {
+			cmd := exec.Command(py, "-c", pythonForms, sec)
+			cmd.Env = append(os.Environ(), "SECRET="+sec, "PYTHONIOENCODING=utf-8:surrogateescape", "LC_ALL=C.UTF-8")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("python3: %v\n%s", err, out)
+			}
+			got := Redact(string(out), []string{sec})
+			for i, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				if strings.Contains(line, "Zq9") || !strings.Contains(line, Redacted) {
+					t.Errorf("form %d still shows the secret: %q (python printed %q)", i, line, strings.Split(string(out), "\n")[i])
+				}
+			}
+		})
+	}
+}
+
+// TestRedactOnce: redacting redacted text again changes nothing, even for a
+// secret found inside "(sensitive)".
+func TestRedactOnce(t *testing.T) {
+	for _, sec := range []string{"sens", "itive)", "(sensitive", "sitiv"} {
+		once := Redact("a "+sec+" b", []string{sec})
+		if once != "a (sensitive) b" {
+			t.Errorf("Redact(%q) = %q", sec, once)
+		}
+		if twice := Redact(once, []string{sec}); twice != once {
+			t.Errorf("redacted again with %q: %q; want %q", sec, twice, once)
+		}
+	}
+}
+
+func TestRedactable(t *testing.T) {
+	got := Redactable([]string{"e", "ab", "abc", "abcd", "äöü", "äöüß", ""})
+	if want := []string{"abcd", "äöüß"}; !slices.Equal(got, want) {
+		t.Errorf("Redactable = %q; want %q", got, want)
+	}
+}
+
+// BenchmarkRedactorCopy measures redacting a 16 MB log that holds a secret
+// now and then; compare with BenchmarkCopyPlain, the same bytes copied.
+func BenchmarkRedactorCopy(b *testing.B) {
+	log := benchLog()
+	r := NewRedactor([]string{"s3cret-token-value", "hf_Zq9s3cr3tXw7K"})
+	b.SetBytes(int64(len(log)))
+	for b.Loop() {
+		if err := r.Copy(io.Discard, bytes.NewReader(log)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCopyPlain(b *testing.B) {
+	log := benchLog()
+	b.SetBytes(int64(len(log)))
+	for b.Loop() {
+		if _, err := io.Copy(io.Discard, bytes.NewReader(log)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchLog() []byte {
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < 16<<20; i++ {
+		fmt.Fprintf(&buf, "step %d loss 0.25 lr 0.001 epoch %d\n", i, i/1000)
+		if i%5000 == 0 {
+			fmt.Fprintf(&buf, "token=%q\n", "s3cret-token-value")
+		}
+	}
+	return buf.Bytes()
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -56,61 +55,27 @@ func Inputs(cfg *lang.Config, inst *lang.Instance, snapshotID, envFP string, ups
 			in.Params[k] = redactJSON(v, cfg.Secrets)
 		}
 	}
-	if used := secretsUsed(inst, cfg.Secrets); len(used) > 0 {
-		in.SecretsHash = secretsHash(used)
+	if used := inst.SecretsUsed(cfg.Secrets); len(used) > 0 {
+		in.SecretsHash = lang.SecretsHash(used)
 	}
 	return in
 }
 
-// redactJSON redacts a JSON value, keeping it valid JSON.
+// redactJSON redacts a JSON value, keeping it valid JSON: a secret inside
+// a string becomes "(sensitive)" there, as JSON escapes are among the forms
+// Redact finds. Where redaction would break the JSON (a secret that is a
+// number, or spans a string's quotes), the whole value is "(sensitive)".
+// Never the redacted text encoded again: "\"(sensitive)\"" is no value.
 func redactJSON(raw json.RawMessage, secrets []string) json.RawMessage {
 	s := lang.Redact(string(raw), secrets)
 	if s == string(raw) {
 		return raw
 	}
-	b, _ := json.Marshal(s) // a redacted value is recorded as a string
+	if json.Valid([]byte(s)) {
+		return json.RawMessage(s)
+	}
+	b, _ := json.Marshal(lang.Redacted)
 	return b
-}
-
-// secretsUsed lists the secrets that appear anywhere in the instance, so
-// that changing a secret an instance does not use does not re-run it.
-func secretsUsed(inst *lang.Instance, secrets []string) []string {
-	var used []string
-	text := instanceText(inst)
-	for _, sec := range secrets {
-		if sec != "" && strings.Contains(text, sec) {
-			used = append(used, sec)
-		}
-	}
-	sort.Strings(used)
-	return used
-}
-
-// instanceText joins every value of the instance that may hold a secret.
-func instanceText(inst *lang.Instance) string {
-	var b strings.Builder
-	for _, a := range inst.Command {
-		b.WriteString(a + "\x00")
-	}
-	b.WriteString(inst.Shell + "\x00")
-	for _, v := range inst.Env {
-		b.WriteString(v + "\x00")
-	}
-	for _, v := range inst.Params {
-		b.WriteString(lang.ParamString(v) + "\x00")
-	}
-	return b.String()
-}
-
-// secretsHash hashes secrets with a fixed salt: enough to notice a change,
-// and not a plain hash of the value that a lookup table would reverse.
-func secretsHash(secrets []string) string {
-	h := sha256.New()
-	h.Write([]byte("trainrun-secrets\x00"))
-	for _, s := range secrets {
-		fmt.Fprintf(h, "%d:%s", len(s), s)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Fingerprint hashes fingerprint inputs canonically: json.Marshal sorts map
@@ -167,7 +132,7 @@ func EnvironmentFingerprint(cfg *lang.Config, name string) string {
 
 func secretsOrValue(s string, secrets []string) string {
 	if r := lang.Redact(s, secrets); r != s {
-		return r + secretsHash([]string{s})
+		return r + lang.SecretsHash([]string{s})
 	}
 	return s
 }

@@ -724,8 +724,9 @@ func (r *Runtime) streamLog(ctx context.Context, comp providers.Compute, h provi
 		return
 	}
 	defer rc.Close()
+	red := lang.NewRedactor(r.runSecrets(run))
 	lines(rc, func(line string) {
-		r.emit(Event{Type: RunOutput, Address: run.Address, RunID: run.ID, Line: lang.Redact(line, r.Config.Secrets)})
+		r.emit(Event{Type: RunOutput, Address: run.Address, RunID: run.ID, Line: red.Redact(line)})
 	})
 }
 
@@ -785,7 +786,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		switch {
 		case run.Status != providers.Succeeded:
 			if superseded == "" && run.Status != providers.Stopped { // a replaced or stopped run's last lines are no news
-				tail = tailLines(filepath.Join(dst, "log"), 10, r.secrets())
+				tail = tailLines(filepath.Join(dst, "log"), 10) // redacted as collected
 			}
 		case emptyDir(outs):
 			run.Outputs = planner.EmptyOutputs // downstream fingerprints hash it

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -34,8 +33,9 @@ func lines(r io.Reader, fn func(string)) {
 	}
 }
 
-// tailLines returns the last n lines of a file, secrets redacted.
-func tailLines(path string, n int, secrets []string) []string {
+// tailLines returns the last n lines of a file: a collected log, redacted
+// as it was collected (not again).
+func tailLines(path string, n int) []string {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -48,7 +48,7 @@ func tailLines(path string, n int, secrets []string) []string {
 		}
 	}
 	var all []string
-	lines(f, func(l string) { all = append(all, lang.Redact(l, secrets)) })
+	lines(f, func(l string) { all = append(all, l) })
 	if len(all) > n {
 		all = all[len(all)-n:]
 	}

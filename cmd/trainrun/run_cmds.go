@@ -638,9 +638,12 @@ func cmdLogs(c *cli, args []string) int {
 		return c.errorf("logs %s: %v", run.ID, err)
 	}
 	defer rc.Close()
-	secrets := []string(nil)
-	if cfg != nil {
-		secrets = cfg.Secrets
+	// A collected log was redacted as it was collected: shown as it is, not
+	// redacted again. The log on the compute is redacted of the secrets
+	// the run was given.
+	var secrets []string
+	if run.Dir == "" || run.Live() {
+		secrets = runtime.RunSecrets(cfg, run)
 	}
 	br := bufio.NewReader(rc)
 	for {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -326,4 +327,103 @@ func redactArgs(args []string) []string {
 		out[i] = strings.ReplaceAll(a, secret, "SECRET")
 	}
 	return out
+}
+
+// hostileConfig gives a python3 run a secret with both quotes and
+// non-ASCII characters, has another sensitive variable no experiment uses,
+// and one too short to be redacted.
+const hostileConfig = `
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+variable "unused" {
+  type      = string
+  sensitive = true
+}
+variable "short" {
+  type      = string
+  sensitive = true
+}
+
+compute "local" "here" {}
+
+experiment "leak" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["python3", "leak.py", var.pw, var.short]
+  env        = { PW = var.pw }
+  params     = { pw = var.pw, lr = 0.1 }
+}
+`
+
+// leakPy prints its secret in the ways a Python run prints what it was
+// given, then lines that hold the other sensitive values by chance.
+const leakPy = `import json, os, shlex, sys, urllib.parse
+s, b = sys.argv[1], os.environb[b"PW"]
+for x in [sys.argv, repr(s), repr(b), [b], {"pw": s}, json.dumps(s), json.dumps({"pw": s}, ensure_ascii=False),
+          shlex.quote(s), repr(shlex.quote(s)), urllib.parse.quote(b), urllib.parse.quote_plus(b), ascii(s)]:
+    print("form:", x)
+print("epoch 10 of the run, the epoch count")
+`
+
+// TestHostileSecretsThroughPython: a real python3 run prints a secret with
+// ' and " and non-ASCII characters quoted and escaped in every way it
+// likes; apply's output, logs and the stored log show none of them. Only
+// the secrets the run received are redacted, once: the value of a sensitive
+// variable no experiment uses ("epoch") and one too short to hide ("e",
+// which the loader warns about) leave "epoch 10" alone. A sensitive param
+// shows as "(sensitive)", not encoded twice.
+func TestHostileSecretsThroughPython(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	const mark = "Zq9" // in the secret, nowhere else
+	p := newProject(t, map[string]string{"trainrun.hcl": hostileConfig, "src/leak.py": leakPy})
+	env := []string{"TRAINRUN_VAR_pw=It's \"Zq9\"-quoted pässwörd", "TRAINRUN_VAR_unused=epoch", "TRAINRUN_VAR_short=e"}
+	clean := func(what, out string) {
+		t.Helper()
+		if strings.Contains(out, mark) {
+			t.Errorf("%s shows the secret:\n%s", what, out)
+		}
+		if strings.Contains(out, "(sensitive)poch") || strings.Contains(out, "(s(sensitive)") {
+			t.Errorf("%s redacted what the run was not given, or twice:\n%s", what, out)
+		}
+	}
+	res := p.must(0, env, "validate")
+	if out := res.stdout + res.stderr; !strings.Contains(out, "Sensitive value too short to redact") || !strings.Contains(out, "var.short") {
+		t.Errorf("validate does not warn about the short secret:\n%s", out)
+	}
+	res = p.must(0, env, "apply", "-auto-approve")
+	clean("apply", res.stdout+res.stderr)
+	if n := strings.Count(res.stdout, "form: "); n != 12 || strings.Count(res.stdout, "(sensitive)") < n {
+		t.Errorf("apply streamed %d forms; want 12, each redacted:\n%s", n, res.stdout)
+	}
+	for range 2 {
+		res = p.must(0, env, "logs", "experiment.leak")
+		clean("logs", res.stdout)
+		if !strings.Contains(res.stdout, "epoch 10 of the run, the epoch count") {
+			t.Errorf("logs changed what holds no secret the run was given:\n%s", res.stdout)
+		}
+	}
+	logs, _ := filepath.Glob(p.path(".trainrun/runs/*/log"))
+	if len(logs) != 1 {
+		t.Fatalf("want one stored log, got %q", logs)
+	}
+	stored, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean("the stored log", string(stored))
+
+	res = p.must(0, env, "status", "-json")
+	clean("status -json", res.stdout)
+	if !strings.Contains(res.stdout, `"pw":"(sensitive)"`) && !strings.Contains(res.stdout, `"pw": "(sensitive)"`) {
+		t.Errorf("status -json does not show the param as \"(sensitive)\":\n%s", res.stdout)
+	}
+	res = p.must(0, env, "show", "experiment.leak")
+	clean("show", res.stdout)
+	if !strings.Contains(res.stdout, `pw = "(sensitive)"`) || strings.Contains(res.stdout, `\"(sensitive)\"`) {
+		t.Errorf("show does not show the param as \"(sensitive)\":\n%s", res.stdout)
+	}
 }

@@ -3,8 +3,10 @@
 package atomicfile
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,6 +28,16 @@ type Options struct {
 // WriteFile writes data to a temporary file with mode perm and renames it
 // over path.
 func WriteFile(path string, data []byte, perm fs.FileMode, o Options) error {
+	return WriteWith(path, perm, o, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteWith is WriteFile for content that write produces, in as many
+// writes as it likes (a large file copied through a filter): when write
+// fails, path is left as it was.
+func WriteWith(path string, perm fs.FileMode, o Options, write func(io.Writer) error) error {
 	dir, pattern := o.TempDir, o.TempPattern
 	if dir == "" {
 		dir = filepath.Dir(path)
@@ -38,7 +50,11 @@ func WriteFile(path string, data []byte, perm fs.FileMode, o Options) error {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = f.Chmod(perm)
 	}
