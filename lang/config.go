@@ -116,6 +116,14 @@ type Instance struct {
 	// each next one waits twice as long, up to MaxRetryBackoff (see
 	// RetryWait).
 	RetryBackoff time.Duration
+	// MaxRequeues (max_requeues) caps how many times the compute may start
+	// a run again by itself (a preempted, requeued Slurm job); these
+	// starts do not count against Retries. DefaultMaxRequeues when unset.
+	MaxRequeues int
+	// KeepCheckpoints (keep_checkpoints) keeps a succeeded run's
+	// checkpoint directory (TRAINRUN_CHECKPOINT_DIR), which is otherwise
+	// removed.
+	KeepCheckpoints bool
 	// Each is, for an experiment with for_each, the upstream instance
 	// this one is matched with (its key is part of this one's).
 	Each string
@@ -136,6 +144,9 @@ type Instance struct {
 	Rung  int
 	Point string
 }
+
+// DefaultMaxRequeues is max_requeues when an experiment does not say.
+const DefaultMaxRequeues = 10
 
 // ParamString is a parameter as a run sees it in TRAINRUN_PARAM_<NAME>:
 // strings without quotes, everything else as JSON.

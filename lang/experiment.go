@@ -28,6 +28,8 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "timeout"},
 		{Name: "retries"},
 		{Name: "retry_backoff"},
+		{Name: "max_requeues"},
+		{Name: "keep_checkpoints"},
 		{Name: "inputs"},
 		{Name: "outputs"},
 		{Name: "depends_on"},
@@ -50,7 +52,7 @@ var sweepSchema = &hcl.BodySchema{
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
 // where param.* is available.
-var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "retry_backoff", "outputs", "cache", "params_file", "metrics"}
+var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "retry_backoff", "max_requeues", "keep_checkpoints", "outputs", "cache", "params_file", "metrics"}
 
 var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
 
@@ -556,6 +558,7 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		DeclRange:   e.block.DefRange,
 		// RetryBackoff is set even without retries, for rerun.
 		RetryBackoff: DefaultRetryBackoff,
+		MaxRequeues:  DefaultMaxRequeues,
 	}
 	// Every attribute is checked before giving up, so that one validate
 	// reports each wrong one.
@@ -1089,6 +1092,16 @@ func (l *loader) instanceFields(e *expDecl) []field {
 	add("timeout", e.attrs["timeout"], setTimeout)
 	add("retries", e.attrs["retries"], setRetries)
 	add("retry_backoff", e.attrs["retry_backoff"], setRetryBackoff)
+	add("max_requeues", e.attrs["max_requeues"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		n, ok := l.wholeNumber(v, a, "max_requeues", 0)
+		inst.MaxRequeues = n
+		return ok
+	})
+	add("keep_checkpoints", e.attrs["keep_checkpoints"], func(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+		on, ok := l.toBool(v, a.Expr.Range(), "keep_checkpoints")
+		inst.KeepCheckpoints = on
+		return ok
+	})
 	add("outputs", e.attrs["outputs"], setOutputs)
 	add("params_file", e.attrs["params_file"], setParamsFile)
 	add("metrics", e.attrs["metrics"], setMetrics)

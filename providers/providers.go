@@ -145,6 +145,46 @@ type RunSpec struct {
 	// Launcher, when set, is the run's environment starting the command
 	// (a container): the compute runs what it returns in place of it.
 	Launcher Launcher
+	// Checkpoint, when set, names the run's checkpoint directory on its
+	// compute (CheckpointKey): WORKDIR/checkpoints/CHECKPOINT, given to the
+	// run as TRAINRUN_CHECKPOINT_DIR and made by the run wrapper when
+	// missing. It outlives the run directory: attempts, requeues and
+	// re-attached runs of one fingerprint find what earlier ones saved.
+	Checkpoint string
+	// MaxRequeues caps how many times a compute that restarts runs by
+	// itself (a requeued Slurm job) may do so; a start beyond it fails
+	// the run. nil: no cap.
+	MaxRequeues *int
+}
+
+// CheckpointVar is the variable naming a run's checkpoint directory.
+const CheckpointVar = "TRAINRUN_CHECKPOINT_DIR"
+
+// CheckpointKey checks that key can name a checkpoint directory: one path
+// element of letters, digits, '-' and '_'.
+func CheckpointKey(key string) error {
+	if key == "" || len(key) > 128 {
+		return fmt.Errorf("checkpoint key %q: want 1 to 128 characters", key)
+	}
+	for _, c := range key {
+		switch {
+		case c == '-', c == '_', '0' <= c && c <= '9', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		default:
+			return fmt.Errorf("checkpoint key %q: only letters, digits, '-' and '_'", key)
+		}
+	}
+	return nil
+}
+
+// Checkpointer is implemented by computes that keep runs' checkpoint
+// directories (RunSpec.Checkpoint).
+type Checkpointer interface {
+	// Checkpoints lists the keys of the checkpoint directories the
+	// compute holds.
+	Checkpoints(ctx context.Context) ([]string, error)
+	// RemoveCheckpoint removes the checkpoint directory of key; a missing
+	// one is not an error.
+	RemoveCheckpoint(ctx context.Context, key string) error
 }
 
 // InputCopier is implemented by computes that give a run copies of its
@@ -199,7 +239,8 @@ type Status struct {
 	ExitCode *int
 	Reason   string // why it failed or was cancelled: "timed out after 2h", "exit code 3"
 	// Requeues counts the times the compute started the run again by
-	// itself (a requeued Slurm job): each was one more attempt.
+	// itself (a requeued Slurm job): each was one more attempt. Poll
+	// reports it for live runs too.
 	Requeues int
 }
 

@@ -560,10 +560,10 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 // attempt's log is kept beside the run's results. It reports false, the
 // failed attempt left as it is, when apply is stopped during the wait.
 func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries retryPolicy, opts Options) bool {
-	if st.State != providers.Failed || run.Attempts > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
+	if st.State != providers.Failed || ownAttempts(run) > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
 		return false
 	}
-	wait := lang.RetryWait(retries.backoff, run.Attempts)
+	wait := lang.RetryWait(retries.backoff, ownAttempts(run))
 	ev := Event{Type: RunRetrying, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Reason: st.Reason, ExitCode: st.ExitCode}
 	if wait > 0 {
 		ev.Backoff = wait.String()
@@ -692,7 +692,10 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 		}
 	}
 	drain(metricsDone, stopMetrics)
-	run.Attempts += st.Requeues // the compute started it again by itself: each time was an attempt
+	// The compute started it again by itself: each time was an attempt,
+	// not one of its retries.
+	run.Attempts += st.Requeues
+	run.Requeues += st.Requeues
 	return st, false
 }
 
@@ -817,6 +820,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 		r.recycle(ctx, comp, run)
+		r.dropCheckpoint(ctx, comp, run)
 	}
 	r.emit(finishedEvent(run, tail))
 }
@@ -917,18 +921,20 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		run.InputRuns = inputRuns
 	}
 	return &providers.RunSpec{
-		RunID:      run.ID,
-		Address:    inst.Address,
-		Experiment: inst.Experiment,
-		Files:      files,
-		Command:    inst.Command,
-		Shell:      inst.Shell,
-		Env:        env,
-		Inputs:     inputs,
-		Resources:  inst.Resources,
-		GPUs:       gpus,
-		Timeout:    inst.Timeout,
-		Outputs:    inst.Outputs,
+		RunID:       run.ID,
+		Address:     inst.Address,
+		Experiment:  inst.Experiment,
+		Files:       files,
+		Command:     inst.Command,
+		Shell:       inst.Shell,
+		Env:         env,
+		Inputs:      inputs,
+		Resources:   inst.Resources,
+		GPUs:        gpus,
+		Timeout:     inst.Timeout,
+		Outputs:     inst.Outputs,
+		Checkpoint:  CheckpointKey(run),
+		MaxRequeues: &inst.MaxRequeues,
 	}, nil
 }
 

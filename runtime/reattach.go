@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
@@ -62,7 +61,7 @@ func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries retryP
 		switch {
 		case err != nil:
 			// Go on with the recorded handle.
-		case !found && run.Attempts <= retries.retries:
+		case !found && ownAttempts(run) <= retries.retries:
 			return run, false // the next attempt was not started
 		case found && (h.ID != run.Handle.ID || h.StartTicks != run.Handle.StartTicks):
 			// The next attempt, started but not recorded.
@@ -101,10 +100,13 @@ func (r *Runtime) Reconcile(ctx context.Context) error {
 		if err != nil || !st.State.Done() {
 			continue
 		}
-		if st.State == providers.Failed && run.Attempts <= r.retries(run.Address) {
+		c := run.Clone()
+		c.Attempts += st.Requeues
+		c.Requeues += st.Requeues
+		if st.State == providers.Failed && ownAttempts(c) <= r.retries(run.Address) {
 			continue // apply re-attaches and retries it
 		}
-		r.finish(ctx, comp, run.Clone(), recordedSpec(run), st)
+		r.finish(ctx, comp, c, recordedSpec(run), st)
 	}
 	return nil
 }
@@ -122,13 +124,8 @@ func recordedSpec(run *state.Run) *providers.RunSpec {
 // retries returns the retries configured for the instance at addr; -1 when
 // there is no such instance.
 func (r *Runtime) retries(addr string) int {
-	if r.Config == nil {
-		return -1
+	if in := r.instance(addr); in != nil {
+		return in.Retries
 	}
-	ins := r.Config.Instances // sorted by address
-	i := sort.Search(len(ins), func(i int) bool { return ins[i].Address >= addr })
-	if i == len(ins) || ins[i].Address != addr {
-		return -1
-	}
-	return ins[i].Retries
+	return -1
 }

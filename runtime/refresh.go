@@ -47,11 +47,15 @@ func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
 			continue
 		}
 		status, err := comp.Poll(ctx, *run.Handle)
-		if err != nil || status.State == run.Status {
+		if err != nil || (status.State == run.Status && status.Requeues == 0) {
 			continue
 		}
 		c := run.Clone()
 		c.Status, c.ExitCode, c.Reason = status.State, status.ExitCode, status.Reason
+		// The attempts its compute started by itself since it was
+		// recorded: the live count, not the one recorded at its end.
+		c.Attempts += status.Requeues
+		c.Requeues += status.Requeues
 		v.latest[run.Address] = c
 	}
 	return v

@@ -704,6 +704,8 @@ func (d *decoder) run(r *Run) error {
 			return d.stringInto(&r.Reason)
 		case "attempts":
 			return d.intInto(&r.Attempts)
+		case "requeues":
+			return d.intInto(&r.Requeues)
 		case "handle":
 			if d.null() {
 				r.Handle = nil

@@ -29,10 +29,14 @@ type Run struct {
 	// resources, timeout, retries), as last applied.
 	Settings Settings `json:"settings"`
 
-	Status   providers.State   `json:"status"`
-	ExitCode *int              `json:"exit_code"`
-	Reason   string            `json:"reason,omitempty"`
-	Attempts int               `json:"attempts"`
+	Status   providers.State `json:"status"`
+	ExitCode *int            `json:"exit_code"`
+	Reason   string          `json:"reason,omitempty"`
+	Attempts int             `json:"attempts"`
+	// Requeues counts the attempts its compute started by itself (a
+	// preempted, requeued Slurm job): capped by max_requeues, not by
+	// retries.
+	Requeues int               `json:"requeues,omitempty"`
 	Handle   *providers.Handle `json:"handle,omitempty"`
 
 	CreatedAt  time.Time  `json:"created_at"`

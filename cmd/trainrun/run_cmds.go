@@ -624,18 +624,31 @@ func cmdLogs(c *cli, args []string) int {
 		return c.errorf("run %s was given sensitive values and its log is not collected yet, so it may hold them in clear; "+
 			"it can be shown only with the configuration loaded, to redact them: give their values with TRAINRUN_VAR_NAME ('trainrun validate' says what is missing)", run.ID)
 	}
-	if run.Dir != "" && !run.Live() {
+	earlier := runtime.AttemptLogs(c.dataDir(), run)
+	switch {
+	case a.Attempt > 0 && a.Attempt < run.Attempts:
+		if !slices.Contains(earlier, a.Attempt) {
+			return c.errorf("run %s has no log of attempt %d apart: %s", run.ID, a.Attempt, attemptsKept(earlier))
+		}
+		rc, err = os.Open(runtime.AttemptLog(c.dataDir(), run, a.Attempt))
+	case a.Attempt > run.Attempts:
+		return c.errorf("run %s has had %s", run.ID, plural.Count(run.Attempts, "attempt"))
+	case run.Dir != "" && !run.Live():
 		rc, err = os.Open(collected)
-	} else if run.Handle != nil {
+	case run.Handle != nil:
 		var comp providers.Compute
 		if comp, err = comps.ForHandle(run.Handle); err == nil {
 			rc, err = comp.Log(ctx, *run.Handle, a.Follow && run.Live())
 		}
-	} else {
+	default:
 		return c.errorf("run %s has no log yet: it is %s", run.ID, run.Status)
 	}
 	if err != nil {
 		return c.errorf("logs %s: %v", run.ID, err)
+	}
+	if a.Attempt == 0 && len(earlier) > 0 {
+		// Said first, on stderr: the log itself stays as the run wrote it.
+		fmt.Fprintf(c.stderr, "This is the log of attempt %d; %s (trainrun logs -attempt N %s).\n", run.Attempts, attemptsKept(earlier), run.ID)
 	}
 	defer rc.Close()
 	// A collected log was redacted as it was collected: shown as it is, not
@@ -656,6 +669,18 @@ func cmdLogs(c *cli, args []string) int {
 		}
 	}
 	return 0
+}
+
+// attemptsKept says which earlier attempts' logs are kept.
+func attemptsKept(ns []int) string {
+	if len(ns) == 0 {
+		return "no earlier attempt's log is kept apart (attempts a Slurm requeue started share one log)"
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return "the logs of " + plural.Count(len(ns), "earlier attempt") + " are kept: " + strings.Join(s, ", ")
 }
 
 // pendingPoll is how often logs -f looks whether a pending run has started.

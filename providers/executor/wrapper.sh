@@ -8,6 +8,7 @@
 #   RUNDIR/timedout  the timeout in seconds, when it expired
 #   RUNDIR/exit      the exit code and a newline, written last
 # TRAINRUN_PATH_PREPEND, when set, is put first on the command's PATH.
+# TRAINRUN_CHECKPOINT_DIR, when set, is made (mode 0700) if it is missing.
 # POSIX sh only: it must run under dash and on hosts with nothing but sh.
 
 rundir=$1 limit=$2 grace=$3
@@ -72,6 +73,9 @@ if [ "$pgrp" != "$$" ]; then
 elif [ -n "$sig" ]; then
 	code=$((128 + sig))
 elif ! cd "$rundir/src"; then
+	code=126
+elif [ -n "${TRAINRUN_CHECKPOINT_DIR-}" ] && ! [ -d "$TRAINRUN_CHECKPOINT_DIR" ] &&
+	! mkdir -p -m 700 -- "$TRAINRUN_CHECKPOINT_DIR"; then
 	code=126
 else
 	# exec skips shell functions and builtins: the command is a program.

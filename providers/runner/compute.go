@@ -52,7 +52,10 @@ type Compute struct {
 	started map[string]executor.Process
 }
 
-var _ providers.Compute = (*Compute)(nil)
+var (
+	_ providers.Compute      = (*Compute)(nil)
+	_ providers.Checkpointer = (*Compute)(nil)
+)
 
 // New returns a compute over o.Exec.
 func New(o Options) *Compute {
@@ -229,6 +232,14 @@ func (c *Compute) env(spec *providers.RunSpec, dir string, inputs map[string]str
 	}
 	m["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
 	m["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
+	delete(m, providers.CheckpointVar) // the compute's, never the user's
+	if spec.Checkpoint != "" {
+		p, err := CheckpointDir(c.o.Workdir, spec.Checkpoint)
+		if err != nil {
+			return nil, err
+		}
+		m[providers.CheckpointVar] = p
+	}
 	for name, p := range inputs {
 		m["TRAINRUN_INPUT_"+strings.ToUpper(name)] = p
 	}
@@ -258,6 +269,9 @@ func (c *Compute) env(spec *providers.RunSpec, dir string, inputs map[string]str
 // CUDA_VISIBLE_DEVICES, since a launcher gives the GPUs themselves.
 func passedNames(spec *providers.RunSpec) []string {
 	names := []string{"TRAINRUN_OUTPUTS_DIR", "TRAINRUN_METRICS_FILE"}
+	if spec.Checkpoint != "" {
+		names = append(names, providers.CheckpointVar)
+	}
 	for k := range spec.Env {
 		if k != providers.PathPrependVar && k != "CUDA_VISIBLE_DEVICES" && k != "TRAINRUN_OUTPUTS_DIR" && k != "TRAINRUN_METRICS_FILE" {
 			names = append(names, k)
@@ -627,11 +641,28 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle,
 	}
 }
 
+// inheritedNames are the variables every run inherits from the machine;
+// any name beginning LC_ too.
+var inheritedNames = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+
+// localeNames are the LC_ variables of POSIX and glibc, for a list that
+// cannot say LC_*.
+var localeNames = []string{"LC_ALL", "LC_ADDRESS", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION", "LC_MEASUREMENT",
+	"LC_MESSAGES", "LC_MONETARY", "LC_NAME", "LC_NUMERIC", "LC_PAPER", "LC_TELEPHONE", "LC_TIME"}
+
+// InheritedNames lists by name the variables Inherited passes (LC_* as the
+// POSIX and glibc locale variables): sbatch --export on a Slurm compute.
+func InheritedNames() []string {
+	return append(slices.Clone(inheritedNames), localeNames...)
+}
+
 // Inherited picks from trainrun's environment what every run sees before
 // its own env: where programs are (PATH), who and where the user is, the
 // locale, the time zone and the temporary directory. Anything else a run
-// needs (LD_LIBRARY_PATH, CONDA_PREFIX, …) belongs in its env, where it is
-// part of the fingerprint.
+// needs (LD_LIBRARY_PATH, CONDA_PREFIX, OMP_NUM_THREADS, …) belongs in its
+// env, where it is part of the fingerprint. The ssh compute keeps the same
+// names on its machines, the slurm compute passes them with sbatch
+// --export.
 func Inherited(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
@@ -639,14 +670,58 @@ func Inherited(environ []string) []string {
 		if !ok {
 			continue
 		}
-		switch {
-		case k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "SHELL",
-			k == "LANG", k == "LANGUAGE", k == "TZ", k == "TMPDIR",
-			strings.HasPrefix(k, "LC_"):
+		if slices.Contains(inheritedNames, k) || strings.HasPrefix(k, "LC_") {
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// checkpointsDir holds the runs' checkpoint directories, by key, beside
+// runs/.
+const checkpointsDir = "checkpoints"
+
+// CheckpointDir is the checkpoint directory of key below workdir.
+func CheckpointDir(workdir, key string) (string, error) {
+	if err := providers.CheckpointKey(key); err != nil {
+		return "", err
+	}
+	return path.Join(workdir, checkpointsDir, key), nil
+}
+
+// Checkpoints lists the keys of the checkpoint directories in the workdir
+// (providers.Checkpointer).
+func (c *Compute) Checkpoints(ctx context.Context) ([]string, error) {
+	return ListCheckpoints(ctx, c.o.Exec, c.o.Workdir)
+}
+
+// ListCheckpoints lists the keys of the checkpoint directories below
+// workdir on e's machine.
+func ListCheckpoints(ctx context.Context, e executor.Executor, workdir string) ([]string, error) {
+	out, err := e.Run(ctx, []string{"sh", "-c", `cd "$1" 2>/dev/null || exit 0; ls -1A`, "sh", path.Join(workdir, checkpointsDir)}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list checkpoints: %w", err)
+	}
+	var keys []string
+	for _, k := range strings.Split(string(out), "\n") {
+		if providers.CheckpointKey(k) == nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// RemoveCheckpoint removes the checkpoint directory of key
+// (providers.Checkpointer).
+func (c *Compute) RemoveCheckpoint(ctx context.Context, key string) error {
+	p, err := CheckpointDir(c.o.Workdir, key)
+	if err != nil {
+		return err
+	}
+	if err := c.o.Exec.RemoveAll(ctx, p); err != nil {
+		return fmt.Errorf("remove checkpoint %s: %w", p, err)
+	}
+	return nil
 }
 
 // Workdir is where the compute's run directories are: Workdir/runs/ID.

@@ -76,6 +76,7 @@ var (
 	_ providers.BatchSubmitter  = (*Compute)(nil)
 	_ providers.Finder          = (*Compute)(nil)
 	_ providers.EnvironmentHost = (*Compute)(nil)
+	_ providers.Checkpointer    = (*Compute)(nil)
 )
 
 // New returns a compute over o.
@@ -260,7 +261,13 @@ func (c *Compute) prepare(ctx context.Context, e executor.Executor, spec *provid
 	if err != nil {
 		return err
 	}
-	env, prepend := runEnv(spec, dir, inputs)
+	checkpoint := ""
+	if spec.Checkpoint != "" {
+		if checkpoint, err = runner.CheckpointDir(c.o.Workdir, spec.Checkpoint); err != nil {
+			return err
+		}
+	}
+	env, prepend := runEnv(spec, dir, checkpoint, inputs)
 	if spec.Launcher != nil {
 		names := make([]string, 0, len(env)+4)
 		for k := range env {
@@ -642,4 +649,23 @@ func (c *Compute) DirSize(ctx context.Context, h providers.Handle) (int64, error
 		return 0, err
 	}
 	return executor.DiskUsage(ctx, e, h.Dir)
+}
+
+// Checkpoints lists the checkpoint directories in the workdir
+// (providers.Checkpointer).
+func (c *Compute) Checkpoints(ctx context.Context) ([]string, error) {
+	e, err := c.executor()
+	if err != nil {
+		return nil, err
+	}
+	return runner.ListCheckpoints(ctx, e, c.o.Workdir)
+}
+
+// RemoveCheckpoint removes the checkpoint directory of key
+// (providers.Checkpointer).
+func (c *Compute) RemoveCheckpoint(ctx context.Context, key string) error {
+	if _, err := c.executor(); err != nil {
+		return err
+	}
+	return c.files.RemoveCheckpoint(ctx, key)
 }

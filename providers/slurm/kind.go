@@ -183,6 +183,8 @@ func reservedOption(a string) string {
 		return "sbatch_args cannot set " + name + ": the job's output goes into the run's log, which trainrun reads."
 	case "--parsable", "--wrap", "--wait", "-W", "--test-only", "--chdir", "-D":
 		return "sbatch_args cannot set " + name + ": trainrun submits the run's own batch script and reads the job id sbatch prints."
+	case "--export", "--export-file", "--get-user-env":
+		return "sbatch_args cannot set " + name + ": a run sees the same environment on every compute, the few variables trainrun passes and its own env (where it is part of the fingerprint)."
 	case "--job-name", "-J", "--comment":
 		return "sbatch_args cannot set " + name + ": trainrun names each job after its run, to find it again."
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Files of a run directory besides the wrapper's (executor.LogFile, …).
@@ -63,10 +64,11 @@ func validName(k string) bool {
 // runEnv is the environment a run's command sees on top of what the job
 // inherits from sbatch: spec.Env and what the compute owns
 // (TRAINRUN_OUTPUTS_DIR, TRAINRUN_METRICS_FILE, TRAINRUN_INPUT_*, whose
-// directories are in the run directory, on the shared filesystem).
+// directories are in the run directory, on the shared filesystem, and
+// TRAINRUN_CHECKPOINT_DIR, checkpoint, when not "").
 // TRAINRUN_PATH_PREPEND is returned apart: the job puts it first on the
 // node's PATH.
-func runEnv(spec *providers.RunSpec, dir string, inputs []string) (env map[string]string, prepend string) {
+func runEnv(spec *providers.RunSpec, dir, checkpoint string, inputs []string) (env map[string]string, prepend string) {
 	env = make(map[string]string, len(spec.Env)+2+len(inputs))
 	for k, v := range spec.Env {
 		env[k] = v
@@ -75,6 +77,10 @@ func runEnv(spec *providers.RunSpec, dir string, inputs []string) (env map[strin
 	delete(env, providers.PathPrependVar)
 	env["TRAINRUN_OUTPUTS_DIR"] = path.Join(dir, outputsDir)
 	env["TRAINRUN_METRICS_FILE"] = path.Join(dir, metricsFile)
+	delete(env, providers.CheckpointVar)
+	if checkpoint != "" {
+		env[providers.CheckpointVar] = checkpoint
+	}
 	for _, name := range inputs {
 		env["TRAINRUN_INPUT_"+strings.ToUpper(name)] = path.Join(dir, "inputs", name)
 	}
@@ -115,6 +121,9 @@ func envFileContent(spec *providers.RunSpec, env map[string]string, prepend stri
 	attempt := max(spec.Attempt, 1)
 	fmt.Fprintf(&b, "trainrun_attempt=%d\n", attempt)
 	fmt.Fprintf(&b, "trainrun_timeout=%d\n", seconds(spec.Timeout))
+	if spec.MaxRequeues != nil {
+		fmt.Fprintf(&b, "trainrun_max_requeues=%d\n", max(*spec.MaxRequeues, 0))
+	}
 	if len(odd) > 0 {
 		if strings.IndexByte(argv[0], '=') >= 0 {
 			return nil, fmt.Errorf("the command %q contains '=', which env(1) would take for a variable", argv[0])
@@ -197,6 +206,12 @@ if ! . ./job.env; then
 fi
 TRAINRUN_ATTEMPT=$((trainrun_attempt + ${SLURM_RESTART_COUNT:-0}))
 export TRAINRUN_ATTEMPT
+[ "${SLURM_RESTART_COUNT:-0}" -eq 0 ] || echo "trainrun: Slurm requeued the job (${SLURM_RESTART_COUNT} times so far): attempt $TRAINRUN_ATTEMPT starts on $(hostname)"
+if [ -n "${trainrun_max_requeues-}" ] && [ "${SLURM_RESTART_COUNT:-0}" -gt "$trainrun_max_requeues" ]; then
+	echo "Slurm requeued the job ${SLURM_RESTART_COUNT} times, more than max_requeues = $trainrun_max_requeues" >reason
+	cat reason >&2
+	exit 96
+fi
 `)
 	n := 0
 	for _, line := range s.Setup {
@@ -216,6 +231,10 @@ MASTER_ADDR=${MASTER_ADDR:-$first}
 MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))
 TRAINRUN_NUM_NODES=${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}
 export MASTER_ADDR MASTER_PORT TRAINRUN_NUM_NODES
+# sbatch --export named the variables the job inherits; srun would pass
+# only those on (SLURM_EXPORT_ENV), not the run's own.
+SLURM_EXPORT_ENV=ALL
+export SLURM_EXPORT_ENV
 # srun starts the command once per node; each learns its rank there.
 set -- srun --nodes="$TRAINRUN_NUM_NODES" --ntasks="$TRAINRUN_NUM_NODES" --ntasks-per-node=1 --kill-on-bad-exit=1 \
 	sh -c 'TRAINRUN_NODE_RANK=${SLURM_NODEID:-0}; export TRAINRUN_NODE_RANK; exec "$@"' trainrun-node "$@"
@@ -325,6 +344,9 @@ func (c *Compute) sbatchArgv(j jobArgs, scriptPath string) []string {
 	if o.Signal.Name != "" {
 		a = append(a, fmt.Sprintf("--signal=B:%s@%d", o.Signal.Name, o.Signal.Seconds))
 	}
+	// The job inherits what a local run does (runner.InheritedNames), not
+	// the login shell's whole environment: the rest is the run's env.
+	a = append(a, "--export="+strings.Join(runner.InheritedNames(), ","))
 	if j.Tasks > 0 {
 		arr := "--array=0-" + strconv.Itoa(j.Tasks-1)
 		if j.MaxConcurrent > 0 && j.MaxConcurrent < j.Tasks {

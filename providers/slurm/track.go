@@ -247,12 +247,7 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 	if exited {
 		st.ExitCode = &code
 	}
-	if data, ok, err := read(restartsFile); err != nil {
-		return st, err
-	} else if ok {
-		st.Requeues, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		st.Requeues = max(st.Requeues, 0)
-	}
+	st.Requeues = c.restarts(ctx, h)
 	_, cancelled, err := read(cancelledFile)
 	if err != nil {
 		return st, err
@@ -324,7 +319,27 @@ func (c *Compute) Poll(ctx context.Context, h providers.Handle) (providers.Statu
 	if err != nil {
 		return providers.Status{}, err
 	}
-	return c.status(ctx, h, info)
+	st, err := c.status(ctx, h, info)
+	if err == nil && st.State == providers.Running {
+		// How often Slurm requeued it so far: the live attempt count.
+		st.Requeues = c.restarts(ctx, h)
+	}
+	return st, err
+}
+
+// restarts reads how many times Slurm requeued the run's job, as the job
+// wrote it when it last started (SLURM_RESTART_COUNT); 0 when unknown.
+func (c *Compute) restarts(ctx context.Context, h providers.Handle) int {
+	e, err := c.executor()
+	if err != nil {
+		return 0
+	}
+	data, err := e.ReadFile(ctx, path.Join(h.Dir, restartsFile))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return max(n, 0)
 }
 
 // Wait blocks until the run is final. All of the compute's waits share one

@@ -38,6 +38,7 @@ func TestValidate(t *testing.T) {
 		{"gpus fraction", providers.Values{"workdir": str("/w"), "gpus": cty.NumberFloatVal(1.5)}, "gpus: whole number"},
 		{"sbatch_args", providers.Values{"workdir": str("/w"), "sbatch_args": cty.ListVal([]cty.Value{str("--exclusive"), str("--constraint=a100")})}, ""},
 		{"sbatch_args array", providers.Values{"workdir": str("/w"), "sbatch_args": cty.ListVal([]cty.Value{str("--array=1-3")})}, "sbatch_args: --array"},
+		{"sbatch_args export", providers.Values{"workdir": str("/w"), "sbatch_args": cty.ListVal([]cty.Value{str("--export=ALL")})}, "sbatch_args: --export"},
 		{"sbatch_args output", providers.Values{"workdir": str("/w"), "sbatch_args": cty.ListVal([]cty.Value{str("-o")})}, "sbatch_args: -o"},
 		{"sbatch_args job name", providers.Values{"workdir": str("/w"), "sbatch_args": cty.ListVal([]cty.Value{str("--job-name=x")})}, "sbatch_args: --job-name"},
 		{"setup NUL", providers.Values{"workdir": str("/w"), "setup": cty.ListVal([]cty.Value{str("a\x00b")})}, "setup: NUL"},
@@ -173,16 +174,19 @@ func TestSbatchArgv(t *testing.T) {
 	got := c.sbatchArgv(jobArgs{Name: "experiment.x[\"a\nb\"]", Comment: "trainrun run r1 n", Output: "/w/runs/r1/log",
 		Resources: providers.Resources{CPUs: 4, Memory: 16<<30 + 1, GPUs: 2, Nodes: 2}, Timeout: 2 * time.Hour,
 		Tasks: 1000, MaxConcurrent: 8}, "/w/job.sh")
+	// Exactly the variables a local run inherits; OPENBLAS_*, OMP_*, … only through env.
+	const export = "--export=PATH,HOME,USER,LOGNAME,SHELL,LANG,LANGUAGE,TZ,TMPDIR,LC_ALL,LC_ADDRESS,LC_COLLATE,LC_CTYPE," +
+		"LC_IDENTIFICATION,LC_MEASUREMENT,LC_MESSAGES,LC_MONETARY,LC_NAME,LC_NUMERIC,LC_PAPER,LC_TELEPHONE,LC_TIME"
 	want := []string{"sbatch", "--parsable", "--job-name=experiment.x[\"a b\"]", "--comment=trainrun run r1 n",
 		"--output=/w/runs/r1/log", "--open-mode=append", "--partition=gpu", "--account=proj42", "--qos=low",
 		"--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=4", "--mem=16385M", "--gres=gpu:2", "--time=122",
-		"--requeue", "--signal=B:USR2@90", "--array=0-999%8", "--exclusive", "--constraint=a100|h100", "/w/job.sh"}
+		"--requeue", "--signal=B:USR2@90", export, "--array=0-999%8", "--exclusive", "--constraint=a100|h100", "/w/job.sh"}
 	if !slices.Equal(got, want) {
 		t.Errorf("argv\n%q\nwant\n%q", got, want)
 	}
 	got = New(Options{}).sbatchArgv(jobArgs{Name: "", Comment: "c", Output: "o", Tasks: 3, MaxConcurrent: 5}, "s")
 	want = []string{"sbatch", "--parsable", "--job-name=trainrun", "--comment=c", "--output=o", "--open-mode=append",
-		"--nodes=1", "--no-requeue", "--array=0-2", "s"}
+		"--nodes=1", "--no-requeue", export, "--array=0-2", "s"}
 	if !slices.Equal(got, want) {
 		t.Errorf("argv\n%q\nwant\n%q", got, want)
 	}
@@ -226,7 +230,7 @@ func TestEnvFileRoundTrip(t *testing.T) {
 		spec.Env["V"+string(rune('A'+i))] = v
 	}
 	dir := t.TempDir()
-	env, prepend := runEnv(spec, "/w/runs/r", []string{"data"})
+	env, prepend := runEnv(spec, "/w/runs/r", "", []string{"data"})
 	if env["TRAINRUN_INPUT_DATA"] != "/w/runs/r/inputs/data" || env["TRAINRUN_OUTPUTS_DIR"] != "/w/runs/r/outputs" {
 		t.Errorf("compute's variables: %q", env)
 	}

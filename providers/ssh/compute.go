@@ -535,3 +535,40 @@ func (e errMachine) RemoveAll(context.Context, string) error          { return e
 func (e errMachine) Put(context.Context, string, []providers.File) error {
 	return e.err
 }
+
+// Checkpoints lists the checkpoint directories of every machine
+// (providers.Checkpointer), each key once.
+func (c *Compute) Checkpoints(ctx context.Context) ([]string, error) {
+	var keys []string
+	var errs []error
+	for _, m := range c.members {
+		inner, err := m.compute(ctx)
+		if err == nil {
+			var ks []string
+			ks, err = inner.Checkpoints(ctx)
+			keys = append(keys, ks...)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.host, err))
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), errors.Join(errs...)
+}
+
+// RemoveCheckpoint removes the checkpoint directory of key from every
+// machine (providers.Checkpointer): a run's attempts may have run on
+// several.
+func (c *Compute) RemoveCheckpoint(ctx context.Context, key string) error {
+	var errs []error
+	for _, m := range c.members {
+		inner, err := m.compute(ctx)
+		if err == nil {
+			err = inner.RemoveCheckpoint(ctx, key)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.host, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -368,12 +368,14 @@ func ParseShow(args []string) (*Show, error) {
 
 // Logs are the arguments of logs.
 type Logs struct {
-	Run    string // a run id, a prefix of one, or an instance address
-	Follow bool
+	Run     string // a run id, a prefix of one, or an instance address
+	Follow  bool
+	Attempt int // > 0: the log of that attempt
 }
 
 func (a *Logs) define(fs *flag.FlagSet) {
 	fs.BoolVar(&a.Follow, "f", false, "follow the log of a live run until it ends; wait for a pending one to start")
+	fs.IntVar(&a.Attempt, "attempt", 0, "show the log of attempt `N` (a failed attempt's, kept when it was retried)")
 }
 
 // ParseLogs parses logs's arguments.
@@ -382,6 +384,9 @@ func ParseLogs(args []string) (*Logs, error) {
 	pos, err := parse("logs", a, args)
 	if err == nil {
 		a.Run, err = exactlyOne("logs", "RUN_ID or instance address", pos)
+	}
+	if err == nil && a.Attempt < 0 {
+		err = fmt.Errorf("logs: -attempt must be at least 1")
 	}
 	return a, err
 }
