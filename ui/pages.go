@@ -508,7 +508,10 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "403 forbidden: missing or wrong CSRF token", http.StatusForbidden)
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+	// Browsers say where a request comes from: Sec-Fetch-Site, else
+	// Origin.
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" ||
+		site == "" && r.Header.Get("Origin") != "" && r.Header.Get("Origin") != "http://"+r.Host {
 		http.Error(w, "403 forbidden: cross-origin request", http.StatusForbidden)
 		return
 	}

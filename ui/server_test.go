@@ -213,11 +213,14 @@ func TestCancelNeedsCSRF(t *testing.T) {
 	src.Cancel = func(_ context.Context, run *state.Run) error { cancelled = append(cancelled, run.ID); return nil }
 	s, hs := serve(t, src, Options{})
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	post := func(form url.Values, origin string) int {
+	post := func(form url.Values, origin string, header ...string) int {
 		req, _ := http.NewRequest("POST", hs.URL+"/run/r2/cancel", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if origin != "" {
 			req.Header.Set("Origin", origin)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
 		}
 		resp, err := noFollow.Do(req)
 		if err != nil {
@@ -235,6 +238,9 @@ func TestCancelNeedsCSRF(t *testing.T) {
 	if code := post(url.Values{"csrf": {s.csrf}}, "http://evil.example"); code != http.StatusForbidden {
 		t.Errorf("cancel from another origin: %d", code)
 	}
+	if code := post(url.Values{"csrf": {s.csrf}}, "", "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
+		t.Errorf("cancel from another site: %d", code)
+	}
 	if len(cancelled) != 0 {
 		t.Fatalf("cancelled %v without a valid request", cancelled)
 	}
@@ -245,7 +251,7 @@ func TestCancelNeedsCSRF(t *testing.T) {
 	if !strings.Contains(page, `name="csrf" value="`+s.csrf+`"`) {
 		t.Fatal("the live run's page has no cancel form with the CSRF token")
 	}
-	if code := post(url.Values{"csrf": {s.csrf}}, hs.URL); code != http.StatusSeeOther || len(cancelled) != 1 || cancelled[0] != "r2" {
+	if code := post(url.Values{"csrf": {s.csrf}}, hs.URL, "Sec-Fetch-Site", "same-origin"); code != http.StatusSeeOther || len(cancelled) != 1 || cancelled[0] != "r2" {
 		t.Errorf("cancel with the token: %d, cancelled %v", code, cancelled)
 	}
 }
