@@ -694,6 +694,7 @@ func (l *loader) evalExperiment(n *node, e *expDecl) {
 		}
 		linkRungs(h, instances)
 	}
+	l.warnUnusedParams(e, dims, feDim, instances)
 	exp.Instances = instances
 	e.addrs = make([]string, len(instances))
 	for i, inst := range instances {
