@@ -2,6 +2,7 @@ package lang
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -81,6 +82,30 @@ type Experiment struct {
 	Halving *Halving
 }
 
+// Include is one file or directory of an experiment's include.
+type Include struct {
+	Path  string // absolute
+	Name  string // its name in the run's working directory: Path's base name
+	Given string // as written in the configuration
+	Dir   bool
+}
+
+// SourceKey identifies the tree a run's working directory starts as: its
+// source directory, with what it includes. Instances with the same key
+// share one snapshot.
+func (in *Instance) SourceKey() string {
+	if len(in.Include) == 0 {
+		return in.SourceDir
+	}
+	var b strings.Builder
+	b.WriteString(in.SourceDir)
+	for _, inc := range in.Include {
+		b.WriteString("\x00")
+		b.WriteString(inc.Path)
+	}
+	return b.String()
+}
+
 // Instance is one run-able point of an experiment: the experiment itself, or
 // one point of its sweep, with every expression evaluated for that point.
 type Instance struct {
@@ -90,8 +115,12 @@ type Instance struct {
 	Compute     string // compute block name
 	Environment string // environment block name; "" means the default host environment
 	SourceDir   string // absolute
-	Command     []string
-	Shell       string
+	// Include (include) are files and directories outside SourceDir
+	// snapshotted with it, each placed at the top of the working
+	// directory under its own name.
+	Include []Include
+	Command []string
+	Shell   string
 	// Params are the run's parameters, each as canonical JSON (the sweep
 	// point overriding params).
 	Params map[string]json.RawMessage

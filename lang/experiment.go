@@ -21,6 +21,7 @@ var experimentSchema = &hcl.BodySchema{
 		{Name: "compute", Required: true},
 		{Name: "environment"},
 		{Name: "source_dir"},
+		{Name: "include"},
 		{Name: "command"},
 		{Name: "shell"},
 		{Name: "params"},
@@ -52,7 +53,7 @@ var sweepSchema = &hcl.BodySchema{
 
 // perRunAttrs are the experiment attributes evaluated for each instance,
 // where param.* is available.
-var perRunAttrs = []string{"source_dir", "command", "shell", "env", "timeout", "retries", "retry_backoff", "max_requeues", "keep_checkpoints", "outputs", "cache", "params_file", "metrics"}
+var perRunAttrs = []string{"source_dir", "include", "command", "shell", "env", "timeout", "retries", "retry_backoff", "max_requeues", "keep_checkpoints", "outputs", "cache", "params_file", "metrics"}
 
 var resourceAttrs = []string{"cpus", "memory", "gpus", "nodes"}
 
@@ -1087,6 +1088,7 @@ func (l *loader) instanceFields(e *expDecl) []field {
 		}
 	}
 	add("source_dir", e.attrs["source_dir"], setSourceDir)
+	add("include", e.attrs["include"], setInclude)
 	add("command", e.attrs["command"], setCommand)
 	add("shell", e.attrs["shell"], setShell)
 	add("env", e.attrs["env"], setEnv)
@@ -1175,6 +1177,50 @@ func setSourceDir(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool
 		return false
 	}
 	inst.SourceDir = dir
+	return true
+}
+
+// setInclude reads include: files and directories outside source_dir
+// (relative to source_dir, which is set first) that are
+// snapshotted with it and placed at the top of the run's working
+// directory under their own names: "../common/utils.py" is utils.py,
+// "../lib" is lib/.
+func setInclude(l *loader, inst *Instance, v cty.Value, a *hcl.Attribute) bool {
+	list, ok := l.stringList(v, a.Expr.Range(), "include", `["../common/utils.py", "../lib"]`)
+	if !ok {
+		return false
+	}
+	names := make(map[string]string)
+	var incs []Include
+	for _, s := range list {
+		p := s
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(inst.SourceDir, p)
+		}
+		p = filepath.Clean(p)
+		name := filepath.Base(p)
+		fi, err := os.Lstat(p)
+		switch {
+		case err != nil:
+			l.errorf(a.Expr.Range().Ptr(), "Invalid include", "%q cannot be included: %v. include paths are relative to source_dir.", s, unwrapPathError(err))
+			return false
+		case fi.Mode()&os.ModeSymlink != 0:
+			l.errorf(a.Expr.Range().Ptr(), "Invalid include", "%q is a symbolic link: include the file or directory it points to.", s)
+			return false
+		case !fi.IsDir() && !fi.Mode().IsRegular():
+			l.errorf(a.Expr.Range().Ptr(), "Invalid include", "%q is neither a file nor a directory.", s)
+			return false
+		case name == "." || name == ".." || name == string(filepath.Separator) || name == ".git" || name == ".trainrun":
+			l.errorf(a.Expr.Range().Ptr(), "Invalid include", "%q has no name to place it under in the run's working directory. Include a file or a named directory, such as \"../lib\".", s)
+			return false
+		case names[name] != "":
+			l.errorf(a.Expr.Range().Ptr(), "Conflicting include", "%q and %q would both be %s in the run's working directory: included files and directories are placed under their own names. Rename one, or include the directory that holds both.", names[name], s, name)
+			return false
+		}
+		names[name] = s
+		incs = append(incs, Include{Path: p, Name: name, Given: s, Dir: fi.IsDir()})
+	}
+	inst.Include = incs
 	return true
 }
 

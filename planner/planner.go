@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,7 +238,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", inst.Address, err)
 		}
-		snap := snaps[inst.SourceDir]
+		snap := snaps[inst.SourceKey()]
 		if snap == nil {
 			return nil, fmt.Errorf("plan %s: %s was not scanned", inst.Address, inst.SourceDir)
 		}
@@ -450,7 +451,7 @@ func explain(prior *state.Run, inst *lang.Instance, in *state.FingerprintInputs,
 	}
 	var rs []string
 	if old.Snapshot != in.Snapshot {
-		rs = append(rs, sourceReason(old.Snapshot, manifest, store))
+		rs = append(rs, sourceReason(old.Snapshot, manifest, store, inst.Include))
 	}
 	if !equalStrings(old.Command, in.Command) {
 		rs = append(rs, "command changed")
@@ -477,10 +478,25 @@ func explain(prior *state.Run, inst *lang.Instance, in *state.FingerprintInputs,
 
 // sourceReason names the files that changed when the old manifest is still
 // in the content store.
-func sourceReason(oldID string, nm *snapshot.Manifest, store *snapshot.Store) string {
+func sourceReason(oldID string, nm *snapshot.Manifest, store *snapshot.Store, incs []lang.Include) string {
 	if store != nil && nm != nil {
 		if om, err := store.LoadManifest(oldID); err == nil {
-			return "source changed: " + snapshot.Diff(om, nm).String()
+			c := snapshot.Diff(om, nm)
+			s := "source changed: " + c.String()
+			// Name what changed of what is included, as written.
+			var changed []string
+			for _, inc := range incs {
+				for _, p := range slices.Concat(c.Modified, c.Added, c.Removed) {
+					if p == inc.Name || strings.HasPrefix(p, inc.Name+"/") {
+						changed = append(changed, inc.Given)
+						break
+					}
+				}
+			}
+			if len(changed) > 0 {
+				s += " (included " + strings.Join(changed, ", ") + ")"
+			}
+			return s
 		}
 	}
 	return "source changed"
@@ -660,14 +676,24 @@ func selectInstances(cfg *lang.Config, targets, excludes []string) (map[string]b
 }
 
 // scanSources snapshots every source directory of the selected instances
-// once, the directories in parallel.
+// once, the directories in parallel, and every directory and file they
+// include. The result maps each instance's SourceKey to its snapshot.
 func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (map[string]*snapshot.Manifest, []string, error) {
 	var dirs []string
 	seen := make(map[string]bool)
+	add := func(dir string) {
+		if !seen[dir] {
+			seen[dir] = true
+			dirs = append(dirs, dir)
+		}
+	}
 	for _, in := range cfg.Instances {
-		if selected[in.Address] && !seen[in.SourceDir] {
-			seen[in.SourceDir] = true
-			dirs = append(dirs, in.SourceDir)
+		if !selected[in.Address] {
+			continue
+		}
+		add(in.SourceDir)
+		for _, inc := range in.Include {
+			add(inc.Path)
 		}
 	}
 	sort.Strings(dirs)
@@ -683,6 +709,12 @@ func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (ma
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() { // an included file
+				var e snapshot.Entry
+				e, errs[i] = snapshot.ScanFile(dir, filepath.Base(dir))
+				manifests[i] = snapshot.NewManifest([]snapshot.Entry{e})
+				return
+			}
 			manifests[i], warnings[i], errs[i] = scanSource(dir, dataDir, planFilesIn(dir, planFiles))
 		}()
 	}
@@ -698,7 +730,64 @@ func scanSources(cfg *lang.Config, selected map[string]bool, dataDir string) (ma
 			warns = append(warns, fmt.Sprintf("source_dir %s: %s", dir, warnings[i]))
 		}
 	}
+	for _, in := range cfg.Instances {
+		if !selected[in.Address] || len(in.Include) == 0 || out[in.SourceKey()] != nil {
+			continue
+		}
+		m, err := withIncludes(in, out)
+		if err != nil {
+			return nil, nil, fmt.Errorf("plan %s: %w", in.Address, err)
+		}
+		out[in.SourceKey()] = m
+	}
 	return out, warns, nil
+}
+
+// withIncludes is the snapshot of in's working directory: its source_dir's
+// snapshot, with each file or directory it includes at the top under its
+// own name. An included name that source_dir has too is refused: which
+// one the run should see is not for trainrun to guess.
+func withIncludes(in *lang.Instance, scanned map[string]*snapshot.Manifest) (*snapshot.Manifest, error) {
+	src := scanned[in.SourceDir]
+	entries := slices.Clone(src.Entries)
+	for _, inc := range in.Include {
+		for _, e := range src.Entries {
+			if e.Path == inc.Name || strings.HasPrefix(e.Path, inc.Name+"/") {
+				return nil, fmt.Errorf("include %q would be %s in the working directory, which source_dir %s has already (%s): rename one, or leave it out of source_dir (.trainrunignore)",
+					inc.Given, inc.Name, in.SourceDir, e.Path)
+			}
+		}
+		for _, e := range scanned[inc.Path].Entries {
+			if inc.Dir {
+				e.Path = inc.Name + "/" + e.Path
+			}
+			entries = append(entries, e)
+		}
+	}
+	return snapshot.NewManifest(entries), nil
+}
+
+// PutSnapshot copies into the store every file of m, the snapshot of in's
+// working directory (Plan.Snapshots[in.SourceKey()]), from where it is:
+// source_dir, or a file or directory it includes; then m itself.
+func PutSnapshot(store *snapshot.Store, in *lang.Instance, m *snapshot.Manifest) error {
+	roots := map[string][]snapshot.Entry{}
+	for _, e := range m.Entries {
+		root := in.SourceDir
+		for _, inc := range in.Include {
+			if e.Path == inc.Name || strings.HasPrefix(e.Path, inc.Name+"/") {
+				root = filepath.Dir(inc.Path) // its name is its base name
+				break
+			}
+		}
+		roots[root] = append(roots[root], e)
+	}
+	for _, root := range slices.Sorted(maps.Keys(roots)) {
+		if err := store.Put(root, snapshot.NewManifest(roots[root])); err != nil {
+			return err
+		}
+	}
+	return store.PutManifest(m)
 }
 
 // scanSource snapshots dir, leaving out the files in skip.

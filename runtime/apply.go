@@ -404,20 +404,21 @@ func tally(res *Result, s providers.State) {
 // storeSnapshots copies the plan's source snapshots into the content store,
 // from which runs are materialized and later checked out.
 func (r *Runtime) storeSnapshots(p *planner.Plan) error {
-	needed := make(map[string]bool)
+	needed := make(map[string]*lang.Instance)
 	for _, a := range p.Actions {
 		// A restore runs the instance after all when what it restores
 		// went away since the plan.
 		if a.Action == planner.Submit || a.Action == planner.Restore {
-			needed[a.Instance.SourceDir] = true
+			needed[a.Instance.SourceKey()] = a.Instance
 		}
 	}
-	for dir := range needed {
-		m := p.Snapshots[dir]
+	for key, inst := range needed {
+		dir := inst.SourceDir
+		m := p.Snapshots[key]
 		if m == nil {
 			return fmt.Errorf("plan has no snapshot of %s", dir)
 		}
-		if err := r.Store.Put(dir, m); err != nil {
+		if err := planner.PutSnapshot(r.Store, inst, m); err != nil {
 			if errors.Is(err, snapshot.ErrChanged) {
 				// Often a file written while trainrun runs: its own
 				// output redirected into the directory, a training log.
@@ -426,9 +427,6 @@ func (r *Runtime) storeSnapshots(p *planner.Plan) error {
 					"add it to .trainrunignore, or keep it out of the source directory. "+
 					"If it was an edit, plan and apply again", dir, err)
 			}
-			return fmt.Errorf("store snapshot of %s: %w", dir, err)
-		}
-		if err := r.Store.PutManifest(m); err != nil {
 			return fmt.Errorf("store snapshot of %s: %w", dir, err)
 		}
 	}
@@ -885,7 +883,7 @@ func (r *Runtime) runDir(id string) string { return filepath.Join(r.DataDir, "ru
 // spec builds what the compute needs to start run.
 func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
 	inst := a.Instance
-	m := r.snapshots[inst.SourceDir]
+	m := r.snapshots[inst.SourceKey()]
 	if m == nil || m.ID != a.Inputs.Snapshot {
 		return nil, fmt.Errorf("no snapshot of %s", inst.SourceDir)
 	}

@@ -105,7 +105,7 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	r.snapshots = map[string]*snapshot.Manifest{inst.SourceDir: m}
+	r.snapshots = map[string]*snapshot.Manifest{inst.SourceKey(): m}
 	run := &state.Run{
 		ID:          state.NewRunID(),
 		Address:     orig.Address,

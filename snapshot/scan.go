@@ -595,3 +595,31 @@ func enclosingRules(root string) (prefix string, rules *ignoreStack, err error) 
 	}
 	return rel + "/", rules, nil
 }
+
+// ScanFile hashes the one regular file at p into the entry of a snapshot
+// at path name (a file that a snapshot includes from elsewhere), its mode
+// normalized as Scan does.
+func ScanFile(p, name string) (Entry, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return Entry{}, fmt.Errorf("scan %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Entry{}, fmt.Errorf("scan %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Entry{}, fmt.Errorf("scan %s: not a regular file", p)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Entry{}, fmt.Errorf("scan %s: %w", p, err)
+	}
+	mode := ModeFile
+	if fi.Mode()&0o111 != 0 {
+		mode = ModeExec
+	}
+	return Entry{Path: name, Mode: mode, Size: n, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
