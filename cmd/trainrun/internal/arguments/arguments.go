@@ -26,24 +26,24 @@ type Command struct {
 func Commands() []Command {
 	return []Command{
 		{"init", "[-example NAME]", "start a project: write an example into an empty one, add .trainrun/ to .gitignore"},
-		{"validate", "[-json] [-var NAME=VALUE]…", "check the configuration without contacting any compute"},
-		{"fmt", "[-check] [-diff] [-recursive] [FILE|DIR…]", "rewrite configuration files in canonical format"},
-		{"plan", "[flags]", "show what apply would do and why"},
-		{"apply", "[PLANFILE] [flags]", "run what the plan says"},
-		{"watch", "[-auto-approve] [-keep-running] [flags]", "plan and apply whenever a configuration or source file changes"},
+		{"validate", "[-json] [-var NAME=VALUE]… [-var-file FILE]…", "check the configuration without contacting any compute"},
+		{"fmt", "[-check] [-diff] [-list=false] [-recursive] [FILE|DIR…]", "rewrite configuration files in canonical format"},
+		{"plan", "[-out FILE] [-json] [-detailed-exitcode] [-show-unchanged] [-target ADDRESS]… [-exclude ADDRESS]… [-replace ADDRESS]… [-no-cache] [-refresh=false] [-var NAME=VALUE]… [-var-file FILE]…", "show what apply would do and why"},
+		{"apply", "[PLANFILE] [-auto-approve] [-parallelism N] [-json] [-target ADDRESS]… [-exclude ADDRESS]… [-replace ADDRESS]… [-no-cache] [-refresh=false] [-var NAME=VALUE]… [-var-file FILE]…", "run what the plan says"},
+		{"watch", "[-auto-approve] [-keep-running] [-debounce DURATION] [-parallelism N] [-target ADDRESS]… [-exclude ADDRESS]… [-replace ADDRESS]… [-no-cache] [-refresh=false] [-var NAME=VALUE]… [-var-file FILE]…", "plan and apply whenever a configuration or source file changes"},
 		{"status", "[-json] [-all] [ADDR]", "every instance of the configuration with its latest run"},
-		{"runs", "[-json] [ADDR]", "the run history, newest first"},
-		{"show", "[-json] [-lock] RUN_ID|PLANFILE", "one run in full, or a saved plan"},
-		{"logs", "[-f] RUN_ID|ADDR", "a run's log; -f follows a live run"},
-		{"compare", "[-json] [-all] [-sort METRIC] experiment.NAME | RUN_ID RUN_ID", "an experiment's instances side by side, or how two runs differ"},
-		{"cancel", "RUN_ID…", "cancel live runs"},
-		{"checkout", "RUN_ID DIR", "write the exact source snapshot a run used into an empty DIR"},
-		{"outputs", "[-force] RUN_ID DIR", "write a run's collected outputs into DIR (the workspace)"},
-		{"rerun", "[-json] [-var NAME=VALUE]… RUN_ID", "run a recorded run again as it was; say whether its outputs match"},
+		{"runs", "[-json] [-status STATE] [-limit N] [-since WHEN] [ADDR]", "the run history, newest first"},
+		{"show", "[-json] [-lock] RUN_ID|ADDR|PLANFILE", "one run in full, or a saved plan"},
+		{"logs", "[-f] [-attempt N] RUN_ID|ADDR", "a run's log; -f follows a live run"},
+		{"compare", "[-json] [-all] [-sort METRIC] experiment.NAME | RUN_ID|ADDR RUN_ID|ADDR", "an experiment's instances side by side, or how two runs differ"},
+		{"cancel", "RUN_ID|ADDR…", "cancel live runs"},
+		{"checkout", "RUN_ID|ADDR DIR", "write the exact source snapshot a run used into an empty DIR"},
+		{"outputs", "[-force] RUN_ID|ADDR DIR", "write a run's collected outputs into DIR (the workspace)"},
+		{"rerun", "[-json] [-var NAME=VALUE]… [-var-file FILE]… RUN_ID|ADDR", "run a recorded run again as it was; say whether its outputs match"},
 		{"destroy", "[-auto-approve]", "remove what trainrun created on computes; records stay"},
 		{"gc", "[-dry-run] [-keep-days N]", "free the store files and run directories no kept run needs; say the bytes freed"},
-		{"graph", "", "the dependency graph in DOT"},
-		{"ui", "[-addr 127.0.0.1:7070] [-open] [-token TOKEN]", "a live web dashboard of instances, runs, metrics, the plan and the graph"},
+		{"graph", "[-var NAME=VALUE]… [-var-file FILE]…", "the dependency graph in DOT"},
+		{"ui", "[-addr HOST:PORT] [-open] [-token TOKEN] [-var NAME=VALUE]… [-var-file FILE]…", "a live web dashboard of instances, runs, metrics, the plan and the graph"},
 		{"state", "repair", "rewrite damaged state from every intact record, saying what is dropped"},
 		{"completion", "bash|zsh|fish", "print a shell completion script"},
 		{"version", "[-json]", "print the version"},
@@ -154,9 +154,12 @@ func flagsOf(name string) *flag.FlagSet {
 func Help(name string) string {
 	c, _ := Lookup(name)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: trainrun [global options] %s %s\n\n  %s.\n", c.Name, c.Args, capitalize(c.Synopsis))
+	fmt.Fprintf(&b, "%s\n\n  %s.\n", wrapUsage("Usage: trainrun [global options] "+c.Name+" "+c.Args, 78), capitalize(c.Synopsis))
 	if extra := moreHelp[name]; extra != "" {
 		fmt.Fprintf(&b, "\n%s", extra)
+	}
+	if strings.Contains(c.Args, "RUN_ID|ADDR") && !strings.Contains(moreHelp[name], "RUN_ID is") {
+		fmt.Fprintf(&b, "\n%s", runRefHelp)
 	}
 	fs := flagsOf(name)
 	n := 0
@@ -169,13 +172,54 @@ func Help(name string) string {
 	return b.String()
 }
 
+// runRefHelp says what names a run, in the help of the commands that take
+// one.
+const runRefHelp = "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (ADDR: experiment.train[\"lr=0.1\"]) meaning its latest run.\n"
+
+// wrapUsage breaks a usage line before width, between bracketed groups,
+// indenting what follows.
+func wrapUsage(line string, width int) string {
+	var words []string
+	depth, start := 0, 0
+	for i, r := range line {
+		switch r {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case ' ':
+			if depth == 0 {
+				words = append(words, line[start:i])
+				start = i + 1
+			}
+		}
+	}
+	words = append(words, line[start:])
+	var b strings.Builder
+	col := 0
+	for i, w := range words {
+		n := len([]rune(w))
+		switch {
+		case i == 0:
+		case col+1+n > width:
+			b.WriteString("\n      ")
+			col = 6
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += n
+	}
+	return b.String()
+}
+
 // moreHelp are paragraphs of help beyond the synopsis and the flags.
 var moreHelp = map[string]string{
 	"state":   "  repair: when .trainrun/journal or state.json cannot be read, keep every\n  intact record, say what is dropped, and keep the damaged files beside\n  the new state.json.\n",
 	"compare": "  With an experiment: its instances side by side (the latest run of each),\n  params and metrics as columns, the best value of each metric marked.\n  With two runs: how they differ, as dvc exp diff shows it: params, what\n  went into their fingerprints (the source files that differ), metrics.\n",
 	"init":    "  In a directory with a configuration, init writes no example: it adds\n  .trainrun/ to .gitignore and checks the configuration. An example is\n  written only where none of its files exists.\n",
-	"logs":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  (experiment.train[\"lr=0.1\"]) meaning its latest run.\n",
-	"show":    "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run.\n",
+	"show":    "  PLANFILE is a plan saved by plan -out: show prints it with its reasons.\n",
 	"outputs": "  RUN_ID is a run's id, a unique prefix of one, or an instance address\n  meaning its latest run. Files already in DIR with the same content are\n  left alone; one that differs is not overwritten unless -force. Nothing\n  is written outside DIR or through a symbolic link.\n",
 	"completion": "  Load it in the current shell:\n\n" +
 		"    bash:  source <(trainrun completion bash)\n" +
