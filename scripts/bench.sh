@@ -8,6 +8,8 @@
 #   scripts/bench.sh sweep      only the 1000-run local sweep
 #   scripts/bench.sh overhead   only the overhead of one trivial run
 #   scripts/bench.sh tree       only the warm plan over 20,000 files
+#   scripts/bench.sh pipeline   only the no-op plan of a 5-stage pipeline with a 200-point
+#                               sweep and a for_each stage (403 instances)
 #   scripts/bench.sh compare    only compare over 1000 instances with 100 metric points each
 #   scripts/bench.sh live       only following 1000 live runs that each write a metric every
 #                               100 ms, under a median-stopping policy (scripts/bench-live.sh)
@@ -90,6 +92,86 @@ if [ "$which" = all ] || [ "$which" = plan ]; then
 	hyperfine -N -w 2 -r 10 \
 		-n "trainrun plan" "$bin -chdir=$work/plan plan -detailed-exitcode" \
 		-n "snakemake -n" "snakemake -n -q -d $work/snake-plan -s $work/snake-plan/Snakefile"
+fi
+
+if [ "$which" = all ] || [ "$which" = pipeline ]; then
+	echo "== no-op plan of a 5-stage pipeline, 200-point sweep, for_each downstream (target ≤ 150 ms) vs snakemake -n on the same DAG"
+	mkdir -p "$work/pipe/src" "$work/snake-pipe"
+	printf 'prepare:\n  seed: 1\nfeaturize:\n  max_features: 100\ntrain:\n  seed: 7\n' > "$work/pipe/params.yaml"
+	echo 'echo "$@" > "$TRAINRUN_OUTPUTS_DIR/out.txt"' > "$work/pipe/src/step.sh"
+	cat > "$work/pipe/trainrun.hcl" <<'HCL'
+locals {
+  params = yamldecode(file("params.yaml"))
+}
+compute "local" "here" {
+  max_runs = 2
+}
+experiment "prepare" {
+  compute    = compute.here
+  source_dir = "src"
+  params     = local.params.prepare
+  command    = ["sh", "step.sh", "prepare"]
+}
+experiment "featurize" {
+  compute    = compute.here
+  source_dir = "src"
+  params     = local.params.featurize
+  inputs     = { data = experiment.prepare.outputs }
+  command    = ["sh", "step.sh", "featurize"]
+}
+experiment "train" {
+  compute    = compute.here
+  source_dir = "src"
+  params     = local.params.train
+  inputs     = { features = experiment.featurize.outputs }
+  command    = ["sh", "step.sh", "train", param.lr, param.depth]
+  sweep {
+    grid = { lr = range(20), depth = range(10) }
+  }
+}
+experiment "evaluate" {
+  compute    = compute.here
+  source_dir = "src"
+  for_each   = experiment.train
+  inputs     = { model = each.outputs, features = experiment.featurize.outputs }
+  command    = ["sh", "step.sh", "evaluate", each.key]
+}
+experiment "report" {
+  compute    = compute.here
+  source_dir = "src"
+  inputs     = { evals = experiment.evaluate.outputs }
+  command    = ["sh", "step.sh", "report"]
+}
+HCL
+	cat > "$work/snake-pipe/Snakefile" <<'SMK'
+KEYS = [f"{lr}-{d}" for lr in range(20) for d in range(10)]
+rule all:
+    input: "report.txt"
+rule prepare:
+    output: "prepared.txt"
+    shell: "echo prepare > {output}"
+rule featurize:
+    input: "prepared.txt"
+    output: "features.txt"
+    shell: "echo featurize > {output}"
+rule train:
+    input: "features.txt"
+    output: "models/{k}.txt"
+    shell: "echo train {wildcards.k} > {output}"
+rule evaluate:
+    input: "models/{k}.txt", "features.txt"
+    output: "evals/{k}.txt"
+    shell: "echo evaluate {wildcards.k} > {output}"
+rule report:
+    input: expand("evals/{k}.txt", k=KEYS)
+    output: "report.txt"
+    shell: "echo report > {output}"
+SMK
+	"$bin" -chdir="$work/pipe" apply -auto-approve >/dev/null
+	(cd "$work/snake-pipe" && snakemake -j2 -q >/dev/null 2>&1)
+	hyperfine -N -w 2 -r 10 \
+		-n "trainrun plan (pipeline, 403 instances)" "$bin -chdir=$work/pipe plan -detailed-exitcode" \
+		-n "snakemake -n (same DAG)" "snakemake -n -q -d $work/snake-pipe -s $work/snake-pipe/Snakefile"
 fi
 
 if [ "$which" = all ] || [ "$which" = sweep ]; then
