@@ -50,6 +50,10 @@ type Options struct {
 	CancelSuperseded bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Holder says who claims the instances the apply carries out, for
+	// another apply that waits on them: "trainrun apply". Its PID, host
+	// and time are filled in.
+	Holder state.Holder
 }
 
 // Result counts what an apply did.
@@ -69,6 +73,9 @@ type Result struct {
 	Restored int
 	// Detached counts runs left running when apply stopped waiting.
 	Detached int
+	// ByOther counts instances that another apply ran with success since
+	// the plan was made (it held their claim): their results are used.
+	ByOther int
 }
 
 // OK reports whether every run that was started succeeded.
@@ -211,6 +218,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			out.run = a.Prior
 			b := boardings[pos]
 			defer func() { r.land(b, out.run, out.ok) }()
+			hold := holds[pos] // the places of the live run it re-attaches to
 			// A rung of successive halving hears how each of its
 			// instances that may run ended.
 			if hv := halvings[a.Instance.Experiment]; hv != nil && (runs(a) || a.AwaitsPromotion != nil) {
@@ -278,6 +286,42 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 					count(func(r *Result) { r.Unchanged++ })
 				}
 			}
+			restart := b.restart
+			if claims(a, b) {
+				// Another process's apply may carry the instance out: wait
+				// for it, then use what it did.
+				unclaim, err := r.claim(ctx, opts.Stop, a.Address, opts)
+				if err != nil {
+					hold.free()
+					if !errors.Is(err, errStopped) {
+						r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
+					}
+					count(func(r *Result) { r.NotStarted++ })
+					return
+				}
+				defer unclaim()
+				if other := r.claimedRun(a, b); other != nil {
+					hold.free()
+					hold = nil
+					if !other.Live() {
+						r.emit(Event{Type: RunByOther, Address: a.Address, RunID: other.ID, Status: other.Status, Reason: other.Reason, Started: other.StartedAt})
+						out.run, out.ok, out.reached = other, other.Status == providers.Succeeded, true
+						count(func(res *Result) {
+							if out.ok {
+								res.ByOther++
+							} else {
+								tally(res, other.Status)
+							}
+						})
+						return
+					}
+					// Left live by an apply that is gone: re-attach to it.
+					re := *a
+					re.Action, re.Prior, restart = planner.NoOp, other, false
+					a = &re
+					hold = r.holdRun(sched, a.Instance, other)
+				}
+			}
 			switch {
 			case a.Action == planner.Update:
 				run := a.Prior.Clone()
@@ -289,9 +333,9 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				out.ok, out.run, out.reached = true, run, true
 				r.emit(Event{Type: InstanceSaved, Address: a.Address, RunID: run.ID, Reason: strings.Join(a.Reasons, "; ")})
 				count(func(r *Result) { r.Updated++ })
-			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !b.restart:
+			case a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() && !restart:
 				run, found := r.reattach(ctx, a.Prior, retryPolicyOf(a.Instance), opts)
-				holds[pos].free()
+				hold.free()
 				started := true
 				if !found {
 					// Its next attempt is still to be started: start it
@@ -305,9 +349,9 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				}
 				out.ok, out.reached = run.Status == providers.Succeeded, true
 				count(func(res *Result) { tally(res, run.Status) })
-			case a.Action == planner.NoOp && !b.restart:
+			case a.Action == planner.NoOp && !restart:
 				out.ok, out.reached = true, true
-			case a.Action == planner.Restore && !b.restart:
+			case a.Action == planner.Restore && !restart:
 				run, err := r.restore(a, git)
 				if err == nil {
 					out.run, out.ok, out.reached = run, true, true
@@ -325,7 +369,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 				}
 				out.ok, out.reached = run.Status == providers.Succeeded, true
 				count(func(res *Result) { tally(res, run.Status) })
-			case a.Action == planner.Submit || b.restart:
+			case a.Action == planner.Submit || restart:
 				run, started := r.runAction(ctx, sched, slot(pos), a, git, opts, nil)
 				out.run = run
 				if !started {
@@ -346,6 +390,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 		"succeeded": res.Succeeded, "failed": res.Failed, "cancelled": res.Cancelled,
 		"skipped": res.Skipped, "not_started": res.NotStarted, "updated": res.Updated, "detached": res.Detached,
 		"unchanged": res.Unchanged, "stopped": res.Stopped, "not_promoted": res.NotPromoted, "restored": res.Restored,
+		"by_other": res.ByOther,
 	}})
 	return res, nil
 }
@@ -361,19 +406,28 @@ func (r *Runtime) holdLive(p *planner.Plan, sched *scheduler, boardings []*board
 		if a.Action != planner.NoOp || a.Prior == nil || !a.Prior.Live() || b.join != nil || b.ended != nil || b.restart {
 			continue
 		}
-		comp, err := r.Computes.Get(a.Prior.Compute)
-		if a.Prior.Handle != nil {
-			comp, err = r.Computes.ForHandle(a.Prior.Handle)
-		}
-		if err == nil {
-			var gpus []int
-			if a.Prior.Handle != nil {
-				gpus = a.Prior.Handle.GPUs
-			}
-			holds[pos] = sched.hold(a.Instance, comp, gpus)
+		if g := r.holdRun(sched, a.Instance, a.Prior); g != nil {
+			holds[pos] = g
 		}
 	}
 	return holds
+}
+
+// holdRun takes the places of run, a live run of inst, at once; nil when
+// its compute is unknown.
+func (r *Runtime) holdRun(sched *scheduler, inst *lang.Instance, run *state.Run) *grant {
+	comp, err := r.Computes.Get(run.Compute)
+	if run.Handle != nil {
+		comp, err = r.Computes.ForHandle(run.Handle)
+	}
+	if err != nil {
+		return nil
+	}
+	var gpus []int
+	if run.Handle != nil {
+		gpus = run.Handle.GPUs
+	}
+	return sched.hold(inst, comp, gpus)
 }
 
 // hasUpstreamIn reports whether a waits for another action of the plan.

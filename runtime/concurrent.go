@@ -44,10 +44,11 @@ type shared struct {
 
 	mu      sync.Mutex
 	sched   *scheduler
-	nextPos int                  // the next free plan position
-	flights map[string][]*flight // by address, until they land
-	byRun   map[string]*flight   // by run id, until they land
-	inputs  *inputGuard          // made on first use
+	nextPos int                   // the next free plan position
+	flights map[string][]*flight  // by address, until they land
+	byRun   map[string]*flight    // by run id, until they land
+	inputs  *inputGuard           // made on first use
+	claims  map[string]*heldClaim // by address: this process's claims (claims.go)
 }
 
 func (r *Runtime) shared() *shared {

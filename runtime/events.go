@@ -14,6 +14,8 @@ type EventType string
 const (
 	ApplyStarted  EventType = "apply_started"  // Message: the plan summary
 	RunQueued     EventType = "run_queued"     // waiting for upstream runs or a free slot
+	RunWaiting    EventType = "run_waiting"    // another process's apply claimed the instance; Message names it
+	RunByOther    EventType = "run_by_other"   // another apply carried the instance out since the plan: RunID its run, Status how it ended
 	RunStarted    EventType = "run_started"    // submitted to its compute
 	RunReattached EventType = "run_reattached" // an earlier apply's run, found live
 	RunOutput     EventType = "run_output"     // Line: one line of the run's log

@@ -106,9 +106,28 @@ func (r *Runtime) Reconcile(ctx context.Context) error {
 		if st.State == providers.Failed && ownAttempts(c) <= r.retries(run.Address) {
 			continue // apply re-attaches and retries it
 		}
-		r.finish(ctx, comp, c, recordedSpec(run), st)
+		r.reconcile(ctx, comp, c, st)
 	}
 	return nil
+}
+
+// reconcile records the end of run, unless another apply follows it: it
+// holds the instance's claim, and records the end itself.
+func (r *Runtime) reconcile(ctx context.Context, comp providers.Compute, run *state.Run, st providers.Status) {
+	now, cancel := context.WithCancel(ctx)
+	cancel() // try once
+	c, err := r.State.Claim(now, run.Address, state.Holder{Command: "trainrun"})
+	if err != nil {
+		return
+	}
+	defer c.Release()
+	if err := r.State.Reload(); err != nil {
+		return
+	}
+	if rec, err := r.State.Get(run.ID); err != nil || !rec.Live() {
+		return // recorded meanwhile
+	}
+	r.finish(ctx, comp, run, recordedSpec(run), st)
 }
 
 // recordedSpec is what collecting a run's results needs to know of how it

@@ -13,6 +13,7 @@ import (
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
+	"github.com/trainrun/trainrun/state"
 )
 
 // detachGrace is how long apply waits, after a first Ctrl-C, for a second
@@ -37,7 +38,7 @@ func cmdApply(c *cli, args []string) int {
 	if cfg == nil {
 		return 1
 	}
-	st, err := c.lockState("trainrun apply")
+	st, err := c.writeState(a.LockTimeout)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -91,7 +92,7 @@ func cmdApply(c *cli, args []string) int {
 	if !a.JSON {
 		fmt.Fprintln(c.stdout)
 	}
-	opts := runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, StreamLogs: !a.JSON && submits(p) == 1}
+	opts := runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, StreamLogs: !a.JSON && submits(p) == 1, Holder: state.Holder{Command: "trainrun apply"}}
 	res, err := rt.Apply(ctx, p, opts)
 	render.close()
 	if err != nil {
@@ -113,6 +114,9 @@ func cmdApply(c *cli, args []string) int {
 		}
 		if res.Updated > 0 {
 			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)
+		}
+		if res.ByOther > 0 {
+			fmt.Fprintf(c.stdout, ", %d by another apply", res.ByOther)
 		}
 		if res.Restored > 0 {
 			fmt.Fprintf(c.stdout, ", %d restored (same fingerprint as an earlier run)", res.Restored)

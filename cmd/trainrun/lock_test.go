@@ -33,10 +33,11 @@ while [ ! -f "$1/go.txt" ] && [ -d "$1" ]; do sleep 0.02; done
 echo released
 `
 
-// TestConcurrentApplyRefused starts a second apply while a first one holds
-// the state: it must be refused, name the first one's pid, exit 1 and start
-// nothing, while the first goes on to run everything exactly once.
-func TestConcurrentApplyRefused(t *testing.T) {
+// TestConcurrentApplyWaits starts a second apply of the same instances
+// while a first one runs them: it must say whose claim it waits on (the
+// first one's pid), start nothing, and use the first one's results, while
+// the first goes on to run everything exactly once.
+func TestConcurrentApplyWaits(t *testing.T) {
 	p := newProject(t, map[string]string{"trainrun.hcl": holdConfig, "src/hold.sh": holdRun})
 	first := p.command(nil, "apply", "-auto-approve")
 	var out syncBuffer
@@ -55,46 +56,56 @@ func TestConcurrentApplyRefused(t *testing.T) {
 			_ = first.Process.Kill()
 		}
 	}()
-	if !waitFor(30*time.Second, func() bool { return lineCount(t, p.path("counter.txt")) == 1 }) {
+	if !waitFor(time.Minute, func() bool { return lineCount(t, p.path("counter.txt")) == 1 }) {
 		t.Fatalf("the first apply started no run:\n%s", out.String())
 	}
 
-	for _, args := range [][]string{
-		{"apply", "-auto-approve"},
-		{"apply", "-auto-approve", "-replace", "experiment.hold"},
-		{"destroy", "-auto-approve"},
-	} {
-		second := p.must(1, nil, args...)
-		m := regexp.MustCompile(`state is locked: trainrun apply \(pid ([0-9]+) on [^)]+\) has held it since`).FindStringSubmatch(second.stderr)
-		if m == nil {
-			t.Fatalf("the refusal does not name the holder:\n%s", second)
-		}
-		if pid, _ := strconv.Atoi(m[1]); pid != first.Process.Pid {
-			t.Errorf("the refusal names pid %d; the first apply is pid %d", pid, first.Process.Pid)
-		}
-		if strings.Contains(second.stdout, "started on") {
-			t.Errorf("the refused command started a run:\n%s", second)
-		}
+	second := p.command(nil, "apply", "-auto-approve")
+	var out2 syncBuffer
+	second.Stdout, second.Stderr = &out2, &out2
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // time for a run the refused applies might have started
+	exited2 := make(chan struct{})
+	var waitErr2 error
+	go func() { waitErr2 = second.Wait(); close(exited2) }()
+	defer func() {
+		select {
+		case <-exited2:
+		case <-time.After(30 * time.Second):
+			_ = second.Process.Kill()
+		}
+	}()
+	waits := regexp.MustCompile(`waits on another apply, trainrun apply \(pid ([0-9]+) on [^)]+\), which claimed it`)
+	if !waitFor(time.Minute, func() bool { return len(waits.FindAllString(out2.String(), -1)) == 2 }) {
+		t.Fatalf("the second apply does not say it waits on the first for both instances:\n%s", out2.String())
+	}
+	if m := waits.FindStringSubmatch(out2.String()); m[1] != strconv.Itoa(first.Process.Pid) {
+		t.Errorf("the second apply names pid %s; the first apply is pid %d", m[1], first.Process.Pid)
+	}
+	if strings.Contains(out2.String(), "started on") {
+		t.Errorf("the waiting apply started a run:\n%s", out2.String())
+	}
 	if n := lineCount(t, p.path("counter.txt")); n != 1 {
 		t.Fatalf("%d runs started; want only the first apply's one", n)
 	}
-	if n := strings.Count(p.must(0, nil, "runs", "-json").stdout, `"id":`); n != 1 {
-		t.Errorf("%d runs recorded while the first apply runs its first; want 1", n)
-	}
 
 	p.write("go.txt", "")
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("first apply: %v\n%s", waitErr, out.String())
+	for i, ex := range []chan struct{}{exited, exited2} {
+		select {
+		case <-ex:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("apply %d did not finish:\n%s\n%s", i+1, out.String(), out2.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("first apply did not finish:\n%s", out.String())
+	}
+	if waitErr != nil || waitErr2 != nil {
+		t.Fatalf("applies: %v, %v\n%s\n%s", waitErr, waitErr2, out.String(), out2.String())
 	}
 	if !strings.Contains(out.String(), "Apply complete: 2 succeeded, 0 failed, 0 cancelled.") {
 		t.Errorf("first apply:\n%s", out.String())
+	}
+	if !strings.Contains(out2.String(), "Apply complete: 0 succeeded, 0 failed, 0 cancelled, 2 by another apply.") {
+		t.Errorf("second apply:\n%s", out2.String())
 	}
 	if n := lineCount(t, p.path("counter.txt")); n != 2 {
 		t.Errorf("%d runs in all; want 2, each instance once", n)
@@ -105,9 +116,9 @@ func TestConcurrentApplyRefused(t *testing.T) {
 	p.must(0, nil, "plan", "-detailed-exitcode")
 }
 
-// TestLockOfGoneHolder: a lock that names a process that no longer exists
-// but is still held for a moment (as when the holder was just killed) is
-// waited for; one that names a live process is refused at once.
+// TestLockOfGoneHolder: a lock held for a moment (as when its holder was
+// just killed) is waited for, within -lock-timeout; with -lock-timeout=0s,
+// a held lock is refused at once, naming its holder, and nothing runs.
 func TestLockOfGoneHolder(t *testing.T) {
 	p := newProject(t, map[string]string{"trainrun.hcl": `
 compute "local" "here" {}
@@ -144,7 +155,7 @@ experiment "once" {
 	// Named a live process (this one): refused at once.
 	f := hold(os.Getpid())
 	start := time.Now()
-	res := p.must(1, nil, "apply", "-auto-approve")
+	res := p.must(1, nil, "apply", "-auto-approve", "-lock-timeout=0s")
 	if !strings.Contains(res.stderr, fmt.Sprintf("(pid %d on %s)", os.Getpid(), host)) {
 		t.Errorf("the refusal does not name the holder:\n%s", res)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -85,9 +86,51 @@ func (c *cli) openState() (state.Backend, error) {
 	return st, nil
 }
 
-// lockState opens the state for writing: it creates .trainrun/ (0700) and
-// takes the lock, naming who holds it when it cannot.
-func (c *cli) lockState(command string) (state.Backend, error) {
+// writeState opens the state for a command that writes it in short
+// transactions (apply, watch, cancel): each write waits for the lock at most
+// timeout (-lock-timeout). It creates .trainrun/ (0700).
+func (c *cli) writeState(timeout time.Duration) (state.Backend, error) {
+	if err := c.ensureDataDir(); err != nil {
+		return nil, err
+	}
+	st, err := state.Open(c.dataDir())
+	if err != nil {
+		return nil, stateError(fmt.Errorf("open state: %w", err))
+	}
+	st.SetLockTimeout(timeout)
+	// An empty transaction: a lock held for longer than timeout (destroy
+	// asking for confirmation) refuses the command before it does anything.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := st.Update(ctx, func(state.Tx) error { return nil }); err != nil {
+		st.Close()
+		return nil, err
+	}
+	release, err := st.Working()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return working{st, release}, nil
+}
+
+// working is a state that this process adds to, which gc leaves alone
+// until it is closed.
+type working struct {
+	*state.Store
+	release func()
+}
+
+func (w working) Close() error {
+	defer w.release()
+	return w.Store.Close()
+}
+
+// lockState opens the state for a command that is its only writer while it
+// runs (destroy, rerun): it creates .trainrun/ (0700) and takes the lock,
+// waiting at most timeout (-lock-timeout) while another process holds it,
+// and naming who holds it when it gives up.
+func (c *cli) lockState(command string, timeout time.Duration) (state.Backend, error) {
 	if err := c.ensureDataDir(); err != nil {
 		return nil, err
 	}
@@ -95,14 +138,20 @@ func (c *cli) lockState(command string) (state.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = st.Lock(state.Holder{Command: command})
+	h := state.Holder{Command: command}
+	err = st.Lock(h)
 	// A holder killed a moment ago can hold the lock a few milliseconds
 	// more (the kernel may release a dead process's flock after its parent
 	// has reaped it, or a child it was starting holds it until exec): when
 	// the holder named is gone, try again for a little while.
-	for deadline := time.Now().Add(2 * time.Second); holderGone(err) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		err = st.Lock(state.Holder{Command: command})
+	deadline, gone := time.Now().Add(timeout), time.Now().Add(2*time.Second)
+	for wait := time.Millisecond; err != nil; wait = min(2*wait, 50*time.Millisecond) {
+		var locked *state.LockedError
+		if !errors.As(err, &locked) || time.Now().After(deadline) && !(holderGone(err) && time.Now().Before(gone)) {
+			break
+		}
+		time.Sleep(wait)
+		err = st.Lock(h)
 	}
 	if err != nil {
 		st.Close()

@@ -141,6 +141,10 @@ func (r *renderer) describe(ev runtime.Event) string {
 			}
 		}
 		return s + fmt.Sprintf("\n    (full log: trainrun logs %s)", ev.RunID)
+	case runtime.RunWaiting:
+		return fmt.Sprintf("%s: waits on another apply, %s, which claimed it: its result is used, it is not started again", who, ev.Message)
+	case runtime.RunByOther:
+		return fmt.Sprintf("%s: %s by another apply (run %s); nothing ran here", who, ev.Status, ev.RunID)
 	case runtime.RunRestored:
 		return fmt.Sprintf("%s: restored: %s; nothing ran (run %s)", who, ev.Reason, ev.RunID)
 	case runtime.RunSkipped:

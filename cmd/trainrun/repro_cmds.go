@@ -67,7 +67,7 @@ func cmdRerun(c *cli, args []string) int {
 	if cfg == nil {
 		return c.errorf("rerun needs the configuration: it says where compute and environment are, and gives sensitive values again")
 	}
-	st, err := c.lockState("trainrun rerun")
+	st, err := c.writeState(a.LockTimeout)
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -790,17 +790,11 @@ func cmdCancel(c *cli, args []string) int {
 		return c.argsError(err)
 	}
 	ids := a.Runs
-	if err := c.ensureDataDir(); err != nil {
-		return c.errorf("%v", err)
-	}
-	st, err := c.openState()
+	st, err := c.writeState(a.LockTimeout)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
-	// With the lock, cancel records the outcome itself; without it (an
-	// apply holds it), the apply waiting on the run records it.
-	locked := st.Lock(state.Holder{Command: "trainrun cancel"}) == nil
 	cfg := c.quietConfig()
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
@@ -822,7 +816,17 @@ func cmdCancel(c *cli, args []string) int {
 			fmt.Fprintf(c.stdout, "Run %s (%s) has already ended (%s): nothing to cancel.\n", run.ID, run.Address, run.Status)
 			continue
 		}
-		if err := rt.Cancel(ctx, run, locked); err != nil {
+		// When no apply follows the run (none holds its instance's claim),
+		// cancel records the outcome itself; otherwise the apply waiting
+		// on the run records it.
+		now, nowCancel := context.WithCancel(ctx)
+		nowCancel()
+		claim, cerr := st.Claim(now, run.Address, state.Holder{Command: "trainrun cancel"})
+		err = rt.Cancel(ctx, run, cerr == nil)
+		if cerr == nil {
+			claim.Release()
+		}
+		if err != nil {
 			c.errorf("cancel %s: %v", run.ID, err)
 			code = 1
 			continue
@@ -837,7 +841,7 @@ func cmdDestroy(c *cli, args []string) int {
 	if err != nil {
 		return c.argsError(err)
 	}
-	st, err := c.lockState("trainrun destroy")
+	st, err := c.lockState("trainrun destroy", a.LockTimeout)
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/internal/plural"
@@ -11,10 +12,16 @@ import (
 
 // cmdState runs the state subcommands: only "repair" so far.
 func cmdState(c *cli, args []string) int {
-	if _, err := arguments.ParseState(args); err != nil {
+	a, err := arguments.ParseState(args)
+	if err != nil {
 		return c.argsError(err)
 	}
 	rep, err := state.Repair(c.dataDir(), state.Holder{Command: "trainrun state repair"})
+	// Another trainrun's transaction: wait for it, at most -lock-timeout.
+	for deadline, wait := time.Now().Add(a.LockTimeout), time.Millisecond; errors.As(err, new(*state.LockedError)) && time.Now().Before(deadline); wait = min(2*wait, 50*time.Millisecond) {
+		time.Sleep(wait)
+		rep, err = state.Repair(c.dataDir(), state.Holder{Command: "trainrun state repair"})
+	}
 	if err != nil {
 		return c.errorf("%v", err)
 	}

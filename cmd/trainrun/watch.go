@@ -33,8 +33,8 @@ import (
 // cycles. The Runtimes share the scheduler and the runs in flight, so a
 // cycle joins a run that an earlier one is carrying out with the same
 // fingerprint, and supersedes (cancels, unless -keep-running) the runs of
-// instances whose fingerprint changed. watch holds the state lock from
-// start to end.
+// instances whose fingerprint changed. watch claims the instances it
+// runs, as apply does, so that applies in other terminals run beside it.
 func cmdWatch(c *cli, args []string) int {
 	a, err := arguments.ParseWatch(args)
 	if err != nil {
@@ -43,7 +43,7 @@ func cmdWatch(c *cli, args []string) int {
 	if !a.AutoApprove && !isTerminal(c.stdin) {
 		return c.errorf("watch asks before applying each change, and standard input is not a terminal; nothing was run.\nRun 'trainrun watch -auto-approve' to apply each change without asking.")
 	}
-	st, err := c.lockState("trainrun watch")
+	st, err := c.writeState(a.LockTimeout)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -72,7 +72,7 @@ func cmdWatch(c *cli, args []string) int {
 	w.sink = live.track(w.sink)
 	ctx, stop, detach, release := interrupts(w.sink, live.any)
 	defer release()
-	w.opts = runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, CancelSuperseded: !a.KeepRunning}
+	w.opts = runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, CancelSuperseded: !a.KeepRunning, Holder: state.Holder{Command: "trainrun watch"}}
 	defer w.closeComputes()
 
 	if err := w.start(ctx); err != nil {

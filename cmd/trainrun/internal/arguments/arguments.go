@@ -120,6 +120,10 @@ func newArgs(name string) definer {
 		return &Destroy{}
 	case "gc":
 		return &GC{}
+	case "cancel":
+		return &Cancel{}
+	case "state":
+		return &State{}
 	case "graph":
 		return &Graph{}
 	case "ui":
@@ -127,7 +131,7 @@ func newArgs(name string) definer {
 	case "version":
 		return &Version{}
 	}
-	return nil // cancel, checkout, completion: no flags
+	return nil // checkout, completion: no flags
 }
 
 // newFlagSet is a flag set that prints nothing: errors are returned, and

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
 )
 
 func TestParse(t *testing.T) {
+	dflt := Locking{state.DefaultLockTimeout}
 	tests := []struct {
 		name    string
 		parse   func() (any, error)
@@ -29,13 +31,18 @@ func TestParse(t *testing.T) {
 		{"plan --help", func() (any, error) { return ParsePlan([]string{"--help"}) }, nil, "help"},
 		{"plan unknown flag", func() (any, error) { return ParsePlan([]string{"-nope"}) }, nil, "flag provided but not defined: -nope"},
 		{"apply plan file, flags on either side", func() (any, error) { return ParseApply([]string{"-auto-approve", "p.out", "-parallelism", "3"}) },
-			&Apply{Selection: Selection{Refresh: true}, PlanFile: "p.out", AutoApprove: true, Parallelism: 3}, ""},
+			&Apply{Selection: Selection{Refresh: true}, Locking: dflt, PlanFile: "p.out", AutoApprove: true, Parallelism: 3}, ""},
+		{"apply -lock-timeout", func() (any, error) { return ParseApply([]string{"-lock-timeout=2m"}) },
+			&Apply{Selection: Selection{Refresh: true}, Locking: Locking{2 * time.Minute}}, ""},
+		{"apply -lock-timeout 0", func() (any, error) { return ParseApply([]string{"-lock-timeout", "0s"}) },
+			&Apply{Selection: Selection{Refresh: true}}, ""},
+		{"apply -lock-timeout not a duration", func() (any, error) { return ParseApply([]string{"-lock-timeout", "5"}) }, nil, `invalid value "5" for flag -lock-timeout`},
 		{"apply two plan files", func() (any, error) { return ParseApply([]string{"a", "b"}) }, nil, "apply takes at most one plan file, got 2 arguments"},
 		{"apply plan file and selection", func() (any, error) { return ParseApply([]string{"p.out", "-target", "experiment.x"}) }, nil, "a saved plan carries its own selection"},
 		{"apply after --", func() (any, error) { return ParseApply([]string{"--", "-odd-name"}) },
-			&Apply{Selection: Selection{Refresh: true}, PlanFile: "-odd-name"}, ""},
+			&Apply{Selection: Selection{Refresh: true}, Locking: dflt, PlanFile: "-odd-name"}, ""},
 		{"watch", func() (any, error) { return ParseWatch([]string{"-debounce", "50ms", "-keep-running"}) },
-			&Watch{Selection: Selection{Refresh: true}, KeepRunning: true, Debounce: 50 * time.Millisecond}, ""},
+			&Watch{Selection: Selection{Refresh: true}, Locking: dflt, KeepRunning: true, Debounce: 50 * time.Millisecond}, ""},
 		{"watch refuses arguments", func() (any, error) { return ParseWatch([]string{"x"}) }, nil, "watch takes no arguments"},
 		{"status", func() (any, error) { return ParseStatus([]string{"experiment.a", "-json"}) }, &Status{Filter: "experiment.a", JSON: true}, ""},
 		{"status two filters", func() (any, error) { return ParseStatus([]string{"a", "b"}) }, nil, "status takes at most one ADDR, got 2 arguments: a b"},
@@ -58,7 +65,7 @@ func TestParse(t *testing.T) {
 		{"compare two runs sorted", func() (any, error) { return ParseCompare([]string{"abc", "def", "-sort", "loss"}) }, nil, "two runs are not sorted"},
 		{"compare three", func() (any, error) { return ParseCompare([]string{"a", "b", "c"}) }, nil, "compare takes an experiment or two runs, got 3 arguments: a b c"},
 		{"compare nothing", func() (any, error) { return ParseCompare(nil) }, nil, "compare needs an experiment (experiment.train) or two runs"},
-		{"cancel", func() (any, error) { return ParseCancel([]string{"a", "b"}) }, &Cancel{Runs: []string{"a", "b"}}, ""},
+		{"cancel", func() (any, error) { return ParseCancel([]string{"a", "b"}) }, &Cancel{Locking: dflt, Runs: []string{"a", "b"}}, ""},
 		{"cancel nothing", func() (any, error) { return ParseCancel(nil) }, nil, "cancel needs at least one RUN_ID"},
 		{"checkout", func() (any, error) { return ParseCheckout([]string{"r", "d"}) }, &Checkout{Run: "r", Dir: "d"}, ""},
 		{"checkout one", func() (any, error) { return ParseCheckout([]string{"r"}) }, nil, "checkout takes a RUN_ID and a DIR"},
@@ -69,7 +76,10 @@ func TestParse(t *testing.T) {
 		{"init", func() (any, error) { return ParseInit([]string{"-example", "digits"}) }, &Init{Example: "digits"}, ""},
 		{"init refuses a directory", func() (any, error) { return ParseInit([]string{"here"}) }, nil, "init takes no arguments, got \"here\"; to work in another directory: trainrun -chdir=DIR init"},
 		{"version -json", func() (any, error) { return ParseVersion([]string{"-json"}) }, &Version{JSON: true}, ""},
-		{"destroy", func() (any, error) { return ParseDestroy([]string{"-auto-approve"}) }, &Destroy{AutoApprove: true}, ""},
+		{"destroy", func() (any, error) { return ParseDestroy([]string{"-auto-approve"}) }, &Destroy{Locking: dflt, AutoApprove: true}, ""},
+		{"destroy -lock-timeout", func() (any, error) { return ParseDestroy([]string{"-lock-timeout=1s"}) }, &Destroy{Locking: Locking{time.Second}}, ""},
+		{"state repair -lock-timeout", func() (any, error) { return ParseState([]string{"repair", "-lock-timeout=3s"}) },
+			&State{Locking: Locking{3 * time.Second}, Subcommand: "repair"}, ""},
 		{"completion", func() (any, error) { return ParseCompletion([]string{"zsh"}) }, &Completion{Shell: "zsh"}, ""},
 		{"completion of another shell", func() (any, error) { return ParseCompletion([]string{"tcsh"}) }, nil, `no completion for shell "tcsh": trainrun completes in bash, zsh, fish`},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
 )
 
 // Vars are the flags that give variables values.
@@ -40,6 +41,17 @@ func (s *Selection) define(fs *flag.FlagSet) {
 	fs.Var((*strList)(&s.Replace), "replace", "run `ADDRESS` again even if unchanged (repeatable)")
 	fs.BoolVar(&s.Refresh, "refresh", true, "ask computes how live runs are doing before planning")
 	fs.BoolVar(&s.NoCache, "no-cache", false, "run what changed even when an earlier run with the same fingerprint could be restored")
+}
+
+// Locking is the flag of a command that writes the state.
+type Locking struct {
+	// LockTimeout bounds how long a write waits for another process's
+	// transaction (as Terraform's -lock-timeout); 0 waits not at all.
+	LockTimeout time.Duration
+}
+
+func (l *Locking) define(fs *flag.FlagSet) {
+	fs.DurationVar(&l.LockTimeout, "lock-timeout", state.DefaultLockTimeout, "wait at most `DURATION` for the state's lock, held by another trainrun for a moment")
 }
 
 // Selects reports whether any of -target, -exclude, -replace was given.
@@ -146,6 +158,7 @@ func ParsePlan(args []string) (*Plan, error) {
 type Apply struct {
 	Vars
 	Selection
+	Locking
 	PlanFile    string // "" when none is given
 	AutoApprove bool
 	Parallelism int // 0: the configuration's, else 10
@@ -155,6 +168,7 @@ type Apply struct {
 func (a *Apply) define(fs *flag.FlagSet) {
 	a.Vars.define(fs)
 	a.Selection.define(fs)
+	a.Locking.define(fs)
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 	fs.IntVar(&a.Parallelism, "parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
 	fs.BoolVar(&a.JSON, "json", false, "print JSON lines of events")
@@ -182,6 +196,7 @@ func ParseApply(args []string) (*Apply, error) {
 type Watch struct {
 	Vars
 	Selection
+	Locking
 	AutoApprove bool
 	KeepRunning bool
 	Parallelism int
@@ -191,6 +206,7 @@ type Watch struct {
 func (a *Watch) define(fs *flag.FlagSet) {
 	a.Vars.define(fs)
 	a.Selection.define(fs)
+	a.Locking.define(fs)
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "apply each change's plan without asking")
 	fs.BoolVar(&a.KeepRunning, "keep-running", false, "let runs that a newer change supersedes finish, instead of cancelling them")
 	fs.IntVar(&a.Parallelism, "parallelism", 0, "at most `N` runs at once (default: trainrun { parallelism }, else 10)")
@@ -437,16 +453,21 @@ func ParseCompare(args []string) (*Compare, error) {
 
 // Cancel are the arguments of cancel.
 type Cancel struct {
+	Locking
 	Runs []string
 }
 
+func (a *Cancel) define(fs *flag.FlagSet) { a.Locking.define(fs) }
+
 // ParseCancel parses cancel's arguments.
 func ParseCancel(args []string) (*Cancel, error) {
-	pos, err := parse("cancel", nil, args)
+	a := &Cancel{}
+	pos, err := parse("cancel", a, args)
 	if err == nil && len(pos) == 0 {
 		err = errorf("cancel", "cancel needs at least one RUN_ID")
 	}
-	return &Cancel{Runs: pos}, err
+	a.Runs = pos
+	return a, err
 }
 
 // Checkout are the arguments of checkout.
@@ -493,12 +514,14 @@ func ParseOutputs(args []string) (*Outputs, error) {
 // Rerun are the arguments of rerun.
 type Rerun struct {
 	Vars
+	Locking
 	Run  string
 	JSON bool
 }
 
 func (a *Rerun) define(fs *flag.FlagSet) {
 	a.Vars.define(fs)
+	a.Locking.define(fs)
 	fs.BoolVar(&a.JSON, "json", false, "print JSON lines of events")
 }
 
@@ -514,10 +537,12 @@ func ParseRerun(args []string) (*Rerun, error) {
 
 // Destroy are the arguments of destroy.
 type Destroy struct {
+	Locking
 	AutoApprove bool
 }
 
 func (a *Destroy) define(fs *flag.FlagSet) {
+	a.Locking.define(fs)
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 }
 
@@ -574,21 +599,26 @@ func ParseGraph(args []string) (*Graph, error) {
 
 // State are the arguments of state: its subcommand, "repair".
 type State struct {
+	Locking
 	Subcommand string
 }
 
+func (a *State) define(fs *flag.FlagSet) { a.Locking.define(fs) }
+
 // ParseState parses state's arguments: "repair", and nothing after it.
 func ParseState(args []string) (*State, error) {
-	pos, err := parse("state", nil, args)
+	a := &State{}
+	pos, err := parse("state", a, args)
 	switch {
 	case err != nil:
-		return &State{}, err
+		return a, err
 	case len(pos) == 0 || pos[0] != "repair":
-		return &State{}, errorf("state", "state needs a subcommand: repair")
+		return a, errorf("state", "state needs a subcommand: repair")
 	case len(pos) > 1:
-		return &State{}, errorf("state", "state repair takes no arguments, got %q", pos[1])
+		return a, errorf("state", "state repair takes no arguments, got %q", pos[1])
 	}
-	return &State{Subcommand: pos[0]}, nil
+	a.Subcommand = pos[0]
+	return a, nil
 }
 
 // UI are the arguments of ui.
