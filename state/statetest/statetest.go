@@ -556,9 +556,9 @@ func testClaim(t *testing.T, b Backend) {
 		t.Fatalf("Claimant: %+v, %v, %v", h, held, err)
 	}
 	// Another claimant waits, and gives up when its context is done.
+	start := time.Now() // before the deadline is set: it is measured from then
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err = other.Claim(ctx, addr, state.Holder{})
 	var claimed *state.ClaimedError
 	if !errors.As(err, &claimed) || claimed.Holder.PID != os.Getpid() || !errors.Is(err, context.DeadlineExceeded) {
