@@ -40,6 +40,10 @@ type Executor interface {
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 	// WriteFile writes data to path, replacing it.
 	WriteFile(ctx context.Context, path string, data []byte, mode os.FileMode) error
+	// CreateFile creates path exclusively (O_EXCL) and writes data to it.
+	// It fails with an error matching fs.ErrExist when anything, a
+	// symlink included, is at path: whoever creates the file holds it.
+	CreateFile(ctx context.Context, path string, data []byte, mode os.FileMode) error
 	// Mkdir creates the directory path with mode, and any missing parents
 	// with mode 0700. It fails with an error matching fs.ErrExist when
 	// path exists, so that a caller can claim a directory.

@@ -212,6 +212,22 @@ func (Local) WriteFile(ctx context.Context, path string, data []byte, mode os.Fi
 	return nil
 }
 
+// CreateFile creates path with O_EXCL, which never follows a symlink.
+func (Local) CreateFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 func (Local) Mkdir(ctx context.Context, path string, mode os.FileMode) error {
 	// The parent nearly always exists: one system call, not a walk.
 	err := os.Mkdir(path, mode)

@@ -1,30 +1,69 @@
 package executor
 
 import (
+	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// wrapperScript is the POSIX sh script that runs every run, on every
-// compute: see wrapper.sh for what it writes.
+// WrapperScript is the POSIX sh script that runs every run, on every
+// compute: see wrapper.sh for what it writes. InstallWrapper puts it in a
+// file, which runs start (sh FILE …), so that ps shows a short command
+// line with the run's directory rather than the whole script.
 //
 //go:embed wrapper.sh
-var wrapperScript string
+var WrapperScript string
+
+// WrapperName is the file name InstallWrapper gives the wrapper: it names
+// its content, so that trainruns of different versions sharing a workdir
+// never replace a wrapper a run is reading.
+var WrapperName = func() string {
+	sum := sha256.Sum256([]byte(WrapperScript))
+	return "trainrun-run-" + hex.EncodeToString(sum[:6])
+}()
+
+// installScript DIR NAME writes stdin to DIR/NAME unless it is there: to a
+// file of its own first, renamed into place, so that no run ever reads a
+// partly written wrapper.
+const installScript = `d=$1 f=$1/$2
+[ -f "$f" ] && [ ! -L "$f" ] && exit 0
+umask 022
+mkdir -p -- "$d" || exit 1
+cat >"$f.$$" && mv -f -- "$f.$$" "$f" && exit 0
+rm -f -- "$f.$$"
+exit 1
+`
+
+// InstallWrapper writes the wrapper to dir/WrapperName on e's machine,
+// unless it is there already, and returns its path.
+func InstallWrapper(ctx context.Context, e Executor, dir string) (string, error) {
+	if _, err := e.Run(ctx, []string{"sh", "-c", installScript, "sh", dir, WrapperName}, strings.NewReader(WrapperScript)); err != nil {
+		return "", fmt.Errorf("install the run wrapper in %s: %w", dir, err)
+	}
+	return path.Join(dir, WrapperName), nil
+}
 
 // WrapperArgv returns the argv that runs argv as a run whose directory is
 // runDir (absolute; it holds src/, the working directory, and receives
-// log, pid, exit and timedout). With timeout > 0 the run's process group is
-// sent TERM when it expires and KILL grace later. Timeouts are rounded up
-// to whole seconds. Every value is passed as a positional argument, never
-// as script text, so no quoting is involved.
+// log, pid, exit and timedout), through the wrapper that InstallWrapper
+// installed at wrapper. With timeout > 0 the run's process group is sent
+// TERM when it expires and KILL grace later; what the command leaves
+// behind in its process group or session is sent TERM when it ends and
+// KILL grace later. Timeouts are rounded up to whole seconds. Every value
+// is passed as a positional argument, never as script text, so no quoting
+// is involved.
 //
-// The argv must be started as the leader of a new session or process
-// group (Executor.Start does so).
-func WrapperArgv(runDir string, timeout, grace time.Duration, argv []string) []string {
-	out := make([]string, 0, 8+len(argv))
-	out = append(out, "sh", "-c", wrapperScript, "trainrun-run", runDir,
+// The argv must be started in runDir, as the leader of a new session
+// (Executor.Start does so).
+func WrapperArgv(wrapper, runDir string, timeout, grace time.Duration, argv []string) []string {
+	out := make([]string, 0, 7+len(argv))
+	out = append(out, "sh", wrapper, runDir,
 		strconv.FormatInt(seconds(timeout), 10), strconv.FormatInt(seconds(grace), 10), "--")
 	return append(out, argv...)
 }

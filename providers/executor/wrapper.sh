@@ -1,21 +1,41 @@
 # trainrun's run wrapper. Usage (every value is a positional argument, never
 # script text):
-#   sh -c "$script" trainrun-run RUNDIR TIMEOUT GRACE -- COMMAND [ARG...]
-# It must be started as the leader of its own process group (setsid): the
-# group is the run, and signals go to the whole group. It writes
-#   RUNDIR/pid       "PID STARTTICKS" of this shell (STARTTICKS: /proc field 22)
-#   RUNDIR/log       the command's stdout and stderr, appended
-#   RUNDIR/timedout  the timeout in seconds, when it expired
-#   RUNDIR/exit      the exit code and a newline, written last
+#   sh WRAPPER RUNDIR TIMEOUT GRACE -- COMMAND [ARG...]
+# It must be started in RUNDIR, as the leader of its own session (setsid):
+# the session and its process group are the run, and signals go to the
+# whole group. It works in the directory it was started in and never goes
+# to RUNDIR by path (RUNDIR is there for ps and messages): a wrapper that
+# comes up after its directory was removed and made anew finds nothing of
+# the new one. It writes
+#   pid       "PID STARTTICKS" of this shell (STARTTICKS: /proc field 22),
+#             created exclusively: this is the wrapper's claim on the run.
+#             A wrapper that cannot create it runs nothing.
+#   log       the command's stdout and stderr, appended
+#   timedout  the timeout in seconds, when it expired
+#   exit      the exit code and a newline, written last, once nothing of
+#             the run's process group or session is left
 # TRAINRUN_PATH_PREPEND, when set, is put first on the command's PATH.
 # TRAINRUN_CHECKPOINT_DIR, when set, is made (mode 0700) if it is missing.
-# POSIX sh only: it must run under dash and on hosts with nothing but sh.
+# POSIX sh only: it must run under dash and on hosts with nothing but sh
+# and sed.
 
-rundir=$1 limit=$2 grace=$3
+limit=$2 grace=$3
 shift 4
-case $rundir in /*) ;; *) rundir=$PWD/$rundir ;; esac
-exec </dev/null >>"$rundir/log" 2>&1
 set -f
+
+pgrp=$$ ticks=
+procstat() { [ $# -ge 20 ] || return 0; pgrp=$3 ticks=${20}; }
+if [ -r "/proc/$$/stat" ] && read -r stat <"/proc/$$/stat"; then
+	procstat ${stat##*)}
+fi
+# The claim: an exclusive create (O_EXCL). Whoever holds pid owns the run;
+# a trainrun that finds a run directory without one takes it first, and
+# this wrapper then leaves without a trace.
+if ! { set -C; echo "$$ $ticks" >pid; } 2>/dev/null; then
+	exit 0
+fi
+set +C
+exec </dev/null >>log 2>&1
 
 # An environment's directories (a venv's bin) come first on PATH: only here
 # is the machine's own PATH known.
@@ -24,13 +44,6 @@ if [ -n "${TRAINRUN_PATH_PREPEND-}" ]; then
 	export PATH
 fi
 unset TRAINRUN_PATH_PREPEND
-
-pgrp=$$ ticks=
-procstat() { [ $# -ge 20 ] || return 0; pgrp=$3 ticks=${20}; }
-if [ -r "/proc/$$/stat" ] && read -r stat <"/proc/$$/stat"; then
-	procstat ${stat##*)}
-fi
-echo "$$ $ticks" >"$rundir/pid"
 
 # A stop signal goes to the whole group once: this shell then ignores the
 # stop signals, so the TERM it sends to the group does not come back. The
@@ -46,25 +59,73 @@ trap 'stop TERM 15' TERM
 trap 'stop TERM 2' INT
 trap 'stop HUP 1' HUP
 
-# The watchdog sleeps for the timeout in a child it can kill when told to
-# stop (USR1), so no sleeping process outlives a run that ends in time. On
-# expiry it marks the run timed out, asks this shell to stop the group, and
-# after the grace period kills what is left of the group, itself included.
-watchdog() {
-	trap '' TERM INT HUP
-	s= quit=
-	trap 'quit=1; [ -z "$s" ] || kill -s KILL "$s" 2>/dev/null' USR1
-	sleep "$limit" &
+# nap sleeps $1 seconds in a child that USR1 kills; it fails when told to
+# quit.
+s= quit=
+nap() {
+	sleep "$1" &
 	s=$!
 	[ -z "$quit" ] || kill -s KILL "$s" 2>/dev/null
 	wait "$s"
 	s=
-	[ -z "$quit" ] || exit 0
-	trap '' USR1
-	echo "$limit" >"$rundir/timedout"
+	[ -z "$quit" ]
+}
+
+# The watchdog sleeps for the timeout; told to stop (USR1) it ends at once,
+# so no sleeping process outlives a run that ends in time. On expiry it
+# marks the run timed out, asks this shell to stop the group, and after the
+# grace period kills the command; what else is left this shell kills.
+watchdog() {
+	trap '' TERM INT HUP
+	trap 'quit=1; [ -z "$s" ] || kill -s KILL "$s" 2>/dev/null' USR1
+	nap "$limit" || exit 0
+	echo "$limit" >timedout
 	kill -s TERM $$ 2>/dev/null
-	sleep "$grace"
-	kill -s KILL 0
+	nap "$grace" || exit 0
+	kill -s KILL "$child" 2>/dev/null
+}
+
+# left sets $left to the processes still in the run's process group or
+# session (not zombies) but this shell and its own children (the sed that
+# looks). It fails where there is no /proc to look in.
+left() {
+	left=
+	[ -r "/proc/$$/stat" ] || return 1
+	set +f
+	set -- /proc/[0-9]*/stat
+	set -f
+	for w in $(sed -n -e "s/^\([0-9][0-9]*\) .*) [^ZX] \([0-9][0-9]*\) $$ [^)]*\$/\1:\2/p" \
+		-e "s/^\([0-9][0-9]*\) .*) [^ZX] \([0-9][0-9]*\) [0-9][0-9]* $$ [^)]*\$/\1:\2/p" "$@" 2>/dev/null); do
+		case $w in "$$":* | *:"$$") ;; *) left="$left ${w%:*}" ;; esac
+	done
+}
+
+# tick sleeps a tenth of a second (a second where sleep takes only whole
+# ones) and counts it in $t, in tenths.
+tick() {
+	if sleep 0.1 2>/dev/null; then t=$((t + 1)); else sleep 1; t=$((t + 10)); fi
+}
+
+# reap ends what the command left in the run's process group or session:
+# TERM, then, after the grace period (none after a timeout, whose grace is
+# spent), KILL. No process of a finished run is left to hold its GPU.
+reap() {
+	kill -s TERM 0 2>/dev/null
+	left || return 1
+	[ -n "$left" ] || return 0
+	kill -s TERM $left 2>/dev/null
+	t=0
+	[ ! -e timedout ] || t=$((grace * 10))
+	while [ -n "$left" ] && [ "$t" -lt $((grace * 10)) ]; do
+		tick
+		left
+	done
+	t=0
+	while [ -n "$left" ] && [ "$t" -lt 600 ]; do
+		kill -s KILL $left 2>/dev/null
+		tick
+		left
+	done
 }
 
 if [ "$pgrp" != "$$" ]; then
@@ -72,14 +133,12 @@ if [ "$pgrp" != "$$" ]; then
 	code=126
 elif [ -n "$sig" ]; then
 	code=$((128 + sig))
-elif ! cd "$rundir/src"; then
-	code=126
 elif [ -n "${TRAINRUN_CHECKPOINT_DIR-}" ] && ! [ -d "$TRAINRUN_CHECKPOINT_DIR" ] &&
 	! mkdir -p -m 700 -- "$TRAINRUN_CHECKPOINT_DIR"; then
 	code=126
 else
 	# exec skips shell functions and builtins: the command is a program.
-	exec "$@" &
+	(cd src || exit 126; exec "$@") &
 	child=$!
 	dog=
 	if [ "$limit" -gt 0 ]; then
@@ -96,10 +155,18 @@ else
 		[ "$code" -gt 128 ] && kill -0 "$child" 2>/dev/null || break
 	done
 	trap '' TERM INT HUP
-	[ -z "$dog" ] || kill -s USR1 "$dog" 2>/dev/null
+	if [ -n "$dog" ]; then
+		kill -s USR1 "$dog" 2>/dev/null
+		wait "$dog"
+	fi
 	# What the command left running in the background ends with it.
-	kill -s TERM 0 2>/dev/null
+	if ! reap; then
+		# No /proc: whatever is left is killed with this shell, once the
+		# exit code is written.
+		echo "$code" >exit
+		kill -s KILL 0
+	fi
 fi
 # One short write: a reader that sees no final newline has seen it too early.
 # (Cheaper than writing exit.tmp and renaming it with mv, a process per run.)
-echo "$code" >"$rundir/exit"
+echo "$code" >exit

@@ -26,11 +26,21 @@ func newRunDir(t *testing.T, dir string) string {
 	return dir
 }
 
+// testWrapper installs the wrapper in a temporary directory.
+func testWrapper(t *testing.T) string {
+	t.Helper()
+	w, err := InstallWrapper(context.Background(), Local{}, filepath.Join(t.TempDir(), "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // startRun starts argv through the wrapper and makes sure its process
 // group is gone when the test ends.
 func startRun(t *testing.T, dir string, timeout, grace time.Duration, argv ...string) Process {
 	t.Helper()
-	p, err := Local{}.Start(context.Background(), dir, WrapperArgv(dir, timeout, grace, argv), []string{"PATH=" + os.Getenv("PATH")})
+	p, err := Local{}.Start(context.Background(), dir, WrapperArgv(testWrapper(t), dir, timeout, grace, argv), []string{"PATH=" + os.Getenv("PATH")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,17 +257,142 @@ func TestWrapperTimeoutEscalatesToKill(t *testing.T) {
 	dir := newRunDir(t, "")
 	start := time.Now()
 	p := startRun(t, dir, time.Second, time.Second, "sh", "-c", `trap "" TERM; sleep 100 & sleep 100`)
-	waitDone(t, p, 10*time.Second)
-	if d := time.Since(start); d < 2*time.Second || d > 5*time.Second {
+	waitDone(t, p, 20*time.Second)
+	if d := time.Since(start); d < 2*time.Second {
 		t.Errorf("the run took %v; want the 1s timeout plus the 1s grace", d)
 	}
 	if _, err := os.Stat(filepath.Join(dir, TimedOutFile)); err != nil {
 		t.Errorf("no timedout marker: %v", err)
 	}
-	if _, ok := readExit(t, dir); ok {
-		t.Errorf("an exit file, though KILL took the wrapper too")
+	if code, ok := readExit(t, dir); !ok || code != 128+9 {
+		t.Errorf("exit = %d, %v; want 137 (KILL)", code, ok)
 	}
-	waitGroupGone(t, p.PID, 2*time.Second)
+	// The exit code is written once nothing of the run is left.
+	if m := sessionMembers(t, p.PID); len(m) > 0 {
+		t.Errorf("processes %v of the run outlived it", m)
+	}
+}
+
+// sessionMembers lists the live (not zombie) processes of process group
+// or session id.
+func sessionMembers(t *testing.T, id int) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(data), ')')
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 3 && (f[2] == strconv.Itoa(id) || f[3] == strconv.Itoa(id)) && f[0] != "Z" && f[0] != "X" {
+			cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// TestWrapperKillsLeftoversThatIgnoreTerm: what a succeeded run left
+// behind, ignoring TERM, is killed after the grace period, in its process
+// group and in its session, before the exit code says the run ended.
+func TestWrapperKillsLeftoversThatIgnoreTerm(t *testing.T) {
+	shell := "(trap '' TERM; exec sleep 300) & echo done"
+	if py, err := exec.LookPath("python3"); err == nil {
+		// A process group of its own in the run's session.
+		shell += "; " + py + ` -c 'import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); os.setpgid(0, 0); os.fork() and os._exit(0); time.sleep(300)'`
+	}
+	dir := newRunDir(t, "")
+	start := time.Now()
+	p := startRun(t, dir, 0, time.Second, "sh", "-c", shell)
+	waitDone(t, p, time.Minute)
+	if code, ok := readExit(t, dir); !ok || code != 0 {
+		t.Errorf("exit = %d, %v; want 0", code, ok)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("the leftovers got %v, not the 1s grace period", d)
+	}
+	if m := sessionMembers(t, p.PID); len(m) > 0 {
+		t.Errorf("processes of a finished run are still there: %q", m)
+	}
+	if log := readLog(t, dir); !strings.HasPrefix(log, "done\n") {
+		t.Errorf("log = %q", log)
+	}
+}
+
+// TestWrapperClaim: a wrapper that finds the run claimed (its pid file
+// there) runs nothing and writes nothing.
+func TestWrapperClaim(t *testing.T) {
+	dir := newRunDir(t, "")
+	if err := os.WriteFile(filepath.Join(dir, PidFile), []byte("abandoned\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startRun(t, dir, 0, time.Second, "sh", "-c", "echo ran > ../ran")
+	waitDone(t, p, time.Minute)
+	for _, f := range []string{"ran", ExitFile, LogFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists: the wrapper went on without its claim", f)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, PidFile)); string(data) != "abandoned\n" {
+		t.Errorf("pid file = %q", data)
+	}
+}
+
+// TestWrapperWorksWhereItStarted: a wrapper whose run directory was
+// replaced before it came up never touches the new one.
+func TestWrapperWorksWhereItStarted(t *testing.T) {
+	base := t.TempDir()
+	dir := newRunDir(t, filepath.Join(base, "run"))
+	w := testWrapper(t)
+	// The slow start: the shell comes up after the directory was replaced.
+	argv := append([]string{"sh", "-c", `: > "$0/started"; while [ ! -e "$0/go" ]; do sleep 0.05; done; exec "$@"`, base}, WrapperArgv(w, dir, 0, time.Second, []string{"sh", "-c", "echo ran > ../ran"})...)
+	p, err := Local{}.Start(context.Background(), dir, argv, []string{"PATH=" + os.Getenv("PATH")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-p.PID, syscall.SIGKILL) })
+	waitFile(t, filepath.Join(base, "started"), time.Minute)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	newRunDir(t, dir)
+	if err := os.WriteFile(filepath.Join(base, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p, time.Minute)
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the new run directory holds %q, want only src", names)
+	}
+}
+
+// TestWrapperCommandLine: ps shows a short command line with the run
+// directory, not the wrapper's text.
+func TestWrapperCommandLine(t *testing.T) {
+	dir := newRunDir(t, "")
+	p := startRun(t, dir, 0, time.Second, "sh", "-c", ": > ../ready; sleep 100")
+	waitFile(t, filepath.Join(dir, "ready"), time.Minute)
+	cmd, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/cmdline")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	if len(cmd) > 512 || !strings.Contains(string(cmd), dir) || !strings.Contains(string(cmd), WrapperName) {
+		t.Errorf("command line %q: want a short one naming %s and the run directory", cmd, WrapperName)
+	}
+	syscall.Kill(p.PID, syscall.SIGTERM)
+	waitDone(t, p, time.Minute)
 }
 
 func TestWrapperNoWatchdogLeftBehind(t *testing.T) {
@@ -317,7 +452,7 @@ func TestWrapperRefusesWithoutItsOwnGroup(t *testing.T) {
 	dir := newRunDir(t, "")
 	// The outer sh leads the new session; the wrapper is its child, in
 	// the outer sh's group, which it must not signal.
-	argv := append([]string{"sh", "-c", `"$@"; echo outer-survived >> "$0/outer"`, dir}, WrapperArgv(dir, 0, time.Second, []string{"true"})...)
+	argv := append([]string{"sh", "-c", `"$@"; echo outer-survived >> "$0/outer"`, dir}, WrapperArgv(testWrapper(t), dir, 0, time.Second, []string{"true"})...)
 	p, err := Local{}.Start(context.Background(), dir, argv, []string{"PATH=" + os.Getenv("PATH")})
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +478,7 @@ func TestWrapperShells(t *testing.T) {
 		}
 		t.Run(sh, func(t *testing.T) {
 			dir := newRunDir(t, "")
-			argv := WrapperArgv(dir, 30*time.Second, time.Second, []string{"printf", "%s|", "a b", "$x", "'"})
+			argv := WrapperArgv(testWrapper(t), dir, 30*time.Second, time.Second, []string{"printf", "%s|", "a b", "$x", "'"})
 			argv[0] = path
 			if sh == "busybox" {
 				argv = append([]string{path, "sh"}, argv[1:]...)
@@ -368,10 +503,10 @@ func TestWrapperShells(t *testing.T) {
 }
 
 func TestWrapperArgv(t *testing.T) {
-	got := WrapperArgv("/r", 1500*time.Millisecond, 0, []string{"python", "-c", "x"})
-	want := []string{"sh", "-c", wrapperScript, "trainrun-run", "/r", "2", "0", "--", "python", "-c", "x"}
+	got := WrapperArgv("/w/bin/run", "/r", 1500*time.Millisecond, 0, []string{"python", "-c", "x"})
+	want := []string{"sh", "/w/bin/run", "/r", "2", "0", "--", "python", "-c", "x"}
 	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
-		t.Errorf("WrapperArgv = %q", got[3:])
+		t.Errorf("WrapperArgv = %q", got)
 	}
 }
 

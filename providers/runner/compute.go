@@ -47,6 +47,8 @@ type Compute struct {
 	gpus    int
 
 	mu sync.Mutex
+	// wrapper is the run wrapper's path once installed.
+	wrapper string
 	// started holds the runs this value started, by run directory, with
 	// the executor's exit notification: Wait needs no polling for them.
 	started map[string]executor.Process
@@ -174,8 +176,12 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 			return providers.Handle{}, err
 		}
 	}
+	wrapper, err := c.Wrapper(ctx)
+	if err != nil {
+		return providers.Handle{}, err
+	}
 	started := time.Now()
-	p, err := e.Start(ctx, dir, executor.WrapperArgv(dir, spec.Timeout, c.o.KillGrace, argv), env)
+	p, err := e.Start(ctx, dir, executor.WrapperArgv(wrapper, dir, spec.Timeout, c.o.KillGrace, argv), env)
 	if err != nil {
 		return providers.Handle{}, err
 	}
@@ -193,6 +199,25 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 		StartedAt:  started,
 		StartTicks: p.StartTicks,
 	}, nil
+}
+
+// Wrapper installs the run wrapper in Workdir/bin, once, and returns its
+// path (see executor.InstallWrapper).
+func (c *Compute) Wrapper(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	w := c.wrapper
+	c.mu.Unlock()
+	if w != "" {
+		return w, nil
+	}
+	w, err := executor.InstallWrapper(ctx, c.o.Exec, path.Join(c.o.Workdir, "bin"))
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.wrapper = w
+	c.mu.Unlock()
+	return w, nil
 }
 
 // Command returns the argv that spec runs: its command, or its shell line
@@ -613,11 +638,29 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle,
 	if ok, err := exists(ctx, e, dir); err != nil || !ok {
 		return providers.Handle{}, false, err
 	}
-	// The wrapper writes its pid file before it starts the command; give
-	// one that is just starting time to do so.
-	deadline := time.Now().Add(2 * time.Second)
+	// The wrapper claims the run by creating its pid file exclusively
+	// before it starts the command; give one that is just starting time to
+	// do so, then claim the run for nobody. A wrapper that comes up later
+	// finds the claim taken (or its directory gone) and runs nothing, so
+	// the id can be submitted again: a run never executes twice.
+	pidFile := path.Join(dir, executor.PidFile)
+	found = false
+	poll := func(d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	claimAt := time.Now().Add(2 * time.Second)
+	// A claim whose pid never gets written: its wrapper failed to write
+	// (a full disk) and ran nothing.
+	var emptySince time.Time
 	for {
-		data, err := e.ReadFile(ctx, path.Join(dir, executor.PidFile))
+		data, err := e.ReadFile(ctx, pidFile)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return providers.Handle{}, false, err
 		}
@@ -625,19 +668,39 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle,
 			return providers.Handle{Compute: c.o.Name, Kind: c.o.Kind, ID: strconv.Itoa(p),
 				Dir: dir, Host: c.o.Host, StartTicks: ticks}, true, nil
 		}
-		if time.Now().After(deadline) {
-			if err := e.RemoveAll(ctx, dir); err != nil {
-				return providers.Handle{}, false, fmt.Errorf("remove run directory that never started: %w", err)
+		switch {
+		case err == nil && string(data) == abandoned:
+			// Claimed for nobody by a trainrun that died before it
+			// removed the directory.
+		case err == nil:
+			// Being written, or never will be.
+			if emptySince.IsZero() {
+				emptySince = time.Now()
 			}
-			return providers.Handle{}, false, nil
+			if time.Since(emptySince) < time.Minute {
+				if err := poll(50 * time.Millisecond); err != nil {
+					return providers.Handle{}, false, err
+				}
+				continue
+			}
+		case time.Now().Before(claimAt):
+			if err := poll(50 * time.Millisecond); err != nil {
+				return providers.Handle{}, false, err
+			}
+			continue
+		default:
+			err := e.CreateFile(ctx, pidFile, []byte(abandoned), 0o644)
+			if errors.Is(err, fs.ErrExist) {
+				continue // the wrapper came first: read its pid
+			}
+			if err != nil {
+				return providers.Handle{}, false, fmt.Errorf("claim run directory that never started: %w", err)
+			}
 		}
-		t := time.NewTimer(50 * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return providers.Handle{}, false, ctx.Err()
+		if err := e.RemoveAll(ctx, dir); err != nil {
+			return providers.Handle{}, false, fmt.Errorf("remove run directory that never started: %w", err)
 		}
+		return providers.Handle{}, false, nil
 	}
 }
 
@@ -655,6 +718,10 @@ var localeNames = []string{"LC_ALL", "LC_ADDRESS", "LC_COLLATE", "LC_CTYPE", "LC
 func InheritedNames() []string {
 	return append(slices.Clone(inheritedNames), localeNames...)
 }
+
+// abandoned is what Lookup writes to the pid file of a run directory
+// whose wrapper never claimed it.
+const abandoned = "abandoned\n"
 
 // Inherited picks from trainrun's environment what every run sees before
 // its own env: where programs are (PATH), who and where the user is, the

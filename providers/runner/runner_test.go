@@ -643,3 +643,68 @@ func BenchmarkSubmitWaitTrue(b *testing.B) {
 		}
 	}
 }
+
+// TestSlowWrapperRunsOnce: a trainrun that finds a run directory whose
+// wrapper has not come up yet (here its sh sleeps 3 s first) and submits
+// the run again never gets two executions: the late wrapper finds the run
+// claimed, or the claim is its own and Lookup finds it.
+func TestSlowWrapperRunsOnce(t *testing.T) {
+	work := t.TempDir()
+	c1 := newCompute(work)
+	if _, err := c1.Wrapper(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slow := t.TempDir()
+	real, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	if err := os.WriteFile(filepath.Join(slow, "sh"), []byte("#!"+real+"\nsleep 3\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", slow+string(os.PathListSeparator)+os.Getenv("PATH"))
+	count := filepath.Join(t.TempDir(), "count")
+	spec := &providers.RunSpec{RunID: "slow", Shell: `echo ran >> "$COUNT"`, Env: map[string]string{"COUNT": count}}
+	h1 := submit(t, c1, spec)
+
+	// trainrun died; the next one looks for the run at once.
+	c2 := newCompute(work)
+	h, found, err := c2.Lookup(ctx, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found {
+		if h.ID != h1.ID {
+			t.Errorf("Lookup found %s, want the wrapper %s", h.ID, h1.ID)
+		}
+	} else {
+		h = submit(t, c2, spec)
+	}
+	checkStatus(t, wait(t, c2, h), providers.Succeeded, "", 0)
+	wait(t, c1, h1)
+	waitGone(t, mustAtoi(t, h1.ID))
+	if data, _ := os.ReadFile(count); string(data) != "ran\n" {
+		t.Errorf("the run executed %d times", strings.Count(string(data), "ran"))
+	}
+}
+
+func mustAtoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestSucceededRunLeavesNothing: what a succeeded run left running,
+// ignoring TERM, is gone once the run is seen to end.
+func TestSucceededRunLeavesNothing(t *testing.T) {
+	c := newCompute(t.TempDir())
+	h := submit(t, c, &providers.RunSpec{RunID: "bg", Shell: "(trap '' TERM; exec sleep 300) & echo $! > ../bg; echo done"})
+	checkStatus(t, wait(t, c, h), providers.Succeeded, "", 0)
+	bg := readPid(t, filepath.Join(h.Dir, "bg"))
+	if l := live(t, bg); len(l) > 0 {
+		t.Errorf("the run's background child %d outlived the succeeded run", bg)
+	}
+}

@@ -195,8 +195,12 @@ func (c *Compute) submitOne(ctx context.Context, e executor.Executor, spec *prov
 	if err := c.prepare(ctx, e, spec, dir); err != nil {
 		return providers.Handle{}, err
 	}
+	wrapper, err := c.files.Wrapper(ctx)
+	if err != nil {
+		return providers.Handle{}, err
+	}
 	s := script{RunDir: dir, Title: "trainrun job of run " + spec.RunID + ": " + spec.Address,
-		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: c.multiNode || spec.Resources.Nodes > 1}
+		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: c.multiNode || spec.Resources.Nodes > 1, Wrapper: wrapper}
 	scriptPath := path.Join(dir, scriptFile)
 	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {
 		return providers.Handle{}, err
@@ -442,8 +446,13 @@ func (c *Compute) submitArray(ctx context.Context, e executor.Executor, b provid
 		cleanup()
 		return nil, err
 	}
+	wrapper, err := c.files.Wrapper(ctx)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	s := script{BatchDir: bdir, Title: fmt.Sprintf("trainrun job array %s: %s of experiment.%s", id, plural.Count(len(specs), "run"), b.Experiment),
-		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: multi}
+		Setup: c.o.Setup, Signal: c.o.Signal.Name, MultiNode: multi, Wrapper: wrapper}
 	scriptPath := path.Join(bdir, scriptFile)
 	if err := e.WriteFile(ctx, scriptPath, []byte(s.text()), 0o700); err != nil {
 		cleanup()

@@ -152,10 +152,6 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// wrapperScript is the run wrapper's text (see providers/executor): the
-// job script passes it to sh -c on the node, as the local compute does.
-var wrapperScript = executor.WrapperArgv("/", 0, 0, nil)[2]
-
 // script describes one batch script.
 type script struct {
 	// Exactly one of RunDir (a single job) and BatchDir (a job array) is
@@ -168,6 +164,9 @@ type script struct {
 	// TRAINRUN_NODE_RANK, TRAINRUN_NUM_NODES, MASTER_ADDR and MASTER_PORT
 	// (nodes > 1, and tests).
 	MultiNode bool
+	// Wrapper is the path of the run wrapper on the shared filesystem
+	// (runner.Compute.Wrapper installs it there).
+	Wrapper string
 }
 
 // text returns the batch script. It is POSIX sh and assumes only what a
@@ -240,14 +239,14 @@ set -- srun --nodes="$TRAINRUN_NUM_NODES" --ntasks="$TRAINRUN_NUM_NODES" --ntask
 	sh -c 'TRAINRUN_NODE_RANK=${SLURM_NODEID:-0}; export TRAINRUN_NODE_RANK; exec "$@"' trainrun-node "$@"
 `)
 	}
-	fmt.Fprintf(&b, "wrapper=%s\n", executor.Quote(wrapperScript))
+	fmt.Fprintf(&b, "wrapper=%s\n", executor.Quote(s.Wrapper))
 	ignore := ""
 	if s.Signal != "" {
 		// The wrapper and its watchdog ignore the forwarded signal, which
 		// they inherit; the run's programs install their own handler.
 		ignore = "trap '' " + s.Signal + "; "
 	}
-	fmt.Fprintf(&b, "(%sexec setsid -w sh -c \"$wrapper\" trainrun-run \"$rundir\" \"$trainrun_timeout\" %d -- \"$@\") &\n", ignore, seconds(killGrace))
+	fmt.Fprintf(&b, "(%sexec setsid -w sh \"$wrapper\" \"$rundir\" \"$trainrun_timeout\" %d -- \"$@\") &\n", ignore, seconds(killGrace))
 	b.WriteString(`child=$!
 # Signals for the job go to the run's process group, which the wrapper leads.
 forward() { read -r p _ 2>/dev/null <pid && [ -n "$p" ] && kill -s "$1" -- "-$p" 2>/dev/null; }

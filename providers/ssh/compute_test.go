@@ -3,6 +3,7 @@ package ssh
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/trainrun/trainrun/internal/sshtest"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
 )
 
 // openCompute opens an ssh compute on s through the kind, as the runtime
@@ -95,4 +97,38 @@ func TestLogFollowSurvivesDroppedConnection(t *testing.T) {
 		t.Fatalf("lookup of a run never started: %v %v", ok, err)
 	}
 
+}
+
+// TestSucceededRunLeavesNothingOverSSH: a background child that ignores
+// TERM does not outlive a succeeded run on an ssh compute, and ps there
+// shows the wrapper by a short name with the run's directory.
+func TestSucceededRunLeavesNothingOverSSH(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	c := openCompute(t, s, nil)
+	ctx := ctxT(t)
+	h, err := c.Submit(ctx, &providers.RunSpec{RunID: "bg", Env: map[string]string{},
+		Shell: "(trap '' TERM; exec sleep 300) & echo $! > ../bg; tr '\\0' ' ' </proc/$PPID/cmdline > ../cmdline; echo done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait(ctx, h)
+	if err != nil || st.State != providers.Succeeded {
+		t.Fatalf("wait: %+v, %v", st, err)
+	}
+	e, _ := testExecutor(t, s)
+	bg, err := e.ReadFile(ctx, h.Dir+"/bg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(bg)))
+	if err != nil {
+		t.Fatalf("bg pid %q", bg)
+	}
+	if alive, err := e.Alive(ctx, pid, ""); err != nil || alive {
+		t.Errorf("the run's background child %d outlived the succeeded run (%v)", pid, err)
+	}
+	cmd, _ := e.ReadFile(ctx, h.Dir+"/cmdline")
+	if len(cmd) > 512 || !strings.Contains(string(cmd), executor.WrapperName+" "+h.Dir+" ") {
+		t.Errorf("the wrapper's command line is %q", cmd)
+	}
 }

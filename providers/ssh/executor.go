@@ -355,6 +355,19 @@ func (e *Executor) WriteFile(ctx context.Context, p string, data []byte, mode os
 	return nil
 }
 
+// CreateFile creates p exclusively (the shell's noclobber, O_EXCL).
+func (e *Executor) CreateFile(ctx context.Context, p string, data []byte, mode os.FileMode) error {
+	if err := checkAbs("create", p); err != nil {
+		return err
+	}
+	_, err := e.sh(ctx, false, createScript, []string{p, strconv.FormatUint(uint64(mode.Perm()), 8)},
+		func() io.Reader { return bytes.NewReader(data) })
+	if err != nil {
+		return pathError("create", p, err)
+	}
+	return nil
+}
+
 func (e *Executor) Mkdir(ctx context.Context, p string, mode os.FileMode) error {
 	if err := checkAbs("mkdir", p); err != nil {
 		return err

@@ -57,6 +57,24 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("ReadFile = %q, %v", got, err)
 	}
+	// CreateFile takes a file exclusively: a second create, or one over
+	// a link, fails with ErrExist and changes nothing.
+	claim := path.Join(sub, "claim")
+	if err := e.CreateFile(ctx, claim, []byte("first\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateFile(ctx, claim, []byte("second\n"), 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second CreateFile: %v, want ErrExist", err)
+	}
+	if _, err := e.Run(ctx, []string{"ln", "-s", "nowhere", path.Join(sub, "link")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateFile(ctx, path.Join(sub, "link"), []byte("x"), 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("CreateFile over a dangling link: %v, want ErrExist", err)
+	}
+	if got, _ := e.ReadFile(ctx, claim); string(got) != "first\n" {
+		t.Fatalf("claim holds %q", got)
+	}
 	rc, err := e.Open(ctx, f, 5)
 	if err != nil {
 		t.Fatal(err)

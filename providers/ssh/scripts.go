@@ -75,6 +75,22 @@ umask 077
 cat >"$p" && chmod "$m" "$p"
 `
 
+// createScript PATH MODE creates the file exclusively (O_EXCL, as the
+// shell's noclobber opens a file that is not there) with stdin; exit 45
+// when anything is at PATH.
+const createScript = `p=$1 m=$2
+if [ -e "$p" ] || [ -L "$p" ]; then exit 45; fi
+d=${p%/*}
+[ -d "${d:-/}" ] || exit 44
+umask 077
+set -C
+if ! { : >"$p"; } 2>/dev/null; then
+	if [ -e "$p" ] || [ -L "$p" ]; then exit 45; fi
+	exit 1
+fi
+cat >>"$p" && chmod "$m" "$p"
+`
+
 // mkdirScript PATH MODE creates the directory, its missing parents 0700;
 // exit 45 when it exists.
 const mkdirScript = `p=$1 m=$2
