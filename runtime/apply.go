@@ -840,17 +840,21 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		outs := filepath.Join(dst, "outputs")
 		switch {
 		case run.Status != providers.Succeeded:
-			if superseded == "" && run.Status != providers.Stopped { // a replaced or stopped run's last lines are no news
-				tail = tailLines(filepath.Join(dst, "log"), 10) // redacted as collected
-			}
 		case emptyDir(outs):
 			run.Outputs = planner.EmptyOutputs // downstream fingerprints hash it
 		default:
+			// A run whose outputs are not safely in the store is no
+			// success: downstream runs, the run cache and checkout would
+			// find the hole. It fails, and the next apply runs it again.
 			if m, err := r.Store.PutTree(outs); err == nil {
 				run.Outputs = m.ID
-			} else if !errors.Is(err, os.ErrNotExist) {
-				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store outputs: " + err.Error()})
+			} else {
+				run.Status, run.Reason = providers.Failed, "store outputs: "+err.Error()
 			}
+		}
+		if run.Status != providers.Succeeded && superseded == "" && run.Status != providers.Stopped {
+			// A replaced or stopped run's last lines are no news.
+			tail = tailLines(filepath.Join(dst, "log"), 10) // redacted as collected
 		}
 		if run.Status == providers.Succeeded && run.Inputs != nil {
 			r.readMetricsFiles(run, outs)

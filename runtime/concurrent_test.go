@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/envtest"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -324,5 +325,36 @@ experiment "b" {
 	sup := p.events.of(RunSuperseded)
 	if len(sup) != 1 || sup[0].Message != "it will not start" || sup[0].RunID != "" {
 		t.Errorf("superseded events = %+v", sup)
+	}
+}
+
+// TestOutputsNotStoredFailTheRun: when the content store cannot take a
+// run's outputs (a full disk), the run is not a success: it fails with the
+// reason, and the next plan runs it again.
+func TestOutputsNotStoredFailTheRun(t *testing.T) {
+	p := newProject(t, `
+compute "local" "here" {}
+experiment "a" {
+  compute    = compute.here
+  source_dir = "src"
+  shell      = "head -c 400000 /dev/zero > $TRAINRUN_OUTPUTS_DIR/big"
+}
+`)
+	storeDir := filepath.Join(p.dir, ".trainrun", "store")
+	envtest.SmallFilesystem(t, storeDir, 256<<10)
+	var err error
+	if p.store, err = snapshot.OpenStore(storeDir); err != nil {
+		t.Fatal(err)
+	}
+	p.rt.Store = p.store
+	wait(t, apply(p.rt, p.plan(p.rt.Config), Options{}))
+	run := p.st.Latest("experiment.a")
+	if run == nil || run.Status != providers.Failed || !strings.Contains(run.Reason, "store outputs: ") ||
+		!strings.Contains(run.Reason, "no space left on device") {
+		t.Fatalf("run %+v; want failed: store outputs: … no space left on device", run)
+	}
+	pl := p.plan(p.load())
+	if !pl.Changes() {
+		t.Errorf("the next plan does not run it again: %+v", pl.Actions)
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Python is the interpreter Debian's python3-* packages install for.
@@ -261,4 +263,20 @@ func podmanImport(cmd *exec.Cmd) error {
 		return fmt.Errorf("podman import: %v: %s", err, lastLines(out, 3))
 	}
 	return nil
+}
+
+// SmallFilesystem mounts a tmpfs of size bytes (rounded up to pages) on
+// dir, an empty directory, writable by anyone (mode 1777, as /tmp), and
+// unmounts it when the test ends: a real file system that fills up, for
+// tests of a full disk. Mounting needs root.
+func SmallFilesystem(t testing.TB, dir string, size int64) {
+	t.Helper()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d,mode=1777", size)); err != nil {
+		Unavailable(t, "mount a %d-byte tmpfs on %s: %v (needs root)", size, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
 }

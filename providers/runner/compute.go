@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
 )
@@ -447,9 +448,55 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (p
 	case exited:
 		st.State, st.Reason = providers.Failed, fmt.Sprintf("exit code %d", code)
 	default:
-		st.State, st.Reason = providers.Failed, "the run's process vanished without an exit code"
+		st.State, st.Reason = providers.Failed, c.vanished(ctx, h, files[0] != nil)
 	}
 	return st, nil
+}
+
+// lowSpace is the free space below which a file system counts as full: a
+// run that ended without an exit code there was most likely stopped by it.
+const lowSpace = 1 << 20
+
+// vanished says why a run whose wrapper is gone has no exit code. A
+// wrapper writes its exit code unless it is killed or cannot write: a full
+// disk is the usual reason, and says so with the workdir's free space. An
+// exit file that exists but is incomplete means a write failed.
+func (c *Compute) vanished(ctx context.Context, h providers.Handle, exitFile bool) string {
+	free, err := FreeSpace(ctx, c.o.Exec, h.Dir)
+	workdir := path.Dir(path.Dir(h.Dir))
+	switch {
+	case err == nil && free < lowSpace:
+		return fmt.Sprintf("no space left on the file system of %s (%s free): the run's wrapper could not write its exit code",
+			workdir, plural.Count(int(free), "byte"))
+	case exitFile && err == nil:
+		return fmt.Sprintf("the run's wrapper could not write its exit code to %s (was the file system of %s full? %s free now)",
+			path.Join(h.Dir, executor.ExitFile), workdir, plural.Count(int(free), "byte"))
+	case exitFile:
+		return fmt.Sprintf("the run's wrapper could not write its exit code to %s", path.Join(h.Dir, executor.ExitFile))
+	}
+	return "the run's process vanished without an exit code"
+}
+
+// FreeSpace returns the bytes available to unprivileged users on the file
+// system of p, on e's machine (df -P, which every POSIX machine has).
+func FreeSpace(ctx context.Context, e executor.Executor, p string) (int64, error) {
+	out, err := e.Run(ctx, []string{"df", "-Pk", p}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("free space on %s: %w", p, err)
+	}
+	// Filesystem 1024-blocks Used Available Capacity Mounted-on; the
+	// file system's name and mount point may hold spaces, the numbers not.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	for i := 3; i < len(f); i++ {
+		if !strings.HasSuffix(f[i], "%") {
+			continue
+		}
+		if kb, err := strconv.ParseInt(f[i-1], 10, 64); err == nil && kb >= 0 {
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("free space on %s: unexpected df output %q", p, out)
 }
 
 // exitCode reads the exit file; exited is false until it is complete.

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/envtest"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
 )
@@ -706,5 +708,20 @@ func TestSucceededRunLeavesNothing(t *testing.T) {
 	bg := readPid(t, filepath.Join(h.Dir, "bg"))
 	if l := live(t, bg); len(l) > 0 {
 		t.Errorf("the run's background child %d outlived the succeeded run", bg)
+	}
+}
+
+// TestFullDiskSaysSo: a run that fills its workdir's file system, so that
+// the wrapper cannot write its exit code, is reported as such, with the
+// workdir and its free space, not as a process that vanished.
+func TestFullDiskSaysSo(t *testing.T) {
+	work := t.TempDir()
+	envtest.SmallFilesystem(t, work, 1<<20)
+	c := newCompute(work)
+	h := submit(t, c, &providers.RunSpec{RunID: "full", Shell: `head -c 4000000 /dev/zero > "$TRAINRUN_OUTPUTS_DIR/fill"; echo after`})
+	st := wait(t, c, h)
+	if st.State != providers.Failed || !strings.Contains(st.Reason, "no space left on the file system of "+work+" (") ||
+		!regexp.MustCompile(`\(\d+ bytes? free\)`).MatchString(st.Reason) {
+		t.Errorf("status %+v; want no space left on %s with its free bytes", st, work)
 	}
 }

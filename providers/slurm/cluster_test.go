@@ -11,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trainrun/trainrun/internal/slurmtest"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
 )
 
 func TestSingleRunSucceeds(t *testing.T) {
@@ -620,4 +622,34 @@ func finalJobState(s string) bool {
 		return false
 	}
 	return true
+}
+
+// TestSucceededRunLeavesNothing: a background child that ignores TERM does
+// not outlive a succeeded job: the run wrapper ends it in the job, before
+// it writes the exit code. ps shows the wrapper by a short command line.
+func TestSucceededRunLeavesNothing(t *testing.T) {
+	c, _ := cluster(t, Options{})
+	spec := newSpec(t, "run-bg", nil, "sh", "-c",
+		`(trap '' TERM; exec sleep 300) & echo $! > ../bg; tr '\0' ' ' </proc/$PPID/cmdline > ../cmdline; echo done`)
+	ctx := ctxFor(t, 2*time.Minute)
+	h, err := c.Submit(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitFor(t, c, h, 2*time.Minute); st.State != providers.Succeeded {
+		t.Fatalf("status %+v\nlog:\n%s", st, readLog(h))
+	}
+	data, _ := os.ReadFile(filepath.Join(h.Dir, "bg"))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("bg pid %q", data)
+	}
+	if alive, err := (executor.Local{}).Alive(ctx, pid, ""); err != nil || alive {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the run's background child %d outlived the succeeded job (%v)", pid, err)
+	}
+	cmd, _ := os.ReadFile(filepath.Join(h.Dir, "cmdline"))
+	if len(cmd) > 512 || !strings.Contains(string(cmd), executor.WrapperName+" "+h.Dir+" ") {
+		t.Errorf("the wrapper's command line is %q", cmd)
+	}
 }

@@ -3,12 +3,14 @@ package ssh
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/trainrun/trainrun/internal/envtest"
 	"github.com/trainrun/trainrun/internal/sshtest"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
@@ -130,5 +132,31 @@ func TestSucceededRunLeavesNothingOverSSH(t *testing.T) {
 	cmd, _ := e.ReadFile(ctx, h.Dir+"/cmdline")
 	if len(cmd) > 512 || !strings.Contains(string(cmd), executor.WrapperName+" "+h.Dir+" ") {
 		t.Errorf("the wrapper's command line is %q", cmd)
+	}
+}
+
+// TestFullDiskSaysSoOverSSH: on an ssh compute too, a run that fills the
+// workdir's file system is reported as such, not as a vanished process.
+func TestFullDiskSaysSoOverSSH(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	work := s.Home + "/full-" + randHex()
+	if err := os.Mkdir(work, 0o755); err != nil {
+		envtest.Unavailable(t, "make %s: %v", work, err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	envtest.SmallFilesystem(t, work, 1<<20)
+	c := openCompute(t, s, map[string]cty.Value{"workdir": cty.StringVal(work)})
+	ctx := ctxT(t)
+	h, err := c.Submit(ctx, &providers.RunSpec{RunID: "full", Env: map[string]string{},
+		Shell: `head -c 4000000 /dev/zero > "$TRAINRUN_OUTPUTS_DIR/fill"; echo after`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != providers.Failed || !strings.Contains(st.Reason, "no space left on the file system of "+work+" (") {
+		t.Errorf("status %+v; want no space left on %s", st, work)
 	}
 }
