@@ -157,7 +157,7 @@ else
 	trap '' TERM INT HUP
 	if [ -n "$dog" ]; then
 		kill -s USR1 "$dog" 2>/dev/null
-		wait "$dog"
+		wait "$dog" 2>/dev/null
 	fi
 	# What the command left running in the background ends with it.
 	if ! reap; then
