@@ -132,10 +132,8 @@ func (r *Runtime) GCPlan(ctx context.Context, opts GCOptions) (*GCPlan, error) {
 		}
 	}
 
-	// Checkpoint directories (TRAINRUN_CHECKPOINT_DIR, one per instance
-	// and fingerprint) are not collected yet: when they exist, those of
-	// instances and fingerprints no kept run has go here, beside the run
-	// directories.
+	// Checkpoint directories (TRAINRUN_CHECKPOINT_DIR) are not in the
+	// plan: RemoveStaleCheckpoints removes those no run will resume from.
 
 	var u usage
 	for _, run := range all {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
@@ -44,7 +47,8 @@ func cmdGC(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+	cfg := c.quietConfig()
+	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
 	rt := &runtime.Runtime{State: st, Computes: comps, DataDir: c.dataDir(), Store: store}
 	ctx := context.Background()
@@ -83,7 +87,19 @@ func cmdGC(c *cli, args []string) int {
 		return 0
 	}
 	res, err := rt.GC(ctx, p)
-	fmt.Fprintf(c.stdout, "gc complete: %s removed; %s freed%s.\n", removed(res), plural.Bytes(res.Bytes), remoteBytes(p.Remote, res.RemoteBytes))
+	// Checkpoint directories (TRAINRUN_CHECKPOINT_DIR) no run will resume
+	// from, on the configuration's computes.
+	var names []string
+	if cfg != nil {
+		names = slices.Sorted(maps.Keys(cfg.Computes))
+	}
+	cps, cerr := runtime.RemoveStaleCheckpoints(ctx, st, cfg, comps, names)
+	err = errors.Join(err, cerr)
+	done := removed(res)
+	if len(cps) > 0 {
+		done += ", " + plural.Count(len(cps), "checkpoint directory")
+	}
+	fmt.Fprintf(c.stdout, "gc complete: %s removed; %s freed%s.\n", done, plural.Bytes(res.Bytes), remoteBytes(p.Remote, res.RemoteBytes))
 	if err != nil {
 		return c.errorf("%v", err)
 	}
