@@ -46,6 +46,11 @@ func ReadSeries(path string) ([]Point, []string) {
 	return points, problems
 }
 
+// EachPoint calls fn with each well-formed point of r, a metrics file or
+// part of one (whole lines), in order, without keeping them: how the web
+// UI reads a long file, and then only what was appended since.
+func EachPoint(r io.Reader, fn func(Point)) []string { return readPoints(r, "metrics", fn) }
+
 // readPoints calls fn with each well-formed point of r.
 func readPoints(r io.Reader, name string, fn func(Point)) []string {
 	var problems []string

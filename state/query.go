@@ -171,15 +171,19 @@ func (s *Store) list(q Query, keep func(fp string) bool) ([]*Run, error) {
 		return (q.Address == "" || address == q.Address || "experiment."+experiment == q.Address) &&
 			(len(statuses) == 0 || statuses[status]) && created >= since && (keep == nil || keep(fp))
 	}
-	var sel []listed
 	s.mu.RLock()
+	hi, err := s.historyIndex()
+	n := len(s.runs)
+	if err == nil {
+		n += len(hi.entries)
+	}
+	sel := make([]listed, 0, n) // grown, it costs more than the sort
 	for id, e := range s.runs {
 		r := e.run
 		if match(r.Address, r.Experiment, r.Status, r.CreatedAt.UnixNano(), r.Fingerprint) {
 			sel = append(sel, listed{created: r.CreatedAt.UnixNano(), id: id, run: r})
 		}
 	}
-	hi, err := s.historyIndex()
 	if err == nil {
 		for i := range hi.entries {
 			e := &hi.entries[i]

@@ -69,6 +69,7 @@ type Server struct {
 	mu          sync.Mutex // guards src.State and lastReload
 	last        time.Time
 	reloadEvery time.Duration
+	series      seriesCache
 }
 
 // ErrNeedsToken is returned by Check for an address other than loopback

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/trainrun/trainrun/lang"
-	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -34,29 +33,7 @@ func (s *Server) metricsPath(run *state.Run) string {
 
 // readRunSeries reads every metric of run, by name, never through a link.
 func (s *Server) readRunSeries(run *state.Run) []*series {
-	p := s.metricsPath(run)
-	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	points, _ := runtime.ReadSeries(p)
-	by := map[string]*series{}
-	var out []*series
-	for _, pt := range points {
-		sr := by[pt.Name]
-		if sr == nil {
-			sr = &series{Name: pt.Name}
-			by[pt.Name] = sr
-			out = append(out, sr)
-		}
-		x := float64(len(sr.X))
-		if pt.Step != nil {
-			x = *pt.Step
-		}
-		sr.X = append(sr.X, x)
-		sr.Y = append(sr.Y, pt.Value)
-	}
-	slices.SortFunc(out, func(a, b *series) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return s.series.read(s.metricsPath(run))
 }
 
 // chart is one metric drawn.
