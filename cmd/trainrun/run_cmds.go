@@ -19,6 +19,7 @@ import (
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/internal/sparkline"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -536,15 +537,20 @@ func cmdShow(c *cli, args []string) int {
 			}
 		}
 	}
-	if len(run.Metrics) > 0 {
-		fmt.Fprintln(w, "\nMetrics (latest):")
-		for _, k := range sortedKeys(run.Metrics) {
-			m := run.Metrics[k]
+	if metrics := runtime.LiveMetrics(c.dataDir(), run); len(metrics) > 0 {
+		fmt.Fprintln(w, "\nMetrics (latest, and each one's curve over its points):")
+		curves := metricCurves(c.dataDir(), run)
+		for _, k := range sortedKeys(metrics) {
+			m := metrics[k]
 			step := ""
 			if m.Step != nil {
 				step = fmt.Sprintf(" (step %s)", strconv.FormatFloat(*m.Step, 'g', -1, 64))
 			}
-			fmt.Fprintf(w, "  %-12s %s%s\n", k, strconv.FormatFloat(m.Value, 'g', 8, 64), step)
+			line := fmt.Sprintf("  %-12s %s%s", k, strconv.FormatFloat(m.Value, 'g', 8, 64), step)
+			if vs := curves[k]; len(vs) > 1 {
+				line = fmt.Sprintf("%-40s %s", line, sparkline.String(vs, 30))
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	if run.Dir != "" {
@@ -558,6 +564,28 @@ func cmdShow(c *cli, args []string) int {
 		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))
 	}
 	return 0
+}
+
+// metricCurves reads every value of each metric of run, in the order it
+// recorded them: from its directory of results, where the apply that
+// follows a live run copies them and where they are collected.
+func metricCurves(dataDir string, run *state.Run) map[string][]float64 {
+	dir := run.Dir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "runs", run.ID)
+	}
+	p := filepath.Join(dir, "metrics.jsonl")
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string][]float64{}
+	runtime.EachPoint(f, func(pt runtime.Point) { out[pt.Name] = append(out[pt.Name], pt.Value) })
+	return out
 }
 
 func quoteArgs(args []string) []string {
