@@ -242,6 +242,9 @@ type Status struct {
 	// itself (a requeued Slurm job): each was one more attempt. Poll
 	// reports it for live runs too.
 	Requeues int
+	// EndedAt is when the run's process ended, as its compute recorded it
+	// (the time of its exit file); zero when unknown.
+	EndedAt time.Time
 }
 
 // Compute is one configured compute. Its methods may be called from several

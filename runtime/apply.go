@@ -866,7 +866,13 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 	}
-	run.FinishedAt = ptr(time.Now())
+	// When its process ended (a run that ended while no apply followed
+	// it is collected later), else now.
+	if end := endTime(run, st); !end.IsZero() {
+		run.FinishedAt = &end
+	} else {
+		run.FinishedAt = ptr(time.Now())
+	}
 	if err := r.put(run); err != nil {
 		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
 	} else {
@@ -896,7 +902,7 @@ func (r *Runtime) recycle(ctx context.Context, comp providers.Compute, run *stat
 func finishedEvent(run *state.Run, tail []string) Event {
 	return Event{Type: RunFinished, Address: run.Address, RunID: run.ID, Attempt: run.Attempts,
 		Compute: run.Compute, Status: run.Status, ExitCode: run.ExitCode, Reason: run.Reason,
-		Started: run.StartedAt, Tail: tail}
+		Started: run.StartedAt, Finished: run.FinishedAt, Tail: tail}
 }
 
 // failEarly records a run that could not even be submitted.

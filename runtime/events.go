@@ -50,8 +50,11 @@ type Event struct {
 	Tail     []string        `json:"tail,omitempty"`
 	Message  string          `json:"message,omitempty"`
 	Started  *time.Time      `json:"started_at,omitempty"`
-	Counts   map[string]int  `json:"counts,omitempty"`
-	Action   string          `json:"action,omitempty"` // run_decided: submit, no-op or update
+	// Finished is when a run_finished run ended: before Time for a run
+	// that ended while no apply followed it.
+	Finished *time.Time     `json:"finished_at,omitempty"`
+	Counts   map[string]int `json:"counts,omitempty"`
+	Action   string         `json:"action,omitempty"` // run_decided: submit, no-op or update
 	// Backoff is how long a run_retrying waits before the next attempt.
 	Backoff string `json:"backoff,omitempty"`
 	// Metrics are a live run's latest value of each metric (run_metrics).

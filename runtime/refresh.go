@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"context"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
 
 	"github.com/trainrun/trainrun/state"
 )
@@ -52,6 +55,17 @@ func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
 		}
 		c := run.Clone()
 		c.Status, c.ExitCode, c.Reason = status.State, status.ExitCode, status.Reason
+		if status.State.Done() {
+			// Ended, not collected: its end as its compute recorded it,
+			// its metrics from its directory there.
+			c.Uncollected = true
+			if end := endTime(c, status); !end.IsZero() {
+				c.FinishedAt = &end
+			}
+			if m := computeMetrics(ctx, comp, *run.Handle); m != nil {
+				c.Metrics = m
+			}
+		}
 		// The attempts its compute started by itself since it was
 		// recorded: the live count, not the one recorded at its end.
 		c.Attempts += status.Requeues
@@ -59,4 +73,34 @@ func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
 		v.latest[run.Address] = c
 	}
 	return v
+}
+
+// endTime is when run ended as st says, or zero when st cannot say, or says
+// something impossible (before the run started, in the future: a remote
+// clock far off).
+func endTime(run *state.Run, st providers.Status) time.Time {
+	e := st.EndedAt
+	if e.IsZero() || e.After(time.Now()) || run.StartedAt != nil && e.Before(*run.StartedAt) {
+		return time.Time{}
+	}
+	return e
+}
+
+// computeMetrics are the latest values in the metrics file of run h on
+// comp, nil when there are none or comp cannot read them.
+func computeMetrics(ctx context.Context, comp providers.Compute, h providers.Handle) map[string]state.Metric {
+	mr, ok := comp.(providers.MetricsReader)
+	if !ok {
+		return nil
+	}
+	rc, err := mr.Metrics(ctx, h, 0, false)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	m, _ := latestMetrics(rc, "")
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }

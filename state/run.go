@@ -71,6 +71,12 @@ type Run struct {
 	// Promotion says how it ranked there.
 	PromotedFrom string `json:"promoted_from,omitempty"`
 	Promotion    string `json:"promotion,omitempty"`
+
+	// Uncollected marks, in a refreshed view of the state (it is never
+	// recorded), a run that ended while no apply followed it: its end and
+	// metrics are what its compute says, its results are not collected
+	// until the next apply.
+	Uncollected bool `json:"-"`
 }
 
 // Settings are the parts of an instance that do not force a new run.

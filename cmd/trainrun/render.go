@@ -126,7 +126,11 @@ func (r *renderer) describe(ev runtime.Event) string {
 	case runtime.RunFinished:
 		elapsed := ""
 		if ev.Started != nil {
-			elapsed = " after " + ev.Time.Sub(*ev.Started).Round(10*time.Millisecond).String()
+			end := ev.Time
+			if ev.Finished != nil {
+				end = *ev.Finished
+			}
+			elapsed = " after " + end.Sub(*ev.Started).Round(10*time.Millisecond).String()
 		}
 		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsed, ev.RunID)
 		if ev.Status != providers.Succeeded && ev.Reason != "" && ev.Reason != string(ev.Status) {

@@ -67,8 +67,11 @@ type runJSON struct {
 	StartedAt   *time.Time                 `json:"started_at"`
 	FinishedAt  *time.Time                 `json:"finished_at"`
 	Dir         string                     `json:"dir,omitempty"`
-	ReproOf     string                     `json:"repro_of,omitempty"`
-	CachedFrom  string                     `json:"cached_from,omitempty"`
+	// Uncollected: the run ended while no apply followed it; its end and
+	// metrics are what its compute says, its results not collected yet.
+	Uncollected bool   `json:"uncollected,omitempty"`
+	ReproOf     string `json:"repro_of,omitempty"`
+	CachedFrom  string `json:"cached_from,omitempty"`
 	// NotInConfig marks, in status -all, an instance that is no longer
 	// in the configuration.
 	NotInConfig bool `json:"not_in_config,omitempty"`
@@ -78,7 +81,7 @@ func toJSON(r *state.Run) runJSON {
 	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
 		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
 		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
 	}
@@ -211,6 +214,11 @@ func cmdStatus(c *cli, args []string) int {
 	out := bufio.NewWriter(c.stdout) // a write per line costs more than the rest of status
 	writeTable(out, rows, colour)
 	out.Flush()
+	shown := make([]*state.Run, len(list))
+	for i, in := range list {
+		shown[i] = in.Run
+	}
+	noteUncollected(c.stdout, shown)
 	if len(best) > 0 {
 		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
 	}
@@ -279,7 +287,21 @@ func statusText(r *state.Run) string {
 	if r.Status == providers.Failed && r.ExitCode != nil {
 		s += " (exit " + strconv.Itoa(*r.ExitCode) + ")"
 	}
+	if r.Uncollected {
+		s += ", not collected"
+	}
 	return s
+}
+
+// notCollected is what a run that ended while no apply followed it waits
+// for.
+const notCollected = "finished, results not collected yet: run trainrun apply"
+
+// noteUncollected explains ", not collected" under a table that shows it.
+func noteUncollected(w io.Writer, runs []*state.Run) {
+	if slices.ContainsFunc(runs, func(r *state.Run) bool { return r != nil && r.Uncollected }) {
+		fmt.Fprintln(w, "not collected: "+notCollected+".")
+	}
 }
 
 // metricsText lists metrics as NAME=VALUE, first (the objective) first,
@@ -340,6 +362,17 @@ func cmdRuns(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
+	// Live runs as their computes say they are now.
+	if slices.ContainsFunc(runs, (*state.Run).Live) {
+		comps := runtime.NewComputes(c.quietConfig(), registry(), c.providerEnv())
+		defer comps.Close()
+		view := runtime.Refresh(context.Background(), st, comps)
+		for i, r := range runs {
+			if l := view.Latest(r.Address); l != nil && l.ID == r.ID {
+				runs[i] = l
+			}
+		}
+	}
 	if len(runs) == 0 && filter != "" {
 		cfg := c.quietConfig()
 		known := func(f string) bool {
@@ -386,6 +419,7 @@ func cmdRuns(c *cli, args []string) int {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	noteUncollected(out, runs)
 	return 0
 }
 
@@ -427,7 +461,8 @@ func cmdShow(c *cli, args []string) int {
 		printJSON(c.stdout, struct {
 			*state.Run
 			EnvironmentLock string `json:"environment_lock,omitempty"`
-		}{run, lock})
+			Uncollected     bool   `json:"uncollected,omitempty"`
+		}{run, lock, run.Uncollected})
 		return 0
 	}
 	w := c.stdout
@@ -474,6 +509,9 @@ func cmdShow(c *cli, args []string) int {
 		field("ran in", where)
 	}
 	field("results", run.Dir)
+	if run.Uncollected {
+		field("results", notCollected)
+	}
 	field("repro of", run.ReproOf)
 	field("cached from", run.CachedFrom) // restored by the run cache: nothing ran
 	field("outputs", run.Outputs)        // their content hash, which downstream runs hash

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/trainrun/trainrun/providers"
 )
@@ -74,6 +75,14 @@ type Executor interface {
 	// escaping, or dangling) is recreated as it is, unread. Sockets, fifos
 	// and devices below rel are skipped: they hold no data.
 	CopyOut(ctx context.Context, root, rel, dst string) error
+}
+
+// ModTimer is implemented by executors that can say when a file was last
+// written: when a run's wrapper wrote its exit file is when the run ended.
+type ModTimer interface {
+	// ModTime returns path's modification time; a missing path is an
+	// error matching fs.ErrNotExist.
+	ModTime(ctx context.Context, path string) (time.Time, error)
 }
 
 // DirMaker is implemented by executors that make a directory and its

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Local is the machine trainrun runs on. Its zero value is ready to use.
@@ -190,6 +191,14 @@ func (Local) Signal(ctx context.Context, pid int, sig syscall.Signal) error {
 		return fmt.Errorf("signal %d to %d: %w", sig, pid, err)
 	}
 	return nil
+}
+
+func (Local) ModTime(ctx context.Context, path string) (time.Time, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
 }
 
 func (Local) ReadFile(ctx context.Context, path string) ([]byte, error) {

@@ -450,6 +450,11 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (p
 	default:
 		st.State, st.Reason = providers.Failed, c.vanished(ctx, h, files[0] != nil)
 	}
+	if mt, ok := c.o.Exec.(executor.ModTimer); ok && exited {
+		if t, err := mt.ModTime(ctx, path.Join(h.Dir, executor.ExitFile)); err == nil {
+			st.EndedAt = t
+		}
+	}
 	return st, nil
 }
 

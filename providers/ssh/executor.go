@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -340,6 +341,37 @@ func (e *Executor) ReadFile(ctx context.Context, p string) ([]byte, error) {
 		return nil, pathError("read", p, err)
 	}
 	return out, nil
+}
+
+// ModTime asks the machine for p's modification time, in nanoseconds
+// where its stat can say them.
+func (e *Executor) ModTime(ctx context.Context, p string) (time.Time, error) {
+	if err := checkAbs("stat", p); err != nil {
+		return time.Time{}, err
+	}
+	out, err := e.sh(ctx, true, modTimeScript, []string{p}, nil)
+	if err != nil {
+		return time.Time{}, pathError("stat", p, err)
+	}
+	return parseModTime(string(out))
+}
+
+// parseModTime reads "SECONDS[.FRACTION]\n", as stat -c %.9Y prints it.
+func parseModTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	secs, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("modification time %q: %w", s, err)
+	}
+	var ns int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, fmt.Errorf("modification time %q: %w", s, err)
+		}
+	}
+	return time.Unix(n, ns), nil
 }
 
 // WriteFile never writes through a symlink at p.

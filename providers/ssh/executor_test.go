@@ -536,3 +536,32 @@ func TestMakeDirInOneSession(t *testing.T) {
 		t.Fatalf("second MakeDir: %v, want fs.ErrExist", err)
 	}
 }
+
+// ModTime says when a file was written, as the machine's clock has it
+// (the test's machine is this one); a missing file is fs.ErrNotExist.
+func TestModTime(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	e, dir := testExecutor(t, s)
+	ctx := ctxT(t)
+	sub := path.Join(dir, "run")
+	if err := e.Mkdir(ctx, sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := path.Join(sub, "exit")
+	before := time.Now()
+	if err := e.WriteFile(ctx, f, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	got, err := e.ModTime(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// File times come from the kernel's coarse clock: a tick of slack.
+	if got.Before(before.Add(-50*time.Millisecond)) || got.After(after.Add(50*time.Millisecond)) {
+		t.Fatalf("ModTime = %v, want between %v and %v", got, before, after)
+	}
+	if _, err := e.ModTime(ctx, path.Join(sub, "nothing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want ErrNotExist", err)
+	}
+}

@@ -65,6 +65,12 @@ const readScript = `[ -e "$1" ] || exit 44
 exec cat -- "$1"
 `
 
+// modTimeScript PATH prints the file's modification time in seconds, with
+// nanoseconds where stat can (GNU), else whole (busybox).
+const modTimeScript = `[ -e "$1" ] || exit 44
+stat -c %.9Y -- "$1" 2>/dev/null || stat -c %Y -- "$1"
+`
+
 // writeScript PATH MODE replaces the file with stdin, never writing
 // through a symbolic link.
 const writeScript = `p=$1 m=$2
