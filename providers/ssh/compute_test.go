@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/trainrun/trainrun/internal/sshtest"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // openCompute opens an ssh compute on s through the kind, as the runtime
@@ -158,5 +161,71 @@ func TestFullDiskSaysSoOverSSH(t *testing.T) {
 	}
 	if st.State != providers.Failed || !strings.Contains(st.Reason, "no space left on the file system of "+work+" (") {
 		t.Errorf("status %+v; want no space left on %s", st, work)
+	}
+}
+
+// TestSlowWrapperRunsOnceOverSSH: a re-apply that finds a run directory
+// whose wrapper has not come up yet (its sh sleeps 3 s first) claims it
+// and submits the run again; the late wrapper then runs nothing.
+func TestSlowWrapperRunsOnceOverSSH(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	c := openCompute(t, s, nil)
+	ctx := ctxT(t)
+	e, scratch := testExecutor(t, s)
+	if err := e.Mkdir(ctx, scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	count := scratch + "/count"
+	spec := func(id string) *providers.RunSpec {
+		return &providers.RunSpec{RunID: id, Env: map[string]string{"COUNT": count}, Shell: `echo ran >> "$COUNT"`}
+	}
+	// A first run installs the wrapper and says where runs go.
+	h0, err := c.Submit(ctx, &providers.RunSpec{RunID: "first", Env: map[string]string{}, Shell: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(ctx, h0); err != nil {
+		t.Fatal(err)
+	}
+	runs := path.Dir(h0.Dir)
+	wrapper := path.Join(path.Dir(runs), "bin", executor.WrapperName)
+	dir := path.Join(runs, "late")
+	if err := executor.MakeDir(ctx, e, dir, 0o700, []string{"src", "outputs"}, []string{"log"}); err != nil {
+		t.Fatal(err)
+	}
+	argv, err := runner.Command(spec("late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := append([]string{"sh", "-c", `sleep 3; exec "$@"`, "sh"}, executor.WrapperArgv(wrapper, dir, 0, time.Second, argv)...)
+	p, err := e.Start(ctx, dir, slow, []string{"COUNT=" + count})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// trainrun died before it recorded the handle; the next one looks.
+	h, found, err := c.Lookup(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		if h, err = c.Submit(ctx, spec("late")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := c.Wait(ctx, h); err != nil || st.State != providers.Succeeded {
+		t.Fatalf("wait: %+v, %v", st, err)
+	}
+	for {
+		alive, err := e.Alive(ctx, p.PID, p.StartTicks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if data, _ := e.ReadFile(ctx, count); string(data) != "ran\n" {
+		t.Errorf("the run executed %d times", strings.Count(string(data), "ran"))
 	}
 }
