@@ -15,14 +15,15 @@ import (
 	"github.com/trainrun/trainrun/state"
 )
 
-// Checkout materializes the source snapshot run used into dst, which must
-// be empty or not exist. It returns the snapshot's manifest.
+// Checkout writes the source snapshot run used into dst, which must be
+// empty or not exist, as the run saw it: symlinks as they were, wherever
+// they point (snapshot.Store.Checkout). It returns the snapshot's manifest.
 func Checkout(store *snapshot.Store, run *state.Run, dst string) (*snapshot.Manifest, error) {
 	m, err := recordedSnapshot(store, run)
 	if err != nil {
 		return nil, err
 	}
-	if err := store.Materialize(m, dst); err != nil {
+	if err := store.Checkout(m, dst); err != nil {
 		return nil, fmt.Errorf("check out run %s: %w", run.ID, err)
 	}
 	return m, nil

@@ -55,7 +55,7 @@ func (s *Store) Export(m *Manifest, dir string, force bool) (*ExportResult, erro
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("export %s: %w", m.ID, err)
 	}
-	targets, err := s.checkTree(m)
+	targets, err := s.checkTree(m, false)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", m.ID, err)
 	}

@@ -61,34 +61,48 @@ func FuzzMaterialize(f *testing.F) {
 			}
 		}
 		m := NewManifest(entries)
+		// Materialize keeps links inside the tree; Checkout writes them
+		// as they are. Neither writes outside dst nor through a link.
+		for _, checkout := range []bool{false, true} {
+			fuzzMaterialize(t, store, m, checkout)
+		}
+	})
+}
 
-		base := t.TempDir()
-		sentinel := filepath.Join(base, "sentinel")
-		dst := filepath.Join(base, "dst")
-		if err := os.Mkdir(sentinel, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		err := store.Materialize(m, dst)
+func fuzzMaterialize(t *testing.T, store *Store, m *Manifest, checkout bool) {
+	base := t.TempDir()
+	sentinel := filepath.Join(base, "sentinel")
+	dst := filepath.Join(base, "dst")
+	if err := os.Mkdir(sentinel, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if checkout {
+		err = store.Checkout(m, dst)
+	} else {
+		err = store.Materialize(m, dst)
+	}
 
-		if ents, _ := os.ReadDir(sentinel); len(ents) != 0 {
-			t.Fatalf("Materialize wrote into the sibling directory: %v", ents)
+	if ents, _ := os.ReadDir(sentinel); len(ents) != 0 {
+		t.Fatalf("checkout=%v wrote into the sibling directory: %v", checkout, ents)
+	}
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		if e.Name() != "sentinel" && e.Name() != "dst" {
+			t.Fatalf("checkout=%v wrote %s next to dst", checkout, e.Name())
 		}
-		ents, _ := os.ReadDir(base)
-		for _, e := range ents {
-			if e.Name() != "sentinel" && e.Name() != "dst" {
-				t.Fatalf("Materialize wrote %s next to dst", e.Name())
-			}
+	}
+	if err != nil {
+		if _, serr := os.Lstat(dst); serr == nil {
+			t.Fatalf("checkout=%v failed (%v) but left %s behind", checkout, err, dst)
 		}
-		if err != nil {
-			if _, serr := os.Lstat(dst); serr == nil {
-				t.Fatalf("Materialize failed (%v) but left %s behind", err, dst)
-			}
-			return
-		}
-		realDst, err := filepath.EvalSymlinks(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
+		return
+	}
+	realDst, err := filepath.EvalSymlinks(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !checkout {
 		filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
 			if err != nil || d.Type()&os.ModeSymlink == 0 {
 				return nil
@@ -98,21 +112,21 @@ func FuzzMaterialize(f *testing.F) {
 			}
 			return nil
 		})
-		for _, e := range m.Entries {
-			for elem := range strings.SplitSeq(e.Path, "/") {
-				if elem == ".git" || elem == ".trainrun" {
-					return // left out by Scan
-				}
+	}
+	for _, e := range m.Entries {
+		for elem := range strings.SplitSeq(e.Path, "/") {
+			if elem == ".git" || elem == ".trainrun" {
+				return // left out by Scan
 			}
 		}
-		got, _, err := Scan(dst, ScanOptions{NoIgnore: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.ID != m.ID {
-			t.Errorf("materialized tree scans to a different manifest: %s", Diff(m, got))
-		}
-	})
+	}
+	got, _, err := Scan(dst, ScanOptions{NoIgnore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != m.ID {
+		t.Errorf("checkout=%v: the tree written scans to a different manifest: %s", checkout, Diff(m, got))
+	}
 }
 
 // putRawBlob writes content into the store as a blob, bypassing Put.

@@ -25,13 +25,28 @@ const maxLinkHops = 40
 // anything is written, and rejected if an entry's path is absolute or has
 // an empty, "." or ".." element, if a path goes through another entry (a
 // file or a symlink), or if a symlink's target is absolute or resolves
-// outside dst (following the manifest's other symlinks). If writing fails
-// half way, what was written is removed.
-func (s *Store) Materialize(m *Manifest, dst string) (err error) {
+// outside dst (following the manifest's other symlinks): what it writes is
+// read by trainrun and runs as a tree of their own (inputs, outputs). If
+// writing fails half way, what was written is removed.
+func (s *Store) Materialize(m *Manifest, dst string) error {
+	return s.materialize(m, dst, false)
+}
+
+// Checkout is Materialize for giving a snapshot back as the run saw it
+// (trainrun checkout): symlinks are written as they were, also those whose
+// target is absolute or leaves the tree. Writing still never goes through
+// a link nor outside dst: every entry is written below dst opened as an
+// os.Root, files with O_EXCL before any link exists, and no entry may lie
+// below another (a link used as a directory).
+func (s *Store) Checkout(m *Manifest, dst string) error {
+	return s.materialize(m, dst, true)
+}
+
+func (s *Store) materialize(m *Manifest, dst string, linksAsIs bool) (err error) {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("materialize %s: %w", m.ID, err)
 	}
-	targets, err := s.checkTree(m)
+	targets, err := s.checkTree(m, linksAsIs)
 	if err != nil {
 		return fmt.Errorf("materialize %s: %w", m.ID, err)
 	}
@@ -53,6 +68,11 @@ func (s *Store) Materialize(m *Manifest, dst string) (err error) {
 		}
 		err = fmt.Errorf("materialize %s: %w", m.ID, err)
 	}()
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 
 	// Regular files first, symlinks last: while files are written, no
 	// symlink exists in dst that a path could go through.
@@ -61,10 +81,10 @@ func (s *Store) Materialize(m *Manifest, dst string) (err error) {
 		if e.Mode == ModeSymlink {
 			continue
 		}
-		if err := mkdirs(dst, e.Path, madeDirs); err != nil {
+		if err := mkdirs(root, e.Path, madeDirs); err != nil {
 			return err
 		}
-		if err := s.copyOut(e, filepath.Join(dst, filepath.FromSlash(e.Path))); err != nil {
+		if err := s.copyOut(root, e); err != nil {
 			return err
 		}
 	}
@@ -72,10 +92,10 @@ func (s *Store) Materialize(m *Manifest, dst string) (err error) {
 		if e.Mode != ModeSymlink {
 			continue
 		}
-		if err := mkdirs(dst, e.Path, madeDirs); err != nil {
+		if err := mkdirs(root, e.Path, madeDirs); err != nil {
 			return err
 		}
-		if err := os.Symlink(targets[e.Path], filepath.Join(dst, filepath.FromSlash(e.Path))); err != nil {
+		if err := root.Symlink(targets[e.Path], filepath.FromSlash(e.Path)); err != nil {
 			return err
 		}
 	}
@@ -84,8 +104,9 @@ func (s *Store) Materialize(m *Manifest, dst string) (err error) {
 
 // checkTree checks that m can be written under a directory without
 // escaping it, and that the store holds every blob. It returns the
-// symlinks' targets, read from their blobs.
-func (s *Store) checkTree(m *Manifest) (map[string]string, error) {
+// symlinks' targets, read from their blobs. Unless linksAsIs, a symlink's
+// target must stay inside the tree.
+func (s *Store) checkTree(m *Manifest, linksAsIs bool) (map[string]string, error) {
 	kinds := make(map[string]uint32, len(m.Entries))
 	for _, e := range m.Entries {
 		kinds[e.Path] = e.Mode
@@ -117,6 +138,12 @@ func (s *Store) checkTree(m *Manifest) (map[string]string, error) {
 	}
 	for _, e := range m.Entries {
 		if e.Mode != ModeSymlink {
+			continue
+		}
+		if linksAsIs {
+			if t := targets[e.Path]; t == "" || strings.IndexByte(t, 0) >= 0 {
+				return nil, fmt.Errorf("symlink %q: empty target or one with NUL", e.Path)
+			}
 			continue
 		}
 		if err := checkTarget(e.Path, targets, kinds); err != nil {
@@ -245,25 +272,25 @@ func prepareDst(dst string) (created bool, err error) {
 	return false, nil
 }
 
-// mkdirs creates the directories leading to the entry at path under dst.
-func mkdirs(dst, path string, made map[string]bool) error {
+// mkdirs creates the directories leading to the entry at path under root.
+func mkdirs(root *os.Root, path string, made map[string]bool) error {
 	i := strings.LastIndexByte(path, '/')
 	if i < 0 || made[path[:i]] {
 		return nil
 	}
 	dir := path[:i]
-	if err := mkdirs(dst, dir, made); err != nil {
+	if err := mkdirs(root, dir, made); err != nil {
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(dst, filepath.FromSlash(dir)), 0o755); err != nil {
+	if err := root.Mkdir(filepath.FromSlash(dir), 0o755); err != nil {
 		return err
 	}
 	made[dir] = true
 	return nil
 }
 
-// copyOut writes the entry's blob to a new file at p.
-func (s *Store) copyOut(e Entry, p string) error {
+// copyOut writes the entry's blob to a new file at its path under root.
+func (s *Store) copyOut(root *os.Root, e Entry) error {
 	src, err := os.Open(s.BlobPath(e.Hash))
 	if err != nil {
 		return err
@@ -274,7 +301,7 @@ func (s *Store) copyOut(e Entry, p string) error {
 		perm = 0o755
 	}
 	// O_EXCL: never write through something already there.
-	out, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	out, err := root.OpenFile(filepath.FromSlash(e.Path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}

@@ -332,3 +332,50 @@ func putBlob(t testing.TB, s *Store, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckoutLinksAsTheyWere: Checkout gives back symlinks that point
+// outside the tree or are absolute, as the run saw them, while writing
+// nothing through them and nothing outside dst.
+func TestCheckoutLinksAsTheyWere(t *testing.T) {
+	file := func(p string) Entry { return Entry{Path: p, Mode: ModeFile, Size: 1, Hash: sha("x")} }
+	link := func(p, target string) Entry {
+		return Entry{Path: p, Mode: ModeSymlink, Size: int64(len(target)), Hash: sha(target)}
+	}
+	s := openTestStore(t)
+	for _, blob := range []string{"/etc/passwd", "..", "../../sentinel", "up/sentinel", "x", "/tmp"} {
+		putBlob(t, s, blob)
+	}
+	entries := []Entry{file("x"), link("abs", "/etc/passwd"), link("up", ".."), link("a/b/far", "../../sentinel"), link("through", "up/sentinel")}
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "dst")
+	if err := s.Materialize(NewManifest(entries), dst); err == nil {
+		t.Fatal("Materialize took links that leave the tree")
+	}
+	if err := s.Checkout(NewManifest(entries), dst); err != nil {
+		t.Fatalf("Checkout: %v", err)
+	}
+	for p, want := range map[string]string{"abs": "/etc/passwd", "up": "..", "a/b/far": "../../sentinel", "through": "up/sentinel"} {
+		if got, err := os.Readlink(filepath.Join(dst, p)); err != nil || got != want {
+			t.Errorf("%s: link to %q, %v; want %q", p, got, err, want)
+		}
+	}
+	got, _, err := Scan(dst, ScanOptions{NoIgnore: true})
+	if err != nil || got.ID != NewManifest(entries).ID {
+		t.Errorf("the checkout scans to another tree (%v): %s", err, Diff(NewManifest(entries), got))
+	}
+
+	// An entry below a link would be written through it: refused, nothing
+	// written.
+	for _, bad := range [][]Entry{
+		{link("up", ".."), file("up/x")},
+		{link("abs", "/tmp"), file("abs/x")},
+	} {
+		dst := filepath.Join(t.TempDir(), "dst")
+		if err := s.Checkout(NewManifest(bad), dst); err == nil || !strings.Contains(err.Error(), "goes through entry") {
+			t.Errorf("Checkout(%v) = %v; want a refusal", bad, err)
+		}
+		if _, err := os.Lstat(dst); err == nil {
+			t.Errorf("a refused checkout left %s", dst)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
@@ -91,7 +92,7 @@ func writeCompare(c *cli, t *compare.Table) {
 			}
 			dirs = append(dirs, d)
 		}
-		fmt.Fprintf(w, "* marks the best value of each metric among succeeded runs (better: %s).\n", strings.Join(dirs, ", "))
+		fmt.Fprintf(w, "* marks the best value of each metric among succeeded runs (better: %s).\n", strings.Join(escapeAll(dirs), ", "))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -100,7 +101,7 @@ func writeCompare(c *cli, t *compare.Table) {
 	for _, m := range t.Metrics {
 		head = append(head, m.Name)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	fmt.Fprintln(tw, strings.Join(escapeAll(head), "\t"))
 	cells := make([]string, 0, len(head))
 	for i := range t.Rows {
 		r := &t.Rows[i]
@@ -130,12 +131,12 @@ func writeCompare(c *cli, t *compare.Table) {
 			}
 			cells = append(cells, s)
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		fmt.Fprintln(tw, strings.Join(escapeAll(cells), "\t"))
 	}
 	tw.Flush()
 	for _, r := range t.Rows {
 		if r.Status == providers.Stopped && r.Reason != "" {
-			fmt.Fprintf(w, "%s stopped: %s\n", r.RunID, r.Reason)
+			fmt.Fprintf(w, "%s stopped: %s\n", r.RunID, termtext.Escape(r.Reason))
 		}
 	}
 }
@@ -177,6 +178,16 @@ func (c *cli) compareRuns(a *arguments.Compare) int {
 	return 0
 }
 
+// escapeAll escapes each of ss for the terminal (termtext): names and
+// values that runs report.
+func escapeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = termtext.Escape(s)
+	}
+	return out
+}
+
 // writeRunDiff shows two runs' differences: the params that differ (and
 // those that do not, in one line), the fingerprint's inputs that differ,
 // and every metric with the change.
@@ -199,9 +210,9 @@ func writeRunDiff(w io.Writer, d *compare.RunDiff) {
 	table := func(title string, head []string, rows [][]string) {
 		fmt.Fprintf(w, "\n%s:\n", title)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  "+strings.Join(head, "\t"))
+		fmt.Fprintln(tw, "  "+strings.Join(escapeAll(head), "\t"))
 		for _, r := range rows {
-			fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
+			fmt.Fprintln(tw, "  "+strings.Join(escapeAll(r), "\t"))
 		}
 		tw.Flush()
 	}
@@ -221,7 +232,7 @@ func writeRunDiff(w io.Writer, d *compare.RunDiff) {
 		fmt.Fprintf(w, "\nParams: the same.\n")
 	}
 	if len(same) > 0 && len(rows) > 0 {
-		fmt.Fprintf(w, "  the same in both: %s\n", strings.Join(same, ", "))
+		fmt.Fprintf(w, "  the same in both: %s\n", strings.Join(escapeAll(same), ", "))
 	}
 
 	if d.A.Fingerprint == d.B.Fingerprint {

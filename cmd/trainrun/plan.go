@@ -9,6 +9,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
@@ -127,9 +128,9 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 			fmt.Fprintln(w)
 		}
 		listed++
-		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+a.Action), a.Address)
+		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+a.Action), termtext.Escape(a.Address))
 		for _, r := range a.Reasons {
-			fmt.Fprintf(w, "        %s\n", r)
+			fmt.Fprintf(w, "        %s\n", termtext.Escape(r))
 		}
 	}
 	// Environments first: they are made before the runs that use them.
@@ -144,7 +145,7 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		listed++
 		fmt.Fprintf(w, "  %s %s on compute.%s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+a.Action), a.Address, a.Compute)
 		for _, r := range a.Reasons {
-			fmt.Fprintf(w, "        %s\n", r)
+			fmt.Fprintf(w, "        %s\n", termtext.Escape(r))
 		}
 	}
 	awaiting := map[string]int{} // by experiment: instances waiting for a promotion
@@ -169,9 +170,9 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		if a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() {
 			verb = "wait"
 		}
-		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+verb), a.Address)
+		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+verb), termtext.Escape(a.Address))
 		for _, r := range a.Reasons {
-			fmt.Fprintf(w, "        %s\n", r)
+			fmt.Fprintf(w, "        %s\n", termtext.Escape(r))
 		}
 	}
 	for _, name := range awaitOrder {

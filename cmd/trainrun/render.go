@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
@@ -93,7 +94,7 @@ func (r *renderer) event(ev runtime.Event) {
 		}
 		r.done++
 	}
-	line := r.describe(ev)
+	line := r.describe(escapeEvent(ev))
 	if line == "" {
 		return
 	}
@@ -103,6 +104,23 @@ func (r *renderer) event(ev runtime.Event) {
 	}
 	fmt.Fprintln(r.w, line)
 	r.drawStatus()
+}
+
+// escapeEvent escapes what an event carries from runs and computes
+// (termtext) before the renderer adds its own colours: a log line, a
+// reason, a metric name may hold escape sequences, or be 100 KB long.
+func escapeEvent(ev runtime.Event) runtime.Event {
+	ev.Address, ev.Compute, ev.RunID = termtext.Escape(ev.Address), termtext.Escape(ev.Compute), termtext.Escape(ev.RunID)
+	ev.Line, ev.Message = termtext.Escape(ev.Line), termtext.EscapeLines(ev.Message)
+	ev.Reason = termtext.EscapeLines(ev.Reason)
+	if len(ev.Tail) > 0 {
+		tail := make([]string, len(ev.Tail))
+		for i, l := range ev.Tail {
+			tail[i] = termtext.Escape(l)
+		}
+		ev.Tail = tail
+	}
+	return ev
 }
 
 func (r *renderer) describe(ev runtime.Event) string {

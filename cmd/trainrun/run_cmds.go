@@ -20,6 +20,7 @@ import (
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/internal/sparkline"
+	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -412,9 +413,9 @@ func cmdRuns(c *cli, args []string) int {
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range runs {
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, r.Address, statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, termtext.Escape(r.Address), statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
 		if notes {
-			line += "\t" + runNote(r)
+			line += "\t" + termtext.Escape(runNote(r))
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -469,7 +470,7 @@ func cmdShow(c *cli, args []string) int {
 	fmt.Fprintf(w, "Run %s\n", run.ID)
 	field := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(w, "  %-12s %s\n", k+":", v)
+			fmt.Fprintf(w, "  %-12s %s\n", k+":", termtext.Escape(v))
 		}
 	}
 	field("address", run.Address)
@@ -584,7 +585,7 @@ func cmdShow(c *cli, args []string) int {
 			if m.Step != nil {
 				step = fmt.Sprintf(" (step %s)", strconv.FormatFloat(*m.Step, 'g', -1, 64))
 			}
-			line := fmt.Sprintf("  %-12s %s%s", k, strconv.FormatFloat(m.Value, 'g', 8, 64), step)
+			line := fmt.Sprintf("  %-12s %s%s", termtext.Escape(k), strconv.FormatFloat(m.Value, 'g', 8, 64), step)
 			if vs := curves[k]; len(vs) > 1 {
 				line = fmt.Sprintf("%-40s %s", line, sparkline.String(vs, 30))
 			}
@@ -596,7 +597,7 @@ func cmdShow(c *cli, args []string) int {
 		if len(outs) > 0 {
 			fmt.Fprintln(w, "\nOutputs:")
 			for _, o := range outs {
-				fmt.Fprintf(w, "  %s\n", o)
+				fmt.Fprintf(w, "  %s\n", termtext.Escape(o))
 			}
 		}
 		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))

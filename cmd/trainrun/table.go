@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/trainrun/trainrun/internal/termtext"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -9,8 +10,14 @@ import (
 // writeTable writes rows as aligned columns, two spaces apart, as
 // text/tabwriter does, and lets paint colour a cell after its width is
 // counted: escape codes take no room on a terminal, so tabwriter, which
-// counts them, would misalign painted columns. paint may be nil.
+// counts them, would misalign painted columns. paint may be nil. Cells are
+// escaped (termtext): they hold what runs report.
 func writeTable(w io.Writer, rows [][]string, paint func(row, col int, s string) string) {
+	for _, r := range rows {
+		for i := range r {
+			r[i] = termtext.Escape(r[i])
+		}
+	}
 	var widths []int
 	for _, r := range rows {
 		for i, cell := range r {
