@@ -30,11 +30,12 @@ func TestReadmeTranscripts(t *testing.T) {
 	root := filepath.Join("..", "..")
 	for _, tt := range []struct {
 		readme, example string
-		needs           string // "" or what must be installed, else the README is skipped
+		needs           string // "" or what must be installed (sklearn, venv, python3), else the README is skipped
 	}{
 		{"README.md", "examples/quickstart", ""},
 		{"examples/quickstart/README.md", "examples/quickstart", ""},
 		{"examples/pipeline/README.md", "examples/pipeline", "sklearn"},
+		{"examples/dvc-style/README.md", "examples/dvc-style", "python3"},
 		{"examples/digits/README.md", "examples/digits", "venv"},
 	} {
 		t.Run(tt.readme, func(t *testing.T) {
@@ -44,8 +45,13 @@ func TestReadmeTranscripts(t *testing.T) {
 			if tt.needs == "venv" {
 				envtest.RequireVenv(t)
 			}
-			if tt.needs != "" {
+			if tt.needs == "sklearn" || tt.needs == "venv" {
 				envtest.RequireSklearn(t)
+			}
+			if tt.needs == "python3" {
+				if _, err := exec.LookPath("python3"); err != nil {
+					t.Skip("python3 is not installed")
+				}
 			}
 			steps := transcripts(t, filepath.Join(root, tt.readme))
 			if len(steps) == 0 {
