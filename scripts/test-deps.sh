@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests start for real (sshd,
 # Slurm, podman, Python venvs and scikit-learn), once and one after the other,
-# so that test binaries running in parallel never race for the dpkg lock.
+# so that test binaries running in parallel never race for the dpkg lock;
+# another apt-get on the machine is waited for (up to 30 minutes).
 # Test helpers still install what is missing themselves when run directly.
 # Without root or apt-get it does nothing: the tests then skip, or fail under
 # TRAINRUN_REQUIRE_INTEGRATION=1.
@@ -20,5 +21,5 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=600 update -qq
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=1800 update -qq
+apt-get -o DPkg::Lock::Timeout=1800 install -y -qq "${missing[@]}" >/dev/null
