@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/state"
 )
@@ -218,4 +219,62 @@ func fileSize(p string) int64 {
 		return -1
 	}
 	return fi.Size()
+}
+
+// planEvery is how often the plan page looks whether the state moved (a
+// run ended) when no file changed.
+const planEvery = 2 * time.Second
+
+// eventsPlan plans again whenever a file the plan depends on changes, or
+// the state moves, and sends the plan when it differs.
+func (s *Server) eventsPlan(w http.ResponseWriter, r *http.Request) {
+	ev, ok := startSSE(w)
+	if !ok {
+		return
+	}
+	var changes <-chan fswatch.Batch
+	var wt *fswatch.Watcher
+	if s.src.PlanTargets != nil {
+		var err error
+		if wt, err = fswatch.New(fswatch.Options{}); err == nil {
+			defer wt.Close()
+			if wt.Set(s.src.PlanTargets()) == nil {
+				changes = wt.Changes()
+			}
+		}
+	}
+	s.mu.Lock()
+	serial := s.src.State.Serial()
+	s.mu.Unlock()
+	t := time.NewTicker(planEvery)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			_ = wt.Set(s.src.PlanTargets()) // the configuration may name other sources now
+		case <-t.C:
+			s.mu.Lock()
+			s.reload()
+			now := s.src.State.Serial()
+			s.mu.Unlock()
+			if now == serial {
+				continue
+			}
+			serial = now
+		}
+		html := s.fragment("plan-body", s.plan(r.Context()))
+		if html != last {
+			last = html
+			if ev.send("swap", swap{"plan-body", html}) != nil {
+				return
+			}
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
@@ -43,6 +44,9 @@ type Source struct {
 	Refresh func(ctx context.Context) *runtime.View
 	// Plan returns what apply would do now, as trainrun plan prints it.
 	Plan func(ctx context.Context) (string, error)
+	// PlanTargets are the files the plan depends on
+	// (planner.WatchTargets): the plan page plans again when one changes.
+	PlanTargets func() fswatch.Targets
 	// Log opens a run's log as trainrun logs reads it; follow keeps a live
 	// run's open until it ends.
 	Log func(ctx context.Context, run *state.Run, follow bool) (io.ReadCloser, error)
@@ -149,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /graph", s.pageGraph)
 	mux.HandleFunc("GET /events/instances", s.eventsInstances)
 	mux.HandleFunc("GET /events/run/{id}", s.eventsRun)
+	mux.HandleFunc("GET /events/plan", s.eventsPlan)
 	mux.HandleFunc("GET /api/instances", s.apiInstances)
 	mux.HandleFunc("GET /api/run/{id}", s.apiRun)
 	mux.HandleFunc("GET /static/{file}", s.static)

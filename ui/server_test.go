@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/state"
@@ -299,5 +302,67 @@ func TestRunsPaging(t *testing.T) {
 	}
 	if !strings.Contains(p3, "/run/p0000") || strings.Contains(p3, `rel="next"`) || strings.Count(p3, `href="/run/p`) != 50 {
 		t.Errorf("page 3 is not the 50 oldest (%d runs)", strings.Count(p3, `href="/run/p`))
+	}
+}
+
+// TestPlanPlansAgainOnChange: the plan page's stream sends the plan again
+// when a file it depends on changes, without a reload.
+func TestPlanPlansAgainOnChange(t *testing.T) {
+	src, _ := project(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "main.trainrun.hcl")
+	if err := os.WriteFile(cfgFile, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src.Plan = func(context.Context) (string, error) {
+		b, err := os.ReadFile(cfgFile)
+		return "Plan of <" + string(b) + ">", err
+	}
+	src.PlanTargets = func() fswatch.Targets {
+		return fswatch.Targets{Dirs: []fswatch.Dir{{Path: dir, Match: func(string) bool { return true }}}}
+	}
+	_, hs := serve(t, src, Options{})
+	if _, page := get(t, nil, hs.URL+"/plan"); !strings.Contains(page, "Plan of &lt;one&gt;") {
+		t.Fatalf("plan page: %s", page)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/events/plan", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- d
+			}
+		}
+		close(events)
+	}()
+	// Write until the watcher, set up by the stream, has seen a change.
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case d, ok := <-events:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			var sw swap
+			if err := json.Unmarshal([]byte(d), &sw); err != nil || sw.ID != "plan-body" || !strings.Contains(sw.HTML, "Plan of &lt;two") {
+				t.Fatalf("event %s", d)
+			}
+			return
+		case <-tick.C:
+			if err := os.WriteFile(cfgFile, []byte("two"+strconv.Itoa(i)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		case <-ctx.Done():
+			t.Fatal("no plan sent after the file changed")
+		}
 	}
 }

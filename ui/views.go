@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
@@ -151,21 +153,28 @@ func findRun(runs []*state.Run, id string) *state.Run {
 
 type planBody struct {
 	Text, Error string
+	At          string // when it was planned
 }
 
 func (s *Server) pagePlan(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "plan.html", "Plan", "plan", s.plan(r.Context()))
+}
+
+// plan is what apply would do now.
+func (s *Server) plan(ctx context.Context) planBody {
 	var b planBody
 	if s.src.Plan == nil {
 		b.Error = "No configuration to plan."
-	} else {
-		text, err := s.src.Plan(r.Context())
-		secrets := secretsOf(s.config())
-		b.Text = lang.Redact(text, secrets)
-		if err != nil {
-			b.Error = lang.Redact(err.Error(), secrets)
-		}
+		return b
 	}
-	s.render(w, "plan.html", "Plan", "plan", b)
+	text, err := s.src.Plan(ctx)
+	secrets := secretsOf(s.config())
+	b.Text = lang.Redact(text, secrets)
+	if err != nil {
+		b.Error = lang.Redact(err.Error(), secrets)
+	}
+	b.At = time.Now().Format("15:04:05")
+	return b
 }
 
 type graphBody struct {

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 	"github.com/trainrun/trainrun/ui"
@@ -55,11 +57,15 @@ func cmdUI(c *cli, args []string) int {
 	comps := runtime.NewComputes(config(), registry(), c.providerEnv())
 	defer comps.Close()
 	src := ui.Source{
-		State:   st,
-		DataDir: c.dataDir(),
-		Config:  config,
-		Refresh: func(ctx context.Context) *runtime.View { return runtime.Refresh(ctx, st, comps) },
+		State:       st,
+		DataDir:     c.dataDir(),
+		Config:      config,
+		Refresh:     func(ctx context.Context) *runtime.View { return runtime.Refresh(ctx, st, comps) },
+		PlanTargets: func() fswatch.Targets { return planner.WatchTargets(c.dir, a.Vars.Files, config()) },
 		Plan: func(ctx context.Context) (string, error) {
+			mu.Lock()
+			loaded = time.Time{} // the files may have changed a moment ago
+			mu.Unlock()
 			cfg := config()
 			if cfg == nil {
 				return "", fmt.Errorf("the configuration does not load: 'trainrun validate' says why")
