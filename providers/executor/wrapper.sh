@@ -107,15 +107,16 @@ tick() {
 }
 
 # reap ends what the command left in the run's process group or session:
-# TERM, then, after the grace period (none after a timeout, whose grace is
-# spent), KILL. No process of a finished run is left to hold its GPU.
+# TERM, then, after the grace period (none when the watchdog spent it
+# already, killing the command), KILL. No process of a finished run is
+# left to hold its GPU.
 reap() {
 	kill -s TERM 0 2>/dev/null
 	left || return 1
 	[ -n "$left" ] || return 0
 	kill -s TERM $left 2>/dev/null
 	t=0
-	[ ! -e timedout ] || t=$((grace * 10))
+	[ ! -e timedout ] || [ "$code" != 137 ] || t=$((grace * 10))
 	while [ -n "$left" ] && [ "$t" -lt $((grace * 10)) ]; do
 		tick
 		left
