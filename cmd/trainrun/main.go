@@ -154,8 +154,13 @@ func (c *cli) unknownCommand(name string) int {
 	if near := lang.Nearest(name, names); near != "" {
 		hint = fmt.Sprintf(" Did you mean %q?", near)
 	}
-	fmt.Fprintf(c.stderr, "Error: trainrun has no command named %q.%s\n\n", name, hint)
-	fmt.Fprint(c.stderr, arguments.GlobalHelp())
+	fmt.Fprintf(c.stderr, "Error: trainrun has no command named %q.%s\n", name, hint)
+	if hint != "" {
+		// The likely fix, not a screen of commands (as Terraform does).
+		fmt.Fprintln(c.stderr, "'trainrun -help' lists every command.")
+		return 1
+	}
+	fmt.Fprint(c.stderr, "\n"+arguments.GlobalHelp())
 	return 1
 }
 

@@ -53,7 +53,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"runs", "-status"}, "f", Completed{Words: []string{"failed"}}},
 		{[]string{"apply"}, "", Completed{Files: true}},
 		{[]string{"apply", "-parallelism"}, "", Completed{}},
-		{[]string{"init", "-example"}, "d", Completed{Words: []string{"digits"}}},
+		{[]string{"init", "-example"}, "d", Completed{Words: []string{"digits", "dvc-style"}}},
 		{[]string{"completion"}, "", Completed{Words: []string{"bash", "zsh", "fish"}}},
 		{[]string{"nosuch"}, "", Completed{}},
 	}

@@ -59,3 +59,17 @@ func TestCommandsDocListsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeListsCommands: the README's table of commands has every
+// command.
+func TestReadmeListsCommands(t *testing.T) {
+	b, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range Commands() {
+		if !strings.Contains(string(b), "| `trainrun "+c.Name) {
+			t.Errorf("README.md's table of commands lacks %s", c.Name)
+		}
+	}
+}
