@@ -27,6 +27,10 @@ import (
 // livePoll is how often a live stream looks for changes.
 const livePoll = 250 * time.Millisecond
 
+// logDrain bounds how long a run's stream waits, after the run ended, for
+// the end of its log.
+const logDrain = 10 * time.Second
+
 // sse writes Server-Sent Events.
 type sse struct {
 	w http.ResponseWriter
@@ -130,6 +134,7 @@ func (s *Server) eventsRun(w http.ResponseWriter, r *http.Request) {
 	}
 	var lastCharts, lastStatus string
 	var lastSize int64 = -1
+	var ended time.Time
 	t := time.NewTicker(livePoll)
 	defer t.Stop()
 	for {
@@ -175,7 +180,12 @@ func (s *Server) eventsRun(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		if !cur.Live() && logs == nil || !cur.Live() && !tailing {
+		if !cur.Live() && ended.IsZero() {
+			ended = time.Now()
+		}
+		// Once the run ended, the log follower drains what is left; it
+		// is given logDrain at most.
+		if !cur.Live() && (logs == nil || !tailing || time.Since(ended) > logDrain) {
 			ev.send("end", status)
 			return
 		}

@@ -73,9 +73,16 @@ func redactRun(run *state.Run, secrets []string) *state.Run {
 
 // instanceRow is one line of the instances page.
 type instanceRow struct {
-	Address, Experiment, Status, RunID, Age, Duration, Compute, Metrics string
-	State                                                               string
-	NotInConfig, Best                                                   bool
+	Address     string `json:"address"`
+	Experiment  string `json:"experiment"`
+	Status      string `json:"status"`
+	RunID       string `json:"run_id,omitempty"`
+	Age         string `json:"age"`
+	Duration    string `json:"duration"`
+	Compute     string `json:"compute"`
+	Metrics     string `json:"metrics"`
+	State       string `json:"-"` // the status as a class name
+	NotInConfig bool   `json:"not_in_config,omitempty"`
 }
 
 type instancesBody struct {

@@ -366,3 +366,43 @@ func TestPlanPlansAgainOnChange(t *testing.T) {
 		}
 	}
 }
+
+func TestInstancesFilters(t *testing.T) {
+	src, _ := project(t)
+	_, hs := serve(t, src, Options{})
+	for _, tc := range []struct {
+		query     string
+		want, not []string
+	}{
+		{"", []string{`lr=0.1`, `lr=1`}, nil},
+		{"status=running", []string{`lr=1`}, []string{`lr=0.1`}},
+		{"status=succeeded", []string{`lr=0.1`}, []string{`lr=1\"`}},
+		{"q=LR%3D1", []string{`lr=1`}, []string{`lr=0.1`}},
+		{"exp=other", nil, []string{`lr=0.1`, `lr=1`}},
+	} {
+		_, body := get(t, nil, hs.URL+"/api/instances?"+tc.query)
+		var rows []instanceRow
+		if err := json.Unmarshal([]byte(body), &rows); err != nil {
+			t.Fatalf("%s: %v\n%s", tc.query, err, body)
+		}
+		text := fmt.Sprint(rows)
+		if len(rows) > 0 && rows[0].Address == "" {
+			t.Fatalf("?%s: rows without addresses: %s", tc.query, body)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("?%s lacks %s: %s", tc.query, w, text)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(body, n) {
+				t.Errorf("?%s has %s: %s", tc.query, n, text)
+			}
+		}
+	}
+	// The page's live stream keeps the filters.
+	_, page := get(t, nil, hs.URL+"/?status=running&q=lr")
+	if !strings.Contains(page, `data-live="/events/instances?q=lr&amp;status=running"`) {
+		t.Error("the live stream of a filtered page does not keep its filters")
+	}
+}

@@ -249,7 +249,7 @@ func TestUIInBrowser(t *testing.T) {
 	shot("run")
 
 	// A finished run: what it printed shows as text, nothing of it runs.
-	sweepRun, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/instances').then(r => r.json()).then(rows => rows.find(r => r.Address.includes('0.001')).RunID)`, chromedp.EvalAwaitPromise))
+	sweepRun, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/instances').then(r => r.json()).then(rows => rows.find(r => r.address.includes('0.001')).run_id)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
