@@ -37,6 +37,10 @@ func TestSingleRunSucceeds(t *testing.T) {
 	if st.State != providers.Succeeded || st.ExitCode == nil || *st.ExitCode != 0 {
 		t.Fatalf("status %+v\nlog:\n%s", st, readLog(h))
 	}
+	// Its end is when the exit file was written, on the shared filesystem.
+	if fi, err := os.Stat(filepath.Join(h.Dir, "exit")); err != nil || !st.EndedAt.Equal(fi.ModTime()) {
+		t.Errorf("EndedAt %v, exit file: %v, %v", st.EndedAt, fi, err)
+	}
 	dst := t.TempDir()
 	if err := c.Collect(ctx, h, spec, dst, true); err != nil {
 		t.Fatal(err)

@@ -292,6 +292,12 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 			st.Reason += fmt.Sprintf(" (exit code %d)", code)
 		}
 	}
+	// When the run ended: when its wrapper wrote the exit file.
+	if mt, ok := e.(executor.ModTimer); ok && exited {
+		if t, err := mt.ModTime(ctx, path.Join(h.Dir, executor.ExitFile)); err == nil {
+			st.EndedAt = t
+		}
+	}
 	return st, nil
 }
 
