@@ -59,7 +59,7 @@ printf 'colour \033[31mred\033[0m\n'
 const uiLive = `i=0
 while [ $i -lt 3000 ]; do
   i=$((i+1))
-  echo "tick $i"
+  echo "tick $i at $(date +%s%3N)"
   echo "{\"name\":\"loss\",\"value\":$(awk "BEGIN{print 1/$i}"),\"step\":$i}" >> "$TRAINRUN_METRICS_FILE"
   sleep 0.2
 done
@@ -235,6 +235,11 @@ func TestUIInBrowser(t *testing.T) {
 	waitJS(t, ctx, "the run page with a chart", `location.pathname.startsWith('/run/') && document.querySelector('#run-charts figure svg polyline') !== null`)
 	runURL := eval[string](t, ctx, `location.href`)
 	eval[int](t, ctx, `window.__page = 2`)
+	// How long after the run wrote a line the page shows it: each line
+	// carries the time it was written (same machine, same clock).
+	eval[bool](t, ctx, `(() => { window.__lat = []; new MutationObserver(() => {
+		const m = document.querySelector('#log').textContent.trimEnd().split('\n').pop().match(/ at (\d+)$/);
+		if (m) window.__lat.push(Date.now() - +m[1]); }).observe(document.querySelector('#log'), {childList: true}); return true })()`)
 	lines := eval[int](t, ctx, `document.querySelector('#log').textContent.split('\n').length`)
 	points := eval[int](t, ctx, `+document.querySelector('#run-charts figure').dataset.points`)
 	waitJS(t, ctx, "the log and the chart to grow", fmt.Sprintf(
@@ -242,8 +247,17 @@ func TestUIInBrowser(t *testing.T) {
 	if eval[int](t, ctx, `window.__page || 0`) != 2 {
 		t.Error("the run page reloaded to grow")
 	}
+	lat := eval[[]int](t, ctx, `window.__lat`)
+	if len(lat) < 5 {
+		t.Fatalf("only %d lines arrived live", len(lat))
+	}
+	slices.Sort(lat)
+	t.Logf("live tail: a line the run wrote showed in the page after %d ms (median), %d ms (max) over %d lines", lat[len(lat)/2], lat[len(lat)-1], len(lat))
+	if lat[len(lat)/2] > 5000 {
+		t.Errorf("the live tail is %d ms behind the run (median)", lat[len(lat)/2])
+	}
 	logText := eval[string](t, ctx, `document.querySelector('#log').textContent`)
-	if !regexp.MustCompile(`(?m)^tick 1$`).MatchString(logText) || !strings.Contains(logText, "tick "+strconv.Itoa(lines+5)) {
+	if !regexp.MustCompile(`(?m)^tick 1 at \d+$`).MatchString(logText) || !strings.Contains(logText, "tick "+strconv.Itoa(lines+5)+" at") {
 		t.Errorf("the log does not hold the run's lines in order:\n%s", logText)
 	}
 	shot("run")
