@@ -406,3 +406,19 @@ func TestInstancesFilters(t *testing.T) {
 		t.Error("the live stream of a filtered page does not keep its filters")
 	}
 }
+
+func TestGraphDrawsStates(t *testing.T) {
+	src, _ := project(t)
+	cfg := &lang.Config{Secrets: []string{secret}, Graph: map[string][]string{"experiment.eval": {"experiment.train"}, "experiment.train": {"compute.local"}}}
+	src.Config = func() *lang.Config { return cfg }
+	_, hs := serve(t, src, Options{})
+	_, page := get(t, nil, hs.URL+"/graph")
+	for _, want := range []string{`class="node state-running" data-node="experiment.train"`, "1 running, 1 succeeded", `href="/experiment/eval"`, `data-node="compute.local"`, `marker-end="url(#arrow)"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("graph lacks %s", want)
+		}
+	}
+	if n := strings.Count(page, "<line class=\"edge\""); n != 2 {
+		t.Errorf("%d edges drawn, want 2", n)
+	}
+}

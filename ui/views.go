@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -264,7 +265,7 @@ func drawGraph(g map[string][]string, states map[string][]providers.State, secre
 		maxCol = max(maxCol, d)
 		maxRows = max(maxRows, len(cols[d]))
 	}
-	const nw, nh, gx, gy = 200, 40, 80, 24
+	const nw, nh, gx, gy = 220, 48, 80, 24
 	pos := map[string][2]int{}
 	for c := 0; c <= maxCol; c++ {
 		for i, n := range cols[c] {
@@ -297,14 +298,36 @@ func drawGraph(g map[string][]string, states map[string][]providers.State, secre
 		if href != "" {
 			fmt.Fprintf(&w, `<a href="%s">`, esc(href))
 		}
-		fmt.Fprintf(&w, `<g class="node state-%s" data-node="%s"><title>%s: %s</title><rect x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text></g>`,
-			esc(st), esc(label), esc(label), esc(st), p[0], p[1], nw, nh, p[0]+10, p[1]+25, esc(clip(label, 26)))
+		counts := countStates(states[n])
+		fmt.Fprintf(&w, `<g class="node state-%s" data-node="%s"><title>%s: %s</title><rect x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text><text class="counts" x="%d" y="%d">%s</text></g>`,
+			esc(st), esc(label), esc(label), esc(orDash(counts)), p[0], p[1], nw, nh, p[0]+10, p[1]+20, esc(clip(label, 26)), p[0]+10, p[1]+38, esc(clip(counts, 30)))
 		if href != "" {
 			w.WriteString(`</a>`)
 		}
 	}
 	w.WriteString(`</svg>`)
 	return template.HTML(w.String())
+}
+
+// countStates says how many instances are in each state: "3 succeeded,
+// 1 running".
+func countStates(ss []providers.State) string {
+	n := map[providers.State]int{}
+	for _, s := range ss {
+		n[s]++
+	}
+	var parts []string
+	for _, s := range slices.Sorted(maps.Keys(n)) {
+		parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "no runs"
+	}
+	return s
 }
 
 func clip(s string, n int) string {
