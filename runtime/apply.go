@@ -100,6 +100,7 @@ type Runtime struct {
 	sh        *shared // with the Runtimes of WithConfig
 	putMu     sync.Mutex
 	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
+	storedAt  time.Time                     // when storeSnapshots stored them
 	batches   *batcher                      // the plan's runs submitted together
 	// fixedInputs, for a rerun, are the input directories the run gets
 	// instead of its upstream instances' latest outputs.
@@ -458,6 +459,7 @@ func tally(res *Result, s providers.State) {
 // storeSnapshots copies the plan's source snapshots into the content store,
 // from which runs are materialized and later checked out.
 func (r *Runtime) storeSnapshots(p *planner.Plan) error {
+	r.storedAt = time.Now()
 	needed := make(map[string]*lang.Instance)
 	for _, a := range p.Actions {
 		// A restore runs the instance after all when what it restores
@@ -950,6 +952,14 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 	m := r.snapshots[inst.SourceKey()]
 	if m == nil || m.ID != a.Inputs.Snapshot {
 		return nil, fmt.Errorf("no snapshot of %s", inst.SourceDir)
+	}
+	// A run that waited long after its apply stored the snapshot may
+	// find files of it removed by gc (see StoreGrace): they are stored
+	// again from the source, unless that changed since.
+	if time.Since(r.storedAt) > StoreGrace/2 && slices.ContainsFunc(m.Entries, func(e snapshot.Entry) bool { return !r.Store.Has(e.Hash) }) {
+		if err := planner.PutSnapshot(r.Store, inst, m); err != nil {
+			return nil, fmt.Errorf("store snapshot of %s again: %w", inst.SourceDir, err)
+		}
 	}
 	resume, prefix, err := r.resumeFiles(a)
 	if err != nil {

@@ -50,7 +50,16 @@ type GCPlan struct {
 	// their size where the compute could say (providers.DirSizer).
 	Remote      int
 	RemoteBytes int64
+	// StoreCutoff: store files used (stored or touched) since are kept.
+	StoreCutoff time.Time
 }
+
+// StoreGrace is how long a file of the content store stays after its last
+// use (stored, or found by a writer) even when no recorded run names it:
+// the time an apply may take from storing a snapshot to recording the run
+// that names it. A run that starts later than that after its apply stored
+// its snapshot stores again what gc removed.
+const StoreGrace = time.Hour
 
 // Empty reports whether the plan removes nothing.
 func (p *GCPlan) Empty() bool {
@@ -87,11 +96,18 @@ func (r *Runtime) GCPlan(ctx context.Context, opts GCOptions) (*GCPlan, error) {
 		now = time.Now()
 	}
 	cutoff := now.Add(-time.Duration(opts.KeepDays) * 24 * time.Hour)
+	// What the store holds is removed only when unused for StoreGrace
+	// too: an apply beside gc stores its snapshots (and a run its
+	// outputs) a while before it records the run that names them.
+	storeCutoff := cutoff
+	if g := now.Add(-StoreGrace); g.Before(storeCutoff) {
+		storeCutoff = g
+	}
 	all, err := r.State.List(state.Query{})
 	if err != nil {
 		return nil, err
 	}
-	p := &GCPlan{Kept: make(map[string]string)}
+	p := &GCPlan{Kept: make(map[string]string), StoreCutoff: storeCutoff}
 	keep := func(run *state.Run, why string) {
 		if _, ok := p.Kept[run.ID]; !ok {
 			p.Kept[run.ID] = why
@@ -158,7 +174,7 @@ func (r *Runtime) GCPlan(ctx context.Context, opts GCOptions) (*GCPlan, error) {
 	}
 
 	if r.Store != nil {
-		if err := r.planStore(p, byID, cutoff, &u); err != nil {
+		if err := r.planStore(p, byID, storeCutoff, &u); err != nil {
 			return nil, err
 		}
 	}
@@ -303,20 +319,23 @@ func (r *Runtime) GC(ctx context.Context, p *GCPlan) (GCResult, error) {
 		res.Collected++
 	}
 	_ = os.Remove(trash)
-	mdir := filepath.Join(r.Store.Dir(), "manifests")
 	for _, id := range p.Manifests {
-		if err := os.Remove(filepath.Join(mdir, id+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", id, err))
-			continue
+		ok, err := r.Store.RemoveUnused("manifest", id, p.StoreCutoff)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		res.Manifests++
+		if ok {
+			res.Manifests++
+		}
 	}
 	for _, hash := range p.Blobs {
-		if err := os.Remove(r.Store.BlobPath(hash)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove stored file %s: %w", hash, err))
-			continue
+		ok, err := r.Store.RemoveUnused("blob", hash, p.StoreCutoff)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		res.Blobs++
+		if ok {
+			res.Blobs++
+		}
 	}
 	if len(errs) == 0 {
 		res.Bytes = p.Bytes

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrChanged reports that a file no longer matches the manifest it was
@@ -87,7 +88,7 @@ func (s *Store) Put(root string, m *Manifest) error {
 		if !validHash(e.Hash) {
 			return fmt.Errorf("put %s: entry %q: malformed hash", root, e.Path)
 		}
-		if queued[e.Hash] || s.Has(e.Hash) {
+		if queued[e.Hash] || s.touch(s.BlobPath(e.Hash)) {
 			continue
 		}
 		queued[e.Hash] = true
@@ -164,6 +165,59 @@ func (s *Store) Put(root string, m *Manifest) error {
 	return nil
 }
 
+// touch marks the store file at p as used now, and reports whether it is
+// there: gc removes only files unused for a while (RemoveUnused), so a
+// file a writer found and touched stays, and one removed before it was
+// touched is written again.
+func (s *Store) touch(p string) bool {
+	if p == "" {
+		return false
+	}
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		return false
+	}
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// RemoveUnused removes the blob (kind "blob") or manifest (kind
+// "manifest") id unless it was used (stored or touched by Put,
+// PutManifest) at or after since. It is moved aside first and put back
+// when a writer touched it meanwhile, so that a concurrent writer never
+// loses a file it found. It reports whether the file was removed.
+func (s *Store) RemoveUnused(kind, id string, since time.Time) (bool, error) {
+	var p string
+	switch kind {
+	case "blob":
+		p = s.BlobPath(id)
+	case "manifest":
+		if validHash(id) {
+			p = s.manifestPath(id)
+		}
+	}
+	if p == "" {
+		return false, fmt.Errorf("remove %s %q: not a valid id", kind, id)
+	}
+	aside := filepath.Join(s.dir, "tmp", "gc-"+kind+"-"+id)
+	if err := os.Rename(p, aside); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("remove %s %s: %w", kind, id, err)
+	}
+	fi, err := os.Lstat(aside)
+	if err == nil && !fi.ModTime().Before(since) {
+		// Used meanwhile: back into place (a writer that found it
+		// missing may have stored the same content there already).
+		return false, os.Rename(aside, p)
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("remove %s %s: %w", kind, id, err)
+	}
+	return true, nil
+}
+
 // copyIn copies the entry's file (or symlink target) from root into a
 // temporary file of the store, verifying its hash, and returns the
 // temporary file's path.
@@ -228,7 +282,7 @@ func (s *Store) PutManifest(m *Manifest) error {
 		return fmt.Errorf("put manifest: %w", err)
 	}
 	p := s.manifestPath(m.ID)
-	if _, err := os.Lstat(p); err == nil {
+	if s.touch(p) {
 		return nil // content-addressed: already there
 	}
 	data, err := json.Marshal(m)

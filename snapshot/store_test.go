@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func openTestStore(t *testing.T) *Store {
@@ -377,5 +378,65 @@ func TestCheckoutLinksAsTheyWere(t *testing.T) {
 		if _, err := os.Lstat(dst); err == nil {
 			t.Errorf("a refused checkout left %s", dst)
 		}
+	}
+}
+
+// A file a writer found (Put, PutManifest) counts as used then: gc's
+// RemoveUnused keeps it; one unused since removes.
+func TestRemoveUnusedKeepsWhatWritersFound(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.PutTree(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := m.Entries[0].Hash
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{s.BlobPath(hash), s.manifestPath(m.ID)} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := time.Now().Add(-time.Hour)
+	// A later apply finds both: they are used again.
+	if _, err := s.PutTree(src); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"blob", "manifest"} {
+		id := map[string]string{"blob": hash, "manifest": m.ID}[kind]
+		if removed, err := s.RemoveUnused(kind, id, since); err != nil || removed {
+			t.Errorf("RemoveUnused(%s) of a file a writer just found = %v, %v; want kept", kind, removed, err)
+		}
+	}
+	if !s.Has(hash) {
+		t.Fatal("the blob is gone")
+	}
+	if _, err := s.LoadManifest(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Unused for two hours: removed.
+	for _, p := range []string{s.BlobPath(hash), s.manifestPath(m.ID)} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"blob", "manifest"} {
+		id := map[string]string{"blob": hash, "manifest": m.ID}[kind]
+		if removed, err := s.RemoveUnused(kind, id, since); err != nil || !removed {
+			t.Errorf("RemoveUnused(%s) of an unused file = %v, %v; want removed", kind, removed, err)
+		}
+	}
+	if s.Has(hash) {
+		t.Error("the unused blob is still there")
+	}
+	// Put stores it again.
+	if _, err := s.PutTree(src); err != nil || !s.Has(hash) {
+		t.Errorf("PutTree after gc: %v, blob there: %v", err, s.Has(hash))
 	}
 }
