@@ -82,7 +82,80 @@ const (
 	PidFile      = "pid"
 	ExitFile     = "exit"
 	TimedOutFile = "timedout"
+	EnvironFile  = "environ"
 )
+
+// ParseEnviron parses the environ file: what export -p printed (dash and
+// busybox quote values in '…', bash in "…"). Names exported without a
+// value are left out.
+func ParseEnviron(data []byte) map[string]string {
+	env := map[string]string{}
+	s := string(data)
+	for s != "" {
+		s = strings.TrimLeft(s, " \t\n")
+		rest, ok := strings.CutPrefix(s, "export ")
+		if !ok {
+			if rest, ok = strings.CutPrefix(s, "declare -x "); !ok {
+				// Not a line of export -p: skip it.
+				_, s, _ = strings.Cut(s, "\n")
+				continue
+			}
+		}
+		i := 0
+		for i < len(rest) && (rest[i] == '_' || rest[i] >= 'A' && rest[i] <= 'Z' || rest[i] >= 'a' && rest[i] <= 'z' || i > 0 && rest[i] >= '0' && rest[i] <= '9') {
+			i++
+		}
+		name := rest[:i]
+		rest = rest[i:]
+		if !strings.HasPrefix(rest, "=") {
+			_, s, _ = strings.Cut(rest, "\n")
+			continue
+		}
+		rest = rest[1:]
+		var v strings.Builder
+	value:
+		for rest != "" {
+			switch c := rest[0]; c {
+			case '\'':
+				end := strings.IndexByte(rest[1:], '\'')
+				if end < 0 {
+					return env // cut short
+				}
+				v.WriteString(rest[1 : 1+end])
+				rest = rest[end+2:]
+			case '"':
+				j := 1
+				for ; j < len(rest) && rest[j] != '"'; j++ {
+					if rest[j] == '\\' && j+1 < len(rest) && strings.IndexByte("$`\"\\\n", rest[j+1]) >= 0 {
+						j++
+					}
+					v.WriteByte(rest[j])
+				}
+				if j >= len(rest) {
+					return env
+				}
+				rest = rest[j+1:]
+			case '\\':
+				if len(rest) > 1 {
+					v.WriteByte(rest[1])
+					rest = rest[2:]
+				} else {
+					rest = ""
+				}
+			case '\n', ' ':
+				break value
+			default:
+				v.WriteByte(c)
+				rest = rest[1:]
+			}
+		}
+		if name != "" {
+			env[name] = v.String()
+		}
+		s = rest
+	}
+	return env
+}
 
 // ParseExit parses the exit file. ok is false until the wrapper has
 // written it completely (an exit code and a newline).

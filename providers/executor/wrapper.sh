@@ -12,6 +12,7 @@
 #             A wrapper that cannot create it runs nothing.
 #   log       the command's stdout and stderr, appended
 #   timedout  the timeout in seconds, when it expired
+#   environ   the command's environment, as export -p prints it
 #   exit      the exit code and a newline, written last, once nothing of
 #             the run's process group or session is left
 # TRAINRUN_PATH_PREPEND, when set, is put first on the command's PATH.
@@ -138,6 +139,9 @@ elif [ -n "${TRAINRUN_CHECKPOINT_DIR-}" ] && ! [ -d "$TRAINRUN_CHECKPOINT_DIR" ]
 	! mkdir -p -m 700 -- "$TRAINRUN_CHECKPOINT_DIR"; then
 	code=126
 else
+	# What the command is given, for the run's record (the run directory
+	# is the run's own, mode 0700: this may hold secrets).
+	export -p >environ 2>/dev/null || :
 	# exec skips shell functions and builtins: the command is a program.
 	(cd src || exit 126; exec "$@") &
 	child=$!

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -148,7 +149,7 @@ func TestWrapperExitCodeLogAndPid(t *testing.T) {
 		{"success", []string{"sh", "-c", "echo out; echo err >&2"}, 0, "out\nerr\n"},
 		{"failure", []string{"sh", "-c", "echo failing; exit 3"}, 3, "failing\n"},
 		{"killed by a signal", []string{"sh", "-c", "kill -s KILL $$"}, 128 + 9, ""},
-		{"working directory is src", []string{"sh", "-c", `pwd -P; ls ..`}, 0, "<src>\nlog\npid\nsrc\n"},
+		{"working directory is src", []string{"sh", "-c", `pwd -P; ls ..`}, 0, "<src>\nenviron\nlog\npid\nsrc\n"},
 		{"stdin is /dev/null", []string{"sh", "-c", "cat; echo eof"}, 0, "eof\n"},
 		// exec form runs the program, never a shell builtin: dash's echo
 		// would turn \t into a tab.
@@ -536,5 +537,44 @@ func TestParseFiles(t *testing.T) {
 	}
 	if _, ok := ParseTimedOut([]byte("99999999999999999\n")); ok {
 		t.Error("ParseTimedOut accepted an overflowing value")
+	}
+}
+
+func TestParseEnviron(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     map[string]string
+	}{
+		{"dash", "export HOME='/root'\nexport Q='it'\"'\"'s'\nexport NL='a\nb'\nexport EMPTY=''\nexport UNSET\n",
+			map[string]string{"HOME": "/root", "Q": "it's", "NL": "a\nb", "EMPTY": ""}},
+		{"bash", "declare -x A=\"x \\\"y\\\" \\$z \\\\ \\`w\\`\"\nexport B=\"plain\"\n",
+			map[string]string{"A": "x \"y\" $z \\ `w`", "B": "plain"}},
+		{"cut short", "export A='ok'\nexport B='never closed", map[string]string{"A": "ok"}},
+		{"junk", "nonsense line\nexport 9X='no'\nexport C='yes'\n", map[string]string{"C": "yes"}},
+	} {
+		if got := ParseEnviron([]byte(tc.in)); !maps.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// What the wrapper records is what the command was given, as a real sh
+// prints it.
+func TestEnvironRoundTrip(t *testing.T) {
+	want := map[string]string{"A": "it's \"quoted\" $(no) `no`", "B": "line\nbreak", "C": ""}
+	var script strings.Builder
+	for k, v := range want {
+		script.WriteString(k + "=" + Quote(v) + "; export " + k + "\n")
+	}
+	script.WriteString("export -p\n")
+	out, err := exec.Command("sh", "-c", script.String()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ParseEnviron(out)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
 	}
 }

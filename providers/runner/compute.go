@@ -760,15 +760,10 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (h providers.Handle,
 // any name beginning LC_ too.
 var inheritedNames = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
 
-// localeNames are the LC_ variables of POSIX and glibc, for a list that
-// cannot say LC_*.
-var localeNames = []string{"LC_ALL", "LC_ADDRESS", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION", "LC_MEASUREMENT",
-	"LC_MESSAGES", "LC_MONETARY", "LC_NAME", "LC_NUMERIC", "LC_PAPER", "LC_TELEPHONE", "LC_TIME"}
-
-// InheritedNames lists by name the variables Inherited passes (LC_* as the
-// POSIX and glibc locale variables): sbatch --export on a Slurm compute.
-func InheritedNames() []string {
-	return append(slices.Clone(inheritedNames), localeNames...)
+// InheritedPattern is a shell case pattern matching the names Inherited
+// passes: "PATH|HOME|…|LC_*".
+func InheritedPattern() string {
+	return strings.Join(inheritedNames, "|") + "|LC_*"
 }
 
 // abandoned is what Lookup writes to the pid file of a run directory

@@ -234,7 +234,7 @@ func (c *Compute) handle(id, dir string, started time.Time) providers.Handle {
 
 // sbatch submits and returns the job id.
 func (c *Compute) sbatch(ctx context.Context, e executor.Executor, argv []string) (string, error) {
-	out, err := e.Run(ctx, argv, nil)
+	out, err := e.Run(ctx, append([]string{"sh", "-c", sbatchEnv, "sh"}, argv...), nil)
 	if err != nil {
 		return "", fmt.Errorf("sbatch: %w", err)
 	}

@@ -36,6 +36,9 @@ func (e *countingExec) Run(ctx context.Context, argv []string, stdin io.Reader) 
 	if e.calls == nil {
 		e.calls = map[string]int{}
 	}
+	if len(argv) > 4 && argv[0] == "sh" && argv[1] == "-c" && argv[2] == sbatchEnv {
+		argv = argv[4:] // sbatch, in the environment a run inherits
+	}
 	e.calls[argv[0]]++
 	e.argvs = append(e.argvs, append([]string(nil), argv...))
 	e.mu.Unlock()

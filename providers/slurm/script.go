@@ -343,9 +343,11 @@ func (c *Compute) sbatchArgv(j jobArgs, scriptPath string) []string {
 	if o.Signal.Name != "" {
 		a = append(a, fmt.Sprintf("--signal=B:%s@%d", o.Signal.Name, o.Signal.Seconds))
 	}
-	// The job inherits what a local run does (runner.InheritedNames), not
-	// the login shell's whole environment: the rest is the run's env.
-	a = append(a, "--export="+strings.Join(runner.InheritedNames(), ","))
+	// sbatch runs with only what a local run inherits (sbatchEnv), and
+	// the job gets all of that: not the login shell's whole environment.
+	// (A list of names would make Slurm load the user's login
+	// environment on the node instead: --get-user-env.)
+	a = append(a, "--export=ALL")
 	if j.Tasks > 0 {
 		arr := "--array=0-" + strconv.Itoa(j.Tasks-1)
 		if j.MaxConcurrent > 0 && j.MaxConcurrent < j.Tasks {
@@ -356,6 +358,17 @@ func (c *Compute) sbatchArgv(j jobArgs, scriptPath string) []string {
 	a = append(a, o.SbatchArgs...)
 	return append(a, scriptPath)
 }
+
+// sbatchEnv runs "$@" (sbatch and its arguments) with only the variables
+// a local run inherits (runner.InheritedPattern) and those that configure
+// sbatch itself (SBATCH_*, SLURM_CONF), so that its --export=ALL gives the
+// job the same environment a local run gets, whatever the login shell
+// sets (OPENBLAS_CORETYPE, OMP_NUM_THREADS, …).
+var sbatchEnv = `for n in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p'); do
+	case $n in ` + runner.InheritedPattern() + `|SBATCH_*|SLURM_CONF) ;; *) command unset "$n" 2>/dev/null ;; esac
+done
+exec "$@"
+`
 
 // timeLimit is the job's --time in minutes: the run's timeout, which its
 // wrapper enforces to the second, plus the wrapper's grace period, rounded

@@ -174,9 +174,8 @@ func TestSbatchArgv(t *testing.T) {
 	got := c.sbatchArgv(jobArgs{Name: "experiment.x[\"a\nb\"]", Comment: "trainrun run r1 n", Output: "/w/runs/r1/log",
 		Resources: providers.Resources{CPUs: 4, Memory: 16<<30 + 1, GPUs: 2, Nodes: 2}, Timeout: 2 * time.Hour,
 		Tasks: 1000, MaxConcurrent: 8}, "/w/job.sh")
-	// Exactly the variables a local run inherits; OPENBLAS_*, OMP_*, … only through env.
-	const export = "--export=PATH,HOME,USER,LOGNAME,SHELL,LANG,LANGUAGE,TZ,TMPDIR,LC_ALL,LC_ADDRESS,LC_COLLATE,LC_CTYPE," +
-		"LC_IDENTIFICATION,LC_MEASUREMENT,LC_MESSAGES,LC_MONETARY,LC_NAME,LC_NUMERIC,LC_PAPER,LC_TELEPHONE,LC_TIME"
+	// All of sbatch's environment, which is what a local run inherits (sbatchEnv).
+	const export = "--export=ALL"
 	want := []string{"sbatch", "--parsable", "--job-name=experiment.x[\"a b\"]", "--comment=trainrun run r1 n",
 		"--output=/w/runs/r1/log", "--open-mode=append", "--partition=gpu", "--account=proj42", "--qos=low",
 		"--nodes=2", "--ntasks-per-node=1", "--cpus-per-task=4", "--mem=16385M", "--gres=gpu:2", "--time=122",

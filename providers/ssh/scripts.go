@@ -5,6 +5,8 @@ package ssh
 // command line quoted by executor.CommandLine: values are never script
 // text. They need nothing but sh and POSIX utilities.
 
+import "github.com/trainrun/trainrun/providers/runner"
+
 // Exit codes the scripts use to say what went wrong.
 const (
 	codeNotExist  = 44 // the path does not exist
@@ -153,8 +155,8 @@ exec cat -- "$p"
 // variable of the login's environment but those a local run inherits from
 // trainrun; the generated part then exports the run's, changes directory
 // and runs startEpilogue.
-const startPrologue = `for n in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p'); do
-	case $n in PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|LC_*) ;; *) command unset "$n" 2>/dev/null ;; esac
+var startPrologue = `for n in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p'); do
+	case $n in ` + runner.InheritedPattern() + `) ;; *) command unset "$n" 2>/dev/null ;; esac
 done
 unset n
 `
