@@ -245,6 +245,11 @@ type Status struct {
 	// EndedAt is when the run's process ended, as its compute recorded it
 	// (the time of its exit file); zero when unknown.
 	EndedAt time.Time
+	// StartedAt is when the run's process started (its last start, for a
+	// requeued job), by the compute's clock; zero when unknown. From it to
+	// EndedAt is the run's own running time, apart from time in a queue,
+	// on hold or behind a dropped connection.
+	StartedAt time.Time
 }
 
 // Compute is one configured compute. Its methods may be called from several
@@ -373,4 +378,12 @@ type Attacher interface {
 	// Facts connects to each machine and returns its facts, in Hosts'
 	// order.
 	Facts(ctx context.Context) ([]HostFacts, error)
+}
+
+// Pinger is implemented by computes that depend on a service that may be
+// down (a Slurm controller): plan asks it before it plans runs there, so
+// that nothing is submitted to a compute that cannot take runs.
+type Pinger interface {
+	// Ping returns an error saying what does not answer.
+	Ping(ctx context.Context) error
 }

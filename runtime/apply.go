@@ -518,6 +518,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		}
 		return r.failEarly(a, git, err.Error()), true
 	}
+	after := r.unsaid() // the ends of runs that let this one through
 	released := false
 	defer func() {
 		if !released {
@@ -549,7 +550,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
 		return run, false
 	}
-	r.attempts(ctx, comp, run, spec, retryPolicyOf(inst), opts, freeOnce)
+	r.attempts(ctx, comp, run, spec, retryPolicyOf(inst), opts, freeOnce, after)
 	return run, true
 }
 
@@ -567,8 +568,9 @@ func retryPolicyOf(inst *lang.Instance) retryPolicy {
 //
 // free gives the run's slots back; it is called as soon as the run's
 // process is over, so that the next run starts while this one's results
-// are collected.
-func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries retryPolicy, opts Options, free func()) {
+// are collected. Its start is said after the ends in after: of the runs
+// whose slots it took.
+func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries retryPolicy, opts Options, free func(), after []chan struct{}) {
 	for {
 		run.Attempts++
 		spec.Attempt = run.Attempts
@@ -582,8 +584,10 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 			if r.retry(ctx, comp, run, nil, st, retries, opts) {
 				continue
 			}
+			said := r.ending()
 			free()
 			r.finish(ctx, comp, run, spec, st)
+			said()
 			return
 		}
 		h.GPUs = spec.GPUs // a later apply that re-attaches holds them
@@ -595,6 +599,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 		if err := r.put(run); err != nil {
 			r.emit(Event{Type: Warning, Address: run.Address, Message: err.Error()})
 		}
+		awaitSaid(ctx, after)
 		r.emit(Event{Type: RunStarted, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: h.Compute, Started: run.StartedAt})
 		st, detached := r.wait(ctx, comp, run, opts)
 		if detached {
@@ -603,8 +608,10 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 		if r.retry(ctx, comp, run, &h, st, retries, opts) {
 			continue
 		}
+		said := r.ending()
 		free()
 		r.finish(ctx, comp, run, spec, st)
+		said()
 		return
 	}
 }
@@ -695,7 +702,7 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 	}
 	ended := make(chan waitResult, 1)
 	go func() {
-		st, err := comp.Wait(waitCtx, h)
+		st, err := comp.Wait(r.withNotices(waitCtx, run), h)
 		ended <- waitResult{st, err}
 	}()
 	var st providers.Status
@@ -793,6 +800,9 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		ctx = context.Background() // results are collected even after the second Ctrl-C
 	}
 	run.Status, run.ExitCode, run.Reason = st.State, st.ExitCode, st.Reason
+	if !st.StartedAt.IsZero() && (run.StartedAt == nil || !st.StartedAt.Before(*run.StartedAt)) {
+		run.RunningAt = ptr(st.StartedAt.UTC())
+	}
 	superseded := r.supersededReason(run.ID)
 	if superseded != "" && run.Status != providers.Succeeded {
 		run.Status, run.Reason = providers.Cancelled, superseded
@@ -902,9 +912,13 @@ func (r *Runtime) recycle(ctx context.Context, comp providers.Compute, run *stat
 }
 
 func finishedEvent(run *state.Run, tail []string) Event {
-	return Event{Type: RunFinished, Address: run.Address, RunID: run.ID, Attempt: run.Attempts,
+	ev := Event{Type: RunFinished, Address: run.Address, RunID: run.ID, Attempt: run.Attempts,
 		Compute: run.Compute, Status: run.Status, ExitCode: run.ExitCode, Reason: run.Reason,
-		Started: run.StartedAt, Finished: run.FinishedAt, Tail: tail}
+		Started: run.StartedAt, Finished: run.FinishedAt, Tail: tail, Queued: run.QueueTime().Seconds()}
+	if d, ok := run.RunTime(time.Now()); ok {
+		ev.Ran = ptr(d.Seconds())
+	}
+	return ev
 }
 
 // failEarly records a run that could not even be submitted.

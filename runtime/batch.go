@@ -39,6 +39,8 @@ type batchGroup struct {
 	comp       providers.Compute
 	experiment string
 	maxConc    int
+	emit       func(Event)
+	compute    string // its name
 
 	mu      sync.Mutex
 	missing int // runs that have not joined yet
@@ -82,7 +84,7 @@ func (r *Runtime) newBatcher(ctx context.Context, p *planner.Plan, opts Options,
 			continue
 		}
 		g := &batchGroup{ctx: ctx, stop: opts.Stop, comp: comps[k], sub: comps[k].(providers.BatchSubmitter),
-			experiment: k.experiment, missing: len(addrs)}
+			experiment: k.experiment, missing: len(addrs), emit: r.emit, compute: k.compute}
 		if x := r.Config.Experiments[k.experiment]; x != nil {
 			g.maxConc = x.MaxConcurrent
 		}
@@ -198,6 +200,12 @@ func (g *batchGroup) flush() {
 	hs, err := g.sub.SubmitBatch(g.ctx, providers.Batch{Experiment: g.experiment, MaxConcurrent: g.maxConc, Specs: specs})
 	if err == nil && len(hs) != len(entries) {
 		err = errBatchHandles
+	}
+	if err != nil && g.emit != nil {
+		// Said once for the batch: each run's end then gives it as its
+		// reason ("submit: " and this), which views need not repeat.
+		g.emit(Event{Type: BatchFailed, Address: "experiment." + g.experiment, Compute: g.compute,
+			Reason: err.Error(), Counts: map[string]int{"runs": len(entries)}})
 	}
 	for i, e := range entries {
 		if err != nil {

@@ -2,12 +2,15 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/sourcegraph/conc"
 
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
 )
 
@@ -119,4 +122,35 @@ func (c *Computes) Warm(ctx context.Context, names []string) *conc.WaitGroup {
 		}
 	}
 	return &wg
+}
+
+// Ping asks each compute p submits runs to and that depends on a service
+// that may be down (providers.Pinger: a Slurm controller) whether it
+// answers, all at once. The error names each compute that does not.
+func (c *Computes) Ping(ctx context.Context, p *planner.Plan) error {
+	seen := map[string]bool{}
+	var names []string
+	for _, a := range p.Actions {
+		if (a.Action == planner.Submit || a.Action == planner.Pending) && a.Instance != nil && !seen[a.Instance.Compute] {
+			seen[a.Instance.Compute] = true
+			names = append(names, a.Instance.Compute)
+		}
+	}
+	sort.Strings(names)
+	errs := make([]error, len(names))
+	var wg conc.WaitGroup
+	for i, name := range names {
+		comp, err := c.Get(name)
+		if err != nil {
+			continue // said where it is used
+		}
+		if pg, ok := comp.(providers.Pinger); ok {
+			wg.Go(func() { errs[i] = pg.Ping(ctx) })
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: nothing was submitted", err)
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ type shared struct {
 	byRun   map[string]*flight    // by run id, until they land
 	inputs  *inputGuard           // made on first use
 	claims  map[string]*heldClaim // by address: this process's claims (claims.go)
+	ends    endings               // of runs that freed their slots
 }
 
 func (r *Runtime) shared() *shared {

@@ -32,6 +32,10 @@ const (
 	Interrupted   EventType = "interrupted" // Message says what happens now
 	ApplyDone     EventType = "apply_done"  // Counts summarise
 	Warning       EventType = "warning"
+	// BatchFailed: a compute refused a batch of runs submitted together
+	// (a Slurm job array), Reason why, Counts["runs"] how many. Each run's
+	// run_finished follows, with reason "submit: " and the same Reason.
+	BatchFailed EventType = "batch_failed"
 )
 
 // Event is one thing that happened during an apply. Renderers (the
@@ -59,6 +63,13 @@ type Event struct {
 	Backoff string `json:"backoff,omitempty"`
 	// Metrics are a live run's latest value of each metric (run_metrics).
 	Metrics map[string]state.Metric `json:"metrics,omitempty"`
+	// Waited is how long the run waited, in seconds (run_resumed).
+	Waited float64 `json:"waited_s,omitempty"`
+	// Ran is a finished run's own running time, from when its process
+	// started to when it ended, and Queued the time before its process
+	// started (in a queue, on hold), in seconds (run_finished).
+	Ran    *float64 `json:"run_s,omitempty"`
+	Queued float64  `json:"queued_s,omitempty"`
 }
 
 // Sink receives events. It is called from many goroutines, one event at a

@@ -62,6 +62,9 @@ func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
 			if end := endTime(c, status); !end.IsZero() {
 				c.FinishedAt = &end
 			}
+			if s := status.StartedAt; !s.IsZero() && (c.StartedAt == nil || !s.Before(*c.StartedAt)) {
+				c.RunningAt = &s
+			}
 			if m := computeMetrics(ctx, comp, *run.Handle); m != nil {
 				c.Metrics = m
 			}

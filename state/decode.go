@@ -721,6 +721,8 @@ func (d *decoder) run(r *Run) error {
 			return d.timePtrInto(&r.StartedAt)
 		case "finished_at":
 			return d.timePtrInto(&r.FinishedAt)
+		case "running_at":
+			return d.timePtrInto(&r.RunningAt)
 		case "dir":
 			return d.stringInto(&r.Dir)
 		case "metrics":

@@ -39,9 +39,15 @@ type Run struct {
 	Requeues int               `json:"requeues,omitempty"`
 	Handle   *providers.Handle `json:"handle,omitempty"`
 
-	CreatedAt  time.Time  `json:"created_at"`
+	CreatedAt time.Time `json:"created_at"`
+	// StartedAt is when its first attempt was submitted to its compute.
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+	// RunningAt is when the process of its last attempt started (after
+	// any queue or hold; a requeued job's last start), by the compute's
+	// clock, as far as the compute could tell: the run's own running time
+	// is from it to FinishedAt, when its process ended (RunTime).
+	RunningAt *time.Time `json:"running_at,omitempty"`
 
 	Dir     string            `json:"dir,omitempty"` // where its log, metrics and outputs are collected
 	Metrics map[string]Metric `json:"metrics,omitempty"`
@@ -200,6 +206,38 @@ func (f *jsonFloat) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// RunTime is the run's own running time: from when its process started
+// to when it ended (now, while it runs), without the time it waited in a
+// queue, on hold, or for trainrun to collect it. ok is false when the
+// run never started. Runs recorded without their process's start count
+// from their submission.
+func (r *Run) RunTime(now time.Time) (d time.Duration, ok bool) {
+	start, end := r.RunningAt, r.FinishedAt
+	if start == nil {
+		start = r.StartedAt
+	}
+	if start == nil {
+		return 0, false
+	}
+	if end == nil {
+		if r.Status.Done() {
+			return 0, false
+		}
+		end = &now
+	}
+	return max(end.Sub(*start), 0), true
+}
+
+// QueueTime is how long the run's last attempt waited between its
+// submission and the start of its process (a Slurm queue or hold); 0 when
+// unknown.
+func (r *Run) QueueTime() time.Duration {
+	if r.RunningAt == nil || r.Handle == nil || r.Handle.StartedAt.IsZero() {
+		return 0
+	}
+	return max(r.RunningAt.Sub(r.Handle.StartedAt), 0)
+}
+
 // Live reports whether the run may still be executing somewhere.
 func (r *Run) Live() bool { return !r.Status.Done() }
 
@@ -224,6 +262,7 @@ func (r *Run) Clone() *Run {
 	c.InputRuns = cloneStrings(r.InputRuns)
 	c.StartedAt = clonePtr(r.StartedAt)
 	c.FinishedAt = clonePtr(r.FinishedAt)
+	c.RunningAt = clonePtr(r.RunningAt)
 	if r.Metrics != nil {
 		c.Metrics = make(map[string]Metric, len(r.Metrics))
 		for k, v := range r.Metrics {

@@ -267,5 +267,12 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selec
 			return nil, err
 		}
 	}
+	if !envs.Offline {
+		// A compute that cannot take runs (its Slurm controller down)
+		// is said now, not once per run at apply.
+		if err := comps.Ping(context.Background(), p); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -29,14 +30,17 @@ type renderer struct {
 	// streamed holds the runs whose log was shown as it was written: their
 	// end does not repeat its last lines.
 	streamed map[string]bool
-	done     int
-	ticker   *time.Ticker
-	stopped  chan struct{}
-	status   bool // a status line is on screen
+	// batchFailed holds the reasons of runs whose batch was refused: said
+	// once for the batch, not again for each run.
+	batchFailed map[string]bool
+	done        int
+	ticker      *time.Ticker
+	stopped     chan struct{}
+	status      bool // a status line is on screen
 }
 
 func (c *cli) renderer(asJSON bool) *renderer {
-	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string), streamed: make(map[string]bool)}
+	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string), streamed: make(map[string]bool), batchFailed: make(map[string]bool)}
 	if asJSON {
 		r.json = json.NewEncoder(c.stdout)
 		return r
@@ -142,15 +146,10 @@ func (r *renderer) describe(ev runtime.Event) string {
 		}
 		return fmt.Sprintf("%s: attempt %d failed (%s); retrying", who, ev.Attempt, oneLine(ev.Reason))
 	case runtime.RunFinished:
-		elapsed := ""
-		if ev.Started != nil {
-			end := ev.Time
-			if ev.Finished != nil {
-				end = *ev.Finished
-			}
-			elapsed = " after " + end.Sub(*ev.Started).Round(10*time.Millisecond).String()
+		if r.batchFailed[ev.Reason] && ev.Status == providers.Failed {
+			return "" // said once for its batch
 		}
-		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsed, ev.RunID)
+		s := fmt.Sprintf("%s: %s%s (run %s)", who, r.paintState(ev.Status), elapsedText(ev), ev.RunID)
 		if ev.Status != providers.Succeeded && ev.Reason != "" && ev.Reason != string(ev.Status) {
 			s += ": " + oneLine(ev.Reason) // not "cancelled: cancelled"
 		}
@@ -167,6 +166,22 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return fmt.Sprintf("%s: waits on another apply, %s, which claimed it: its result is used, it is not started again", who, ev.Message)
 	case runtime.RunByOther:
 		return fmt.Sprintf("%s: %s by another apply (run %s); nothing ran here", who, ev.Status, ev.RunID)
+	case runtime.RunWaitingOn:
+		return fmt.Sprintf("%s: waiting: %s", who, oneLine(ev.Reason))
+	case runtime.RunResumed:
+		what := strings.TrimSuffix(oneLine(ev.Reason), " (retrying)")
+		if what == "" {
+			what = "requeued"
+		}
+		if ev.Started != nil {
+			return fmt.Sprintf("%s: running since %s, after waiting %s (%s)", who, ev.Started.Local().Format("15:04:05"), seconds(ev.Waited), what)
+		}
+		return fmt.Sprintf("%s: done waiting after %s (%s)", who, seconds(ev.Waited), what)
+	case runtime.RunRequeued:
+		return fmt.Sprintf("%s: requeued (attempt %d)", who, ev.Attempt)
+	case runtime.BatchFailed:
+		r.batchFailed["submit: "+ev.Reason] = true
+		return fmt.Sprintf("%s: %s not submitted: %s", who, plural.Count(ev.Counts["runs"], "run"), oneLine(ev.Reason))
 	case runtime.RunRestored:
 		return fmt.Sprintf("%s: restored: %s; nothing ran (run %s)", who, ev.Reason, ev.RunID)
 	case runtime.RunSkipped:
@@ -216,6 +231,32 @@ func (r *renderer) describe(ev runtime.Event) string {
 		return "Warning: " + ev.Message
 	}
 	return ""
+}
+
+// elapsedText is a finished run's own running time, and the time it was
+// queued when that was a second or more: " after 8.12s", " after 23.1s,
+// queued 2m13s".
+func elapsedText(ev runtime.Event) string {
+	switch {
+	case ev.Ran != nil:
+		s := " after " + seconds(*ev.Ran)
+		if ev.Queued >= 1 {
+			s += ", queued " + seconds(ev.Queued)
+		}
+		return s
+	case ev.Started != nil:
+		end := ev.Time
+		if ev.Finished != nil {
+			end = *ev.Finished
+		}
+		return " after " + end.Sub(*ev.Started).Round(10*time.Millisecond).String()
+	}
+	return ""
+}
+
+// seconds is a duration in seconds as Go prints durations, to 10 ms.
+func seconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(10 * time.Millisecond).String()
 }
 
 // oneLine keeps a run's reason on its line, where the lines below are its

@@ -67,7 +67,12 @@ type runJSON struct {
 	CreatedAt   time.Time                  `json:"created_at"`
 	StartedAt   *time.Time                 `json:"started_at"`
 	FinishedAt  *time.Time                 `json:"finished_at"`
-	Dir         string                     `json:"dir,omitempty"`
+	RunningAt   *time.Time                 `json:"running_at,omitempty"`
+	// Duration is the run's own running time and Queued the time its
+	// last attempt waited before its process started, in seconds.
+	Duration *float64 `json:"duration_s,omitempty"`
+	Queued   float64  `json:"queued_s,omitempty"`
+	Dir      string   `json:"dir,omitempty"`
 	// Uncollected: the run ended while no apply followed it; its end and
 	// metrics are what its compute says, its results not collected yet.
 	Uncollected bool   `json:"uncollected,omitempty"`
@@ -82,7 +87,9 @@ func toJSON(r *state.Run) runJSON {
 	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
 		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
 		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, RunningAt: r.RunningAt,
+		Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
+	j.Duration, j.Queued = runTimes(r)
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
 	}
@@ -337,16 +344,34 @@ func age(now, t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// duration is the run's own running time (state.Run.RunTime).
 func duration(r *state.Run) string {
-	if r.StartedAt == nil {
+	d, ok := r.RunTime(time.Now())
+	if !ok {
 		return "-"
 	}
-	end := time.Now()
-	if r.FinishedAt != nil {
-		end = *r.FinishedAt
-	}
-	return end.Sub(*r.StartedAt).Round(10 * time.Millisecond).String()
+	return d.Round(10 * time.Millisecond).String()
 }
+
+// queued is the time the run's last attempt waited before its process
+// started, "" when under a second.
+func queued(r *state.Run) string {
+	if q := r.QueueTime(); q >= time.Second {
+		return q.Round(10 * time.Millisecond).String()
+	}
+	return ""
+}
+
+// runTimes are the run's running and queue times in seconds, for -json.
+func runTimes(r *state.Run) (*float64, float64) {
+	d, ok := r.RunTime(time.Now())
+	if !ok {
+		return nil, r.QueueTime().Seconds()
+	}
+	return ptrTo(d.Seconds()), r.QueueTime().Seconds()
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 func cmdRuns(c *cli, args []string) int {
 	a, err := arguments.ParseRuns(args)
@@ -459,11 +484,14 @@ func cmdShow(c *cli, args []string) int {
 	}
 	lock := runtime.EnvironmentLock(c.dataDir(), run)
 	if a.JSON {
+		d, q := runTimes(run)
 		printJSON(c.stdout, struct {
 			*state.Run
-			EnvironmentLock string `json:"environment_lock,omitempty"`
-			Uncollected     bool   `json:"uncollected,omitempty"`
-		}{run, lock, run.Uncollected})
+			Duration        *float64 `json:"duration_s,omitempty"`
+			Queued          float64  `json:"queued_s,omitempty"`
+			EnvironmentLock string   `json:"environment_lock,omitempty"`
+			Uncollected     bool     `json:"uncollected,omitempty"`
+		}{run, d, q, lock, run.Uncollected})
 		return 0
 	}
 	w := c.stdout
@@ -488,10 +516,14 @@ func cmdShow(c *cli, args []string) int {
 	if run.StartedAt != nil {
 		field("started", run.StartedAt.Local().Format(time.RFC3339))
 	}
+	if run.RunningAt != nil {
+		field("running", run.RunningAt.Local().Format(time.RFC3339))
+	}
 	if run.FinishedAt != nil {
 		field("finished", run.FinishedAt.Local().Format(time.RFC3339))
 		field("duration", duration(run))
 	}
+	field("queued", queued(run))
 	if run.Git != nil {
 		dirty := ""
 		if run.Git.Dirty {

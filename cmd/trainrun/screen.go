@@ -535,7 +535,7 @@ type screen struct {
 
 func newScreen() *screen {
 	return &screen{
-		desc: &renderer{},
+		desc: &renderer{batchFailed: make(map[string]bool)},
 		byID: make(map[string]*screenRun),
 		kick: make(chan struct{}, 1),
 		full: make(chan struct{}, 1),
@@ -724,6 +724,22 @@ func (s *screen) event(ev runtime.Event) {
 	case runtime.RunRetrying:
 		if r != nil {
 			r.State, r.Reason = "retrying", ev.Reason
+		}
+	case runtime.RunWaitingOn:
+		if r != nil {
+			r.State, r.Reason = "waiting", ev.Reason
+		}
+	case runtime.RunRequeued:
+		if r != nil {
+			r.State, r.Reason, r.Attempt = "requeued", "", ev.Attempt
+			r.appendLog(fmt.Sprintf("(requeued: attempt %d)", ev.Attempt))
+		}
+	case runtime.RunResumed:
+		if r != nil {
+			r.State, r.Reason = "running", ""
+			if ev.Started != nil {
+				r.Started = *ev.Started
+			}
 		}
 	case runtime.RunFinished, runtime.RunDetached:
 		if r == nil && ev.RunID != "" { // it never started

@@ -272,6 +272,34 @@ func (s *Server) KillSessions() int {
 	return len(sessions)
 }
 
+// Down takes the server off the network, as an outage would: its
+// connections are killed and it listens no more, until Up. Processes the
+// sessions started in sessions of their own (detached runs) go on.
+func (s *Server) Down() {
+	if s.pid <= 0 {
+		return
+	}
+	s.KillSessions()
+	_ = syscall.Kill(s.pid, syscall.SIGTERM)
+	for i := 0; i < 500 && syscall.Kill(s.pid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.pid = 0
+}
+
+// Up starts the server again after Down, on the same address, port and
+// host key.
+func (s *Server) Up() error {
+	var err error
+	for try := 0; try < 50; try++ { // the port may linger a moment
+		if err = s.launch(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
 // Stop stops the server and its sessions and removes its files.
 func (s *Server) Stop() {
 	if s == nil {

@@ -455,6 +455,9 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, alive bool) (p
 			st.EndedAt = t
 		}
 	}
+	if !alive {
+		st.StartedAt = executor.StartTime(ctx, c.o.Exec, h.Dir)
+	}
 	return st, nil
 }
 

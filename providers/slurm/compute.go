@@ -77,6 +77,7 @@ var (
 	_ providers.Finder          = (*Compute)(nil)
 	_ providers.EnvironmentHost = (*Compute)(nil)
 	_ providers.Checkpointer    = (*Compute)(nil)
+	_ providers.Pinger          = (*Compute)(nil)
 )
 
 // New returns a compute over o.
@@ -235,10 +236,58 @@ func (c *Compute) handle(id, dir string, started time.Time) providers.Handle {
 // sbatch submits and returns the job id.
 func (c *Compute) sbatch(ctx context.Context, e executor.Executor, argv []string) (string, error) {
 	out, err := e.Run(ctx, append([]string{"sh", "-c", sbatchEnv, "sh"}, argv...), nil)
+	if controllerDown(err) {
+		return "", c.controllerError(err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("sbatch: %w", err)
 	}
 	return parseJobID(out)
+}
+
+// ControllerError says a compute's Slurm controller did not answer.
+type ControllerError struct {
+	Compute string
+	Detail  string // what the Slurm command said
+}
+
+func (e *ControllerError) Error() string {
+	return fmt.Sprintf("the Slurm controller of compute %q does not answer (%s)", e.Compute, e.Detail)
+}
+
+// controllerError makes err, a Slurm command's failure to reach
+// slurmctld, one line that says so.
+func (c *Compute) controllerError(err error) error {
+	msg := firstLine(err.Error())
+	if i := strings.LastIndex(msg, "error: "); i >= 0 {
+		msg = msg[i+len("error: "):]
+	}
+	return &ControllerError{Compute: c.o.Name, Detail: msg}
+}
+
+// pingTimeout bounds Ping.
+const pingTimeout = 30 * time.Second
+
+// Ping asks slurmctld whether it is up (providers.Pinger).
+func (c *Compute) Ping(ctx context.Context) error {
+	e, err := c.executor()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	out, err := e.Run(ctx, []string{"scontrol", "ping"}, nil)
+	switch {
+	case err != nil && !controllerDown(err) && !strings.Contains(string(out), "DOWN"):
+		return fmt.Errorf("compute %q: scontrol ping: %w", c.o.Name, err)
+	case err != nil || !strings.Contains(string(out), " UP"):
+		detail := strings.TrimSpace(string(out))
+		if err != nil && detail == "" {
+			return c.controllerError(err)
+		}
+		return &ControllerError{Compute: c.o.Name, Detail: "scontrol ping: " + firstLine(detail)}
+	}
+	return nil
 }
 
 // prepare materializes a run directory: the source snapshot, the inputs,

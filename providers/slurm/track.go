@@ -23,6 +23,9 @@ type jobInfo struct {
 	known  bool   // squeue, scontrol or sacct knows the job
 	state  string // PENDING, RUNNING, COMPLETED, …
 	reason string // why a pending job waits, as squeue says
+	// start is when a running job started, or when a pending one may
+	// (its BeginTime, when held for one), as Slurm prints it; "" unknown.
+	start string
 }
 
 // Slurm's job states, by what they mean for a run.
@@ -71,7 +74,7 @@ func (c *Compute) queryJobs(ctx context.Context, ids []string) (map[string]jobIn
 	sort.Strings(bases)
 	infos := make(map[string]jobInfo, len(ids))
 	out, err := e.Run(ctx, []string{"squeue", "--noheader", "--array", "--states=all",
-		"--jobs=" + strings.Join(bases, ","), "--format=%i|%T|%r"}, nil)
+		"--jobs=" + strings.Join(bases, ","), "--format=%i|%T|%r|%S"}, nil)
 	switch {
 	case err == nil:
 		parseSqueue(out, infos)
@@ -100,16 +103,19 @@ func invalidJobID(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Invalid job id")
 }
 
-// parseSqueue reads lines of "ID|STATE|REASON".
+// parseSqueue reads lines of "ID|STATE|REASON|START".
 func parseSqueue(out []byte, infos map[string]jobInfo) {
 	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.SplitN(strings.TrimSpace(line), "|", 3)
+		f := strings.SplitN(strings.TrimSpace(line), "|", 4)
 		if len(f) < 2 || !validJobID(f[0]) {
 			continue
 		}
 		info := jobInfo{known: true, state: f[1]}
-		if len(f) == 3 && f[2] != "None" {
+		if len(f) >= 3 && f[2] != "None" {
 			info.reason = f[2]
+		}
+		if len(f) == 4 {
+			info.start = slurmTime(f[3])
 		}
 		infos[f[0]] = info
 	}
@@ -155,7 +161,7 @@ func parseScontrol(out []byte, infos map[string]jobInfo) {
 			head = head[:j]
 		}
 		arrayJob := field(head, "ArrayJobId")
-		info := jobInfo{known: true, state: fields["JobState"]}
+		info := jobInfo{known: true, state: fields["JobState"], start: slurmTime(fields["StartTime"])}
 		if r := fields["Reason"]; r != "None" {
 			info.reason = r
 		}
@@ -239,6 +245,10 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 		return data, err == nil, err
 	}
 	var st providers.Status
+	st.StartedAt, st.EndedAt = executor.StartTime(ctx, e, h.Dir), executor.EndTime(ctx, e, h.Dir)
+	if st.EndedAt.Before(st.StartedAt) {
+		st.EndedAt = time.Time{} // an exit file of an attempt before a requeue
+	}
 	data, _, err := read(executor.ExitFile)
 	if err != nil {
 		return st, err
@@ -408,8 +418,15 @@ type tracker struct {
 }
 
 type watch struct {
-	h    providers.Handle
-	done chan outcome // buffered: the loop never blocks on it
+	h      providers.Handle
+	done   chan outcome // buffered: the loop never blocks on it
+	notify func(providers.Notice)
+
+	// What the loop has seen of the job, for its notices.
+	ran       bool // seen running since its last (re)queueing
+	requeued  bool // seen requeued, not yet running again
+	requeues  int
+	unreached bool // the last round could not ask Slurm
 }
 
 type outcome struct {
@@ -461,7 +478,7 @@ func (t *tracker) store(infos map[string]jobInfo) {
 }
 
 func (t *tracker) wait(ctx context.Context, h providers.Handle) (providers.Status, error) {
-	w := &watch{h: h, done: make(chan outcome, 1)}
+	w := &watch{h: h, done: make(chan outcome, 1), notify: func(n providers.Notice) { providers.Notify(ctx, n) }}
 	t.mu.Lock()
 	t.watches[h.ID] = append(t.watches[h.ID], w)
 	if !t.running {
@@ -512,8 +529,14 @@ func (t *tracker) loop() {
 		t.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+		// What the login node's connection says (ssh unreachable) goes
+		// to every wait.
+		ctx = providers.WithNotices(ctx, t.broadcast)
 		infos, err := t.c.queryJobs(ctx, ids)
 		changed := false
+		if err != nil {
+			t.unreachable(err)
+		}
 		if err == nil {
 			t.store(infos)
 			for _, id := range ids {
@@ -522,6 +545,7 @@ func (t *tracker) loop() {
 					changed = true
 					last[id] = info.state
 				}
+				t.seen(id, info)
 				if info.known && !t.c.final(info.state) {
 					continue
 				}
@@ -543,6 +567,117 @@ func (t *tracker) loop() {
 			delay = t.c.o.PollMin
 		}
 	}
+}
+
+// broadcast sends n to every wait.
+func (t *tracker) broadcast(n providers.Notice) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ws := range t.watches {
+		for _, w := range ws {
+			w.notify(n)
+		}
+	}
+}
+
+// unreachable tells every wait that Slurm could not be asked.
+func (t *tracker) unreachable(err error) {
+	what := "slurm controller unreachable"
+	if !controllerDown(err) {
+		what = "squeue failed (retrying): " + firstLine(err.Error())
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ws := range t.watches {
+		for _, w := range ws {
+			w.unreached = true
+			w.notify(providers.Notice{Waiting: what, Requeues: w.requeues})
+		}
+	}
+}
+
+// seen tells the waits on job id what Slurm says of it, when it means
+// something to a person: held, pending for a reason, requeued, running.
+func (t *tracker) seen(id string, info jobInfo) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range t.watches[id] {
+		w.unreached = false
+		n := providers.Notice{}
+		switch {
+		case !info.known || t.c.final(info.state):
+			// Its end is answered next.
+		case runningStates[info.state]:
+			w.ran, w.requeued = true, false
+			n.Running = parseSlurmTime(info.start)
+		case strings.HasPrefix(info.state, "REQUEUE") || info.state == "PREEMPTED" || w.ran:
+			// Requeued: by scontrol requeue, a preemption or a node
+			// failure; seen as such, or as a running job pending again.
+			if !w.requeued {
+				w.requeues++
+			}
+			w.ran, w.requeued = false, true
+			n.Waiting = pendingText(info)
+		default:
+			n.Waiting = pendingText(info)
+		}
+		n.Requeues = w.requeues
+		w.notify(n)
+	}
+}
+
+// pendingText says why a pending job waits; "" when it is only about to
+// start, or waits for the runs of its own array (max_runs, max_concurrent).
+func pendingText(info jobInfo) string {
+	switch info.reason {
+	case "", "None", "JobArrayTaskLimit", "Prolog":
+		return ""
+	case "BeginTime":
+		if info.start != "" {
+			return "held (BeginTime " + info.start + ")"
+		}
+		return "held (BeginTime)"
+	}
+	if strings.HasPrefix(info.reason, "JobHeld") || strings.Contains(info.state, "HOLD") {
+		return "held (reason " + info.reason + ")"
+	}
+	return "pending in queue (reason " + info.reason + ")"
+}
+
+// slurmTime keeps a time as Slurm prints it ("2026-12-07T15:31:02"), or
+// "" for none ("N/A", "Unknown", "None").
+func slurmTime(s string) string {
+	s = strings.TrimSpace(s)
+	if parseSlurmTime(s).IsZero() {
+		return ""
+	}
+	return s
+}
+
+// parseSlurmTime reads a time as Slurm prints it, in the local zone.
+func parseSlurmTime(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02T15:04:05", s, time.Local)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// controllerDown reports whether a Slurm command failed because
+// slurmctld did not answer.
+func controllerDown(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "Unable to contact slurm controller") || strings.Contains(m, "Socket timed out on send/recv") ||
+		strings.Contains(m, "Connection refused") && strings.Contains(m, "slurm")
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }
 
 // finish answers the waits on a job that is final.

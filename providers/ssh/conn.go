@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/trainrun/trainrun/providers"
 )
 
 // Conn is one connection to one machine, shared by everything that talks
@@ -295,6 +297,10 @@ func (c *Conn) Session(ctx context.Context, repeat bool, f func(*ssh.Session) er
 	backoff := 100 * time.Millisecond
 	for {
 		sent, err := c.session(ctx, f)
+		if !deadline.IsZero() && (err == nil || !isNetError(err)) {
+			// Reached again: whoever waited hears it.
+			providers.Notify(ctx, providers.Notice{})
+		}
 		var ne *netError
 		if err == nil || !errors.As(err, &ne) || ctx.Err() != nil {
 			if ctx.Err() != nil && err != nil {
@@ -307,6 +313,7 @@ func (c *Conn) Session(ctx context.Context, repeat bool, f func(*ssh.Session) er
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(c.o.Reconnect)
+			providers.Notify(ctx, providers.Notice{Waiting: "ssh " + c.t.Addr() + " unreachable (retrying)"})
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w (gave up reconnecting after %s)", err, c.o.Reconnect)
@@ -364,6 +371,12 @@ func (c *Conn) session(ctx context.Context, f func(*ssh.Session) error) (sent bo
 		return true, &netError{fmt.Errorf("ssh %s: %w", c.t, err)}
 	}
 	return true, err
+}
+
+// isNetError reports whether err is a failure to reach the machine.
+func isNetError(err error) bool {
+	var ne *netError
+	return errors.As(err, &ne)
 }
 
 func isNetErr(err error) bool {
