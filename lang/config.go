@@ -19,8 +19,12 @@ type Options struct {
 	// Getenv reads the process environment: TRAINRUN_VAR_* values and the
 	// env() function. nil means os.Getenv... never: callers pass it, so
 	// tests stay hermetic.
-	Getenv   func(string) string
-	Registry *providers.Registry
+	Getenv func(string) string
+	// LookupEnv, when set, tells a TRAINRUN_VAR_* set to "" from one not
+	// set: an empty value is a value, as Terraform takes it. Without it,
+	// Getenv's "" means not set.
+	LookupEnv func(string) (string, bool)
+	Registry  *providers.Registry
 }
 
 // Config is a loaded configuration: every block, evaluated, with sweeps

@@ -51,9 +51,9 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"formatlist":      stdlib.FormatListFunc,
 		"indent":          stdlib.IndentFunc,
 		"join":            stdlib.JoinFunc,
-		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsondecode":      shallowDecode(stdlib.JSONDecodeFunc, false),
 		"jsonencode":      stdlib.JSONEncodeFunc,
-		"yamldecode":      ctyyaml.YAMLDecodeFunc,
+		"yamldecode":      shallowDecode(ctyyaml.YAMLDecodeFunc, true),
 		"yamlencode":      ctyyaml.YAMLEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          lengthFunc,
@@ -239,3 +239,34 @@ var (
 	endsWithFunc    = stringPredicate(strings.HasSuffix)
 	strContainsFunc = stringPredicate(strings.Contains)
 )
+
+// shallowDecode is a decoding function (jsondecode, yamldecode) that first
+// refuses data nested too deeply for it (CheckDataNesting).
+func shallowDecode(decode function.Function, yaml bool) function.Function {
+	return function.New(&function.Spec{
+		Params: decode.Params(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if err := checkNestingArg(args, yaml); err != nil {
+				return cty.NilType, err
+			}
+			return decode.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			if err := checkNestingArg(args, yaml); err != nil {
+				return cty.NilVal, err
+			}
+			return decode.Call(args)
+		},
+	})
+}
+
+func checkNestingArg(args []cty.Value, yaml bool) error {
+	if len(args) == 0 || !args[0].IsKnown() || args[0].IsNull() || args[0].Type() != cty.String {
+		return nil
+	}
+	s, _ := args[0].Unmark()
+	if err := CheckDataNesting([]byte(s.AsString()), yaml); err != nil {
+		return function.NewArgError(0, err)
+	}
+	return nil
+}

@@ -122,3 +122,69 @@ func posAt(src []byte, off int) hcl.Pos {
 	lineStart := bytes.LastIndexByte(src[:off], '\n') + 1
 	return hcl.Pos{Line: line, Column: 1 + utf8.RuneCount(src[lineStart:off]), Byte: off}
 }
+
+// CheckDataNesting returns an error when src, JSON or YAML data (a metrics
+// file, the argument of jsondecode or yamldecode), may nest deeper than
+// maxNesting: their decoders recurse once per level, and a 2 MB file
+// nested a million deep cost seconds and hundreds of MB before it was
+// refused, or overflowed the stack. The check is a linear scan, and errs
+// on the side of refusing: for YAML, a line's indentation and the "- "
+// that open sequences on it count as levels, with the flow brackets around
+// it.
+func CheckDataNesting(src []byte, yaml bool) error {
+	if len(src) <= maxNesting {
+		return nil // a level takes a character at least
+	}
+	depth, line := 0, 1
+	quote := byte(0) // in a string quoted with it
+	escaped := false
+	atLineStart := true
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if atLineStart && yaml && quote == 0 {
+			atLineStart = false
+			j := i
+			for j < len(src) && src[j] == ' ' {
+				j++
+			}
+			block := j - i
+			for j+1 < len(src) && (src[j] == '-' || src[j] == '?') && (src[j+1] == ' ' || src[j+1] == '\t') {
+				block++
+				j += 2
+				for j < len(src) && src[j] == ' ' {
+					j++
+				}
+			}
+			if block+depth > maxNesting {
+				return fmt.Errorf("line %d nests more than %d levels deep", line, maxNesting)
+			}
+		}
+		switch {
+		case c == '\n':
+			line++
+			atLineStart = true
+			if quote == '\'' && !yaml {
+				quote = 0
+			}
+		case quote != 0:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\' && quote == '"':
+				escaped = true
+			case c == quote:
+				quote = 0
+			}
+		case c == '"' || c == '\'' && yaml:
+			quote = c
+		case c == '{' || c == '[':
+			depth++
+			if depth > maxNesting {
+				return fmt.Errorf("line %d nests more than %d levels deep", line, maxNesting)
+			}
+		case c == '}' || c == ']':
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
+}

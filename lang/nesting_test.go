@@ -3,6 +3,7 @@ package lang
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // nested wraps inner in n levels of open and close.
@@ -76,5 +77,56 @@ func TestFormatNestingTooDeep(t *testing.T) {
 	out, diags := Format("trainrun.hcl", []byte(src))
 	if out != nil || !diags.HasErrors() || diags[0].Summary != "Nesting too deep" {
 		t.Fatalf("Format = %d bytes, %v; want a nesting error", len(out), diags)
+	}
+}
+
+// TestDeepDataRefusedEarly: JSON or YAML data nested a million deep (2 MB)
+// is refused by a linear scan before any decoder recurses into it, by
+// jsondecode and yamldecode too; data people write passes.
+func TestDeepDataRefusedEarly(t *testing.T) {
+	const n = 1000000
+	for _, tc := range []struct {
+		name string
+		src  string
+		yaml bool
+	}{
+		{"json", nested("[", "", "]", n), false},
+		{"yaml flow", nested("[", "", "]", n), true},
+		{"yaml block sequences", strings.Repeat("- ", n) + "x\n", true},
+		{"yaml indentation", "a:\n" + strings.Repeat(" ", 2000) + "b: 1\n", true},
+	} {
+		start := time.Now()
+		err := CheckDataNesting([]byte(tc.src), tc.yaml)
+		if err == nil || !strings.Contains(err.Error(), "nests more than") {
+			t.Errorf("%s: CheckDataNesting = %v; want a refusal", tc.name, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: took %v", tc.name, d)
+		}
+	}
+	for _, ok := range []struct {
+		src  string
+		yaml bool
+	}{
+		{`{"a": [1, 2, {"b": "[[[[[["}]}` + strings.Repeat(" ", 2000), false},
+		{"a:\n  b:\n    - c: 1\n    - [1, 2]\n" + strings.Repeat("# [[[[\n", 10) + strings.Repeat("x: 1\n", 500), true},
+	} {
+		if err := CheckDataNesting([]byte(ok.src), ok.yaml); err != nil {
+			t.Errorf("CheckDataNesting(%.40q) = %v; want it taken", ok.src, err)
+		}
+	}
+	// Through the functions, in a configuration.
+	deep := nested("[", "", "]", n)
+	for _, fn := range []string{"jsondecode", "yamldecode"} {
+		files := one("locals { x = " + fn + "(file(\"deep.txt\")) }\n")
+		files["deep.txt"] = deep
+		start := time.Now()
+		cfg, diags := loadErrors(t, files, testOptions())
+		if out := renderDiags(cfg, diags); !strings.Contains(out, "nests more than") {
+			t.Errorf("%s of deep data: want a refusal, got:\n%.500s", fn, out)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s of deep data took %v", fn, d)
+		}
 	}
 }

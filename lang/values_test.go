@@ -135,3 +135,26 @@ func TestRetryWait(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyEnvVarIsAValue: TRAINRUN_VAR_x set to "" gives x the empty
+// string, as Terraform does, instead of leaving its default; not set, the
+// default stays.
+func TestEmptyEnvVarIsAValue(t *testing.T) {
+	src := base + "variable \"tag\" {\n  type    = string\n  default = \"dflt\"\n}\n" + exp("a", okCmd)
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TRAINRUN_VAR_tag": ""}, ""},
+		{map[string]string{}, "dflt"},
+		{map[string]string{"TRAINRUN_VAR_tag": "x"}, "x"},
+	} {
+		opts := testOptions()
+		opts.Getenv = env(tc.env)
+		opts.LookupEnv = func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+		cfg := mustLoad(t, one(src), opts)
+		if got := cfg.Variables["tag"].Value.AsString(); got != tc.want {
+			t.Errorf("with %q: tag = %q; want %q", tc.env, got, tc.want)
+		}
+	}
+}

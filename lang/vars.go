@@ -138,7 +138,11 @@ func (l *loader) resolveVariables() {
 		for _, name := range names {
 			v := l.vars[name]
 			raw := getenv(varEnvPrefix + name)
-			if raw == "" {
+			set := raw != ""
+			if l.opts.LookupEnv != nil {
+				raw, set = l.opts.LookupEnv(varEnvPrefix + name)
+			}
+			if !set {
 				continue
 			}
 			l.setVarRaw(v, raw, "environment variable "+varEnvPrefix+name)

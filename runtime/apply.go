@@ -750,6 +750,8 @@ func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.R
 		case <-time.After(logDrain):
 			stopWaiting()
 			<-logDone
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID,
+				Message: fmt.Sprintf("the run ended %v ago and its log is still coming: apply stops showing it; log continues: trainrun logs %s", logDrain, run.ID)})
 		}
 	}
 	drain(metricsDone, stopMetrics)

@@ -17,6 +17,7 @@ import (
 	ctyyaml "github.com/zclconf/go-cty-yaml"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -43,7 +44,11 @@ func ReadMetricsFile(p string) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ext := strings.ToLower(path.Ext(p)); ext == ".yaml" || ext == ".yml" {
+	isYAML := strings.ToLower(path.Ext(p)) == ".yaml" || strings.ToLower(path.Ext(p)) == ".yml"
+	if err := lang.CheckDataNesting(data, isYAML); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if isYAML {
 		ty, err := ctyyaml.ImpliedType(data)
 		if err != nil {
 			return nil, fmt.Errorf("read %s as YAML: %w", p, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadMetricsFile(t *testing.T) {
@@ -46,5 +47,26 @@ func TestReadMetricsFile(t *testing.T) {
 	}
 	if _, err := ReadMetricsFile(filepath.Join(dir, "link.json")); err == nil {
 		t.Error("a metrics file that is a link was read")
+	}
+}
+
+// TestMetricsFileNestedDeep: a 2 MB metrics file nested a million deep is
+// refused at once, not after seconds and hundreds of MB of decoding.
+func TestMetricsFileNestedDeep(t *testing.T) {
+	dir := t.TempDir()
+	const n = 1000000
+	for _, name := range []string{"m.yaml", "m.json"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Repeat("[", n)+strings.Repeat("]", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := ReadMetricsFile(p)
+		if err == nil || !strings.Contains(err.Error(), "nests more than") {
+			t.Errorf("%s: %v; want a refusal for its nesting", name, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: refused after %v", name, d)
+		}
 	}
 }

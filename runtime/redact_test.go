@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -178,5 +179,66 @@ experiment "a" {
 	}
 	if strings.Contains(reasons, "hunter2") {
 		t.Fatalf("a secret in clear: %q", reasons)
+	}
+}
+
+// stuckLogKind is the local kind whose followed log never ends, as a
+// stream on a connection that went away.
+type stuckLogKind struct{}
+
+func (stuckLogKind) Schema() providers.Schema                        { return local.Kind().Schema() }
+func (stuckLogKind) Validate(v providers.Values) []providers.Problem { return local.Kind().Validate(v) }
+func (stuckLogKind) Open(name string, v providers.Values, env providers.Env) (providers.Compute, error) {
+	c, err := local.Kind().Open(name, v, env)
+	return stuckLogCompute{c}, err
+}
+
+type stuckLogCompute struct{ providers.Compute }
+
+func (stuckLogCompute) Log(ctx context.Context, h providers.Handle, follow bool) (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, "first line\n")
+		<-ctx.Done()
+		pw.CloseWithError(ctx.Err())
+	}()
+	return pr, nil
+}
+
+// TestLogStreamCutShortSaysSo: when apply stops showing a run's log some
+// seconds after the run ended, it says so and where the rest is.
+func TestLogStreamCutShortSaysSo(t *testing.T) {
+	p := newProject(t, oneExperiment)
+	p.reg.Computes["stuck"] = stuckLogKind{}
+	p.write("trainrun.hcl", `
+compute "stuck" "here" {}
+experiment "a" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["true"]
+}
+`)
+	cfg, diags := lang.Load(p.dir, lang.Options{Getenv: func(string) string { return "" }, Registry: p.reg})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p.rt.Config = cfg
+	p.rt.Computes = NewComputes(cfg, p.reg, p.rt.Computes.env)
+	res, err := p.rt.Apply(context.Background(), p.plan(cfg), Options{StreamLogs: true})
+	if err != nil || res.Succeeded != 1 {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	p.events.mu.Lock()
+	defer p.events.mu.Unlock()
+	var id string
+	said := false
+	for _, ev := range p.events.events {
+		if ev.Type == RunFinished {
+			id = ev.RunID
+		}
+		said = said || ev.Type == Warning && strings.Contains(ev.Message, "log continues: trainrun logs "+ev.RunID)
+	}
+	if !said || id == "" {
+		t.Errorf("apply stopped showing the log of run %s without saying where it continues", id)
 	}
 }

@@ -182,6 +182,10 @@ func (l *loaded) replay(data []byte, hasSnap bool, journalPath, snapPath string)
 
 // decodeSnapshot reads state.json's content into l.
 func (l *loaded) decodeSnapshot(data string) error {
+	if strings.TrimSpace(data) == "" {
+		// Not "unexpected end of JSON input": say what is wrong.
+		return damaged(errors.New("the file is empty (truncated outside trainrun, which replaces it whole)"))
+	}
 	snap, err := parseSnapshot(data)
 	if err != nil {
 		return damaged(err)

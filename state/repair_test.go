@@ -158,3 +158,18 @@ func TestRepairDamagedStateFile(t *testing.T) {
 		t.Fatal("the damaged run is there")
 	}
 }
+
+// TestEmptySnapshotSaysSo: an empty state.json is reported as such, by
+// name, as damage that state repair handles; not as "unexpected end of
+// JSON input".
+func TestEmptySnapshotSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, snapshotName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir)
+	var d *damageError
+	if err == nil || !strings.Contains(err.Error(), "state.json: the file is empty") || !errors.As(err, &d) {
+		t.Fatalf("Open with an empty state.json: %v; want it named, said empty, and repairable", err)
+	}
+}

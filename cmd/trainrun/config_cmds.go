@@ -134,7 +134,7 @@ func cmdValidate(c *cli, args []string) int {
 	if err != nil {
 		return c.argsError(err)
 	}
-	opts := lang.Options{Vars: a.Vars.Vars, VarFiles: a.Vars.Files, Getenv: c.getenv, Registry: registry()}
+	opts := lang.Options{Vars: a.Vars.Vars, VarFiles: a.Vars.Files, Getenv: c.getenv, LookupEnv: c.lookupEnv, Registry: registry()}
 	cfg, diags := lang.Load(c.dir, opts)
 	if a.JSON {
 		fmt.Fprintf(c.stdout, "%s\n", lang.DiagnosticsJSON(diags))

@@ -39,7 +39,7 @@ func Main() int {
 			}
 		}
 	}
-	return run(&cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	return run(&cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, lookupEnv: os.LookupEnv}, os.Args[1:])
 }
 
 // cli is one invocation: its streams and global flags.
@@ -47,7 +47,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	dir            string // absolute working directory, after -chdir
+	lookupEnv      func(string) (string, bool) // nil: getenv's "" is not set
+	dir            string                      // absolute working directory, after -chdir
 	color          bool
 }
 

@@ -59,7 +59,7 @@ func (c *cli) load(v *arguments.Vars) *lang.Config {
 	if v != nil {
 		opts.Vars, opts.VarFiles = v.Vars, v.Files
 	}
-	opts.Getenv, opts.Registry = c.getenv, registry()
+	opts.Getenv, opts.LookupEnv, opts.Registry = c.getenv, c.lookupEnv, registry()
 	cfg, diags := lang.Load(c.dir, opts)
 	var files map[string]*hcl.File
 	if cfg != nil {
