@@ -846,6 +846,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 		safe = r.redactLog(run, filepath.Join(dst, "log"))
+		r.recordEnviron(run, dst)
 		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
 		run.Metrics = metrics
 		for _, p := range problems {

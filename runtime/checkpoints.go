@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
 	"github.com/trainrun/trainrun/state"
 )
 
@@ -141,4 +142,22 @@ func AttemptLogs(dataDir string, run *state.Run) []int {
 // retried.
 func AttemptLog(dataDir string, run *state.Run, n int) string {
 	return filepath.Join(dataDir, "runs", run.ID, "attempts", strconv.Itoa(n), "log")
+}
+
+// recordEnviron records the environment the run's command was given, as
+// its wrapper wrote it and Collect brought it into dst, sensitive values
+// redacted; the file itself, which may hold them in clear, goes.
+func (r *Runtime) recordEnviron(run *state.Run, dst string) {
+	p := filepath.Join(dst, executor.EnvironFile)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	_ = os.Remove(p)
+	env := executor.ParseEnviron(data)
+	secrets := r.runSecrets(run)
+	for k, v := range env {
+		env[k] = lang.Redact(v, secrets)
+	}
+	run.Environ = env
 }

@@ -706,6 +706,8 @@ func (d *decoder) run(r *Run) error {
 			return d.intInto(&r.Attempts)
 		case "requeues":
 			return d.intInto(&r.Requeues)
+		case "environ":
+			return d.stringMapInto(&r.Environ)
 		case "handle":
 			if d.null() {
 				r.Handle = nil

@@ -36,8 +36,11 @@ type Run struct {
 	// Requeues counts the attempts its compute started by itself (a
 	// preempted, requeued Slurm job): capped by max_requeues, not by
 	// retries.
-	Requeues int               `json:"requeues,omitempty"`
-	Handle   *providers.Handle `json:"handle,omitempty"`
+	Requeues int `json:"requeues,omitempty"`
+	// Environ is the environment the run's command was given on its
+	// compute (what the run wrapper recorded), sensitive values redacted.
+	Environ map[string]string `json:"environ,omitempty"`
+	Handle  *providers.Handle `json:"handle,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	// StartedAt is when its first attempt was submitted to its compute.
@@ -260,6 +263,7 @@ func (r *Run) Clone() *Run {
 		c.Handle = &h
 	}
 	c.InputRuns = cloneStrings(r.InputRuns)
+	c.Environ = maps.Clone(r.Environ)
 	c.StartedAt = clonePtr(r.StartedAt)
 	c.FinishedAt = clonePtr(r.FinishedAt)
 	c.RunningAt = clonePtr(r.RunningAt)

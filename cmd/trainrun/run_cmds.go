@@ -551,6 +551,14 @@ func cmdShow(c *cli, args []string) int {
 	for _, name := range sortedKeys(run.InputRuns) {
 		field("input", name+" from run "+strings.Join(run.InputRuns[name], ", "))
 	}
+	if len(run.Environ) > 0 {
+		// What the command was given, on its compute: a difference
+		// between two runs of one fingerprint shows here.
+		fmt.Fprintf(w, "\nIts environment when it ran (%s; sensitive values redacted):\n", plural.Count(len(run.Environ), "variable"))
+		for _, k := range sortedKeys(run.Environ) {
+			fmt.Fprintf(w, "  %s=%s\n", termtext.Escape(k), termtext.Escape(run.Environ[k]))
+		}
+	}
 	if in := run.Inputs; in != nil {
 		fmt.Fprintln(w, "\nWhat went into its fingerprint:")
 		field("snapshot", in.Snapshot)

@@ -16,7 +16,8 @@ import (
 	"github.com/trainrun/trainrun/providers/executor"
 )
 
-// Collect copies the run's log and metrics file to dst and, when outputs is
+// Collect copies the run's log, metrics file and recorded environment
+// (executor.EnvironFile) to dst and, when outputs is
 // true, outputs/ to dst/outputs/ and each declared output (spec.Outputs,
 // relative to the working directory; a trailing "/" says it must be a
 // directory) to dst/outputs/PATH, where a declared output replaces a path of
@@ -42,6 +43,12 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 		func() error {
 			if err := copyIfAny(ctx, e, h.Dir, metricsFile, filepath.Join(dst, "metrics.jsonl")); err != nil {
 				return fmt.Errorf("collect metrics: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			if err := copyIfAny(ctx, e, h.Dir, executor.EnvironFile, filepath.Join(dst, executor.EnvironFile)); err != nil {
+				return fmt.Errorf("collect environment: %w", err)
 			}
 			return nil
 		},
