@@ -1,7 +1,12 @@
 package slurm
 
 import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/trainrun/trainrun/providers"
 )
@@ -40,6 +45,95 @@ func TestTrackerNotices(t *testing.T) {
 		n := got[0]
 		if n.Waiting != s.waiting || n.Requeues != s.requeues || n.Running.IsZero() == s.running {
 			t.Errorf("step %d (%+v): notice %+v, want waiting %q, requeues %d, running %v", i, s.info, n, s.waiting, s.requeues, s.running)
+		}
+	}
+}
+
+// On the real cluster: a job requeued behind trainrun's back (scontrol
+// requeue) is told to the wait as a requeue, then held, then running
+// again; the run's times are its last start's.
+func TestRequeueBehindTheBackIsNoticed(t *testing.T) {
+	t.Parallel()
+	c, _ := cluster(t, Options{Requeue: true})
+	ctx := ctxFor(t, 3*time.Minute)
+	h, err := c.Submit(ctx, newSpec(t, "requeued-notice", map[string]string{"run.sh": `
+echo "$TRAINRUN_ATTEMPT" >> "$TRAINRUN_OUTPUTS_DIR/attempts"
+[ "$TRAINRUN_ATTEMPT" = 1 ] && sleep 120
+echo done
+`}, "sh", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var notices []providers.Notice
+	seen := func(ok func(providers.Notice) bool) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.ContainsFunc(notices, ok)
+	}
+	type result struct {
+		st  providers.Status
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := c.Wait(providers.WithNotices(ctx, func(n providers.Notice) {
+			mu.Lock()
+			notices = append(notices, n)
+			mu.Unlock()
+		}), h)
+		done <- result{st, err}
+	}()
+	waitFile(t, filepath.Join(h.Dir, "outputs", "attempts"), 2*time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for !seen(func(n providers.Notice) bool { return !n.Running.IsZero() }) {
+		if time.Now().After(deadline) {
+			t.Fatal("no notice of the job running")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	requeued := time.Now()
+	if b, err := exec.Command("scontrol", "requeue", h.ID).CombinedOutput(); err != nil {
+		t.Fatalf("scontrol requeue: %v: %s", err, b)
+	}
+	deadline = time.Now().Add(time.Minute)
+	for !seen(func(n providers.Notice) bool { return n.Requeues == 1 && n.Waiting != "" }) {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			t.Fatalf("no notice of the requeue: %+v", notices)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A requeued job waits a while before it is eligible again.
+	deadline = time.Now().Add(time.Minute)
+	for {
+		b, err := exec.Command("scontrol", "update", "jobid="+h.ID, "StartTime=now").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scontrol update: %v: %s", err, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the requeued job did not end")
+	}
+	if r.err != nil || r.st.State != providers.Succeeded || r.st.Requeues != 1 {
+		t.Fatalf("status %+v %v\n%s", r.st, r.err, readLog(h))
+	}
+	if r.st.StartedAt.Before(requeued) || r.st.EndedAt.Before(r.st.StartedAt) {
+		t.Errorf("times %v to %v: not the start after the requeue at %v", r.st.StartedAt, r.st.EndedAt, requeued)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range notices {
+		if n.Requeues > 1 {
+			t.Errorf("one requeue counted %d times: %+v", n.Requeues, notices)
+			break
 		}
 	}
 }

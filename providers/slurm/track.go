@@ -515,6 +515,7 @@ const roundTimeout = 2 * time.Minute
 func (t *tracker) loop() {
 	delay := t.c.o.PollMin
 	last := map[string]string{} // job id → state seen last round
+	gone := map[string]bool{}   // job ids listed before, missing last round
 	for {
 		t.mu.Lock()
 		if len(t.watches) == 0 {
@@ -541,10 +542,18 @@ func (t *tracker) loop() {
 			t.store(infos)
 			for _, id := range ids {
 				info := infos[id]
-				if last[id] != info.state {
+				prev := last[id]
+				if prev != info.state {
 					changed = true
 					last[id] = info.state
 				}
+				if !info.known && prev != "" && !gone[id] {
+					// Listed last round, not now: a job being requeued
+					// is missing for a moment. Gone twice is gone.
+					gone[id] = true
+					continue
+				}
+				delete(gone, id)
 				t.seen(id, info)
 				if info.known && !t.c.final(info.state) {
 					continue
