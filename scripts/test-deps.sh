@@ -8,7 +8,7 @@
 # TRAINRUN_REQUIRE_INTEGRATION=1.
 set -euo pipefail
 
-pkgs=(openssh-server rsync slurm-wlm munge podman runc busybox-static python3-venv python3-pip python3-sklearn python3-torch git zsh fish chromium)
+pkgs=(openssh-server rsync slurm-wlm munge podman runc busybox-static python3-venv python3-pip python3-sklearn python3-torch git zsh fish chromium postgresql)
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
 	echo "test-deps: not root or no apt-get: not installing ${pkgs[*]}" >&2
