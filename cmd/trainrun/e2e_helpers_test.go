@@ -86,7 +86,8 @@ func (r result) String() string {
 	return "trainrun " + strings.Join(r.args, " ") + ": exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "stderr:\n" + r.stderr
 }
 
-// run runs trainrun ARGS… to its end (at most a minute).
+// run runs trainrun ARGS… to its end (at most five minutes: a backstop
+// against a hang, long enough for a venv to build on a busy machine).
 func (p *project) run(extraEnv []string, args ...string) result {
 	p.t.Helper()
 	cmd := p.command(extraEnv, args...)
@@ -95,7 +96,7 @@ func (p *project) run(extraEnv []string, args ...string) result {
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	timer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	timer := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
 	err := cmd.Wait()
 	timer.Stop()
 	res := result{args: args, stdout: stdout.String(), stderr: stderr.String()}

@@ -145,8 +145,12 @@ func newSpec(t *testing.T, id string, files map[string]string, argv ...string) *
 	return spec
 }
 
+// ctxFor gives a test's waits a deadline: a backstop against a hung
+// cluster, not a measure of speed. The test cluster is shared by every
+// test process on the machine, and a busy 2-core machine runs its jobs
+// minutes late, so the deadline is four times what the test names.
 func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*d)
 	t.Cleanup(cancel)
 	return ctx
 }
