@@ -76,6 +76,7 @@ var rootSchema = &hcl.BodySchema{
 
 var settingsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "parallelism"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"kind"}}}, // LoadBackend reads it
 }
 
 // Load reads the configuration in dir: every trainrun.hcl, *.trainrun.hcl and

@@ -22,6 +22,7 @@ import (
 	"github.com/trainrun/trainrun/providers/ssh"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
+	"github.com/trainrun/trainrun/state/pgstate"
 )
 
 // registry lists every compute and environment kind this build knows.
@@ -77,8 +78,41 @@ func (c *cli) load(v *arguments.Vars) *lang.Config {
 	return cfg
 }
 
+// errConfig is the error of a command whose configuration has errors,
+// already printed as diagnostics.
+var errConfig = errors.New("the configuration has errors")
+
+// sharedState opens the backend the trainrun block names, when it is not
+// the local one (nil then).
+func (c *cli) sharedState() (state.Backend, error) {
+	b, files, diags := lang.LoadBackend(c.dir)
+	if len(diags) > 0 {
+		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
+	}
+	if diags.HasErrors() {
+		return nil, errConfig
+	}
+	if b.Kind != "postgres" {
+		return nil, nil
+	}
+	project := b.Project
+	if project == "" {
+		project = filepath.Base(c.dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := pgstate.Open(ctx, b.ConnStr, project)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // openState opens the recorded state for reading.
 func (c *cli) openState() (state.Backend, error) {
+	if st, err := c.sharedState(); st != nil || err != nil {
+		return st, err
+	}
 	st, err := state.Open(c.dataDir())
 	if err != nil {
 		return nil, stateError(fmt.Errorf("open state: %w", err))
@@ -92,6 +126,20 @@ func (c *cli) openState() (state.Backend, error) {
 func (c *cli) writeState(timeout time.Duration) (state.Backend, error) {
 	if err := c.ensureDataDir(); err != nil {
 		return nil, err
+	}
+	if st, err := c.sharedState(); st != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		pg := st.(*pgstate.Backend)
+		pg.SetLockTimeout(timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := pg.Update(ctx, func(state.Tx) error { return nil }); err != nil {
+			pg.Close()
+			return nil, err
+		}
+		return pg, nil
 	}
 	st, err := state.Open(c.dataDir())
 	if err != nil {
