@@ -113,18 +113,30 @@ func TestCrashAtRandomMoments(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: the writer did not start: %v", round, err)
 		}
+		// The kill comes at a random moment once the writer has put
+		// about two compactions' worth of records this round: a busy
+		// machine slows the writer, not the test's coverage.
 		lines := make(chan string, 1)
-		go func() {
-			last := first
+		progressed := make(chan struct{})
+		go func(target uint64) {
+			last, closed := first, false
 			for {
 				line, err := out.ReadString('\n')
 				if err != nil {
 					break
 				}
 				last = line
+				if n, err := strconv.ParseUint(strings.TrimSpace(line), 10, 64); err == nil && n >= target && !closed {
+					close(progressed)
+					closed = true
+				}
+			}
+			if !closed {
+				close(progressed)
 			}
 			lines <- last
-		}()
+		}(reported + 100)
+		<-progressed
 		time.Sleep(time.Duration(rand.IntN(60_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
