@@ -41,6 +41,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./...
 	./scripts/bench.sh
 	./scripts/bench-env.sh
+	./scripts/bench-concurrent.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./lang

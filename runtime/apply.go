@@ -181,7 +181,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			return x.MaxConcurrent
 		}
 		return 0
-	}, len(p.Actions)*rungs)
+	}, len(p.Actions)*rungs, opts.Holder)
 	// slot is the place of the action at pos in the lines for slots.
 	slot := func(pos int) int { return base + priority(p.Actions[pos], pos, len(p.Actions), rungs) }
 	outcomes := make(map[string]*outcome, len(p.Actions))
@@ -291,7 +291,16 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			if claims(a, b) {
 				// Another process's apply may carry the instance out: wait
 				// for it, then use what it did.
-				unclaim, err := r.claim(ctx, opts.Stop, a.Address, opts)
+				unclaim, err := r.claim(ctx, opts.Stop, a.Address, opts, func() {
+					// Its places in this process's lines go to runs that
+					// can start meanwhile: holding them while waiting for
+					// another process, which may wait for this one's
+					// places, would deadlock. It lines up again once
+					// claimed.
+					if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
+						sched.leave(slot(pos), a.Instance, comp)
+					}
+				})
 				if err != nil {
 					hold.free()
 					if !errors.Is(err, errStopped) {

@@ -34,9 +34,9 @@ type heldClaim struct {
 }
 
 // claim claims the instance at address for this process, waiting while
-// another process holds it (it says so, once) until ctx is done or stop
-// closes. release gives it up.
-func (r *Runtime) claim(ctx context.Context, stop <-chan struct{}, address string, opts Options) (release func(), err error) {
+// another process holds it (it says so, once, and calls waiting first)
+// until ctx is done or stop closes. release gives it up.
+func (r *Runtime) claim(ctx context.Context, stop <-chan struct{}, address string, opts Options, waiting func()) (release func(), err error) {
 	sh := r.shared()
 	sh.mu.Lock()
 	if sh.claims == nil {
@@ -65,9 +65,14 @@ func (r *Runtime) claim(ctx context.Context, stop <-chan struct{}, address strin
 		}
 	}
 	if mine {
-		h.claim, h.err = r.claimFor(ctx, stop, address, opts)
+		h.claim, h.err = r.claimFor(ctx, stop, address, opts, waiting)
 		close(h.ready)
 	} else {
+		select {
+		case <-h.ready:
+		default:
+			waiting()
+		}
 		select {
 		case <-h.ready:
 		case <-ctx.Done():
@@ -83,7 +88,7 @@ func (r *Runtime) claim(ctx context.Context, stop <-chan struct{}, address strin
 }
 
 // claimFor asks the state for the claim on address.
-func (r *Runtime) claimFor(ctx context.Context, stop <-chan struct{}, address string, opts Options) (state.Claim, error) {
+func (r *Runtime) claimFor(ctx context.Context, stop <-chan struct{}, address string, opts Options, waiting func()) (state.Claim, error) {
 	now, cancel := context.WithCancel(ctx)
 	cancel() // tries once
 	c, err := r.State.Claim(now, address, opts.Holder)
@@ -91,6 +96,7 @@ func (r *Runtime) claimFor(ctx context.Context, stop <-chan struct{}, address st
 	if !errors.As(err, &held) {
 		return c, err
 	}
+	waiting()
 	r.emit(Event{Type: RunWaiting, Address: address, Message: holderName(held.Holder)})
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -76,12 +76,15 @@ func (r *Runtime) WithConfig(cfg *lang.Config) *Runtime {
 
 // scheduler returns the scheduler shared by r's relatives, made with the
 // bounds of the first apply, and reserves n plan positions for one apply.
-func (r *Runtime) scheduler(par int, maxConc func(string) int, n int) (*scheduler, int) {
+func (r *Runtime) scheduler(par int, maxConc func(string) int, n int, holder state.Holder) (*scheduler, int) {
 	sh := r.shared()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.sched == nil {
 		sh.sched = newScheduler(par, maxConc)
+		if r.State != nil {
+			sh.sched.places = claimPlaces{st: r.State, holder: holder}
+		}
 	} else {
 		// An experiment's bound is read when its first run waits: one new
 		// in this configuration gets its own. Bounds already in use stay.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
@@ -25,6 +26,9 @@ type scheduler struct {
 	computes    map[providers.Compute]*pool
 	experiments map[string]*orderedSem
 	maxConc     func(experiment string) int
+	// places are the computes' places shared with other processes; nil:
+	// none (places.go).
+	places places
 }
 
 func newScheduler(parallelism int, maxConc func(string) int) *scheduler {
@@ -181,6 +185,7 @@ type pool struct {
 	mu      sync.Mutex
 	free    []bool // free[i]: GPU i is free
 	changed chan struct{}
+	places  map[int]func() // GPU i's place among other processes', to give back
 }
 
 // grant is what one run holds while it is live.
@@ -264,6 +269,14 @@ func (s *scheduler) line(pos int, sems []*orderedSem) {
 	sems[0].enqueueThen(pos, join(0))
 }
 
+// leave takes the run at position pos out of every line it waits in,
+// giving back the places it was granted and has not taken.
+func (s *scheduler) leave(pos int, inst *lang.Instance, c providers.Compute) {
+	for _, sem := range s.lines(inst, c) {
+		sem.leave(pos)
+	}
+}
+
 // acquire waits until inst, at position pos of the plan, may start on c. It
 // fails with errStopped when stop closes first, and at once when the run
 // can never fit.
@@ -285,8 +298,17 @@ func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, 
 		}
 		g.release = append(g.release, sem.release)
 	}
+	if s.places != nil {
+		// One of the compute's slots that other processes share.
+		release, err := waitPlace(ctx, stop, func() (func(), bool) { return s.places.slot(inst.Compute, max(c.Slots(), 1)) })
+		if err != nil {
+			g.free()
+			return nil, err
+		}
+		g.release = append(g.release, release)
+	}
 	if need := inst.Resources.GPUs; need > 0 {
-		gpus, err := p.takeGPUs(ctx, stop, need)
+		gpus, err := p.takeGPUs(ctx, stop, need, s.gpuPlace(inst.Compute))
 		if err != nil {
 			g.free()
 			return nil, err
@@ -295,6 +317,35 @@ func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, 
 		g.release = append(g.release, func() { p.giveGPUs(gpus) })
 	}
 	return g, nil
+}
+
+// gpuPlace takes GPU i of compute among the places shared with other
+// processes; nil when there are none.
+func (s *scheduler) gpuPlace(compute string) func(i int) (func(), bool) {
+	if s.places == nil {
+		return nil
+	}
+	return func(i int) (func(), bool) { return s.places.gpu(compute, i) }
+}
+
+// waitPlace takes a place with take, looking again while other processes
+// hold them all, until ctx is done or stop closes.
+func waitPlace(ctx context.Context, stop <-chan struct{}, take func() (func(), bool)) (func(), error) {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, placePoll) {
+		if release, ok := take(); ok {
+			return release, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return nil, errStopped
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errStopped
+		}
+	}
 }
 
 // hold takes inst's places on c at once, for a run that is live already
@@ -313,6 +364,18 @@ func (s *scheduler) hold(inst *lang.Instance, c providers.Compute, gpus []int) *
 	if held := p.holdGPUs(gpus); len(held) > 0 {
 		g.release = append(g.release, func() { p.giveGPUs(held) })
 	}
+	if s.places != nil {
+		// The run's places among those shared with other processes, if
+		// its apply is gone and they are free.
+		if release, ok := s.places.slot(inst.Compute, max(c.Slots(), 1)); ok {
+			g.release = append(g.release, release)
+		}
+		for _, i := range gpus {
+			if release, ok := s.places.gpu(inst.Compute, i); ok {
+				g.release = append(g.release, release)
+			}
+		}
+	}
 	return g
 }
 
@@ -330,29 +393,62 @@ func (p *pool) holdGPUs(gpus []int) []int {
 	return held
 }
 
-func (p *pool) takeGPUs(ctx context.Context, stop <-chan struct{}, n int) ([]int, error) {
-	for {
+// takeGPUs takes n of p's free GPUs, waiting until there are. With place,
+// a GPU is taken only if place takes it too (others processes may hold
+// it); the GPUs given then hold their places until given back.
+func (p *pool) takeGPUs(ctx context.Context, stop <-chan struct{}, n int, place func(i int) (func(), bool)) ([]int, error) {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, placePoll) {
 		p.mu.Lock()
 		var got []int
+		var releases []func()
 		for i, f := range p.free {
-			if f && len(got) < n {
-				got = append(got, i)
+			if !f || len(got) == n {
+				continue
 			}
+			if place != nil {
+				release, ok := place(i)
+				if !ok {
+					continue
+				}
+				releases = append(releases, release)
+			}
+			got = append(got, i)
 		}
 		if len(got) == n {
-			for _, i := range got {
+			for k, i := range got {
 				p.free[i] = false
+				if releases != nil {
+					if p.places == nil {
+						p.places = make(map[int]func())
+					}
+					p.places[i] = releases[k]
+				}
 			}
 			p.mu.Unlock()
 			return got, nil
 		}
+		for _, release := range releases {
+			release()
+		}
 		changed := p.changed
 		p.mu.Unlock()
+		var poll <-chan time.Time
+		var t *time.Timer
+		if place != nil {
+			// Another process's GPU is given back without a word.
+			t = time.NewTimer(wait)
+			poll = t.C
+		}
 		select {
 		case <-changed:
+		case <-poll:
 		case <-stop:
-			return nil, errStopped
 		case <-ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if isClosed(stop) || ctx.Err() != nil {
 			return nil, errStopped
 		}
 	}
@@ -363,6 +459,10 @@ func (p *pool) giveGPUs(gpus []int) {
 	defer p.mu.Unlock()
 	for _, i := range gpus {
 		p.free[i] = true
+		if release := p.places[i]; release != nil {
+			delete(p.places, i)
+			release()
+		}
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})

@@ -1,10 +1,13 @@
 package state
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trainrun/trainrun/providers"
 )
 
 // storeWith returns a directory holding n sample runs of about 1 KB,
@@ -174,4 +177,51 @@ func BenchmarkWithFingerprint(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClaimAndRecord is what concurrent applies add to each run: the
+// instance claimed, the run recorded three times (pending, running,
+// succeeded) each in a transaction of its own, the claim released. Its
+// peer, Locked, records the same three times under a lock held throughout,
+// as one apply alone did before applies ran side by side.
+func BenchmarkClaimAndRecord(b *testing.B) {
+	for _, mode := range []string{"Locked", "Claimed"} {
+		b.Run(mode, func(b *testing.B) {
+			dir := storeWith(b, 1000, true)
+			s, err := Open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if mode == "Locked" {
+				if err := s.Lock(Holder{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				r := sampleRun(i)
+				r.ID = fmt.Sprintf("%012x", 1<<40+i)
+				var c Claim
+				if mode == "Claimed" {
+					if c, err = s.Claim(ctx, r.Address, Holder{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, st := range []providers.State{providers.Pending, providers.Running, providers.Succeeded} {
+					r.Status = st
+					if err := s.Put(r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if c != nil {
+					if err := c.Release(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
 }

@@ -15,7 +15,3 @@ func tryLock(f *os.File) (bool, error) {
 func tryShared(f *os.File) (bool, error) {
 	return false, errors.New("locking state is not supported on this system")
 }
-
-func flockShared(f *os.File) error {
-	return errors.New("locking state is not supported on this system")
-}

@@ -41,14 +41,3 @@ func tryShared(f *os.File) (bool, error) {
 		return false, err
 	}
 }
-
-// flockShared takes a shared flock(2) on f, waiting for it: what a command
-// that adds to the store holds (see Store.Working).
-func flockShared(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}

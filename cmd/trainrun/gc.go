@@ -28,16 +28,6 @@ func cmdGC(c *cli, args []string) int {
 		// No apply stores or records anything while gc decides and
 		// removes: what it stores meanwhile could be what gc removes.
 		st, err = c.lockState("trainrun gc", state.DefaultLockTimeout)
-		if s, ok := st.(*state.Store); ok && err == nil {
-			// Nor does an apply that runs beside it and records between
-			// its transactions.
-			var alone func()
-			if alone, err = s.Alone(); err != nil {
-				st.Close()
-			} else {
-				defer alone()
-			}
-		}
 	}
 	if err != nil {
 		return c.errorf("%v", err)

@@ -154,24 +154,7 @@ func (c *cli) writeState(timeout time.Duration) (state.Backend, error) {
 		st.Close()
 		return nil, err
 	}
-	release, err := st.Working()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	return working{st, release}, nil
-}
-
-// working is a state that this process adds to, which gc leaves alone
-// until it is closed.
-type working struct {
-	*state.Store
-	release func()
-}
-
-func (w working) Close() error {
-	defer w.release()
-	return w.Store.Close()
+	return st, nil
 }
 
 // lockState opens the state for a command that is its only writer while it

@@ -705,7 +705,7 @@ func cmdLogs(c *cli, args []string) int {
 	cfg := c.quietConfig()
 	run, err := st.Find(a.Run)
 	waiting := false // "waiting for it to start" was said
-	if err != nil && a.Follow && errors.Is(err, state.ErrNotFound) && configured(cfg, a.Run) && c.writerActive() {
+	if err != nil && a.Follow && errors.Is(err, state.ErrNotFound) && configured(cfg, a.Run) && c.writerActive(st, a.Run) {
 		// An apply has yet to record it: it waits for a slot, or for its
 		// upstream.
 		fmt.Fprintf(c.stderr, "%s is pending; waiting for it to start…\n", a.Run)
@@ -807,9 +807,13 @@ func configured(cfg *lang.Config, ref string) bool {
 	return false
 }
 
-// writerActive reports whether a live trainrun holds the state: only then
-// may a run not started yet still start.
-func (c *cli) writerActive() bool {
+// writerActive reports whether a live trainrun may still start a run of
+// the instance at addr: an apply holds its claim (or, as an older trainrun
+// did, the state's lock).
+func (c *cli) writerActive(st state.Backend, addr string) bool {
+	if _, held, err := st.Claimant(addr); held && err == nil {
+		return true
+	}
 	h, ok := state.ReadHolder(c.dataDir())
 	return ok && !holderGone(&state.LockedError{Holder: h})
 }
@@ -827,7 +831,7 @@ func (c *cli) awaitRecorded(ctx context.Context, st state.Backend, addr string) 
 		if run := st.Latest(addr); run != nil {
 			return run, nil
 		}
-		if !c.writerActive() {
+		if !c.writerActive(st, addr) {
 			return nil, fmt.Errorf("%s was not started: the trainrun that held the state has ended", addr)
 		}
 	}
@@ -841,7 +845,7 @@ func (c *cli) awaitRecorded(ctx context.Context, st state.Backend, addr string) 
 // waiting says that stderr says so already.
 func (c *cli) awaitStart(ctx context.Context, st state.Backend, comps *runtime.Computes, run *state.Run, waiting bool) (*state.Run, error) {
 	if run.Handle == nil {
-		if !c.writerActive() {
+		if !c.writerActive(st, run.Address) {
 			return nil, fmt.Errorf("run %s is %s and no trainrun apply is running to start it; 'trainrun apply' starts it", run.ID, run.Status)
 		}
 		if !waiting {
@@ -859,7 +863,7 @@ func (c *cli) awaitStart(ctx context.Context, st state.Backend, comps *runtime.C
 				return nil, err
 			}
 			run = r
-			if run.Handle == nil && run.Live() && !c.writerActive() {
+			if run.Handle == nil && run.Live() && !c.writerActive(st, run.Address) {
 				return nil, fmt.Errorf("run %s was not started: the trainrun that held the state has ended", run.ID)
 			}
 		}
