@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -10,11 +11,14 @@ import (
 	"github.com/trainrun/trainrun/state"
 )
 
-// cmdState runs the state subcommands: only "repair" so far.
+// cmdState runs the state subcommands: repair and migrate.
 func cmdState(c *cli, args []string) int {
 	a, err := arguments.ParseState(args)
 	if err != nil {
 		return c.argsError(err)
+	}
+	if a.Subcommand == "migrate" {
+		return c.stateMigrate(a)
 	}
 	rep, err := state.Repair(c.dataDir(), state.Holder{Command: "trainrun state repair"})
 	// Another trainrun's transaction: wait for it, at most -lock-timeout.
@@ -45,4 +49,30 @@ func stateError(err error) error {
 		return fmt.Errorf("%w\nTo keep every intact record and go on: trainrun state repair", err)
 	}
 	return err
+}
+
+// stateMigrate copies the local state into the configured backend.
+func (c *cli) stateMigrate(a *arguments.State) int {
+	dst, err := c.sharedState()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if dst == nil {
+		return c.errorf("state migrate copies .trainrun/ into the backend the trainrun block names, and this configuration names none (the local backend is .trainrun/ itself)")
+	}
+	defer dst.Close()
+	src, err := state.Open(c.dataDir())
+	if err != nil {
+		return c.errorf("%v", stateError(fmt.Errorf("open state: %w", err)))
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), a.LockTimeout)
+	defer cancel()
+	n, err := state.Migrate(ctx, dst, src)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "Copied %s into the backend (%s there already), %s and %s.\n", plural.Count(n.Runs, "run"), plural.Count(n.Already, "run"),
+		plural.Count(n.Computes, "compute record"), plural.Count(n.Envs, "environment record"))
+	return 0
 }

@@ -105,3 +105,54 @@ experiment "x" {
 		t.Fatal("a run started without its state")
 	}
 }
+
+// state migrate copies a checkout's local runs into the database, once:
+// the second time it copies nothing, and the runs are up to date there.
+func TestStateMigrate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	conn := srv.NewDatabase(t)
+	ran := filepath.Join(t.TempDir(), "ran")
+	experiments := `compute "local" "here" {}
+experiment "train" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "run.sh", "` + ran + `", param.lr]
+  sweep {
+    grid = { lr = [0.1, 0.2] }
+  }
+}
+`
+	// The backend block is in a file of its own, outside source_dir: adding
+	// it changes no fingerprint.
+	p := newProject(t, map[string]string{"trainrun.hcl": experiments, "src/run.sh": `echo "$2" >> "$1"`})
+	p.must(0, nil, "apply", "-auto-approve")
+	p.write("backend.trainrun.hcl", `trainrun {
+  backend "postgres" {
+    conn_str = "`+conn+`"
+  }
+}
+`)
+	if st := p.status(nil); len(st) != 0 {
+		t.Fatalf("the database has runs before migrate: %+v", st)
+	}
+	if res := p.must(0, nil, "state", "migrate"); !strings.Contains(res.stdout, "Copied 2 runs into the backend (0 runs there already)") {
+		t.Fatalf("%s", res)
+	}
+	if res := p.must(0, nil, "state", "migrate"); !strings.Contains(res.stdout, "Copied 0 runs into the backend (2 runs there already)") {
+		t.Fatalf("%s", res)
+	}
+	if st := p.status(nil); len(st) != 2 || st[0].Status != "succeeded" {
+		t.Fatalf("status after migrate: %+v", st)
+	}
+	if res := p.must(0, nil, "plan"); !strings.Contains(res.stdout, "No changes") {
+		t.Fatalf("%s", res)
+	}
+	p.must(0, nil, "apply", "-auto-approve")
+	if n := lineCount(t, ran); n != 2 {
+		t.Fatalf("%d runs for 2 instances after migrate and apply", n)
+	}
+}

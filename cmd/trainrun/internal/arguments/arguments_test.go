@@ -80,6 +80,8 @@ func TestParse(t *testing.T) {
 		{"destroy -lock-timeout", func() (any, error) { return ParseDestroy([]string{"-lock-timeout=1s"}) }, &Destroy{Locking: Locking{time.Second}}, ""},
 		{"state repair -lock-timeout", func() (any, error) { return ParseState([]string{"repair", "-lock-timeout=3s"}) },
 			&State{Locking: Locking{3 * time.Second}, Subcommand: "repair"}, ""},
+		{"state migrate", func() (any, error) { return ParseState([]string{"migrate"}) },
+			&State{Locking: dflt, Subcommand: "migrate"}, ""},
 		{"completion", func() (any, error) { return ParseCompletion([]string{"zsh"}) }, &Completion{Shell: "zsh"}, ""},
 		{"completion of another shell", func() (any, error) { return ParseCompletion([]string{"tcsh"}) }, nil, `no completion for shell "tcsh": trainrun completes in bash, zsh, fish`},
 	}

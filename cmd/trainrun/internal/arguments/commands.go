@@ -605,17 +605,17 @@ type State struct {
 
 func (a *State) define(fs *flag.FlagSet) { a.Locking.define(fs) }
 
-// ParseState parses state's arguments: "repair", and nothing after it.
+// ParseState parses state's arguments: "repair" or "migrate", and nothing after it.
 func ParseState(args []string) (*State, error) {
 	a := &State{}
 	pos, err := parse("state", a, args)
 	switch {
 	case err != nil:
 		return a, err
-	case len(pos) == 0 || pos[0] != "repair":
-		return a, errorf("state", "state needs a subcommand: repair")
+	case len(pos) == 0 || pos[0] != "repair" && pos[0] != "migrate":
+		return a, errorf("state", "state needs a subcommand: repair or migrate")
 	case len(pos) > 1:
-		return a, errorf("state", "state repair takes no arguments, got %q", pos[1])
+		return a, errorf("state", "state %s takes no arguments, got %q", pos[0], pos[1])
 	}
 	a.Subcommand = pos[0]
 	return a, nil
