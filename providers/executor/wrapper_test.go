@@ -328,6 +328,27 @@ func TestWrapperKillsLeftoversThatIgnoreTerm(t *testing.T) {
 	}
 }
 
+// TestWrapperKillsSessionLeftoverOutsideItsGroup: a short run whose only
+// leftover moved to a process group of its own (still in the run's
+// session) and ignores TERM is found by the wrapper's quick look (no full
+// /proc scan) and killed before the exit code says the run ended.
+func TestWrapperKillsSessionLeftoverOutsideItsGroup(t *testing.T) {
+	// perl, not python: the run must be short (see left in wrapper.sh).
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("no perl to change a process group with")
+	}
+	dir := newRunDir(t, "")
+	p := startRun(t, dir, 0, time.Second, perl, "-e", `$SIG{TERM} = "IGNORE"; setpgrp(0, 0) or die; fork and exit; sleep 300`)
+	waitDone(t, p, time.Minute)
+	if code, ok := readExit(t, dir); !ok || code != 0 {
+		t.Errorf("exit = %d, %v; want 0", code, ok)
+	}
+	if m := sessionMembers(t, p.PID); len(m) > 0 {
+		t.Errorf("processes of a finished run are still there: %q", m)
+	}
+}
+
 // TestWrapperClaim: a wrapper that finds the run claimed (its pid file
 // there) runs nothing and writes nothing.
 func TestWrapperClaim(t *testing.T) {
