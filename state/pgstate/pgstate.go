@@ -157,6 +157,15 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS trainrun_runs_created ON trainrun_runs (project, created_s DESC, created_ns DESC, id DESC)`,
 	`CREATE INDEX IF NOT EXISTS trainrun_runs_fp ON trainrun_runs (project, fingerprint)`,
 	`CREATE INDEX IF NOT EXISTS trainrun_runs_live ON trainrun_runs (project) WHERE live`,
+	// The latest run of each instance, kept by writers: opening reads
+	// these and not the whole history.
+	`CREATE TABLE IF NOT EXISTS trainrun_heads (
+		project text NOT NULL,
+		address text NOT NULL,
+		id text NOT NULL,
+		created_s bigint NOT NULL,
+		created_ns integer NOT NULL,
+		PRIMARY KEY (project, address))`,
 	`CREATE TABLE IF NOT EXISTS trainrun_records (
 		project text NOT NULL,
 		kind text NOT NULL,
@@ -234,8 +243,8 @@ func (b *Backend) load(ctx context.Context) error {
 	if err := tx.QueryRow(ctx, `SELECT serial, lineage FROM trainrun_projects WHERE name = $1`, b.project).Scan(&serial, &lineage); err != nil {
 		return b.broken(fmt.Errorf("postgres backend: read: %w", err))
 	}
-	heads, err := queryRuns(ctx, tx, `SELECT DISTINCT ON (address) data FROM trainrun_runs WHERE project = $1 AND repro_of = ''
-		ORDER BY address, created_s DESC, created_ns DESC, id DESC`, b.project)
+	heads, err := queryRuns(ctx, tx, `SELECT r.data FROM trainrun_heads h JOIN trainrun_runs r ON r.project = h.project AND r.id = h.id
+		WHERE h.project = $1`, b.project)
 	if err != nil {
 		return b.broken(err)
 	}
@@ -643,6 +652,12 @@ func (b *Backend) update(ctx context.Context, fn func(state.Tx) error) error {
 			live = $8, seq = $9, experiment = $10, status = $11, data = $12`,
 			b.project, r.ID, r.Address, r.Fingerprint, r.ReproOf, r.CreatedAt.Unix(), int32(r.CreatedAt.Nanosecond()), r.Live(),
 			int64(next), r.Experiment, string(r.Status), e.js)
+		if r.ReproOf == "" {
+			batch.Queue(`INSERT INTO trainrun_heads AS h (project, address, id, created_s, created_ns) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (project, address) DO UPDATE SET id = $3, created_s = $4, created_ns = $5
+				WHERE h.id = $3 OR (h.created_s, h.created_ns, h.id) < ($4, $5, $3)`,
+				b.project, r.Address, r.ID, r.CreatedAt.Unix(), int32(r.CreatedAt.Nanosecond()))
+		}
 	}
 	batch.Queue(`UPDATE trainrun_projects SET serial = $2, lineage = $3 WHERE name = $1`, b.project, int64(next), lineage)
 	if err := tx.SendBatch(bg, batch).Close(); err != nil {
