@@ -3,6 +3,7 @@ package pgstate_test
 import (
 	"context"
 	"crypto/rand"
+	"github.com/jackc/pgx/v5"
 	"strings"
 	"testing"
 	"time"
@@ -34,4 +35,34 @@ func TestConformance(t *testing.T) {
 	defer s.Stop()
 	connStr = s.NewDatabase(t)
 	statetest.Run(t, backend)
+}
+
+// A database whose tables a newer trainrun wrote is refused, naming the
+// version it needs; a wrong address is named by host and port, without
+// the password.
+func TestRefusals(t *testing.T) {
+	s := pgtest.Start(t)
+	defer s.Stop()
+	conn := s.NewDatabase(t)
+	ctx := context.Background()
+	b, err := pgstate.Open(ctx, conn, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	c, err := pgx.Connect(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `INSERT INTO trainrun_schema (version) VALUES (99)`); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+	if _, err := pgstate.Open(ctx, conn, "p"); err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		t.Fatalf("open of a newer schema: %v", err)
+	}
+	_, err = pgstate.Open(ctx, "postgres://u:sekrit@127.0.0.1:1/db?connect_timeout=5", "p")
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "sekrit") {
+		t.Fatalf("open of an unreachable database: %v", err)
+	}
 }
