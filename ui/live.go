@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/fswatch"
+	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/state"
 )
@@ -162,7 +163,7 @@ func (s *Server) eventsRun(w http.ResponseWriter, r *http.Request) {
 		if cur.Live() {
 			startTail(cur)
 		}
-		status := statusText(cur)
+		status := runtext.Status(cur)
 		if status != lastStatus {
 			lastStatus = status
 			html := s.fragment("run-status", runBody{Run: redactRun(cur, secrets), Status: status, Live: cur.Live(), Cancelable: cur.Live() && s.src.Cancel != nil})

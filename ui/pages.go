@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/compare"
+	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/lang"
-	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
@@ -136,13 +136,13 @@ func (s *Server) instances(r *http.Request) instancesBody {
 		row := instanceRow{Address: lang.Redact(in.Address, secrets), Experiment: in.Experiment, Status: status, State: strings.ReplaceAll(status, " ", "-"),
 			RunID: "", Age: "-", Duration: "-", Compute: "-", Metrics: "-", NotInConfig: cfg != nil && !in.Configured}
 		if run := in.Run; run != nil {
-			row.Status = statusText(run)
-			row.RunID, row.Age, row.Duration, row.Compute = run.ID, age(now, run.CreatedAt), duration(run), run.Compute
+			row.Status = runtext.Status(run)
+			row.RunID, row.Age, row.Duration, row.Compute = run.ID, runtext.Age(now, run.CreatedAt), runtext.Duration(run), run.Compute
 			obj := ""
 			if cfg != nil && cfg.Experiments[in.Experiment] != nil && cfg.Experiments[in.Experiment].Objective != nil {
 				obj = cfg.Experiments[in.Experiment].Objective.Metric
 			}
-			row.Metrics = lang.Redact(metricsText(runtime.LiveMetrics(s.src.DataDir, run), obj), secrets)
+			row.Metrics = lang.Redact(runtext.Metrics(runtime.LiveMetrics(s.src.DataDir, run), obj), secrets)
 		}
 		b.Rows = append(b.Rows, row)
 	}
@@ -211,9 +211,9 @@ func (s *Server) pageRuns(w http.ResponseWriter, r *http.Request) {
 		if run.Handle != nil {
 			host = run.Handle.Host
 		}
-		b.Rows = append(b.Rows, runRow{ID: run.ID, Address: lang.Redact(run.Address, secrets), Status: statusText(run), State: string(run.Status),
-			Created: run.CreatedAt.Local().Format("2006-01-02 15:04:05"), Duration: duration(run), Compute: run.Compute,
-			Attempts: strconv.Itoa(run.Attempts), Note: runNote(run), Host: host})
+		b.Rows = append(b.Rows, runRow{ID: run.ID, Address: lang.Redact(run.Address, secrets), Status: runtext.Status(run), State: string(run.Status),
+			Created: run.CreatedAt.Local().Format("2006-01-02 15:04:05"), Duration: runtext.Duration(run), Compute: run.Compute,
+			Attempts: strconv.Itoa(run.Attempts), Note: runtext.Note(run), Host: host})
 	}
 	s.render(w, "runs.html", "Runs", "runs", b)
 }
@@ -281,7 +281,7 @@ func (s *Server) runBody(r *http.Request, orig *state.Run) runBody {
 	cfg := s.config()
 	secrets := secretsOf(cfg)
 	run := redactRun(orig, secrets)
-	b := runBody{Run: run, Status: statusText(run), Live: run.Live(), Cancelable: run.Live() && s.src.Cancel != nil}
+	b := runBody{Run: run, Status: runtext.Status(run), Live: run.Live(), Cancelable: run.Live() && s.src.Cancel != nil}
 	add := func(list *[]kv, k, v, link string) {
 		if v != "" {
 			*list = append(*list, kv{Key: k, Value: v, Link: link})
@@ -299,7 +299,7 @@ func (s *Server) runBody(r *http.Request, orig *state.Run) runBody {
 	add(&b.Fields, "created", run.CreatedAt.Local().Format(time.RFC3339), "")
 	if run.StartedAt != nil {
 		add(&b.Fields, "started", run.StartedAt.Local().Format(time.RFC3339), "")
-		add(&b.Fields, "duration", duration(run), "")
+		add(&b.Fields, "duration", runtext.Duration(run), "")
 	}
 	if run.Git != nil {
 		g := run.Git.Commit
@@ -325,7 +325,7 @@ func (s *Server) runBody(r *http.Request, orig *state.Run) runBody {
 	if in := run.Inputs; in != nil {
 		add(&b.Inputs, "snapshot", in.Snapshot, "")
 		add(&b.Inputs, "source_dir", in.SourceDir, "")
-		add(&b.Inputs, "command", strings.Join(quoteArgs(in.Command), " "), "")
+		add(&b.Inputs, "command", strings.Join(runtext.QuoteArgs(in.Command), " "), "")
 		add(&b.Inputs, "shell", in.Shell, "")
 		for _, k := range slices.Sorted(maps.Keys(in.Env)) {
 			add(&b.Inputs, "env", k+"="+in.Env[k], "")
@@ -543,75 +543,6 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 // Helpers shared with the command line's views.
-
-func statusText(r *state.Run) string {
-	s := string(r.Status)
-	if r.Status == providers.Failed && r.ExitCode != nil {
-		s += " (exit " + strconv.Itoa(*r.ExitCode) + ")"
-	}
-	return s
-}
-
-func metricsText(m map[string]state.Metric, first string) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	var parts []string
-	if v, ok := m[first]; ok {
-		parts = append(parts, first+"="+strconv.FormatFloat(v.Value, 'g', 6, 64))
-	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if k != first {
-			parts = append(parts, k+"="+strconv.FormatFloat(m[k].Value, 'g', 6, 64))
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
-func age(now, t time.Time) string {
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
-func duration(r *state.Run) string {
-	if r.StartedAt == nil {
-		return "-"
-	}
-	end := time.Now()
-	if r.FinishedAt != nil {
-		end = *r.FinishedAt
-	}
-	return end.Sub(*r.StartedAt).Round(100 * time.Millisecond).String()
-}
-
-func runNote(r *state.Run) string {
-	switch {
-	case r.ReproOf != "":
-		return "rerun of " + r.ReproOf
-	case r.CachedFrom != "":
-		return "cached from " + r.CachedFrom
-	}
-	return ""
-}
-
-func quoteArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") {
-			a = strconv.Quote(a)
-		}
-		out[i] = a
-	}
-	return out
-}
 
 var _ = compare.Latest
 

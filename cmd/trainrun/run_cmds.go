@@ -19,6 +19,7 @@ import (
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/internal/sparkline"
 	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/lang"
@@ -192,7 +193,7 @@ func cmdStatus(c *cli, args []string) int {
 		if cfg != nil && cfg.Experiments[in.Experiment] != nil && cfg.Experiments[in.Experiment].Objective != nil {
 			objective = cfg.Experiments[in.Experiment].Objective.Metric
 		}
-		m := metricsText(live(r), objective)
+		m := runtext.Metrics(live(r), objective)
 		if best[r.ID] {
 			m = strings.Replace(m, " ", "* ", 1)
 			if !strings.Contains(m, "*") {
@@ -203,7 +204,7 @@ func cmdStatus(c *cli, args []string) int {
 		if cfg != nil && !in.Configured {
 			addr += " (not in config)"
 		}
-		rows = append(rows, []string{addr, statusText(r), r.ID, age(now, r.CreatedAt), r.Compute, m})
+		rows = append(rows, []string{addr, runtext.Status(r), r.ID, runtext.Age(now, r.CreatedAt), r.Compute, m})
 		states = append(states, r.Status)
 	}
 	// On a terminal the status is coloured, as plan's and apply's are.
@@ -290,17 +291,6 @@ func selects(cfg *lang.Config, filter string) bool {
 	return false
 }
 
-func statusText(r *state.Run) string {
-	s := string(r.Status)
-	if r.Status == providers.Failed && r.ExitCode != nil {
-		s += " (exit " + strconv.Itoa(*r.ExitCode) + ")"
-	}
-	if r.Uncollected {
-		s += ", not collected"
-	}
-	return s
-}
-
 // notCollected is what a run that ended while no apply followed it waits
 // for.
 const notCollected = "finished, results not collected yet: run trainrun apply"
@@ -310,56 +300,6 @@ func noteUncollected(w io.Writer, runs []*state.Run) {
 	if slices.ContainsFunc(runs, func(r *state.Run) bool { return r != nil && r.Uncollected }) {
 		fmt.Fprintln(w, "not collected: "+notCollected+".")
 	}
-}
-
-// metricsText lists metrics as NAME=VALUE, first (the objective) first,
-// then by name.
-func metricsText(m map[string]state.Metric, first string) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	var parts []string
-	if v, ok := m[first]; ok {
-		parts = append(parts, fmt.Sprintf("%s=%s", first, strconv.FormatFloat(v.Value, 'g', 6, 64)))
-	}
-	for _, k := range sortedKeys(m) {
-		if k != first {
-			parts = append(parts, fmt.Sprintf("%s=%s", k, strconv.FormatFloat(m[k].Value, 'g', 6, 64)))
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
-// age is a short human duration: 45s, 12m, 3h, 2d.
-func age(now, t time.Time) string {
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
-// duration is the run's own running time (state.Run.RunTime).
-func duration(r *state.Run) string {
-	d, ok := r.RunTime(time.Now())
-	if !ok {
-		return "-"
-	}
-	return d.Round(10 * time.Millisecond).String()
-}
-
-// queued is the time the run's last attempt waited before its process
-// started, "" when under a second.
-func queued(r *state.Run) string {
-	if q := r.QueueTime(); q >= time.Second {
-		return q.Round(10 * time.Millisecond).String()
-	}
-	return ""
 }
 
 // runTimes are the run's running and queue times in seconds, for -json.
@@ -427,7 +367,7 @@ func cmdRuns(c *cli, args []string) int {
 	}
 	notes := false
 	for _, r := range runs {
-		notes = notes || runNote(r) != ""
+		notes = notes || runtext.Note(r) != ""
 	}
 	out := bufio.NewWriter(c.stdout) // tabwriter writes each cell apart
 	defer out.Flush()
@@ -438,27 +378,15 @@ func cmdRuns(c *cli, args []string) int {
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range runs {
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, termtext.Escape(r.Address), statusText(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(r), r.Attempts)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, termtext.Escape(r.Address), runtext.Status(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), runtext.Duration(r), r.Attempts)
 		if notes {
-			line += "\t" + termtext.Escape(runNote(r))
+			line += "\t" + termtext.Escape(runtext.Note(r))
 		}
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	noteUncollected(out, runs)
 	return 0
-}
-
-// runNote marks the runs that are not a plain run of their instance:
-// reproductions (trainrun rerun) and restores from the run cache.
-func runNote(r *state.Run) string {
-	switch {
-	case r.ReproOf != "":
-		return "rerun of " + r.ReproOf
-	case r.CachedFrom != "":
-		return "cached from " + r.CachedFrom
-	}
-	return ""
 }
 
 func cmdShow(c *cli, args []string) int {
@@ -502,7 +430,7 @@ func cmdShow(c *cli, args []string) int {
 		}
 	}
 	field("address", run.Address)
-	field("status", statusText(run))
+	field("status", runtext.Status(run))
 	field("reason", run.Reason)
 	field("fingerprint", run.Fingerprint)
 	field("compute", run.Compute)
@@ -521,9 +449,9 @@ func cmdShow(c *cli, args []string) int {
 	}
 	if run.FinishedAt != nil {
 		field("finished", run.FinishedAt.Local().Format(time.RFC3339))
-		field("duration", duration(run))
+		field("duration", runtext.Duration(run))
 	}
-	field("queued", queued(run))
+	field("queued", runtext.Queued(run))
 	if run.Git != nil {
 		dirty := ""
 		if run.Git.Dirty {
@@ -564,7 +492,7 @@ func cmdShow(c *cli, args []string) int {
 		field("snapshot", in.Snapshot)
 		field("source_dir", in.SourceDir)
 		if len(in.Command) > 0 {
-			field("command", strings.Join(quoteArgs(in.Command), " "))
+			field("command", strings.Join(runtext.QuoteArgs(in.Command), " "))
 		}
 		field("shell", in.Shell)
 		for _, k := range sortedKeys(in.Env) {
@@ -664,17 +592,6 @@ func metricCurves(dataDir string, run *state.Run) map[string][]float64 {
 	defer f.Close()
 	out := map[string][]float64{}
 	runtime.EachPoint(f, func(pt runtime.Point) { out[pt.Name] = append(out[pt.Name], pt.Value) })
-	return out
-}
-
-func quoteArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") {
-			a = strconv.Quote(a)
-		}
-		out[i] = a
-	}
 	return out
 }
 

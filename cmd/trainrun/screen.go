@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/runtime"
 )
 
@@ -714,7 +715,7 @@ func (s *screen) event(ev runtime.Event) {
 		return // the log section shows it
 	case runtime.RunMetrics:
 		if r != nil {
-			r.Metrics = sanitize(metricsText(ev.Metrics, ""))
+			r.Metrics = sanitize(runtext.Metrics(ev.Metrics, ""))
 		}
 		return // the runs section shows them
 	case runtime.RunStopping:

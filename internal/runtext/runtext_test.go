@@ -1,0 +1,86 @@
+package runtext
+
+import (
+	"testing"
+	"time"
+
+	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/state"
+)
+
+func TestStatus(t *testing.T) {
+	two := 2
+	for _, tc := range []struct {
+		run  state.Run
+		want string
+	}{
+		{state.Run{Status: providers.Succeeded}, "succeeded"},
+		{state.Run{Status: providers.Failed, ExitCode: &two}, "failed (exit 2)"},
+		{state.Run{Status: providers.Failed}, "failed"},
+		{state.Run{Status: providers.Succeeded, Uncollected: true}, "succeeded, not collected"},
+	} {
+		if got := Status(&tc.run); got != tc.want {
+			t.Errorf("Status(%+v) = %q, want %q", tc.run, got, tc.want)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := map[string]state.Metric{"val_loss": {Value: 0.25}, "acc": {Value: 0.9}, "zeta": {Value: 1e-7}}
+	for _, tc := range []struct {
+		m     map[string]state.Metric
+		first string
+		want  string
+	}{
+		{nil, "", "-"},
+		{m, "", "acc=0.9 val_loss=0.25 zeta=1e-07"},
+		{m, "val_loss", "val_loss=0.25 acc=0.9 zeta=1e-07"},
+		{m, "missing", "acc=0.9 val_loss=0.25 zeta=1e-07"},
+	} {
+		if got := Metrics(tc.m, tc.first); got != tc.want {
+			t.Errorf("Metrics(first %q) = %q, want %q", tc.first, got, tc.want)
+		}
+	}
+}
+
+func TestAge(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		ago  time.Duration
+		want string
+	}{
+		{45 * time.Second, "45s"},
+		{12 * time.Minute, "12m"},
+		{47 * time.Hour, "47h"},
+		{72 * time.Hour, "3d"},
+	} {
+		if got := Age(now, now.Add(-tc.ago)); got != tc.want {
+			t.Errorf("Age(%v ago) = %q, want %q", tc.ago, got, tc.want)
+		}
+	}
+}
+
+func TestNote(t *testing.T) {
+	for _, tc := range []struct {
+		run  state.Run
+		want string
+	}{
+		{state.Run{}, ""},
+		{state.Run{ReproOf: "abc"}, "rerun of abc"},
+		{state.Run{CachedFrom: "def"}, "cached from def"},
+	} {
+		if got := Note(&tc.run); got != tc.want {
+			t.Errorf("Note(%+v) = %q, want %q", tc.run, got, tc.want)
+		}
+	}
+}
+
+func TestQuoteArgs(t *testing.T) {
+	got := QuoteArgs([]string{"python", "train.py", "", "a b", "it's", "$HOME", "x\\y"})
+	want := []string{"python", "train.py", `""`, `"a b"`, `"it's"`, `"$HOME"`, `"x\\y"`}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("QuoteArgs[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+}
