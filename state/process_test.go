@@ -114,8 +114,9 @@ func TestCrashAtRandomMoments(t *testing.T) {
 			t.Fatalf("round %d: the writer did not start: %v", round, err)
 		}
 		// The kill comes at a random moment once the writer has put
-		// about two compactions' worth of records this round: a busy
-		// machine slows the writer, not the test's coverage.
+		// at least two compactions' worth of records this round, and
+		// enough that the rounds together pass 1000: a busy machine
+		// slows the writer, not the test's coverage.
 		lines := make(chan string, 1)
 		progressed := make(chan struct{})
 		go func(target uint64) {
@@ -135,7 +136,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 				close(progressed)
 			}
 			lines <- last
-		}(reported + 100)
+		}(reported + uint64(max(100, 1100/rounds)))
 		<-progressed
 		time.Sleep(time.Duration(rand.IntN(60_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
