@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -98,18 +99,7 @@ type instancesBody struct {
 // asks.
 func (s *Server) instances(r *http.Request) instancesBody {
 	cfg := s.config()
-	s.mu.Lock()
-	s.reload()
-	var heads []*state.Run
-	latest := s.src.State.Latest
-	if s.src.Refresh != nil {
-		v := s.src.Refresh(r.Context())
-		heads, latest = v.Heads(), v.Latest
-	} else {
-		heads = s.src.State.Heads()
-	}
-	list := runtime.Instances(cfg, heads, latest)
-	s.mu.Unlock()
+	list := s.instanceList(r.Context(), cfg)
 	q := r.URL.Query()
 	b := instancesBody{Exp: q.Get("exp"), StatusFilter: q.Get("status"), Q: q.Get("q"), Total: len(list),
 		Statuses: []string{"never run", "pending", "running", "succeeded", "failed", "cancelled", "stopped"}}
@@ -148,6 +138,23 @@ func (s *Server) instances(r *http.Request) instancesBody {
 	}
 	b.Experiments = slices.Sorted(maps.Keys(exps))
 	return b
+}
+
+// instanceList is every instance with its latest run, as status lists
+// them (refreshed when the source can).
+func (s *Server) instanceList(ctx context.Context, cfg *lang.Config) []runtime.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reload()
+	var heads []*state.Run
+	latest := s.src.State.Latest
+	if s.src.Refresh != nil {
+		v := s.src.Refresh(ctx)
+		heads, latest = v.Heads(), v.Latest
+	} else {
+		heads = s.src.State.Heads()
+	}
+	return runtime.Instances(cfg, heads, latest)
 }
 
 func encodeQuery(v map[string]string) string {

@@ -413,12 +413,74 @@ func TestGraphDrawsStates(t *testing.T) {
 	src.Config = func() *lang.Config { return cfg }
 	_, hs := serve(t, src, Options{})
 	_, page := get(t, nil, hs.URL+"/graph")
-	for _, want := range []string{`class="node state-running" data-node="experiment.train"`, "1 running, 1 succeeded", `href="/experiment/eval"`, `data-node="compute.local"`, `marker-end="url(#arrow)"`} {
+	for _, want := range []string{`class="node state-running" data-node="experiment.train"`, "1 running, 1 succeeded", `href="/experiment/eval"`, `data-node="compute.local"`, `marker-end="url(#arrow)"`,
+		// Instances known only from their runs are drawn too.
+		`<a href="/run/r1"><g class="inst state-succeeded" data-address="experiment.train[&#34;lr=0.1&#34;]">`,
+		`<a href="/run/r2"><g class="inst state-running" data-address="experiment.train[&#34;lr=1&#34;]">`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("graph lacks %s", want)
 		}
 	}
 	if n := strings.Count(page, "<line class=\"edge\""); n != 2 {
 		t.Errorf("%d edges drawn, want 2", n)
+	}
+}
+
+// TestGraphDrawsInstances checks the graph draws each instance in its
+// experiment's box, coloured by its state and linked to its latest run or
+// to itself on the instances page, pairs for_each instances, caps a large
+// sweep with a "+N more" node, and escapes and redacts addresses.
+func TestGraphDrawsInstances(t *testing.T) {
+	src, _ := project(t)
+	cfg := &lang.Config{Secrets: []string{secret}, Graph: map[string][]string{
+		"experiment.train": {"compute.local"}, "experiment.eval": {"experiment.train"}, "experiment.big": {"compute.local"}}}
+	add := func(addr, exp, each string) {
+		cfg.Instances = append(cfg.Instances, &lang.Instance{Address: addr, Experiment: exp, Each: each})
+	}
+	add(`experiment.train["lr=0.1"]`, "train", "")
+	add(`experiment.train["lr=1"]`, "train", "")
+	add(`experiment.train["note=<b>x</b>"]`, "train", "")
+	add(`experiment.train["tok=`+secret+`"]`, "train", "")
+	add(`experiment.eval["lr=0.1"]`, "eval", `experiment.train["lr=0.1"]`)
+	add(`experiment.eval["lr=1"]`, "eval", `experiment.train["lr=1"]`)
+	for i := range graphCap + 3 {
+		add(fmt.Sprintf(`experiment.big["i=%d"]`, i), "big", "")
+	}
+	src.Config = func() *lang.Config { return cfg }
+	_, hs := serve(t, src, Options{})
+	code, page := get(t, nil, hs.URL+"/graph")
+	if code != http.StatusOK {
+		t.Fatalf("GET /graph: %d\n%s", code, page)
+	}
+	for _, want := range []string{
+		`<a href="/run/r1"><g class="inst state-succeeded" data-address="experiment.train[&#34;lr=0.1&#34;]"><title>experiment.train[&#34;lr=0.1&#34;]: succeeded</title>`,
+		`<a href="/run/r2"><g class="inst state-running" data-address="experiment.train[&#34;lr=1&#34;]">`,
+		// Never run: linked to the instances page filtered to it.
+		`<a href="/?exp=eval&amp;q=experiment.eval%5B%22lr%3D1%22%5D"><g class="inst state-never-run" data-address="experiment.eval[&#34;lr=1&#34;]">`,
+		`data-address="experiment.train[&#34;note=&lt;b&gt;x&lt;/b&gt;&#34;]"`,
+		`<a href="/?exp=big"><g class="inst more"><title>3 more instances</title>`, ">+3 more</text>",
+		`data-address="experiment.big[&#34;i=49&#34;]"`,
+		`<a href="/experiment/big">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("graph lacks %s", want)
+		}
+	}
+	for _, not := range []string{secret, "<b>x", `data-address="experiment.big[&#34;i=50&#34;]"`, `data-address="experiment.train["`} {
+		if strings.Contains(page, not) {
+			t.Errorf("graph has %s", not)
+		}
+	}
+	for exp, want := range map[string]int{"train": 4, "eval": 2, "big": graphCap} {
+		if n := strings.Count(page, `data-address="experiment.`+exp+`[`); n != want {
+			t.Errorf("%d instances of %s drawn, want %d", n, exp, want)
+		}
+	}
+	// One arrow per block dependency, one per for_each pair.
+	if n := strings.Count(page, `<line class="edge"`); n != 3 {
+		t.Errorf("%d block arrows, want 3", n)
+	}
+	if n := strings.Count(page, `<line class="edge each"`); n != 2 {
+		t.Errorf("%d for_each arrows, want 2", n)
 	}
 }

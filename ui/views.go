@@ -4,19 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html/template"
-	"maps"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/lang"
-	"github.com/trainrun/trainrun/planner"
-	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
@@ -177,164 +172,3 @@ func (s *Server) plan(ctx context.Context) planBody {
 	b.At = time.Now().Format("15:04:05")
 	return b
 }
-
-type graphBody struct {
-	SVG  template.HTML
-	Note string
-}
-
-func (s *Server) pageGraph(w http.ResponseWriter, r *http.Request) {
-	cfg := s.config()
-	if cfg == nil {
-		s.render(w, "graph.html", "Graph", "graph", graphBody{Note: "No configuration loads: 'trainrun validate' says why."})
-		return
-	}
-	s.mu.Lock()
-	s.reload()
-	heads := s.src.State.Heads()
-	s.mu.Unlock()
-	states := map[string][]providers.State{}
-	for _, h := range heads {
-		states["experiment."+h.Experiment] = append(states["experiment."+h.Experiment], h.Status)
-	}
-	s.render(w, "graph.html", "Graph", "graph", graphBody{SVG: drawGraph(cfg.Graph, states, secretsOf(cfg))})
-}
-
-// overall is the state a node of the graph is coloured by: running while
-// any instance runs, failed when any failed, succeeded when all did.
-func overall(ss []providers.State) string {
-	if len(ss) == 0 {
-		return "none"
-	}
-	all := true
-	for _, s := range ss {
-		if s == providers.Running || s == providers.Pending {
-			return "running"
-		}
-		all = all && s == providers.Succeeded
-	}
-	for _, s := range ss {
-		if s == providers.Failed {
-			return "failed"
-		}
-	}
-	if all {
-		return "succeeded"
-	}
-	return string(ss[0])
-}
-
-// drawGraph lays the blocks out in columns, each after what it depends on,
-// and draws an arrow for each dependency.
-func drawGraph(g map[string][]string, states map[string][]providers.State, secrets []string) template.HTML {
-	nodes := map[string]bool{}
-	for from, tos := range g {
-		nodes[from] = true
-		for _, to := range tos {
-			nodes[to] = true
-		}
-	}
-	depth := map[string]int{}
-	var level func(n string, seen map[string]bool) int
-	level = func(n string, seen map[string]bool) int {
-		if d, ok := depth[n]; ok {
-			return d
-		}
-		if seen[n] {
-			return 0
-		}
-		seen[n] = true
-		d := 0
-		for _, to := range g[n] {
-			d = max(d, level(to, seen)+1)
-		}
-		depth[n] = d
-		return d
-	}
-	cols := map[int][]string{}
-	maxCol, maxRows := 0, 0
-	for _, n := range slices.Sorted(func(yield func(string) bool) {
-		for n := range nodes {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
-		d := level(n, map[string]bool{})
-		cols[d] = append(cols[d], n)
-		maxCol = max(maxCol, d)
-		maxRows = max(maxRows, len(cols[d]))
-	}
-	const nw, nh, gx, gy = 220, 48, 80, 24
-	pos := map[string][2]int{}
-	for c := 0; c <= maxCol; c++ {
-		for i, n := range cols[c] {
-			pos[n] = [2]int{16 + c*(nw+gx), 16 + i*(nh+gy)}
-		}
-	}
-	W, H := 32+(maxCol+1)*(nw+gx)-gx, 32+max(maxRows, 1)*(nh+gy)-gy
-	var w strings.Builder
-	fmt.Fprintf(&w, `<svg class="graph" viewBox="0 0 %d %d" width="%d" role="img" aria-label="dependency graph" xmlns="http://www.w3.org/2000/svg">`, W, H, W)
-	w.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>`)
-	for _, from := range slices.Sorted(func(yield func(string) bool) {
-		for n := range g {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
-		for _, to := range g[from] {
-			a, b := pos[to], pos[from]
-			fmt.Fprintf(&w, `<line class="edge" x1="%d" y1="%d" x2="%d" y2="%d" marker-end="url(#arrow)"/>`, a[0]+nw, a[1]+nh/2, b[0], b[1]+nh/2)
-		}
-	}
-	for n, p := range pos {
-		label := lang.Redact(n, secrets)
-		st := overall(states[n])
-		href := ""
-		if name, ok := strings.CutPrefix(n, "experiment."); ok {
-			href = "/experiment/" + name
-		}
-		if href != "" {
-			fmt.Fprintf(&w, `<a href="%s">`, esc(href))
-		}
-		counts := countStates(states[n])
-		fmt.Fprintf(&w, `<g class="node state-%s" data-node="%s"><title>%s: %s</title><rect x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text><text class="counts" x="%d" y="%d">%s</text></g>`,
-			esc(st), esc(label), esc(label), esc(orDash(counts)), p[0], p[1], nw, nh, p[0]+10, p[1]+20, esc(clip(label, 26)), p[0]+10, p[1]+38, esc(clip(counts, 30)))
-		if href != "" {
-			w.WriteString(`</a>`)
-		}
-	}
-	w.WriteString(`</svg>`)
-	return template.HTML(w.String())
-}
-
-// countStates says how many instances are in each state: "3 succeeded,
-// 1 running".
-func countStates(ss []providers.State) string {
-	n := map[providers.State]int{}
-	for _, s := range ss {
-		n[s]++
-	}
-	var parts []string
-	for _, s := range slices.Sorted(maps.Keys(n)) {
-		parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "no runs"
-	}
-	return s
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
-var _ = planner.Order
