@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -273,7 +274,10 @@ type Compute interface {
 	// run is final or ctx is done.
 	Log(ctx context.Context, h Handle, follow bool) (io.ReadCloser, error)
 	// Collect copies the run's log, metrics file and, when outputs is
-	// true, its outputs into dst (log, metrics.jsonl, outputs/).
+	// true, its outputs into dst (log, metrics.jsonl, outputs/). When all
+	// was copied but outputs held files that are not regular files,
+	// directories or links (FIFOs, sockets, devices: no data to copy), it
+	// returns a *SkippedError naming them: a warning, not a failure.
 	Collect(ctx context.Context, h Handle, spec *RunSpec, dst string, outputs bool) error
 	// Remove deletes the run's directory on the compute.
 	Remove(ctx context.Context, h Handle) error
@@ -386,4 +390,18 @@ type Attacher interface {
 type Pinger interface {
 	// Ping returns an error saying what does not answer.
 	Ping(ctx context.Context) error
+}
+
+// SkippedError is what Collect returns when everything was collected but
+// some outputs could not be: FIFOs, sockets and devices hold no data.
+// Callers treat it as a warning.
+type SkippedError struct {
+	// Files are "KIND PATH" with PATH as collected (outputs/…), KIND
+	// "FIFO", "socket", "character device", "block device" or "special
+	// file".
+	Files []string
+}
+
+func (e *SkippedError) Error() string {
+	return "skipped " + strings.Join(e.Files, ", ") + " (not a regular file, directory or link)"
 }

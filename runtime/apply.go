@@ -834,7 +834,16 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 		// Collected before (a re-attached run whose end was not recorded):
 		// replaced, read-only as it is.
 		_ = snapshot.SetReadOnly(filepath.Join(dst, "outputs"), false)
-		if err := comp.Collect(ctx, *run.Handle, spec, dst, st.State == providers.Succeeded); err != nil {
+		run.Warnings = nil // of an earlier collection
+		err := comp.Collect(ctx, *run.Handle, spec, dst, st.State == providers.Succeeded)
+		if skipped := (*providers.SkippedError)(nil); errors.As(err, &skipped) {
+			// The run succeeded: what it left that holds no data is news, not a failure.
+			msg := "outputs: " + skipped.Error()
+			run.Warnings = append(run.Warnings, msg)
+			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: msg})
+			err = nil
+		}
+		if err != nil {
 			if run.Status == providers.Succeeded {
 				run.Status, run.Reason = providers.Failed, "collect outputs: "+err.Error()
 			} else {

@@ -731,6 +731,8 @@ func (d *decoder) run(r *Run) error {
 			return d.metrics(&r.Metrics)
 		case "outputs":
 			return d.stringInto(&r.Outputs)
+		case "warnings":
+			return d.stringsInto(&r.Warnings)
 		case "repro_of":
 			return d.stringInto(&r.ReproOf)
 		case "cached_from":

@@ -56,7 +56,11 @@ type Run struct {
 	Metrics map[string]Metric `json:"metrics,omitempty"`
 	// Outputs is the manifest ID of the collected outputs, when collected.
 	Outputs string `json:"outputs,omitempty"`
-	ReproOf string `json:"repro_of,omitempty"` // the run this one reproduces
+	// Warnings are what collecting the run found amiss without failing
+	// it, e.g. "outputs: skipped FIFO outputs/x (not a regular file,
+	// directory or link)".
+	Warnings []string `json:"warnings,omitempty"`
+	ReproOf  string   `json:"repro_of,omitempty"` // the run this one reproduces
 	// CachedFrom is the run whose outputs and metrics this one was
 	// restored from (the run cache): nothing ran.
 	CachedFrom string `json:"cached_from,omitempty"`

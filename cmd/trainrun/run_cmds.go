@@ -432,6 +432,9 @@ func cmdShow(c *cli, args []string) int {
 	field("address", run.Address)
 	field("status", runtext.Status(run))
 	field("reason", run.Reason)
+	for _, warning := range run.Warnings {
+		field("warning", warning)
+	}
 	field("fingerprint", run.Fingerprint)
 	field("compute", run.Compute)
 	env := run.Environment

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sourcegraph/conc"
@@ -71,14 +72,70 @@ func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *provide
 		return fmt.Errorf("collect outputs: %w", err)
 	}
 	var errs []error
+	var declared []string
 	if spec != nil {
 		for _, o := range spec.Outputs {
 			if err := collectDeclared(ctx, e, h.Dir, o, out); err != nil {
 				errs = append(errs, err)
 			}
+			declared = append(declared, strings.TrimSuffix(o, "/"))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return specialOutputs(ctx, e, h.Dir, declared)
+}
+
+// specialScript ROOT PATH... prints "KIND\tPATH\0" for every file below
+// ROOT/PATH (never following links) that is not a regular file, directory
+// or link. A PATH that does not exist is no error.
+const specialScript = `cd "$1" || exit 1
+shift
+for p; do
+	[ -e "$p" ] || [ -L "$p" ] || continue
+	find "$p" ! -type f ! -type d ! -type l -exec sh -c '
+for f; do
+	if [ -p "$f" ]; then k=FIFO
+	elif [ -S "$f" ]; then k=socket
+	elif [ -c "$f" ]; then k="character device"
+	elif [ -b "$f" ]; then k="block device"
+	else k="special file"; fi
+	printf "%s\t%s\0" "$k" "$f"
+done' sh {} + || exit 1
+done`
+
+// specialOutputs finds what the copies skipped in the run directory dir:
+// FIFOs, sockets and devices below outputs/ and below the declared
+// outputs (relative to src/). They are returned as a
+// *providers.SkippedError naming them as collected (outputs/…).
+func specialOutputs(ctx context.Context, e executor.Executor, dir string, declared []string) error {
+	args := []string{"sh", "-c", specialScript, "sh", dir, outputsDir}
+	for _, d := range declared {
+		args = append(args, srcDir+"/"+d)
+	}
+	out, err := e.Run(ctx, args, nil)
+	if err != nil {
+		return fmt.Errorf("collect outputs: look for FIFOs, sockets and devices: %w", err)
+	}
+	var files []string
+	for _, rec := range strings.Split(string(out), "\x00") {
+		kind, p, ok := strings.Cut(rec, "\t")
+		if !ok {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(p, srcDir+"/"); ok {
+			p = outputsDir + "/" + rest
+		}
+		if f := kind + " " + p; !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	slices.Sort(files)
+	return &providers.SkippedError{Files: files}
 }
 
 // all runs fs, at once over a network (a round trip, not one each), here
