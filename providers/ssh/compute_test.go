@@ -1,10 +1,13 @@
 package ssh
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -227,5 +230,44 @@ func TestSlowWrapperRunsOnceOverSSH(t *testing.T) {
 	}
 	if data, _ := e.ReadFile(ctx, count); string(data) != "ran\n" {
 		t.Errorf("the run executed %d times", strings.Count(string(data), "ran"))
+	}
+}
+
+// TestSkippedSpecialOutputsOverSSH: FIFOs in a run's outputs (its outputs
+// directory and a declared output) hold no data; collecting over SSH
+// copies the rest and names them in a *providers.SkippedError.
+func TestSkippedSpecialOutputsOverSSH(t *testing.T) {
+	s := server(t, sshtest.Options{})
+	c := openCompute(t, s, nil)
+	ctx := ctxT(t)
+	spec := &providers.RunSpec{RunID: "fifo", Env: map[string]string{}, Outputs: []string{"ckpt/"},
+		Shell: `mkfifo "$TRAINRUN_OUTPUTS_DIR/pipe" && echo trained > "$TRAINRUN_OUTPUTS_DIR/model.txt" && mkdir ckpt && mkfifo ckpt/f && echo w > ckpt/w`}
+	h, err := c.Submit(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait(ctx, h)
+	if err != nil || st.State != providers.Succeeded {
+		t.Fatalf("wait: %+v, %v", st, err)
+	}
+	dst := t.TempDir()
+	err = c.Collect(ctx, h, spec, dst, true)
+	var skipped *providers.SkippedError
+	if !errors.As(err, &skipped) {
+		t.Fatalf("collect: %v, want a *providers.SkippedError", err)
+	}
+	want := []string{"FIFO outputs/ckpt/f", "FIFO outputs/pipe"}
+	if !slices.Equal(skipped.Files, want) {
+		t.Errorf("skipped %q, want %q", skipped.Files, want)
+	}
+	for _, f := range []string{"outputs/model.txt", "outputs/ckpt/w"} {
+		if fi, err := os.Lstat(filepath.Join(dst, f)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s not collected: %v", f, err)
+		}
+	}
+	for _, f := range []string{"outputs/pipe", "outputs/ckpt/f"} {
+		if _, err := os.Lstat(filepath.Join(dst, f)); err == nil {
+			t.Errorf("%s was collected", f)
+		}
 	}
 }
