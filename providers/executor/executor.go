@@ -73,7 +73,8 @@ type Executor interface {
 	// copied tree is recreated as it is, a link to something else in root
 	// is replaced by a copy of its target, and any other link (absolute or
 	// escaping, or dangling) is recreated as it is, unread. Sockets, fifos
-	// and devices below rel are skipped: they hold no data.
+	// and devices below rel are skipped: they hold no data (the runner's
+	// Collect names them, for every executor alike).
 	CopyOut(ctx context.Context, root, rel, dst string) error
 }
 
