@@ -327,7 +327,13 @@ func TestUIInBrowser(t *testing.T) {
 
 	for _, pg := range []struct{ path, check string }{
 		{"plan", `document.querySelector('#plan').textContent.includes('Plan:')`},
-		{"graph", `document.querySelector('svg.graph g[data-node="experiment.sweep"]') !== null`},
+		// The sweep's 4 instances, each a focusable link to its run, in
+		// the colour the legend gives succeeded.
+		{"graph", `(() => { const g = document.querySelector('svg.graph g[data-node="experiment.sweep"]'); if (!g) return false;
+		  const ok = getComputedStyle(document.querySelector('.legend .state-succeeded')).color;
+		  const ins = [...g.querySelectorAll('a[href^="/run/"] > g.inst.state-succeeded')].filter(i => getComputedStyle(i).color === ok);
+		  if (ins.length != 4) return false;
+		  const a = ins[0].parentNode; a.focus(); return document.activeElement === a })()`},
 		{"runs", `document.querySelectorAll('#runs tbody tr').length == 5`},
 	} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+pg.path)); err != nil {
