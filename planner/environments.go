@@ -45,6 +45,7 @@ type envPlanner struct {
 
 	specs    map[envKey]providers.EnvSpec
 	declared map[string]string // EnvironmentFingerprint by name, without a resolver
+	locks    map[string]string // package sets read from recs, by hash
 }
 
 func newEnvPlanner(cfg *lang.Config, opts Options) *envPlanner {
@@ -116,6 +117,11 @@ func (e *envPlanner) actions(actions []*Action) []*EnvAction {
 	var out []*EnvAction
 	planned := map[envKey]*EnvAction{}
 	for _, a := range actions {
+		if e.resolved(a.Instance) {
+			e.packagesNote(a, e.specs[envKey{a.Instance.Environment, a.Instance.Compute}])
+		}
+	}
+	for _, a := range actions {
 		if a.Action != Submit && a.Action != Pending || !e.resolved(a.Instance) {
 			continue
 		}
@@ -178,6 +184,13 @@ func (e *envPlanner) explain(a *Action, spec providers.EnvSpec) {
 		return
 	}
 	if changes := spec.Changes(old); len(changes) > 0 {
+		for j, c := range changes {
+			if c == "packages changed" { // host, lock = true
+				if d := e.packagesDiff(a.Prior, spec); d != "" {
+					changes[j] = "packages changed: " + d
+				}
+			}
+		}
 		a.Reasons[i] = fmt.Sprintf("environment %s changed: %s", a.Instance.Environment, strings.Join(changes, "; "))
 	}
 }
@@ -189,4 +202,36 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// packagesDiff says how spec's packages differ from those prior ran with,
+// when both are known.
+func (e *envPlanner) packagesDiff(prior *state.Run, spec providers.EnvSpec) string {
+	if e.recs == nil || prior == nil || prior.Env == nil || prior.Env.Lock == "" || spec.Packages == "" {
+		return ""
+	}
+	old, ok := e.locks[prior.Env.Lock]
+	if !ok { // read once per plan: many instances share one
+		var err error
+		if old, err = e.recs.Lock(prior.Env.Lock); err != nil {
+			return ""
+		}
+		if e.locks == nil {
+			e.locks = map[string]string{}
+		}
+		e.locks[prior.Env.Lock] = old
+	}
+	return providers.PackagesDiff(old, spec.Packages)
+}
+
+// packagesNote says, informationally, that the packages of a host
+// environment that does not fingerprint them (lock = false) changed since
+// the instance's latest run.
+func (e *envPlanner) packagesNote(a *Action, spec providers.EnvSpec) {
+	if spec.Packages == "" || spec.Attrs["packages.sha256"] != "" {
+		return
+	}
+	if d := e.packagesDiff(a.Prior, spec); d != "" {
+		a.Notes = append(a.Notes, "environment packages changed: "+d+" (not fingerprinted: lock = false)")
+	}
 }

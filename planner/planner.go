@@ -94,6 +94,10 @@ type Action struct {
 	Kind    string   `json:"kind"` // "run"
 	Action  string   `json:"action"`
 	Reasons []string `json:"reasons"`
+	// Notes say what changed without changing the action (a host
+	// environment's packages, not fingerprinted): a plan shows them even
+	// for a no-op.
+	Notes []string `json:"notes,omitempty"`
 	// Fingerprint is "" while Pending is not empty: it hashes the
 	// upstream outputs, known only once those instances have run.
 	Fingerprint string `json:"fingerprint,omitempty"`

@@ -66,6 +66,11 @@ type EnvSpec struct {
 	// Builds says whether Prepare makes something on the compute (builds
 	// or pulls it); false: user-managed, nothing to create.
 	Builds bool `json:"builds,omitempty"`
+	// Packages is the package set a kind that looks (host) found on the
+	// machine ("name==version" lines, sorted), when it looked; not
+	// recorded with the spec and not part of ID unless the kind hashes it
+	// (host: lock = true). Prepare gives it as the Lock.
+	Packages string `json:"-"`
 }
 
 // Fingerprint is what a run's fingerprint hashes for the environment.
@@ -190,6 +195,23 @@ func short(s string) string {
 		return s[:57] + "..."
 	}
 	return s
+}
+
+// PackagesDiff says how the package set new ("name==version" lines, a
+// lock) differs from old: "+torch 2.1.0, -six, numpy 1.24.2 → 1.26.4";
+// "" when they hold the same packages.
+func PackagesDiff(old, new string) string {
+	return requirementsDiff(lockLines(old), lockLines(new))
+}
+
+func lockLines(lock string) []string {
+	var out []string
+	for _, l := range strings.Split(lock, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // requirementsDiff lists added (+name), removed (-name) and changed

@@ -35,3 +35,16 @@ func TestEnvSpecChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestPackagesDiff(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"# x\nnumpy==1.24.2\n", "# x\nnumpy==1.26.4\n", "numpy 1.24.2 → 1.26.4"},
+		{"numpy==1.24.2\nsix==1.16.0\n", "numpy==1.24.2\ntorch==2.1.0\n", "-six, +torch 2.1.0"},
+		{"numpy==1.24.2\n", "numpy==1.24.2\n", ""},
+		{"", "# installed distributions\n", ""},
+	} {
+		if got := PackagesDiff(tc.old, tc.new); got != tc.want {
+			t.Errorf("PackagesDiff(%q, %q) = %q, want %q", tc.old, tc.new, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
@@ -158,7 +159,7 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 			awaiting[a.Instance.Experiment]++
 			continue
 		}
-		if a.Action == planner.NoOp && !showAll && (a.Prior == nil || !a.Prior.Live()) {
+		if a.Action == planner.NoOp && !showAll && (a.Prior == nil || !a.Prior.Live()) && len(a.Notes) == 0 {
 			continue
 		}
 		if listed == 0 {
@@ -171,7 +172,7 @@ func renderPlan(w io.Writer, p *planner.Plan, showAll, color bool) {
 			verb = "wait"
 		}
 		fmt.Fprintf(w, "  %s %s\n", paint(color, actionColor[a.Action], symbols[a.Action]+" "+verb), termtext.Escape(a.Address))
-		for _, r := range a.Reasons {
+		for _, r := range append(slices.Clip(a.Reasons), a.Notes...) {
 			fmt.Fprintf(w, "        %s\n", termtext.Escape(r))
 		}
 	}

@@ -411,6 +411,12 @@ func cmdShow(c *cli, args []string) int {
 		run = l
 	}
 	lock := runtime.EnvironmentLock(c.dataDir(), run)
+	var spec providers.EnvSpec // what the run's environment was (its interpreter)
+	if run.Env != nil {
+		if recs, err := st.Environments(); err == nil {
+			spec, _ = recs.Spec(run.Env.ID)
+		}
+	}
 	if a.JSON {
 		d, q := runTimes(run)
 		printJSON(c.stdout, struct {
@@ -418,8 +424,9 @@ func cmdShow(c *cli, args []string) int {
 			Duration        *float64 `json:"duration_s,omitempty"`
 			Queued          float64  `json:"queued_s,omitempty"`
 			EnvironmentLock string   `json:"environment_lock,omitempty"`
+			Interpreter     string   `json:"environment_interpreter,omitempty"`
 			Uncollected     bool     `json:"uncollected,omitempty"`
-		}{run, d, q, lock, run.Uncollected})
+		}{run, d, q, lock, spec.Attrs["python_version"], run.Uncollected})
 		return 0
 	}
 	w := c.stdout
@@ -523,6 +530,7 @@ func cmdShow(c *cli, args []string) int {
 		fmt.Fprintf(w, "\nEnvironment %s on %s:\n", run.Environment, run.Compute)
 		field("id", e.ID)
 		field("location", e.Location)
+		field("interpreter", spec.Attrs["python_version"])
 		field("image", e.Digest)
 		switch {
 		case lock == "":
@@ -534,13 +542,7 @@ func cmdShow(c *cli, args []string) int {
 		default:
 			// A venv's lock is hundreds of lines: the count, and what the
 			// spec asked for.
-			var reqs []string
-			if recs, err := st.Environments(); err == nil {
-				if spec, ok := recs.Spec(e.ID); ok {
-					reqs = spec.Requirements
-				}
-			}
-			n, named := envs.LockPackages(lock, reqs)
+			n, named := envs.LockPackages(lock, spec.Requirements)
 			fmt.Fprintf(w, "  resolved packages (its lock): %s; all of them: trainrun show -lock %s\n", plural.Count(n, "package"), run.ID)
 			for _, l := range named {
 				fmt.Fprintf(w, "    %s\n", l)
