@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
 	"github.com/trainrun/trainrun/state"
@@ -95,6 +96,15 @@ func benchPage(b *testing.B, src Source, path string, budget time.Duration) {
 
 func BenchmarkInstancesPage1000(b *testing.B) {
 	benchPage(b, benchState(b, 1000, 1000), "/", 200*time.Millisecond)
+}
+
+// BenchmarkGraphPage10k draws the graph of a sweep of 10,000 instances:
+// it draws graphCap of them, so it costs what listing them costs.
+func BenchmarkGraphPage10k(b *testing.B) {
+	src := benchState(b, 10000, 10000)
+	cfg := &lang.Config{Graph: map[string][]string{"experiment.sweep": {"compute.local"}}}
+	src.Config = func() *lang.Config { return cfg }
+	benchPage(b, src, "/graph", 200*time.Millisecond)
 }
 
 func BenchmarkRunsPage100k(b *testing.B) {
