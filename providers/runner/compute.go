@@ -167,6 +167,18 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 	if err != nil {
 		return providers.Handle{}, err
 	}
+	if _, here := e.(executor.Local); here && spec.Checkpoint != "" {
+		// Made here, the wrapper finds it and starts no mkdir: a process
+		// less per run (every sweep point has a checkpoint directory of
+		// its own). Elsewhere the wrapper makes it, saving a round trip.
+		p, err := CheckpointDir(c.o.Workdir, spec.Checkpoint)
+		if err != nil {
+			return providers.Handle{}, err
+		}
+		if err := e.Mkdir(ctx, p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return providers.Handle{}, fmt.Errorf("make the checkpoint directory: %w", err)
+		}
+	}
 	if spec.Launcher != nil {
 		// The environment starts the command (a container); the wrapper
 		// runs what it says, so a run is started one way on every compute.

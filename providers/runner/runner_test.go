@@ -725,3 +725,24 @@ func TestFullDiskSaysSo(t *testing.T) {
 		t.Errorf("status %+v; want no space left on %s with its free bytes", st, work)
 	}
 }
+
+// A local run's checkpoint directory is made before the run starts, so
+// that the wrapper starts no mkdir (a process per run): here the run's
+// PATH has no mkdir, and the run still finds its directory, mode 0700.
+func TestLocalCheckpointDirMadeBeforeStart(t *testing.T) {
+	c := newCompute(t.TempDir())
+	c.o.BaseEnv = Inherited([]string{"PATH=" + t.TempDir()})
+	h := submit(t, c, &providers.RunSpec{RunID: "ckpt", Checkpoint: "fp1",
+		Command: []string{"/bin/sh", "-c", `test -d "$TRAINRUN_CHECKPOINT_DIR" && echo made`}})
+	checkStatus(t, wait(t, c, h), providers.Succeeded, "", 0)
+	if log := readLog(t, h); !strings.Contains(log, "made") {
+		t.Errorf("log = %q; want the checkpoint directory there", log)
+	}
+	p, err := CheckpointDir(c.o.Workdir, "fp1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("checkpoint directory %s: %v, %v; want mode 0700", p, fi, err)
+	}
+}
