@@ -23,6 +23,7 @@ import (
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/policy"
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/executor"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 )
@@ -647,6 +648,10 @@ func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.
 		if err := comp.Collect(ctx, *h, nil, dst, false); err != nil {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "keep log of attempt " + strconv.Itoa(run.Attempts) + ": " + err.Error()})
 		}
+		// The attempt's recorded environment may hold sensitive values
+		// in clear, and only the last attempt's is recorded (redacted):
+		// it is not kept.
+		_ = os.Remove(filepath.Join(dst, executor.EnvironFile))
 		r.redactLog(run, filepath.Join(dst, "log")) // the run directory goes next
 		if err := comp.Remove(ctx, *h); err != nil {
 			r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: err.Error()})
