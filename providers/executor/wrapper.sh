@@ -126,7 +126,10 @@ left() {
 		set -- $after
 		if [ $# -le 8 ]; then
 			for w in "$@"; do
-				read -r stat 2>/dev/null <"$w" || continue
+				# A process may end between listing and reading; zsh reports
+				# a failed redirection on the shell's own stderr unless the
+				# whole group's is redirected.
+				{ read -r stat <"$w"; } 2>/dev/null || continue
 				inrun "${w#/proc/}" ${stat##*)}
 			done
 			return 0
