@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -28,14 +29,23 @@ var WrapperName = func() string {
 	return "trainrun-run-" + hex.EncodeToString(sum[:6])
 }()
 
-// installScript DIR NAME writes stdin to DIR/NAME unless it is there: to a
-// file of its own first, renamed into place, so that no run ever reads a
-// partly written wrapper.
-const installScript = `d=$1 f=$1/$2
-[ -f "$f" ] && [ ! -L "$f" ] && exit 0
+// installScript DIR NAME SIZE writes stdin to DIR/NAME unless a file of
+// SIZE bytes is there: to a file of its own first, renamed into place once
+// it holds all SIZE bytes, so that no run ever reads a partly written
+// wrapper. The size is checked because cat ends well on a short stdin: a
+// trainrun killed while it fed the script (or before it wrote a byte) left
+// an empty wrapper that every later run started, and ended at once without
+// an exit code. A wrapper of the wrong size found in place is replaced.
+const installScript = `d=$1 f=$1/$2 n=$3
+whole() { [ -f "$1" ] && [ ! -L "$1" ] && s=$(wc -c <"$1") && [ "$s" -eq "$n" ]; } 2>/dev/null
+whole "$f" && exit 0
 umask 022
 mkdir -p -- "$d" || exit 1
-cat >"$f.$$" && mv -f -- "$f.$$" "$f" && exit 0
+if cat >"$f.$$" && whole "$f.$$"; then
+	mv -f -- "$f.$$" "$f" && exit 0
+else
+	echo "trainrun: the run wrapper reached $d incomplete" >&2
+fi
 rm -f -- "$f.$$"
 exit 1
 `
@@ -43,10 +53,17 @@ exit 1
 // InstallWrapper writes the wrapper to dir/WrapperName on e's machine,
 // unless it is there already, and returns its path.
 func InstallWrapper(ctx context.Context, e Executor, dir string) (string, error) {
-	if _, err := e.Run(ctx, []string{"sh", "-c", installScript, "sh", dir, WrapperName}, strings.NewReader(WrapperScript)); err != nil {
+	if err := installFile(ctx, e, dir, WrapperName, strings.NewReader(WrapperScript), len(WrapperScript)); err != nil {
 		return "", fmt.Errorf("install the run wrapper in %s: %w", dir, err)
 	}
 	return path.Join(dir, WrapperName), nil
+}
+
+// installFile runs installScript: content, of size bytes, becomes
+// dir/name unless a file of that size is there.
+func installFile(ctx context.Context, e Executor, dir, name string, content io.Reader, size int) error {
+	_, err := e.Run(ctx, []string{"sh", "-c", installScript, "sh", dir, name, strconv.Itoa(size)}, content)
+	return err
 }
 
 // WrapperArgv returns the argv that runs argv as a run whose directory is

@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -597,5 +599,53 @@ func TestEnvironRoundTrip(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// A trainrun killed while it fed the wrapper to the install script (or
+// before it wrote a byte) must not leave a partial wrapper that every later
+// run starts and that ends at once without an exit code; one left by an
+// older trainrun is replaced.
+func TestInstallWrapperWhole(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		content string // what reaches the script's stdin
+		before  string // what is at dir/name before, if anything
+		wantErr bool
+	}{
+		{name: "whole", content: WrapperScript},
+		{name: "empty stdin", content: "", wantErr: true},
+		{name: "cut short", content: WrapperScript[:len(WrapperScript)/2], wantErr: true},
+		{name: "empty file in place", content: WrapperScript, before: "-"},
+		{name: "partial file in place", content: WrapperScript, before: WrapperScript[:100]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bin")
+			f := filepath.Join(dir, WrapperName)
+			if tt.before != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte(strings.TrimPrefix(tt.before, "-")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := installFile(ctx, Local{}, dir, WrapperName, strings.NewReader(tt.content), len(WrapperScript))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("installFile: error %v, want error %v", err, tt.wantErr)
+			}
+			got, rerr := os.ReadFile(f)
+			switch {
+			case tt.wantErr && !errors.Is(rerr, fs.ErrNotExist):
+				t.Errorf("a failed install left %s (%d bytes, %v)", f, len(got), rerr)
+			case !tt.wantErr && string(got) != WrapperScript:
+				t.Errorf("installed wrapper has %d bytes, want the %d of WrapperScript (%v)", len(got), len(WrapperScript), rerr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 1 || tt.wantErr && len(entries) > 0 {
+				t.Errorf("install left %d files in %s, want only the wrapper", len(entries), dir)
+			}
+		})
 	}
 }
