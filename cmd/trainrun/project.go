@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -169,43 +168,11 @@ func (c *cli) lockState(command string, timeout time.Duration) (state.Backend, e
 	if err != nil {
 		return nil, err
 	}
-	h := state.Holder{Command: command}
-	err = st.Lock(h)
-	// A holder killed a moment ago can hold the lock a few milliseconds
-	// more (the kernel may release a dead process's flock after its parent
-	// has reaped it, or a child it was starting holds it until exec): when
-	// the holder named is gone, try again for a little while.
-	deadline, gone := time.Now().Add(timeout), time.Now().Add(2*time.Second)
-	for wait := time.Millisecond; err != nil; wait = min(2*wait, 50*time.Millisecond) {
-		var locked *state.LockedError
-		if !errors.As(err, &locked) || time.Now().After(deadline) && !(holderGone(err) && time.Now().Before(gone)) {
-			break
-		}
-		time.Sleep(wait)
-		err = st.Lock(h)
-	}
-	if err != nil {
+	if err := state.LockWithin(context.Background(), st, state.Holder{Command: command}, timeout); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
-}
-
-// holderGone reports whether err says the state is locked by a process of
-// this host that no longer exists.
-func holderGone(err error) bool {
-	var locked *state.LockedError
-	if !errors.As(err, &locked) || locked.Holder.PID <= 0 {
-		return false
-	}
-	if host, _ := os.Hostname(); host == "" || host != locked.Holder.Host {
-		return false
-	}
-	p, err := os.FindProcess(locked.Holder.PID)
-	if err != nil {
-		return false
-	}
-	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
 func (c *cli) ensureDataDir() error {

@@ -737,7 +737,7 @@ func (c *cli) writerActive(st state.Backend, addr string) bool {
 		return true
 	}
 	h, ok := state.ReadHolder(c.dataDir())
-	return ok && !holderGone(&state.LockedError{Holder: h})
+	return ok && !h.Gone()
 }
 
 // awaitRecorded waits until a run of the instance at addr is recorded, as
