@@ -110,11 +110,18 @@ done`
 // outputs (relative to src/). They are returned as a
 // *providers.SkippedError naming them as collected (outputs/…).
 func specialOutputs(ctx context.Context, e executor.Executor, dir string, declared []string) error {
-	args := []string{"sh", "-c", specialScript, "sh", dir, outputsDir}
+	paths := []string{outputsDir}
 	for _, d := range declared {
-		args = append(args, srcDir+"/"+d)
+		paths = append(paths, srcDir+"/"+d)
 	}
-	out, err := e.Run(ctx, args, nil)
+	var out []byte
+	var err error
+	if _, here := e.(executor.Local); here {
+		// Walked here: a find per run was a fifth of a trivial run's CPU.
+		out, err = specialLocal(dir, paths)
+	} else {
+		out, err = e.Run(ctx, append([]string{"sh", "-c", specialScript, "sh", dir}, paths...), nil)
+	}
 	if err != nil {
 		return fmt.Errorf("collect outputs: look for FIFOs, sockets and devices: %w", err)
 	}
@@ -136,6 +143,49 @@ func specialOutputs(ctx context.Context, e executor.Executor, dir string, declar
 	}
 	slices.Sort(files)
 	return &providers.SkippedError{Files: files}
+}
+
+// specialLocal is specialScript on this machine, without a process: it
+// prints the same records for the files below dir/PATH, never following a
+// link (not even PATH itself, as find does not).
+func specialLocal(dir string, paths []string) ([]byte, error) {
+	var out []byte
+	for _, p := range paths {
+		root := filepath.Join(dir, filepath.FromSlash(p))
+		if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		err := filepath.WalkDir(root, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			t := d.Type()
+			if t.IsRegular() || t.IsDir() || t&fs.ModeSymlink != 0 {
+				return nil
+			}
+			kind := "special file"
+			switch {
+			case t&fs.ModeNamedPipe != 0:
+				kind = "FIFO"
+			case t&fs.ModeSocket != 0:
+				kind = "socket"
+			case t&fs.ModeCharDevice != 0:
+				kind = "character device"
+			case t&fs.ModeDevice != 0:
+				kind = "block device"
+			}
+			rel, err := filepath.Rel(dir, f)
+			if err != nil {
+				return err
+			}
+			out = append(out, kind+"\t"+filepath.ToSlash(rel)+"\x00"...)
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // all runs fs, at once over a network (a round trip, not one each), here
