@@ -3,22 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"sync"
-	"syscall"
-	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/internal/interrupt"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
-
-// detachGrace is how long apply waits, after a first Ctrl-C, for a second
-// one that cancels the live runs.
-const detachGrace = 3 * time.Second
 
 func cmdApply(c *cli, args []string) int {
 	a, err := arguments.ParseApply(args)
@@ -51,12 +43,13 @@ func cmdApply(c *cli, args []string) int {
 	defer comps.Close()
 
 	render := c.renderer(a.JSON)
-	var live liveRuns
-	sink := live.track(render.event)
+	var live interrupt.Live
+	sink := live.Track(render.event)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: sink}
 
-	ctx, stop, detach, release := interrupts(sink, live.any)
-	defer release()
+	intr := interrupt.Notify(sink, live.Any)
+	defer intr.Release()
+	ctx := intr.Ctx
 
 	// The configuration is valid: connecting to its machines can go on
 	// while planning. A plan with nothing to do stops it.
@@ -92,7 +85,7 @@ func cmdApply(c *cli, args []string) int {
 	if !a.JSON {
 		fmt.Fprintln(c.stdout)
 	}
-	opts := runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, StreamLogs: !a.JSON && submits(p) == 1, Holder: state.Holder{Command: "trainrun apply"}}
+	opts := runtime.Options{Parallelism: a.Parallelism, Stop: intr.Stop, Detach: intr.Detach, StreamLogs: !a.JSON && submits(p) == 1, Holder: state.Holder{Command: "trainrun apply"}}
 	res, err := rt.Apply(ctx, p, opts)
 	render.close()
 	if err != nil {
@@ -133,77 +126,6 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// interrupts handles the signals of a command that applies. Ctrl-C once:
-// stop closes (start nothing more), live runs keep running (a later apply
-// re-attaches) and detach closes after a short grace; Ctrl-C again within
-// it cancels ctx, which cancels the live runs. SIGTERM and SIGHUP detach at
-// once. release stops handling signals.
-func interrupts(emit func(runtime.Event), live func() bool) (ctx context.Context, stop, detach <-chan struct{}, release func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stopc, detachc := make(chan struct{}), make(chan struct{})
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		n := 0
-		for sig := range sigs {
-			n++
-			switch {
-			case n == 1 && sig != os.Interrupt:
-				close(stopc)
-				close(detachc)
-			case n == 1:
-				msg := "Interrupt received: no new runs will start, and none is running."
-				if live() {
-					msg = fmt.Sprintf("Interrupt received: no new runs will start. Live runs keep running: "+
-						"'trainrun apply' re-attaches to them, 'trainrun cancel RUN_ID' stops them. Press Ctrl-C again within %s to cancel them now.", detachGrace)
-				}
-				emit(runtime.Event{Type: runtime.Interrupted, Message: msg})
-				close(stopc)
-				// A run being started now is left running too, or cancelled
-				// by a second Ctrl-C.
-				time.AfterFunc(detachGrace, func() { close(detachc) })
-			case n == 2 && sig == os.Interrupt:
-				emit(runtime.Event{Type: runtime.Interrupted, Message: "Second interrupt: cancelling the live runs."})
-				cancel()
-			}
-		}
-	}()
-	return ctx, stopc, detachc, func() {
-		signal.Stop(sigs)
-		cancel()
-	}
-}
-
-// liveRuns follows from the events which runs are live.
-type liveRuns struct {
-	mu  sync.Mutex
-	ids map[string]bool
-}
-
-// track returns a sink that notes what is live and passes events to next.
-func (l *liveRuns) track(next func(runtime.Event)) func(runtime.Event) {
-	return func(ev runtime.Event) {
-		l.mu.Lock()
-		switch ev.Type {
-		case runtime.RunStarted, runtime.RunReattached:
-			if l.ids == nil {
-				l.ids = make(map[string]bool)
-			}
-			l.ids[ev.RunID] = true
-		case runtime.RunFinished, runtime.RunDetached:
-			delete(l.ids, ev.RunID)
-		}
-		l.mu.Unlock()
-		next(ev)
-	}
-}
-
-func (l *liveRuns) any() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.ids) > 0
 }
 
 // waits reports whether apply has live runs to wait for.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/fswatch"
+	"github.com/trainrun/trainrun/internal/interrupt"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
@@ -68,11 +69,12 @@ func cmdWatch(c *cli, args []string) int {
 		w.render = c.renderer(false)
 		w.sink = w.render.event
 	}
-	var live liveRuns
-	w.sink = live.track(w.sink)
-	ctx, stop, detach, release := interrupts(w.sink, live.any)
-	defer release()
-	w.opts = runtime.Options{Parallelism: a.Parallelism, Stop: stop, Detach: detach, CancelSuperseded: !a.KeepRunning, Holder: state.Holder{Command: "trainrun watch"}}
+	var live interrupt.Live
+	w.sink = live.Track(w.sink)
+	intr := interrupt.Notify(w.sink, live.Any)
+	defer intr.Release()
+	ctx, stop := intr.Ctx, intr.Stop
+	w.opts = runtime.Options{Parallelism: a.Parallelism, Stop: intr.Stop, Detach: intr.Detach, CancelSuperseded: !a.KeepRunning, Holder: state.Holder{Command: "trainrun watch"}}
 	defer w.closeComputes()
 
 	if err := w.start(ctx); err != nil {
