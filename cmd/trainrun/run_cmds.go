@@ -625,196 +625,29 @@ func cmdLogs(c *cli, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := c.quietConfig()
-	run, err := st.Find(a.Run)
-	waiting := false // "waiting for it to start" was said
-	if err != nil && a.Follow && errors.Is(err, state.ErrNotFound) && configured(cfg, a.Run) && c.writerActive(st, a.Run) {
-		// An apply has yet to record it: it waits for a slot, or for its
-		// upstream.
-		fmt.Fprintf(c.stderr, "%s is pending; waiting for it to start…\n", a.Run)
-		waiting = true
-		run, err = c.awaitRecorded(ctx, st, a.Run)
-	}
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
-	if err == nil && a.Follow && run.Live() {
-		run, err = c.awaitStart(ctx, st, comps, run, waiting)
-	}
+	log, err := runtime.OpenLog(ctx, runtime.LogRequest{
+		Ref: a.Run, Follow: a.Follow, Attempt: a.Attempt,
+		Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(),
+		Wait: func(msg string) { fmt.Fprintln(c.stderr, msg) },
+	})
 	if ctx.Err() != nil {
+		if err == nil {
+			log.Close()
+		}
 		return 0 // interrupted while waiting, as while following
 	}
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	var rc io.ReadCloser
-	collected := filepath.Join(run.Dir, "log")
-	if cfg == nil && run.Inputs != nil && run.Inputs.SecretsHash != "" && (run.Dir == "" || run.Live()) {
-		// The log on the compute is as the run wrote it; a collected one is
-		// redacted already.
-		return c.errorf("run %s was given sensitive values and its log is not collected yet, so it may hold them in clear; "+
-			"it can be shown only with the configuration loaded, to redact them: give their values with TRAINRUN_VAR_NAME ('trainrun validate' says what is missing)", run.ID)
-	}
-	earlier := runtime.AttemptLogs(c.dataDir(), run)
-	switch {
-	case a.Attempt > 0 && a.Attempt < run.Attempts:
-		if !slices.Contains(earlier, a.Attempt) {
-			return c.errorf("run %s has no log of attempt %d apart: %s", run.ID, a.Attempt, attemptsKept(earlier))
-		}
-		rc, err = os.Open(runtime.AttemptLog(c.dataDir(), run, a.Attempt))
-	case a.Attempt > run.Attempts:
-		return c.errorf("run %s has had %s", run.ID, plural.Count(run.Attempts, "attempt"))
-	case run.Dir != "" && !run.Live():
-		rc, err = os.Open(collected)
-	case run.Handle != nil:
-		var comp providers.Compute
-		if comp, err = comps.ForHandle(run.Handle); err == nil {
-			rc, err = comp.Log(ctx, *run.Handle, a.Follow && run.Live())
-		}
-	default:
-		return c.errorf("run %s has no log yet: it is %s", run.ID, run.Status)
-	}
-	if err != nil {
-		return c.errorf("logs %s: %v", run.ID, err)
-	}
-	if a.Attempt == 0 && len(earlier) > 0 {
+	defer log.Close()
+	if log.Note != "" {
 		// Said first, on stderr: the log itself stays as the run wrote it.
-		fmt.Fprintf(c.stderr, "This is the log of attempt %d; %s (trainrun logs -attempt N %s).\n", run.Attempts, attemptsKept(earlier), run.ID)
+		fmt.Fprintln(c.stderr, log.Note)
 	}
-	defer rc.Close()
-	// A collected log was redacted as it was collected: shown as it is, not
-	// redacted again. The log on the compute is redacted of the secrets
-	// the run was given.
-	var secrets []string
-	if run.Dir == "" || run.Live() {
-		secrets = runtime.RunSecrets(cfg, run)
-	}
-	br := bufio.NewReader(rc)
-	for {
-		line, err := br.ReadString('\n')
-		if line != "" {
-			io.WriteString(c.stdout, lang.Redact(line, secrets))
-		}
-		if err != nil {
-			break
-		}
-	}
+	log.WriteTo(c.stdout)
 	return 0
-}
-
-// attemptsKept says which earlier attempts' logs are kept.
-func attemptsKept(ns []int) string {
-	if len(ns) == 0 {
-		return "no earlier attempt's log is kept apart (attempts a Slurm requeue started share one log)"
-	}
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return "the logs of " + plural.Count(len(ns), "earlier attempt") + " are kept: " + strings.Join(s, ", ")
-}
-
-// pendingPoll is how often logs -f looks whether a pending run has started.
-const pendingPoll = 100 * time.Millisecond
-
-// configured reports whether ref is the address of an instance of cfg
-// (without a configuration, whether it reads as one).
-func configured(cfg *lang.Config, ref string) bool {
-	if cfg == nil {
-		return strings.HasPrefix(ref, "experiment.")
-	}
-	for _, in := range cfg.Instances {
-		if in.Address == ref {
-			return true
-		}
-	}
-	return false
-}
-
-// writerActive reports whether a live trainrun may still start a run of
-// the instance at addr: an apply holds its claim (or, as an older trainrun
-// did, the state's lock).
-func (c *cli) writerActive(st state.Backend, addr string) bool {
-	if _, held, err := st.Claimant(addr); held && err == nil {
-		return true
-	}
-	h, ok := state.ReadHolder(c.dataDir())
-	return ok && !h.Gone()
-}
-
-// awaitRecorded waits until a run of the instance at addr is recorded, as
-// long as a writer holds the state.
-func (c *cli) awaitRecorded(ctx context.Context, st state.Backend, addr string) (*state.Run, error) {
-	for {
-		if err := sleepCtx(ctx, pendingPoll); err != nil {
-			return nil, err
-		}
-		if err := st.Reload(); err != nil {
-			return nil, err
-		}
-		if run := st.Latest(addr); run != nil {
-			return run, nil
-		}
-		if !c.writerActive(st, addr) {
-			return nil, fmt.Errorf("%s was not started: the trainrun that held the state has ended", addr)
-		}
-	}
-}
-
-// awaitStart waits until a live run has started, saying so on stderr when
-// it has not: recorded but not yet submitted (an apply starts it next), or
-// submitted but queued on its compute (a Slurm job waiting for nodes).
-// It returns the run as recorded once it has a handle, or once it is
-// final. A queued run is left to the log follower, which waits for output.
-// waiting says that stderr says so already.
-func (c *cli) awaitStart(ctx context.Context, st state.Backend, comps *runtime.Computes, run *state.Run, waiting bool) (*state.Run, error) {
-	if run.Handle == nil {
-		if !c.writerActive(st, run.Address) {
-			return nil, fmt.Errorf("run %s is %s and no trainrun apply is running to start it; 'trainrun apply' starts it", run.ID, run.Status)
-		}
-		if !waiting {
-			fmt.Fprintf(c.stderr, "run %s is %s; waiting for it to start…\n", run.ID, run.Status)
-		}
-		for run.Handle == nil && run.Live() {
-			if err := sleepCtx(ctx, pendingPoll); err != nil {
-				return nil, err
-			}
-			if err := st.Reload(); err != nil {
-				return nil, err
-			}
-			r, err := st.Get(run.ID)
-			if err != nil {
-				return nil, err
-			}
-			run = r
-			if run.Handle == nil && run.Live() && !c.writerActive(st, run.Address) {
-				return nil, fmt.Errorf("run %s was not started: the trainrun that held the state has ended", run.ID)
-			}
-		}
-		return run, nil
-	}
-	comp, err := comps.ForHandle(run.Handle)
-	if err != nil {
-		return run, nil // Log says why
-	}
-	if s, err := comp.Poll(ctx, *run.Handle); err == nil && s.State == providers.Pending && !waiting {
-		why := ""
-		if s.Reason != "" {
-			why = " (" + s.Reason + ")"
-		}
-		fmt.Fprintf(c.stderr, "run %s is pending%s; waiting for it to start…\n", run.ID, why)
-	}
-	return run, nil
-}
-
-// sleepCtx sleeps for d, or until ctx is done (then its error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func cmdCancel(c *cli, args []string) int {
