@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/slurmtest"
 	"github.com/trainrun/trainrun/internal/sshtest"
 )
 
@@ -125,6 +126,7 @@ experiment "clean" {
 		"pause-2":      "",
 		"hold-3":       "",
 	})
+	cl := slurmtest.Start(t)
 	p.must(0, nil, "apply", "-auto-approve", "-target", "experiment.clean")
 
 	cmd := p.command(env, "apply", "-auto-approve", "-target", "experiment.preempted")
@@ -137,16 +139,11 @@ experiment "clean" {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
 
-	// reach waits for attempt's marker after epoch, releasing the job
-	// while it waits: a requeued job is otherwise held a while
-	// (BeginTime) before it may start again.
+	// reach waits for attempt's marker after epoch.
 	reach := func(attempt, epoch int, job string) string {
 		t.Helper()
 		marker := p.path(fmt.Sprintf("at-%d-%d", attempt, epoch))
 		if !waitFor(4*time.Minute, func() bool {
-			if job != "" {
-				_ = exec.Command("scontrol", "update", "jobid="+job, "StartTime=now").Run()
-			}
 			_, err := os.Stat(marker)
 			return err == nil
 		}) {
@@ -162,10 +159,12 @@ experiment "clean" {
 		id, _ := os.ReadFile(marker)
 		return string(id)
 	}
+	// requeue requeues the job and releases it from the hold a requeued
+	// job is otherwise in (BeginTime) before it may start again.
 	requeue := func(job string) {
 		t.Helper()
-		if b, err := exec.Command("scontrol", "requeue", job).CombinedOutput(); err != nil {
-			t.Fatalf("scontrol requeue %s: %v: %s", job, err, b)
+		if err := cl.Requeue(job, 2*time.Minute); err != nil {
+			t.Fatal(err)
 		}
 	}
 	job := reach(1, 1, "")
@@ -257,12 +256,9 @@ while [ -d "$1" ]; do sleep 0.1; done
 	}
 	job, _ := os.ReadFile(p.path("started-1"))
 	job = []byte(strings.TrimSpace(string(job)))
-	if b, err := exec.Command("scontrol", "requeue", string(job)).CombinedOutput(); err != nil {
-		t.Fatalf("scontrol requeue: %v: %s", err, b)
+	if err := slurmtest.Start(t).Requeue(string(job), 2*time.Minute); err != nil {
+		t.Fatal(err)
 	}
-	waitFor(2*time.Minute, func() bool {
-		return exec.Command("scontrol", "update", "jobid="+string(job), "StartTime=now").Run() == nil
-	})
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Minute):

@@ -4,9 +4,13 @@
 //
 // The cluster is started once per test process and shared: by the tests of
 // one binary, and by test binaries running at the same time (each holds a
-// shared lock on it while it runs). Stop, called from TestMain, stops the
-// daemons when no other process still uses them. A cluster left running by
-// a process that died is detected and reused by the next Start.
+// shared lock on it while it runs, taken and given up under one start lock
+// with the checks below). Stop, called from TestMain, stops the daemons
+// when no other process still uses them. A cluster left running by a
+// process that died is detected and reused by the next Start; one that
+// another process uses is never restarted (that would lose its jobs): a
+// daemon that died is started again keeping the jobs, and a node that is
+// down is resumed.
 //
 // When the cluster cannot be had (not root, no apt-get, no packages) the
 // test is skipped with the reason, or fails when
@@ -116,13 +120,14 @@ func Stop() {
 		useLock.Close()
 		useLock, started = nil, nil
 	}()
-	// Converting the shared lock to an exclusive one succeeds only when no
-	// other process holds it.
-	if syscall.Flock(int(useLock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return
-	}
+	// Under the start lock, so that no process starting now takes its use
+	// lock between this test and the stop: it takes it under the start
+	// lock too. Converting the shared lock to an exclusive one succeeds
+	// only when no other process holds it.
 	_ = withStartLock(func() error {
-		stopDaemons()
+		if syscall.Flock(int(useLock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			stopDaemons()
+		}
 		return nil
 	})
 }
@@ -142,6 +147,10 @@ func start() (*Cluster, error) {
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return nil, err
 	}
+	f, err := os.OpenFile(filepath.Join(Dir, "use.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
 	err = withStartLock(func() error {
 		conf := config(c)
 		old, err := os.ReadFile(confPath)
@@ -153,6 +162,22 @@ func start() (*Cluster, error) {
 		}
 		if err := ensureMunge(); err != nil {
 			return err
+		}
+		// The use lock is taken under the start lock, as Stop converts
+		// it there: a cluster found running is not stopped under us.
+		// Taken exclusively first, it says whether another test process
+		// uses the cluster now.
+		alone := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+			return err
+		}
+		if !alone {
+			// Another process runs its tests on it: restarting
+			// (slurmctld -c) would lose its jobs, even when it was
+			// configured by another version of this package. A slurmd
+			// that a busy machine left unresponding comes back; a
+			// daemon that died is started again, keeping the jobs.
+			return waitHealthy(c, 2*time.Minute)
 		}
 		if string(old) == conf && healthy(c) {
 			return nil // left running by an earlier process
@@ -167,13 +192,6 @@ func start() (*Cluster, error) {
 		return startDaemons(c)
 	})
 	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(Dir, "use.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -283,24 +301,64 @@ func healthy(c *Cluster) bool {
 			return false
 		}
 	}
-	out, err := exec.Command("sinfo", "-h", "-N", "-o", "%N %t").Output()
-	if err != nil {
-		return false
-	}
-	ok := 0
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		switch f[1] {
+	states := nodeStates()
+	for _, n := range c.nodes() {
+		switch states[n] {
 		case "idle", "mix", "alloc", "comp":
-			ok++
 		default:
 			return false
 		}
 	}
-	return ok >= len(c.nodes())
+	return true
+}
+
+// waitHealthy waits until a cluster that other processes use can run
+// jobs: it starts a daemon that is not running (slurmctld without -c, so
+// that their jobs are kept) and resumes nodes that are down or drained.
+func waitHealthy(c *Cluster, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		if healthy(c) {
+			return nil
+		}
+		if pidAlive(filepath.Join(Dir, "slurmctld.pid")) == 0 {
+			if out, err := exec.Command("slurmctld").CombinedOutput(); err != nil {
+				return fmt.Errorf("start slurmctld: %v: %s\n%s", err, out, tail(filepath.Join(Dir, "slurmctld.log")))
+			}
+		}
+		for _, n := range c.nodes() {
+			if pidAlive(filepath.Join(Dir, "slurmd-"+n+".pid")) == 0 {
+				if out, err := exec.Command("slurmd", "-N", n).CombinedOutput(); err != nil {
+					return fmt.Errorf("start slurmd %s: %v: %s\n%s", n, err, out, tail(filepath.Join(Dir, "slurmd-"+n+".log")))
+				}
+			}
+		}
+		for n, state := range nodeStates() {
+			if strings.HasPrefix(state, "down") || strings.HasPrefix(state, "drain") || strings.HasPrefix(state, "fail") {
+				_ = exec.Command("scontrol", "update", "nodename="+n, "state=resume").Run()
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("sinfo", "-N", "-l").CombinedOutput()
+			return fmt.Errorf("the cluster, in use by another test process, did not become healthy within %v:\n%s", d, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// nodeStates is each node's state as sinfo says it ("idle", "mix*", …).
+func nodeStates() map[string]string {
+	out, err := exec.Command("sinfo", "-h", "-N", "-o", "%N %t").Output()
+	if err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			m[f[0]] = f[1]
+		}
+	}
+	return m
 }
 
 func startDaemons(c *Cluster) error {
@@ -510,4 +568,51 @@ func (c *Cluster) Squeue(args ...string) (string, error) {
 func (c *Cluster) Scontrol(args ...string) (string, error) {
 	out, err := exec.Command("scontrol", args...).CombinedOutput()
 	return string(out), err
+}
+
+// Requeue requeues job as a preempting scheduler does (scontrol requeue),
+// then lets it start again at once, not after the hold Slurm puts on a
+// requeued job (BeginTime, two minutes here), and returns.
+//
+// It releases the job only once Slurm can start it safely: when it is
+// pending again (the first start has completed, so its node has revoked
+// that start's credential) and the clock has passed the second the job
+// ended in. A start in that same second gets a credential that is revoked
+// too, and Slurm fails the job instead of starting it ("Job credential
+// revoked"), which a test releasing the job at once sees under load.
+func (c *Cluster) Requeue(job string, timeout time.Duration) error {
+	if out, err := exec.Command("scontrol", "requeue", job).CombinedOutput(); err != nil {
+		return fmt.Errorf("scontrol requeue %s: %v: %s", job, err, out)
+	}
+	return c.Release(job, time.Now(), timeout)
+}
+
+// Release lets job, requeued at time requeued (after scontrol requeue
+// returned), start again at once, as Requeue does.
+func (c *Cluster) Release(job string, requeued time.Time, timeout time.Duration) error {
+	deadline := requeued.Add(timeout)
+	var state string
+	left := false // seen other than running since the requeue
+	for {
+		out, err := exec.Command("squeue", "--noheader", "--states=all", "--jobs="+job, "--format=%T").CombinedOutput()
+		state = strings.TrimSpace(string(out))
+		switch {
+		case err != nil:
+		case state != "RUNNING":
+			left = true
+		case left:
+			return nil // started again by itself
+		}
+		if err == nil && state == "PENDING" && time.Now().Unix() > requeued.Unix()+1 {
+			out, err := exec.Command("scontrol", "update", "jobid="+job, "StartTime=now").CombinedOutput()
+			if err == nil {
+				return nil
+			}
+			state = fmt.Sprintf("scontrol update: %v: %s", err, out)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("requeued job %s was not released within %v: %s", job, timeout, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

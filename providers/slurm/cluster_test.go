@@ -266,22 +266,10 @@ print("attempt", a, "done", flush=True)
 	if st, err := c.Poll(ctx, h); err != nil || st.State != providers.Running {
 		t.Fatalf("after USR2 the run is %+v %v: the signal must not end it", st, err)
 	}
-	if b, err := exec.Command("scontrol", "requeue", h.ID).CombinedOutput(); err != nil {
-		t.Fatalf("scontrol requeue: %v: %s", err, b)
-	}
-	waitState(t, c, h, providers.Pending, 30*time.Second)
-	// A requeued job waits a while before it is eligible again; no test
-	// wants to wait that long.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := exec.Command("scontrol", "update", "jobid="+h.ID, "StartTime=now").CombinedOutput()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scontrol update: %v: %s", err, b)
-		}
-		time.Sleep(200 * time.Millisecond) // still completing the first start
+	// Requeued, and released from the hold a requeued job is otherwise
+	// in a while: no test wants to wait that long.
+	if err := slurmtest.Start(t).Requeue(h.ID, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	st := waitFor(t, c, h, time.Minute)
 	if st.State != providers.Succeeded || st.Requeues != 1 {

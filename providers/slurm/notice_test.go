@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainrun/trainrun/internal/slurmtest"
 	"github.com/trainrun/trainrun/providers"
 )
 
@@ -92,10 +93,10 @@ echo done
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	requeued := time.Now()
 	if b, err := exec.Command("scontrol", "requeue", h.ID).CombinedOutput(); err != nil {
 		t.Fatalf("scontrol requeue: %v: %s", err, b)
 	}
+	requeued := time.Now()
 	deadline = time.Now().Add(time.Minute)
 	for !seen(func(n providers.Notice) bool { return n.Requeues == 1 && n.Waiting != "" }) {
 		if time.Now().After(deadline) {
@@ -105,16 +106,8 @@ echo done
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A requeued job waits a while before it is eligible again.
-	deadline = time.Now().Add(time.Minute)
-	for {
-		b, err := exec.Command("scontrol", "update", "jobid="+h.ID, "StartTime=now").CombinedOutput()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scontrol update: %v: %s", err, b)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := slurmtest.Start(t).Release(h.ID, requeued, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	var r result
 	select {
