@@ -196,8 +196,18 @@ func TestSlurmEarlyStoppingAndHalving(t *testing.T) {
 		res := p.must(0, env, "apply", "-auto-approve")
 		checkStopped(t, p, env, res, time.Since(start))
 	})
+	// Two at a time, as on SSH: promotion is asynchronous, so with all six
+	// points at once whichever three end first would decide (the best of
+	// them goes on, even q=0.3). With two slots, q=0.3 starts only after
+	// q=0.1 or q=0.2 has ended, and exactly those two are promoted
+	// whatever order Slurm ends them in.
+	const cluster2 = `compute "slurm" "cluster" {
+  workdir  = "work"
+  max_runs = 2
+}
+`
 	t.Run("asha", func(t *testing.T) {
-		p, env := slurmProject(t, map[string]string{"trainrun.hcl": ashaConfig(cluster, "cluster"), "src/train.sh": ashaScript})
+		p, env := slurmProject(t, map[string]string{"trainrun.hcl": ashaConfig(cluster2, "cluster"), "src/train.sh": ashaScript})
 		checkHalving(t, p, env, p.must(0, env, "apply", "-auto-approve"))
 	})
 }
