@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/internal/interrupt"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
@@ -44,7 +45,7 @@ func cmdApply(c *cli, args []string) int {
 
 	render := c.renderer(a.JSON)
 	var live interrupt.Live
-	sink := live.Track(render.event)
+	sink := live.Track(render.Event)
 	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: sink}
 
 	intr := interrupt.Notify(sink, live.Any)
@@ -68,7 +69,7 @@ func cmdApply(c *cli, args []string) int {
 	}
 	if !a.JSON {
 		c.warnPlan(p)
-		renderPlan(c.stdout, p, false, c.color)
+		views.Plan(c.stdout, p, false, c.color)
 	}
 	if !p.Changes() && !waits(p) {
 		return 0
@@ -87,7 +88,7 @@ func cmdApply(c *cli, args []string) int {
 	}
 	opts := runtime.Options{Parallelism: a.Parallelism, Stop: intr.Stop, Detach: intr.Detach, StreamLogs: !a.JSON && submits(p) == 1, Holder: state.Holder{Command: "trainrun apply"}}
 	res, err := rt.Apply(ctx, p, opts)
-	render.close()
+	render.Close()
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
@@ -62,13 +63,13 @@ func cmdGC(c *cli, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "trainrun gc %s what no kept run needs (%s):\n\n", verb, kept)
 	for _, r := range p.RunDirs {
-		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", paint(c.color, "31", "-"), r.Handle.Dir, r.ID, r.Handle.Compute)
+		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", views.Paint(c.color, "31", "-"), r.Handle.Dir, r.ID, r.Handle.Compute)
 	}
 	for _, r := range p.Collected {
-		fmt.Fprintf(c.stdout, "  %s collected outputs of %s (%s); its log and metrics stay\n", paint(c.color, "31", "-"), r.ID, r.Address)
+		fmt.Fprintf(c.stdout, "  %s collected outputs of %s (%s); its log and metrics stay\n", views.Paint(c.color, "31", "-"), r.ID, r.Address)
 	}
 	if n := len(p.Manifests) + len(p.Blobs); n > 0 {
-		fmt.Fprintf(c.stdout, "  %s %s and %s from the content store\n", paint(c.color, "31", "-"),
+		fmt.Fprintf(c.stdout, "  %s %s and %s from the content store\n", views.Paint(c.color, "31", "-"),
 			plural.Count(len(p.Manifests), "snapshot"), plural.Count(len(p.Blobs), "stored file"))
 	}
 	fmt.Fprintln(c.stdout)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/lang"
 )
@@ -225,4 +226,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// renderer is the view of a command's events on standard output.
+func (c *cli) renderer(asJSON bool) *views.Events {
+	return views.NewEvents(c.stdout, isTerminal(c.stdout), c.color, asJSON)
 }

@@ -83,7 +83,7 @@ func cmdRerun(c *cli, args []string) int {
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	defer comps.Close()
 	render := c.renderer(a.JSON)
-	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.event}
+	rt := &runtime.Runtime{Config: cfg, State: st, Computes: comps, DataDir: c.dataDir(), Store: store, Sink: render.Event}
 
 	// Ctrl-C cancels the rerun and records it cancelled.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -93,7 +93,7 @@ func cmdRerun(c *cli, args []string) int {
 			orig.ID, orig.Address, orig.Inputs.Snapshot[:min(12, len(orig.Inputs.Snapshot))], orig.Compute)
 	}
 	rep, err := rt.Rerun(ctx, orig, runtime.Options{StreamLogs: !a.JSON})
-	render.close()
+	render.Close()
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/internal/runtext"
@@ -215,13 +216,13 @@ func cmdStatus(c *cli, args []string) int {
 			case row == 0 || col != 1:
 				return s
 			case s == "never run":
-				return paint(true, "2", s)
+				return views.Paint(true, "2", s)
 			}
-			return paint(true, stateColor[states[row]], s)
+			return views.Paint(true, views.StateColor[states[row]], s)
 		}
 	}
 	out := bufio.NewWriter(c.stdout) // a write per line costs more than the rest of status
-	writeTable(out, rows, colour)
+	views.Table(out, rows, colour)
 	out.Flush()
 	shown := make([]*state.Run, len(list))
 	for i, in := range list {
@@ -733,10 +734,10 @@ func cmdDestroy(c *cli, args []string) int {
 	fmt.Fprintln(c.stdout, "trainrun will destroy:")
 	fmt.Fprintln(c.stdout)
 	for _, e := range envs {
-		fmt.Fprintf(c.stdout, "  %s environment %s (%s %s) on %s\n", paint(c.color, "31", "- destroy"), e.Name, e.Spec.Kind, e.Location, e.Compute)
+		fmt.Fprintf(c.stdout, "  %s environment %s (%s %s) on %s\n", views.Paint(c.color, "31", "- destroy"), e.Name, e.Spec.Kind, e.Location, e.Compute)
 	}
 	for _, r := range targets {
-		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
+		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", views.Paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
 	}
 	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets)+len(envs))
 	if !a.AutoApprove {
@@ -782,11 +783,11 @@ func savedPlan(name string) *planner.File {
 func (c *cli) showPlan(a *arguments.Show, f *planner.File) int {
 	p := f.Plan()
 	if a.JSON {
-		writePlanJSON(c.stdout, p)
+		views.PlanJSON(c.stdout, p)
 		return 0
 	}
 	fmt.Fprintf(c.stdout, "Saved plan %s, made at state serial %d.\n\n", a.Run, f.Serial)
-	renderPlan(c.stdout, p, false, c.color)
+	views.Plan(c.stdout, p, false, c.color)
 	fmt.Fprintf(c.stdout, "\nTo carry it out: trainrun apply %s (refused if the state or the configuration changed since).\n", a.Run)
 	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
@@ -81,7 +82,7 @@ func cmdUI(c *cli, args []string) int {
 				return "", err
 			}
 			var b bytes.Buffer
-			renderPlan(&b, p, false, false)
+			views.Plan(&b, p, false, false)
 			return b.String(), nil
 		},
 		Log: func(ctx context.Context, run *state.Run, follow bool) (io.ReadCloser, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/fswatch"
 	"github.com/trainrun/trainrun/internal/interrupt"
 	"github.com/trainrun/trainrun/internal/plural"
@@ -61,13 +62,13 @@ func cmdWatch(c *cli, args []string) int {
 
 	w := &watch{c: c, vf: a.Vars, sel: a.Selection, st: st, store: store, fw: fw, auto: a.AutoApprove}
 	if c.useScreen() {
-		w.scr = newScreen()
-		w.scr.start(c.stdout, c.terminalSize(c.stdout))
-		w.sink = w.scr.event
-		defer w.scr.close() // on a panic, at least the terminal is left sane
+		w.scr = views.NewScreen()
+		w.scr.Start(c.stdout, c.terminalSize(c.stdout))
+		w.sink = w.scr.Event
+		defer w.scr.Close() // on a panic, at least the terminal is left sane
 	} else {
 		w.render = c.renderer(false)
-		w.sink = w.render.event
+		w.sink = w.render.Event
 	}
 	var live interrupt.Live
 	w.sink = live.Track(w.sink)
@@ -112,7 +113,7 @@ loop:
 		}
 	}
 	if w.scr != nil {
-		w.scr.stop()
+		w.scr.Stop()
 	}
 	// Live runs are left running (detach) or, after a second Ctrl-C,
 	// cancelled and recorded: either way every apply returns.
@@ -127,10 +128,10 @@ loop:
 // screen, where it stays.
 func (w *watch) closeOutput() {
 	if w.scr == nil {
-		w.render.close()
+		w.render.Close()
 		return
 	}
-	for _, line := range w.scr.close() {
+	for _, line := range w.scr.Close() {
 		fmt.Fprintln(w.c.stdout, line)
 	}
 }
@@ -143,8 +144,8 @@ type watch struct {
 	st     state.Backend
 	store  *snapshot.Store
 	fw     *fswatch.Watcher
-	render *renderer              // lines; nil on the screen
-	scr    *screen                // the full-screen view on a terminal; else nil
+	render *views.Events          // lines; nil on the screen
+	scr    *views.Screen          // the full-screen view on a terminal; else nil
 	sink   func(ev runtime.Event) // the runtime's events go to render or scr
 	opts   runtime.Options
 	auto   bool
@@ -195,10 +196,10 @@ func (w *watch) load() *lang.Config {
 		c := *w.c
 		c.stderr, c.color = &diags, false
 		cfg = c.load(&w.vf)
-		w.scr.setConfig(cfg == nil, w.cfg != nil, diags.String())
+		w.scr.SetConfig(cfg == nil, w.cfg != nil, diags.String())
 		return cfg
 	}
-	w.render.print(func(io.Writer) { cfg = w.c.load(&w.vf) })
+	w.render.Print(func(io.Writer) { cfg = w.c.load(&w.vf) })
 	return cfg
 }
 
@@ -207,7 +208,7 @@ func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 	w.changes++
 	w.say("Change %d: %s", w.changes, w.describeBatch(b))
 	if w.scr != nil {
-		w.scr.setChange(fmt.Sprintf("Change %d at %s: %s", w.changes, time.Now().Format("15:04:05"), w.describeBatch(b)))
+		w.scr.SetChange(fmt.Sprintf("Change %d at %s: %s", w.changes, time.Now().Format("15:04:05"), w.describeBatch(b)))
 	}
 	cfg := w.load()
 	if cfg == nil {
@@ -240,7 +241,7 @@ func (w *watch) cycle(ctx context.Context, b fswatch.Batch) {
 // showTargets puts what is watched in the screen's header.
 func (w *watch) showTargets(cfg *lang.Config) {
 	if w.scr != nil {
-		w.scr.setWatching(w.describeTargets(cfg))
+		w.scr.SetWatching(w.describeTargets(cfg))
 	}
 }
 
@@ -270,7 +271,7 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 	// first plan; later ones join the runs of earlier cycles.
 	if !p.Changes() && (!first || !waits(p)) {
 		if w.scr != nil {
-			w.scr.setPlan(w.planTitle(), []string{"No changes."}, false)
+			w.scr.SetPlan(w.planTitle(), []string{"No changes."}, false)
 		}
 		w.say("No changes.")
 		return
@@ -289,14 +290,14 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 
 // printPlan prints p between the event lines.
 func (w *watch) printPlan(p *planner.Plan) {
-	w.render.print(func(out io.Writer) {
+	w.render.Print(func(out io.Writer) {
 		for _, warn := range p.Warnings {
 			fmt.Fprintf(w.c.stderr, "Warning: %s\n", warn)
 		}
-		renderPlan(out, p, false, w.c.color)
+		views.Plan(out, p, false, w.c.color)
 	})
 	if !w.auto {
-		w.render.print(func(out io.Writer) {
+		w.render.Print(func(out io.Writer) {
 			fmt.Fprint(out, "Press Enter to apply this plan, or n and Enter to skip it; a newer change replaces it.\n")
 		})
 	}
@@ -308,10 +309,10 @@ func (w *watch) showPlan(p *planner.Plan) {
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(&b, "Warning: %s\n", warn)
 	}
-	renderPlan(&b, p, false, false)
+	views.Plan(&b, p, false, false)
 	// The section's title says what the plan's first line says.
 	text := strings.Replace(b.String(), "trainrun will perform these actions:\n", "", 1)
-	w.scr.setPlan(w.planTitle(), strings.Split(text, "\n"), !w.auto)
+	w.scr.SetPlan(w.planTitle(), strings.Split(text, "\n"), !w.auto)
 }
 
 func (w *watch) planTitle() string {
@@ -325,8 +326,8 @@ func (w *watch) planTitle() string {
 // log shown; else, while a plan waits for approval, the answer.
 func (w *watch) answer(ctx context.Context, line string) {
 	if w.scr != nil {
-		defer w.scr.redrawAll() // the echo of Enter moved the cursor
-		if w.scr.pick(line) {
+		defer w.scr.RedrawAll() // the echo of Enter moved the cursor
+		if w.scr.Pick(line) {
 			return
 		}
 	}
@@ -338,12 +339,12 @@ func (w *watch) answer(ctx context.Context, line string) {
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "", "y", "yes":
 		if w.scr != nil {
-			w.scr.planDecided("applied")
+			w.scr.PlanDecided("applied")
 		}
 		w.apply(ctx, rt, p)
 	default:
 		if w.scr != nil {
-			w.scr.planDecided("skipped")
+			w.scr.PlanDecided("skipped")
 		}
 		w.say("Skipped; waiting for the next change.")
 	}
@@ -508,11 +509,11 @@ func (w *watch) rel(path string) string {
 func (w *watch) say(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	if w.scr != nil {
-		w.scr.say(line)
+		w.scr.Say(line)
 		return
 	}
-	w.render.print(func(out io.Writer) {
-		if !w.render.tty {
+	w.render.Print(func(out io.Writer) {
+		if !w.render.TTY() {
 			line = time.Now().Format("15:04:05") + " " + line
 		}
 		fmt.Fprintln(out, line)
@@ -522,20 +523,10 @@ func (w *watch) say(format string, args ...any) {
 func (w *watch) sayErr(format string, args ...any) {
 	line := fmt.Sprintf("Error: "+format, args...)
 	if w.scr != nil {
-		w.scr.say(line)
+		w.scr.Say(line)
 		return
 	}
-	w.render.print(func(io.Writer) { fmt.Fprintln(w.c.stderr, line) })
-}
-
-// print writes to the terminal between event lines, under the renderer's
-// lock, with the status line out of the way.
-func (r *renderer) print(f func(io.Writer)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.clearStatus()
-	f(r.w)
-	r.drawStatus()
+	w.render.Print(func(io.Writer) { fmt.Fprintln(w.c.stderr, line) })
 }
 
 // readLines delivers the lines of in; the channel closes at its end.

@@ -1,8 +1,9 @@
-package main
+package views
 
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,12 +330,12 @@ func TestComposeScreen(t *testing.T) {
 				t.Errorf("frame:\n%s\nwant:\n%s", frame, strings.Join(tt.want, "\n"))
 			}
 			for _, p := range tt.match {
-				if !containsMatch(lines, regexp.MustCompile(p)) {
+				if !slices.ContainsFunc(lines, regexp.MustCompile(p).MatchString) {
 					t.Errorf("no line matches %s in:\n%s", p, frame)
 				}
 			}
 			for _, p := range tt.noMatch {
-				if containsMatch(lines, regexp.MustCompile(p)) {
+				if slices.ContainsFunc(lines, regexp.MustCompile(p).MatchString) {
 					t.Errorf("a line matches %s in:\n%s", p, frame)
 				}
 			}
@@ -412,21 +413,21 @@ func TestFormatElapsed(t *testing.T) {
 
 // The screen's view follows the runtime's events.
 func TestScreenEvents(t *testing.T) {
-	s := newScreen()
+	s := NewScreen()
 	t0 := screenNow
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	started := at(0)
-	s.event(runtime.Event{Time: at(0), Type: runtime.RunStarted, Address: "experiment.a", RunID: "r1", Compute: "here", Attempt: 1, Started: &started})
+	s.Event(runtime.Event{Time: at(0), Type: runtime.RunStarted, Address: "experiment.a", RunID: "r1", Compute: "here", Attempt: 1, Started: &started})
 	for i := range 2*screenLogLines + 7 {
-		s.event(runtime.Event{Time: at(time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: fmt.Sprintf("line %d", i)})
+		s.Event(runtime.Event{Time: at(time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: fmt.Sprintf("line %d", i)})
 	}
-	s.event(runtime.Event{Time: at(time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: strings.Repeat("x", 3*screenLineRunes)})
-	s.event(runtime.Event{Time: at(2 * time.Second), Type: runtime.RunRetrying, Address: "experiment.a", RunID: "r1", Attempt: 1, Reason: "exit code 1"})
+	s.Event(runtime.Event{Time: at(time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: strings.Repeat("x", 3*screenLineRunes)})
+	s.Event(runtime.Event{Time: at(2 * time.Second), Type: runtime.RunRetrying, Address: "experiment.a", RunID: "r1", Attempt: 1, Reason: "exit code 1"})
 	if r := s.v.Runs[0]; r.State != "retrying" || r.Reason != "exit code 1" || !r.Live {
 		t.Errorf("after run_retrying: %+v", r)
 	}
-	s.event(runtime.Event{Time: at(3 * time.Second), Type: runtime.RunStarted, Address: "experiment.a", RunID: "r1", Compute: "here", Attempt: 2, Started: &started})
-	s.event(runtime.Event{Time: at(4 * time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: "attempt two"})
+	s.Event(runtime.Event{Time: at(3 * time.Second), Type: runtime.RunStarted, Address: "experiment.a", RunID: "r1", Compute: "here", Attempt: 2, Started: &started})
+	s.Event(runtime.Event{Time: at(4 * time.Second), Type: runtime.RunOutput, Address: "experiment.a", RunID: "r1", Line: "attempt two"})
 	r := s.v.Runs[0]
 	if len(s.v.Runs) != 1 || r.Seq != 1 || r.State != "running" || r.Attempt != 2 {
 		t.Fatalf("a retried run: %d runs, %+v", len(s.v.Runs), r)
@@ -441,8 +442,8 @@ func TestScreenEvents(t *testing.T) {
 	// A run that fails before it starts, and one that ends with its
 	// last lines.
 	code := 1
-	s.event(runtime.Event{Time: at(5 * time.Second), Type: runtime.RunFinished, Address: "experiment.b", RunID: "r2", Status: providers.Failed, Reason: "submit: no such image"})
-	s.event(runtime.Event{Time: at(6 * time.Second), Type: runtime.RunFinished, Address: "experiment.a", RunID: "r1", Status: providers.Failed, ExitCode: &code, Reason: "exit code 1", Started: &started, Tail: []string{"Traceback", "Error"}})
+	s.Event(runtime.Event{Time: at(5 * time.Second), Type: runtime.RunFinished, Address: "experiment.b", RunID: "r2", Status: providers.Failed, Reason: "submit: no such image"})
+	s.Event(runtime.Event{Time: at(6 * time.Second), Type: runtime.RunFinished, Address: "experiment.a", RunID: "r1", Status: providers.Failed, ExitCode: &code, Reason: "exit code 1", Started: &started, Tail: []string{"Traceback", "Error"}})
 	if b := s.v.Runs[1]; b.Seq != 2 || b.Live || b.State != "failed" || b.Reason != "submit: no such image" || !b.Started.Equal(at(5*time.Second)) {
 		t.Errorf("a run that never started: %+v", b)
 	}
@@ -464,7 +465,7 @@ func TestScreenEvents(t *testing.T) {
 		{"", false, 0}, {"n", false, 0}, {"yes", false, 0}, {"+1", false, 0}, {"-1", false, 0},
 	} {
 		s.v.Focus = 0
-		if got := s.pick(tt.line); got != tt.picks || s.v.Focus != tt.focus {
+		if got := s.Pick(tt.line); got != tt.picks || s.v.Focus != tt.focus {
 			t.Errorf("pick(%q) = %v, focus %d; want %v, focus %d", tt.line, got, s.v.Focus, tt.picks, tt.focus)
 		}
 	}
@@ -474,11 +475,11 @@ func TestScreenEvents(t *testing.T) {
 
 	// Finished runs beyond the bound are forgotten, the oldest first;
 	// live ones stay.
-	s.event(runtime.Event{Time: at(7 * time.Second), Type: runtime.RunStarted, Address: "experiment.c", RunID: "live", Compute: "here", Attempt: 1})
+	s.Event(runtime.Event{Time: at(7 * time.Second), Type: runtime.RunStarted, Address: "experiment.c", RunID: "live", Compute: "here", Attempt: 1})
 	for i := range screenFinished + 5 {
 		id := fmt.Sprintf("done%d", i)
-		s.event(runtime.Event{Time: at(8 * time.Second), Type: runtime.RunStarted, Address: "experiment.d", RunID: id, Attempt: 1})
-		s.event(runtime.Event{Time: at(9 * time.Second), Type: runtime.RunFinished, Address: "experiment.d", RunID: id, Status: providers.Succeeded})
+		s.Event(runtime.Event{Time: at(8 * time.Second), Type: runtime.RunStarted, Address: "experiment.d", RunID: id, Attempt: 1})
+		s.Event(runtime.Event{Time: at(9 * time.Second), Type: runtime.RunFinished, Address: "experiment.d", RunID: id, Status: providers.Succeeded})
 	}
 	if n := len(s.v.Runs); n != screenFinished+1 || s.v.Runs[0].RunID != "live" || s.v.Runs[1].RunID != "done5" || len(s.byID) != n {
 		t.Errorf("%d runs kept (%d by id), the first %s, %s", n, len(s.byID), s.v.Runs[0].RunID, s.v.Runs[1].RunID)
@@ -489,23 +490,23 @@ func TestScreenEvents(t *testing.T) {
 
 	// From the interrupt on, lines are kept for the normal screen, a
 	// failed run's with its last lines.
-	if got := s.close(); len(got) != 0 {
+	if got := s.Close(); len(got) != 0 {
 		t.Errorf("lines to print before any interrupt: %q", got)
 	}
-	s.event(runtime.Event{Time: at(10 * time.Second), Type: runtime.Interrupted, Message: "Interrupt received: no new runs will start."})
-	s.event(runtime.Event{Time: at(11 * time.Second), Type: runtime.RunDetached, Address: "experiment.c", RunID: "live", Compute: "here"})
+	s.Event(runtime.Event{Time: at(10 * time.Second), Type: runtime.Interrupted, Message: "Interrupt received: no new runs will start."})
+	s.Event(runtime.Event{Time: at(11 * time.Second), Type: runtime.RunDetached, Address: "experiment.c", RunID: "live", Compute: "here"})
 	if r := s.byID["live"]; !s.v.Stopping || r.State != "left running" || r.Live || s.v.Pending {
 		t.Errorf("after the interrupt: stopping %v, %+v", s.v.Stopping, r)
 	}
-	s.say("Change 3 done: 0 succeeded, 0 failed, 0 cancelled, 1 left running.")
-	s.event(runtime.Event{Time: at(6 * time.Second), Type: runtime.RunFinished, Address: "experiment.e", RunID: "r9", Status: providers.Failed, Reason: "exit code 1", Tail: []string{"Traceback"}})
+	s.Say("Change 3 done: 0 succeeded, 0 failed, 0 cancelled, 1 left running.")
+	s.Event(runtime.Event{Time: at(6 * time.Second), Type: runtime.RunFinished, Address: "experiment.e", RunID: "r9", Status: providers.Failed, Reason: "exit code 1", Tail: []string{"Traceback"}})
 	want := []string{
 		"Interrupt received: no new runs will start.",
 		"experiment.c: left running (run live on here): 'trainrun apply' re-attaches, 'trainrun cancel live' stops it",
 		"Change 3 done: 0 succeeded, 0 failed, 0 cancelled, 1 left running.",
 		"experiment.e: failed (run r9): exit code 1\n    Traceback\n    (full log: trainrun logs r9)",
 	}
-	if got := s.close(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := s.Close(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines to print after the screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
@@ -513,18 +514,18 @@ func TestScreenEvents(t *testing.T) {
 // TestScreenLiveMetrics: a live run's latest metrics show on its row, and
 // a run the sweep's policy stops says so and why.
 func TestScreenLiveMetrics(t *testing.T) {
-	s := newScreen()
+	s := NewScreen()
 	started := screenNow
-	s.event(runtime.Event{Time: started, Type: runtime.RunStarted, Address: `experiment.t["q=1"]`, RunID: "r1", Compute: "here", Attempt: 1, Started: &started})
+	s.Event(runtime.Event{Time: started, Type: runtime.RunStarted, Address: `experiment.t["q=1"]`, RunID: "r1", Compute: "here", Attempt: 1, Started: &started})
 	step := 3.0
-	s.event(runtime.Event{Time: started, Type: runtime.RunMetrics, Address: `experiment.t["q=1"]`, RunID: "r1",
+	s.Event(runtime.Event{Time: started, Type: runtime.RunMetrics, Address: `experiment.t["q=1"]`, RunID: "r1",
 		Metrics: map[string]state.Metric{"val_loss": {Value: 0.91, Step: &step}, "acc": {Value: 0.5}}})
 	n := len(s.v.Events)
 	row := runRow(s.v.Runs[0], started.Add(time.Second), false, 1, 20, 9)
 	if !strings.HasSuffix(row, "run r1 on here · acc=0.5 val_loss=0.91") {
 		t.Errorf("row %q does not end with the metrics", row)
 	}
-	s.event(runtime.Event{Time: started, Type: runtime.RunStopping, Address: `experiment.t["q=1"]`, RunID: "r1", Reason: "median stopping at step 3: val_loss 0.91 worse than median 0.5 of 4 runs"})
+	s.Event(runtime.Event{Time: started, Type: runtime.RunStopping, Address: `experiment.t["q=1"]`, RunID: "r1", Reason: "median stopping at step 3: val_loss 0.91 worse than median 0.5 of 4 runs"})
 	if r := s.v.Runs[0]; r.State != "stopping" || !strings.HasPrefix(r.Reason, "median stopping at step 3") {
 		t.Errorf("after run_stopping: %+v", r)
 	}

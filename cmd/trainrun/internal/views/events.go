@@ -1,9 +1,11 @@
-package main
+package views
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,10 +17,10 @@ import (
 	"github.com/trainrun/trainrun/runtime"
 )
 
-// renderer turns runtime events into output: JSON lines, or lines for a
+// Events turns runtime events into output: JSON lines, or lines for a
 // person — timestamped off a terminal; on a terminal, with a status line
 // that shows the live runs and their elapsed time.
-type renderer struct {
+type Events struct {
 	w     io.Writer
 	json  *json.Encoder
 	tty   bool
@@ -39,10 +41,13 @@ type renderer struct {
 	status      bool // a status line is on screen
 }
 
-func (c *cli) renderer(asJSON bool) *renderer {
-	r := &renderer{w: c.stdout, tty: isTerminal(c.stdout), color: c.color, live: make(map[string]time.Time), liveRun: make(map[string]string), streamed: make(map[string]bool), batchFailed: make(map[string]bool)}
+// NewEvents returns the view of a command's events written to w: JSON
+// lines with asJSON, else lines for a person, with a status line when tty
+// (w is a terminal), coloured when color.
+func NewEvents(w io.Writer, tty, color, asJSON bool) *Events {
+	r := &Events{w: w, tty: tty, color: color, live: make(map[string]time.Time), liveRun: make(map[string]string), streamed: make(map[string]bool), batchFailed: make(map[string]bool)}
 	if asJSON {
-		r.json = json.NewEncoder(c.stdout)
+		r.json = json.NewEncoder(w)
 		return r
 	}
 	if r.tty {
@@ -64,7 +69,8 @@ func (c *cli) renderer(asJSON bool) *renderer {
 	return r
 }
 
-func (r *renderer) close() {
+// Close stops the status line and clears it.
+func (r *Events) Close() {
 	if r.ticker != nil {
 		r.ticker.Stop()
 		close(r.stopped)
@@ -74,7 +80,8 @@ func (r *renderer) close() {
 	}
 }
 
-func (r *renderer) event(ev runtime.Event) {
+// Event shows ev: the runtime's sink.
+func (r *Events) Event(ev runtime.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ev.Time.IsZero() {
@@ -127,7 +134,7 @@ func escapeEvent(ev runtime.Event) runtime.Event {
 	return ev
 }
 
-func (r *renderer) describe(ev runtime.Event) string {
+func (r *Events) describe(ev runtime.Event) string {
 	who := ev.Address
 	switch ev.Type {
 	case runtime.RunStarted:
@@ -265,35 +272,35 @@ func oneLine(reason string) string {
 	return strings.Join(strings.FieldsFunc(reason, func(r rune) bool { return r == '\n' }), "; ")
 }
 
-// stateColor is the colour of each state of a run, wherever it is shown.
-var stateColor = map[providers.State]string{
+// StateColor is the colour of each state of a run, wherever it is shown.
+var StateColor = map[providers.State]string{
 	providers.Succeeded: "32", providers.Failed: "31", providers.Cancelled: "33", providers.Stopped: "36",
 	providers.Running: "34", providers.Pending: "34",
 }
 
-func (r *renderer) paintState(s providers.State) string {
-	return paint(r.color, stateColor[s], string(s))
+func (r *Events) paintState(s providers.State) string {
+	return Paint(r.color, StateColor[s], string(s))
 }
 
 // drawStatus shows the live runs on one line; only on a terminal.
-func (r *renderer) drawStatus() {
+func (r *Events) drawStatus() {
 	if !r.tty || len(r.live) == 0 {
 		return
 	}
 	var parts []string
 	now := time.Now()
-	for _, addr := range sortedKeys(r.live) {
+	for _, addr := range slices.Sorted(maps.Keys(r.live)) {
 		parts = append(parts, fmt.Sprintf("%s %s", addr, now.Sub(r.live[addr]).Round(time.Second)))
 	}
 	s := fmt.Sprintf("%d running, %d done: %s", len(r.live), r.done, strings.Join(parts, ", "))
 	if len(s) > 160 {
 		s = s[:157] + "..."
 	}
-	fmt.Fprintf(r.w, "\r\x1b[K%s", paint(r.color, "2", s))
+	fmt.Fprintf(r.w, "\r\x1b[K%s", Paint(r.color, "2", s))
 	r.status = true
 }
 
-func (r *renderer) clearStatus() {
+func (r *Events) clearStatus() {
 	if r.status {
 		fmt.Fprint(r.w, "\r\x1b[K")
 		r.status = false
@@ -306,3 +313,16 @@ func derefTime(t *time.Time, def time.Time) time.Time {
 	}
 	return def
 }
+
+// Print writes to the terminal between event lines, under the view's
+// lock, with the status line out of the way.
+func (r *Events) Print(f func(io.Writer)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clearStatus()
+	f(r.w)
+	r.drawStatus()
+}
+
+// TTY reports whether the view writes to a terminal.
+func (r *Events) TTY() bool { return r.tty }

@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ const (
 	screenLogLines  = 500  // log lines kept per run: more than a terminal is tall
 	screenLineRunes = 1000 // runes kept of one log line
 	screenFinished  = 50   // finished runs kept
-	screenEvents    = 100  // event lines kept
+	screenEvents    = 100  // Event lines kept
 	screenDiagLines = 200  // diagnostic lines kept
 )
 
@@ -512,9 +512,9 @@ func runeWidth(r rune) int {
 	return 1
 }
 
-// screen keeps a screenView up to date and draws it on the terminal.
-type screen struct {
-	desc *renderer // says what an event is, as apply's lines do
+// Screen keeps a screenView up to date and draws it on the terminal.
+type Screen struct {
+	desc *Events // says what an event is, as apply's lines do
 
 	mu    sync.Mutex
 	v     screenView
@@ -534,16 +534,16 @@ type screen struct {
 	once  sync.Once
 }
 
-func newScreen() *screen {
-	return &screen{
-		desc: &renderer{batchFailed: make(map[string]bool)},
+func NewScreen() *Screen {
+	return &Screen{
+		desc: &Events{batchFailed: make(map[string]bool)},
 		byID: make(map[string]*screenRun),
 		kick: make(chan struct{}, 1),
 		full: make(chan struct{}, 1),
 	}
 }
 
-// start switches out to the alternate screen buffer and draws there until
+// Start switches out to the alternate screen buffer and draws there until
 // close: on each change (at most 25 times a second), each second (the
 // elapsed times), and in full when the terminal is resized. Ctrl-Z leaves
 // the screen before watch stops, so that the shell is on the normal one.
@@ -551,7 +551,7 @@ func newScreen() *screen {
 // The last line is the prompt, where the terminal echoes what the user
 // types: the frames drawn in between save and restore the cursor, so that
 // the echo stays where the user left it.
-func (s *screen) start(out io.Writer, size func() (int, int)) {
+func (s *Screen) Start(out io.Writer, size func() (int, int)) {
 	s.out, s.size = out, size
 	s.quit, s.done = make(chan struct{}), make(chan struct{})
 	s.winch, s.tstp, s.cont = make(chan os.Signal, 1), make(chan os.Signal, 1), make(chan os.Signal, 1)
@@ -563,7 +563,7 @@ func (s *screen) start(out io.Writer, size func() (int, int)) {
 	go s.loop()
 }
 
-func (s *screen) loop() {
+func (s *Screen) loop() {
 	defer close(s.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -596,7 +596,7 @@ func (s *screen) loop() {
 
 // draw writes a frame over the last: every line cleared and written again
 // (no flicker of a whole-screen clear), the prompt line only when full.
-func (s *screen) draw(full bool) {
+func (s *Screen) draw(full bool) {
 	width, height := s.size()
 	s.mu.Lock()
 	s.v.Now = time.Now()
@@ -627,7 +627,7 @@ func (s *screen) draw(full bool) {
 // suspend does what Ctrl-Z does to a program that does not catch it, the
 // screen left meanwhile. SIGSTOP, unlike SIGTSTP, stops the process even
 // when nothing would continue it (an orphaned process group).
-func (s *screen) suspend() {
+func (s *Screen) suspend() {
 	_, _ = io.WriteString(s.out, screenLeave)
 	select {
 	case <-s.cont:
@@ -652,10 +652,10 @@ const (
 	screenLeave = "\x1b[?25h\x1b[?1049l" // the cursor shown, too
 )
 
-// close leaves the alternate screen, the cursor shown, and returns the
+// Close leaves the alternate screen, the cursor shown, and returns the
 // lines to print on the normal screen: those since watching began to stop.
 // Safe to call more than once.
-func (s *screen) close() []string {
+func (s *Screen) Close() []string {
 	s.once.Do(func() {
 		if s.out == nil {
 			return
@@ -673,24 +673,24 @@ func (s *screen) close() []string {
 }
 
 // changed asks for a frame soon.
-func (s *screen) changed() {
+func (s *Screen) changed() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
 	}
 }
 
-// redrawAll asks for a full frame: after the user pressed Enter, the
+// RedrawAll asks for a full frame: after the user pressed Enter, the
 // terminal's echo moved the cursor off the prompt line.
-func (s *screen) redrawAll() {
+func (s *Screen) RedrawAll() {
 	select {
 	case s.full <- struct{}{}:
 	default:
 	}
 }
 
-// event is the runtime's sink in screen mode.
-func (s *screen) event(ev runtime.Event) {
+// Event is the runtime's sink in screen mode.
+func (s *Screen) Event(ev runtime.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.changed()
@@ -772,7 +772,7 @@ func (s *screen) event(ev runtime.Event) {
 	s.record(ev.Time, short, text)
 }
 
-func (s *screen) add(ev runtime.Event) *screenRun {
+func (s *Screen) add(ev runtime.Event) *screenRun {
 	s.seq++
 	r := &screenRun{Seq: s.seq, Address: ev.Address, RunID: ev.RunID, Compute: ev.Compute, Attempt: ev.Attempt}
 	s.v.Runs = append(s.v.Runs, r)
@@ -782,7 +782,7 @@ func (s *screen) add(ev runtime.Event) *screenRun {
 
 // forgetFinished drops the finished runs that ended first beyond
 // screenFinished.
-func (s *screen) forgetFinished() {
+func (s *Screen) forgetFinished() {
 	for {
 		n, first := 0, -1
 		for i, r := range s.v.Runs {
@@ -815,7 +815,7 @@ func (r *screenRun) appendLog(line string) {
 
 // record adds an event line: short on screen, text (with a failed run's
 // last lines) after it is left, once watching began to stop.
-func (s *screen) record(t time.Time, short, text string) {
+func (s *Screen) record(t time.Time, short, text string) {
 	if short == "" {
 		return
 	}
@@ -830,39 +830,39 @@ func (s *screen) record(t time.Time, short, text string) {
 	}
 }
 
-// say shows a line of watch's own.
-func (s *screen) say(line string) {
+// Say shows a line of watch's own.
+func (s *Screen) Say(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.changed()
 	s.record(time.Now(), line, line)
 }
 
-// stop says that watching stops: the lines from now on are printed again
+// Stop says that watching stops: the lines from now on are printed again
 // after the screen is left.
-func (s *screen) stop() {
+func (s *Screen) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.changed()
 	s.stopping()
 }
 
-func (s *screen) stopping() {
+func (s *Screen) stopping() {
 	s.v.Stopping = true
 	s.v.Pending = false
 }
 
-func (s *screen) setWatching(what string) {
+func (s *Screen) SetWatching(what string) {
 	s.update(func(v *screenView) { v.Watching = what })
 }
 
-func (s *screen) setChange(what string) {
+func (s *Screen) SetChange(what string) {
 	s.update(func(v *screenView) { v.Change = what })
 }
 
-// setConfig shows what loading the configuration said: its errors in the
+// SetConfig shows what loading the configuration said: its errors in the
 // header, or its warnings among the events.
-func (s *screen) setConfig(broken, good bool, diagnostics string) {
+func (s *Screen) SetConfig(broken, good bool, diagnostics string) {
 	lines := strings.Split(strings.TrimRight(diagnostics, "\n"), "\n")
 	if diagnostics == "" {
 		lines = nil
@@ -880,35 +880,35 @@ func (s *screen) setConfig(broken, good bool, diagnostics string) {
 	if !broken {
 		for _, l := range lines {
 			if strings.TrimSpace(l) != "" {
-				s.say(l)
+				s.Say(l)
 			}
 		}
 	}
 }
 
-func (s *screen) setPlan(title string, lines []string, pending bool) {
+func (s *Screen) SetPlan(title string, lines []string, pending bool) {
 	s.update(func(v *screenView) { v.PlanTitle, v.Plan, v.Pending = title, lines, pending })
 }
 
-// planDecided notes what became of the plan that waited for Enter.
-func (s *screen) planDecided(what string) {
+// PlanDecided notes what became of the plan that waited for Enter.
+func (s *Screen) PlanDecided(what string) {
 	s.update(func(v *screenView) {
 		v.Pending = false
 		v.PlanTitle += " (" + what + ")"
 	})
 }
 
-func (s *screen) update(f func(*screenView)) {
+func (s *Screen) update(f func(*screenView)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(&s.v)
 	s.changed()
 }
 
-// pick handles a line the user typed that is a run's number: its log is
+// Pick handles a line the user typed that is a run's number: its log is
 // shown from now on; 0 goes back to the latest run's. It reports whether
 // line was one.
-func (s *screen) pick(line string) bool {
+func (s *Screen) Pick(line string) bool {
 	line = strings.TrimSpace(line)
 	n, err := strconv.Atoi(line)
 	if err != nil || n < 0 || line[0] == '+' {

@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"github.com/trainrun/trainrun/internal/termtext"
@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// writeTable writes rows as aligned columns, two spaces apart, as
+// Table writes rows as aligned columns, two spaces apart, as
 // text/tabwriter does, and lets paint colour a cell after its width is
 // counted: escape codes take no room on a terminal, so tabwriter, which
 // counts them, would misalign painted columns. paint may be nil. Cells are
 // escaped (termtext): they hold what runs report.
-func writeTable(w io.Writer, rows [][]string, paint func(row, col int, s string) string) {
+func Table(w io.Writer, rows [][]string, paint func(row, col int, s string) string) {
 	for _, r := range rows {
 		for i := range r {
 			r[i] = termtext.Escape(r[i])
