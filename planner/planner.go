@@ -176,6 +176,29 @@ func (p *Plan) Changes() bool {
 	return len(p.Computes) > 0
 }
 
+// Waits reports whether applying the plan waits for live runs that an
+// earlier apply started (it re-attaches to them), even with no changes.
+func (p *Plan) Waits() bool {
+	for _, a := range p.Actions {
+		if a.Action == NoOp && a.Prior != nil && a.Prior.Live() {
+			return true
+		}
+	}
+	return false
+}
+
+// Runs counts the runs that applying the plan starts or waits for: apply
+// streams the log of the run when there is one.
+func (p *Plan) Runs() int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Action == Submit || a.Action == Pending || (a.Action == NoOp && a.Prior != nil && a.Prior.Live()) {
+			n++
+		}
+	}
+	return n
+}
+
 // State is the recorded state a plan is made against: a *state.Store, or a
 // view of it with live runs refreshed.
 type State interface {

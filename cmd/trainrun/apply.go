@@ -71,7 +71,7 @@ func cmdApply(c *cli, args []string) int {
 		c.warnPlan(p)
 		views.Plan(c.stdout, p, false, c.color)
 	}
-	if !p.Changes() && !waits(p) {
+	if !p.Changes() && !p.Waits() {
 		return 0
 	}
 	if !a.AutoApprove && saved == nil {
@@ -86,7 +86,7 @@ func cmdApply(c *cli, args []string) int {
 	if !a.JSON {
 		fmt.Fprintln(c.stdout)
 	}
-	opts := runtime.Options{Parallelism: a.Parallelism, Stop: intr.Stop, Detach: intr.Detach, StreamLogs: !a.JSON && submits(p) == 1, Holder: state.Holder{Command: "trainrun apply"}}
+	opts := runtime.Options{Parallelism: a.Parallelism, Stop: intr.Stop, Detach: intr.Detach, StreamLogs: !a.JSON && p.Runs() == 1, Holder: state.Holder{Command: "trainrun apply"}}
 	res, err := rt.Apply(ctx, p, opts)
 	render.Close()
 	if err != nil {
@@ -129,16 +129,6 @@ func cmdApply(c *cli, args []string) int {
 	return 0
 }
 
-// waits reports whether apply has live runs to wait for.
-func waits(p *planner.Plan) bool {
-	for _, a := range p.Actions {
-		if a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() {
-			return true
-		}
-	}
-	return false
-}
-
 // instanceComputes are the computes the configuration's instances use.
 func instanceComputes(cfg *lang.Config) []string {
 	var names []string
@@ -146,14 +136,4 @@ func instanceComputes(cfg *lang.Config) []string {
 		names = append(names, in.Compute)
 	}
 	return names
-}
-
-func submits(p *planner.Plan) int {
-	n := 0
-	for _, a := range p.Actions {
-		if a.Action == planner.Submit || a.Action == planner.Pending || (a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live()) {
-			n++
-		}
-	}
-	return n
 }

@@ -269,7 +269,7 @@ func (w *watch) plan(ctx context.Context, rt *runtime.Runtime) {
 	w.pending, w.pendRT = nil, nil
 	// Live runs recorded by an earlier command are re-attached to by the
 	// first plan; later ones join the runs of earlier cycles.
-	if !p.Changes() && (!first || !waits(p)) {
+	if !p.Changes() && (!first || !p.Waits()) {
 		if w.scr != nil {
 			w.scr.SetPlan(w.planTitle(), []string{"No changes."}, false)
 		}
@@ -358,7 +358,7 @@ func (w *watch) apply(ctx context.Context, rt *runtime.Runtime, p *planner.Plan)
 	opts := w.opts
 	// The screen shows the log of any run; lines show it when there is
 	// one run to follow.
-	opts.StreamLogs = w.scr != nil || submits(p) == 1
+	opts.StreamLogs = w.scr != nil || p.Runs() == 1
 	what := fmt.Sprintf("Change %d", w.changes)
 	if w.changes == 0 {
 		what = "First apply"
