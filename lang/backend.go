@@ -28,35 +28,10 @@ var backendSchema = &hcl.BodySchema{
 // environment), so that where the records are is known from the files.
 // With no block, the backend is local.
 func LoadBackend(dir string) (*Backend, map[string]*hcl.File, hcl.Diagnostics) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the configuration", Detail: err.Error()}}
+	found, files, diags := settingsBlocks(dir, "backend")
+	if diags.HasErrors() {
+		return nil, files, diags
 	}
-	p := hclparse.NewParser()
-	var diags hcl.Diagnostics
-	var found []*hcl.Block
-	for _, e := range entries {
-		if e.IsDir() || !IsConfigFile(e.Name()) {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		var f *hcl.File
-		var d hcl.Diagnostics
-		if filepath.Ext(e.Name()) == ".json" {
-			f, d = p.ParseJSONFile(path)
-		} else {
-			f, d = p.ParseHCLFile(path)
-		}
-		if d.HasErrors() || f == nil {
-			continue // Load reports it
-		}
-		content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "trainrun"}}})
-		for _, tb := range content.Blocks {
-			c, _, _ := tb.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"kind"}}}})
-			found = append(found, c.Blocks...)
-		}
-	}
-	files := p.Files()
 	b := &Backend{Kind: "local"}
 	if len(found) == 0 {
 		return b, files, nil
@@ -114,4 +89,38 @@ func LoadBackend(dir string) (*Backend, map[string]*hcl.File, hcl.Diagnostics) {
 		return nil, files, diags
 	}
 	return b, files, diags
+}
+
+// settingsBlocks reads the configuration files in dir and returns the
+// blocks of type typ (with one label, the kind) in their trainrun blocks.
+// Files that do not parse are passed over: Load reports them.
+func settingsBlocks(dir, typ string) ([]*hcl.Block, map[string]*hcl.File, hcl.Diagnostics) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the configuration", Detail: err.Error()}}
+	}
+	p := hclparse.NewParser()
+	var found []*hcl.Block
+	for _, e := range entries {
+		if e.IsDir() || !IsConfigFile(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		var f *hcl.File
+		var d hcl.Diagnostics
+		if filepath.Ext(e.Name()) == ".json" {
+			f, d = p.ParseJSONFile(path)
+		} else {
+			f, d = p.ParseHCLFile(path)
+		}
+		if d.HasErrors() || f == nil {
+			continue // Load reports it
+		}
+		content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "trainrun"}}})
+		for _, tb := range content.Blocks {
+			c, _, _ := tb.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: typ, LabelNames: []string{"kind"}}}})
+			found = append(found, c.Blocks...)
+		}
+	}
+	return found, p.Files(), nil
 }

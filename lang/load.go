@@ -76,7 +76,10 @@ var rootSchema = &hcl.BodySchema{
 
 var settingsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "parallelism"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"kind"}}}, // LoadBackend reads it
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "backend", LabelNames: []string{"kind"}}, // LoadBackend reads it
+		{Type: "remote", LabelNames: []string{"kind"}},  // LoadRemote reads it
+	},
 }
 
 // Load reads the configuration in dir: every trainrun.hcl, *.trainrun.hcl and

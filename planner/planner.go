@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -64,6 +65,9 @@ type Options struct {
 	// attach actions.
 	Computes       ComputeResolver      `json:"-"`
 	ComputeRecords state.ComputeRecords `json:"-"`
+	// Store, when set, is the content store (with its remote, if any);
+	// otherwise the one in DataDir, when there is one.
+	Store *snapshot.Store `json:"-"`
 }
 
 // Plan is what apply will do.
@@ -227,8 +231,8 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	}
 	p := &Plan{Lineage: st.Lineage(), Serial: st.Serial(), Snapshots: snaps, Warnings: warnings}
 
-	var store *snapshot.Store
-	if opts.DataDir != "" {
+	store := opts.Store
+	if store == nil && opts.DataDir != "" {
 		if _, err := os.Stat(filepath.Join(opts.DataDir, "store")); err == nil {
 			store, _ = snapshot.OpenStore(filepath.Join(opts.DataDir, "store"))
 		}
@@ -406,8 +410,10 @@ func cacheLookup(st State, store *snapshot.Store) func(fp string) *state.Run {
 	}
 }
 
-// OutputsHeld reports whether the content store holds the outputs whose
-// content hash is hash: their manifest and every blob it names.
+// OutputsHeld reports whether the content store can have the outputs
+// whose content hash is hash whole: it holds their manifest and every blob
+// it names, or its remote does (see snapshot.Store.Available; the planner
+// is not given a context, and a remote bounds its own waits).
 func OutputsHeld(store *snapshot.Store, hash string) bool {
 	if hash == EmptyOutputs {
 		return true
@@ -415,16 +421,7 @@ func OutputsHeld(store *snapshot.Store, hash string) bool {
 	if hash == "" || strings.HasPrefix(hash, "run:") || store == nil {
 		return false
 	}
-	m, err := store.LoadManifest(hash)
-	if err != nil {
-		return false
-	}
-	for _, e := range m.Entries {
-		if !store.Has(e.Hash) {
-			return false
-		}
-	}
-	return true
+	return store.Available(context.Background(), hash)
 }
 
 // stoppingChanged says why a stopped run runs again: its sweep's policy is

@@ -363,7 +363,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 			case a.Action == planner.NoOp && !restart:
 				out.ok, out.reached = true, true
 			case a.Action == planner.Restore && !restart:
-				run, err := r.restore(a, git)
+				run, err := r.restore(ctx, a, git)
 				if err == nil {
 					out.run, out.ok, out.reached = run, true, true
 					r.emit(Event{Type: RunRestored, Address: a.Address, RunID: run.ID, Reason: "same fingerprint as run " + run.CachedFrom})
@@ -546,7 +546,7 @@ func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *p
 		run = r.newRun(a, git)
 	}
 	r.follow(ctx, run.ID)
-	spec, err := r.spec(run, a, release.gpus)
+	spec, err := r.spec(ctx, run, a, release.gpus)
 	if err == nil {
 		err = r.useEnvironment(ctx, run, inst, spec)
 	}
@@ -904,6 +904,7 @@ func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state
 			}
 		}
 	}
+	r.push(ctx, run)
 	// When its process ended (a run that ended while no apply followed
 	// it is collected later), else now.
 	if end := endTime(run, st); !end.IsZero() {
@@ -987,7 +988,7 @@ func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 func (r *Runtime) runDir(id string) string { return filepath.Join(r.DataDir, "runs", id) }
 
 // spec builds what the compute needs to start run.
-func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
+func (r *Runtime) spec(ctx context.Context, run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
 	inst := a.Instance
 	m := r.snapshots[inst.SourceKey()]
 	if m == nil || m.ID != a.Inputs.Snapshot {
@@ -1001,7 +1002,7 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 			return nil, fmt.Errorf("store snapshot of %s again: %w", inst.SourceDir, err)
 		}
 	}
-	resume, prefix, err := r.resumeFiles(a)
+	resume, prefix, err := r.resumeFiles(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -1025,7 +1026,7 @@ func (r *Runtime) spec(run *state.Run, a *planner.Action, gpus []int) (*provider
 		files = append(files, f)
 	}
 	env := RunEnv(inst, run.ID)
-	inputs, inputRuns, err := r.inputDirs(run.ID, inst)
+	inputs, inputRuns, err := r.inputDirs(ctx, run.ID, inst)
 	if err != nil {
 		return nil, err
 	}
@@ -1075,7 +1076,7 @@ func (r *Runtime) paramsFile(runID string, inst *lang.Instance) (providers.File,
 // collected outputs of the run at the rung below that earned the
 // promotion, and that path: the run finds them in its working directory,
 // where that run left them.
-func (r *Runtime) resumeFiles(a *planner.Action) ([]providers.File, string, error) {
+func (r *Runtime) resumeFiles(ctx context.Context, a *planner.Action) ([]providers.File, string, error) {
 	exp := r.Config.Experiments[a.Instance.Experiment]
 	if exp == nil || exp.Halving == nil || exp.Halving.ResumeFrom == "" || a.Instance.Rung == 0 || a.Promotion == nil || a.Promotion.Run == "" {
 		return nil, "", nil
@@ -1088,7 +1089,7 @@ func (r *Runtime) resumeFiles(a *planner.Action) ([]providers.File, string, erro
 	if from.Outputs == planner.EmptyOutputs {
 		return nil, prefix, nil
 	}
-	m, err := r.Store.LoadManifest(from.Outputs)
+	m, err := r.Store.Fetch(ctx, from.Outputs)
 	if err != nil {
 		return nil, "", fmt.Errorf("resume_from: outputs of run %s: %w", from.ID, err)
 	}
@@ -1129,7 +1130,7 @@ func RunEnv(inst *lang.Instance, runID string) map[string]string {
 // inputDirs finds the collected outputs of each input's upstream runs, and
 // says which runs they are. An input that names a whole sweep is a
 // directory holding one link per instance, named by its sweep key. A rerun is given the inputs of the run it reproduces instead.
-func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
+func (r *Runtime) inputDirs(ctx context.Context, runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
 	if r.fixedInputs != nil {
 		return r.fixedInputs, nil, nil
 	}
@@ -1151,7 +1152,11 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 			if up == nil || up.Status != providers.Succeeded {
 				return nil, nil, fmt.Errorf("input %s: %s has no successful run", name, addr)
 			}
-			dirs[i] = filepath.Join(r.runDir(up.ID), "outputs")
+			dir, err := r.collectedOutputs(ctx, up)
+			if err != nil {
+				return nil, nil, fmt.Errorf("input %s: %w", name, err)
+			}
+			dirs[i] = dir
 			runs[name] = append(runs[name], up.ID)
 		}
 		keys := inst.InputKeys[name]
@@ -1178,6 +1183,49 @@ func (r *Runtime) inputDirs(runID string, inst *lang.Instance) (map[string]strin
 		out[name] = dir
 	}
 	return out, runs, nil
+}
+
+// collectedOutputs returns the directory of up's collected outputs on this
+// machine, .trainrun/runs/ID/outputs. When this machine never ran up (a
+// teammate did), it is made from the content store, which fetches from
+// the remote what it lacks.
+func (r *Runtime) collectedOutputs(ctx context.Context, up *state.Run) (string, error) {
+	dir := filepath.Join(r.runDir(up.ID), "outputs")
+	if _, err := os.Lstat(dir); err == nil {
+		return dir, nil
+	}
+	d := r.guard().dir(dir)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := os.Lstat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(r.runDir(up.ID), 0o700); err != nil {
+		return "", err
+	}
+	if err := r.restoreOutputs(ctx, dir, up.Outputs); err != nil {
+		return "", fmt.Errorf("the outputs of run %s are not on this machine, and the content store cannot give them: %w", up.ID, err)
+	}
+	return dir, nil
+}
+
+// push copies run's source snapshot and collected outputs to the content
+// store's remote, when there is one, for teammates to fetch. Failing to
+// is a warning: the run's result stands here.
+func (r *Runtime) push(ctx context.Context, run *state.Run) {
+	if r.Store == nil || r.Store.Remote() == nil || run.Inputs == nil {
+		return
+	}
+	var ids []string
+	if run.Inputs.Snapshot != "" {
+		ids = append(ids, run.Inputs.Snapshot)
+	}
+	if run.Status == providers.Succeeded && run.Outputs != planner.EmptyOutputs && !strings.HasPrefix(run.Outputs, "run:") {
+		ids = append(ids, run.Outputs)
+	}
+	if err := r.Store.Push(ctx, ids...); err != nil {
+		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "teammates cannot fetch this run's content: " + err.Error()})
+	}
 }
 
 // instanceKey is the sweep key of an instance address, usable as a file

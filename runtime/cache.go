@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,7 +22,7 @@ import (
 // from the content store into the new run's directory, where downstream
 // runs read them. It fails, changing nothing, when the earlier run or its
 // outputs are gone since the plan was made.
-func (r *Runtime) restore(a *planner.Action, git *state.Git) (*state.Run, error) {
+func (r *Runtime) restore(ctx context.Context, a *planner.Action, git *state.Git) (*state.Run, error) {
 	src, err := r.State.Get(a.CachedFrom)
 	if err != nil || src.Status != providers.Succeeded || src.Fingerprint != a.Fingerprint {
 		return nil, fmt.Errorf("run %s is no longer a succeeded run with this fingerprint", a.CachedFrom)
@@ -33,7 +34,7 @@ func (r *Runtime) restore(a *planner.Action, git *state.Git) (*state.Run, error)
 	run.CachedFrom = src.ID
 	dir := r.runDir(run.ID)
 	outs := filepath.Join(dir, "outputs")
-	if err := r.materializeOutputs(src.Outputs, outs); err != nil {
+	if err := r.materializeOutputs(ctx, src.Outputs, outs); err != nil {
 		removeTree(dir)
 		return nil, fmt.Errorf("restore the outputs of run %s: %w", src.ID, err)
 	}

@@ -158,7 +158,7 @@ func (r *Runtime) checkInputs(ctx context.Context, comp providers.Compute, run *
 		if strings.HasPrefix(in.hash, "run:") {
 			continue // never stored: there is no recorded content to compare with
 		}
-		if p := r.checkInput(run.ID, in, start); p != "" {
+		if p := r.checkInput(ctx, run.ID, in, start); p != "" {
 			problems = append(problems, p)
 		}
 	}
@@ -166,7 +166,7 @@ func (r *Runtime) checkInputs(ctx context.Context, comp providers.Compute, run *
 }
 
 // checkInput verifies one input; see checkInputs.
-func (r *Runtime) checkInput(runID string, in givenInput, start time.Time) string {
+func (r *Runtime) checkInput(ctx context.Context, runID string, in givenInput, start time.Time) string {
 	d := r.guard().dir(in.dir)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -189,7 +189,7 @@ func (r *Runtime) checkInput(runID string, in givenInput, start time.Time) strin
 		return reason
 	}
 	dm := damage{run: runID, from: start}
-	if err := r.restoreOutputs(in.dir, in.hash); err != nil {
+	if err := r.restoreOutputs(ctx, in.dir, in.hash); err != nil {
 		dm.to = time.Now()
 		d.damage = append(d.damage, dm)
 		return fmt.Sprintf("%s; restoring the outputs of upstream run %s from the store failed: %v", reason, in.upstream, err)
@@ -258,19 +258,19 @@ func scanOutputs(dir string, cache *snapshot.StatCache) (string, *snapshot.Manif
 }
 
 // outputsManifest loads the manifest of recorded outputs from the store.
-func (r *Runtime) outputsManifest(hash string) (*snapshot.Manifest, error) {
+func (r *Runtime) outputsManifest(ctx context.Context, hash string) (*snapshot.Manifest, error) {
 	if hash == planner.EmptyOutputs {
 		return snapshot.NewManifest(nil), nil
 	}
-	return r.Store.LoadManifest(hash)
+	return r.Store.Fetch(ctx, hash)
 }
 
 // restoreOutputs puts the recorded outputs hash back into dir, a collected
 // outputs directory, from the content store: written beside it, made
 // read-only, then renamed into its place, so that a reader never sees half
 // of it.
-func (r *Runtime) restoreOutputs(dir, hash string) error {
-	m, err := r.outputsManifest(hash)
+func (r *Runtime) restoreOutputs(ctx context.Context, dir, hash string) error {
+	m, err := r.outputsManifest(ctx, hash)
 	if err != nil {
 		return err
 	}

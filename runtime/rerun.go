@@ -18,8 +18,8 @@ import (
 // Checkout writes the source snapshot run used into dst, which must be
 // empty or not exist, as the run saw it: symlinks as they were, wherever
 // they point (snapshot.Store.Checkout). It returns the snapshot's manifest.
-func Checkout(store *snapshot.Store, run *state.Run, dst string) (*snapshot.Manifest, error) {
-	m, err := recordedSnapshot(store, run)
+func Checkout(ctx context.Context, store *snapshot.Store, run *state.Run, dst string) (*snapshot.Manifest, error) {
+	m, err := recordedSnapshot(ctx, store, run)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func Checkout(store *snapshot.Store, run *state.Run, dst string) (*snapshot.Mani
 // ExportOutputs writes run's collected outputs into dir (trainrun
 // outputs): from the content store, or from its collected directory under
 // dataDir when they were never stored. See snapshot.Store.Export.
-func ExportOutputs(store *snapshot.Store, dataDir string, run *state.Run, dir string, force bool) (*snapshot.ExportResult, error) {
+func ExportOutputs(ctx context.Context, store *snapshot.Store, dataDir string, run *state.Run, dir string, force bool) (*snapshot.ExportResult, error) {
 	if run.Status != providers.Succeeded || run.Outputs == "" {
 		return nil, fmt.Errorf("run %s (%s) is %s: it has no collected outputs", run.ID, run.Address, run.Status)
 	}
@@ -47,7 +47,7 @@ func ExportOutputs(store *snapshot.Store, dataDir string, run *state.Run, dir st
 		}
 	default:
 		var err error
-		if m, err = store.LoadManifest(run.Outputs); err != nil {
+		if m, err = store.Fetch(ctx, run.Outputs); err != nil {
 			return nil, fmt.Errorf("the content store no longer holds the outputs of run %s (trainrun gc may have freed them): %w", run.ID, err)
 		}
 	}
@@ -56,18 +56,13 @@ func ExportOutputs(store *snapshot.Store, dataDir string, run *state.Run, dir st
 
 // recordedSnapshot loads the snapshot run used, checking that the store
 // still holds every file of it.
-func recordedSnapshot(store *snapshot.Store, run *state.Run) (*snapshot.Manifest, error) {
+func recordedSnapshot(ctx context.Context, store *snapshot.Store, run *state.Run) (*snapshot.Manifest, error) {
 	if run.Inputs == nil || run.Inputs.Snapshot == "" {
 		return nil, fmt.Errorf("run %s has no recorded source snapshot", run.ID)
 	}
-	m, err := store.LoadManifest(run.Inputs.Snapshot)
+	m, err := store.Fetch(ctx, run.Inputs.Snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("the content store no longer holds the snapshot of run %s: %w", run.ID, err)
-	}
-	for _, e := range m.Entries {
-		if !store.Has(e.Hash) {
-			return nil, fmt.Errorf("the content store no longer holds %s of the snapshot of run %s", e.Path, run.ID)
-		}
 	}
 	return m, nil
 }
@@ -102,7 +97,7 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	m, err := recordedSnapshot(r.Store, orig)
+	m, err := recordedSnapshot(ctx, r.Store, orig)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +118,7 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 		ReproOf:     orig.ID,
 		InputRuns:   orig.InputRuns,
 	}
-	inputs, err := r.reproInputs(orig, run.ID)
+	inputs, err := r.reproInputs(ctx, orig, run.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +141,7 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 
 // reproInputs puts the files orig was given as inputs into the new run's
 // directory, from the content store by their recorded content hashes.
-func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string, error) {
+func (r *Runtime) reproInputs(ctx context.Context, orig *state.Run, runID string) (map[string]string, error) {
 	out := map[string]string{}
 	defer func() {
 		for _, dir := range out {
@@ -161,7 +156,7 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 		dir := filepath.Join(r.runDir(runID), "inputs", name)
 		if keys := orig.Inputs.UpstreamKeys[key]; len(keys) == len(hashes) && keys != nil {
 			for i, h := range hashes {
-				if err := r.materializeOutputs(h, filepath.Join(dir, keyDirName(keys[i]))); err != nil {
+				if err := r.materializeOutputs(ctx, h, filepath.Join(dir, keyDirName(keys[i]))); err != nil {
 					return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)
 				}
 			}
@@ -169,7 +164,7 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 			continue
 		}
 		if len(hashes) == 1 {
-			if err := r.materializeOutputs(hashes[0], dir); err != nil {
+			if err := r.materializeOutputs(ctx, hashes[0], dir); err != nil {
 				return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)
 			}
 			out[name] = dir
@@ -184,7 +179,7 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 			if err != nil {
 				return nil, fmt.Errorf("input %s of run %s: upstream run %s: %w", name, orig.ID, ids[i], err)
 			}
-			if err := r.materializeOutputs(h, filepath.Join(dir, instanceKey(up.Address))); err != nil {
+			if err := r.materializeOutputs(ctx, h, filepath.Join(dir, instanceKey(up.Address))); err != nil {
 				return nil, fmt.Errorf("input %s of run %s: %w", name, orig.ID, err)
 			}
 		}
@@ -195,7 +190,7 @@ func (r *Runtime) reproInputs(orig *state.Run, runID string) (map[string]string,
 
 // materializeOutputs recreates the outputs whose content hash is hash in
 // dst.
-func (r *Runtime) materializeOutputs(hash, dst string) error {
+func (r *Runtime) materializeOutputs(ctx context.Context, hash, dst string) error {
 	if hash == planner.EmptyOutputs {
 		return os.MkdirAll(dst, 0o700)
 	}
@@ -211,7 +206,7 @@ func (r *Runtime) materializeOutputs(hash, dst string) error {
 		}
 		return r.Store.Materialize(m, dst)
 	}
-	m, err := r.Store.LoadManifest(hash)
+	m, err := r.Store.Fetch(ctx, hash)
 	if err != nil {
 		return fmt.Errorf("the content store no longer holds these outputs: %w", err)
 	}

@@ -31,7 +31,8 @@ var ErrChanged = errors.New("file changed since it was scanned")
 // Writes are atomic (temporary file, then rename), so a reader never sees a
 // partial blob, and a blob's name always matches its content.
 type Store struct {
-	dir string
+	dir    string
+	remote *remoteState // nil: none (SetRemote)
 }
 
 // OpenStore opens the store in dir, creating it (mode 0700) if needed.

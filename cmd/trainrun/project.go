@@ -19,6 +19,7 @@ import (
 	"github.com/trainrun/trainrun/providers/local"
 	"github.com/trainrun/trainrun/providers/slurm"
 	"github.com/trainrun/trainrun/providers/ssh"
+	"github.com/trainrun/trainrun/remote"
 	"github.com/trainrun/trainrun/snapshot"
 	"github.com/trainrun/trainrun/state"
 	"github.com/trainrun/trainrun/state/pgstate"
@@ -182,11 +183,39 @@ func (c *cli) ensureDataDir() error {
 	return nil
 }
 
+// contentStore opens the checkout's content store, with the remote the
+// trainrun block names, if any: what the store lacks is fetched from it,
+// and apply pushes each run's content to it.
 func (c *cli) contentStore() (*snapshot.Store, error) {
-	return snapshot.OpenStore(filepath.Join(c.dataDir(), "store"))
+	s, err := snapshot.OpenStore(filepath.Join(c.dataDir(), "store"))
+	if err != nil {
+		return nil, err
+	}
+	rb, files, diags := lang.LoadRemote(c.dir)
+	if len(diags) > 0 {
+		_ = lang.WriteDiagnostics(c.stderr, files, diags, c.color)
+	}
+	if diags.HasErrors() {
+		return nil, errConfig
+	}
+	if rb != nil {
+		r, err := remote.Open(rb, c.dir)
+		if err != nil {
+			return nil, err
+		}
+		s.SetRemote(r)
+	}
+	return s, nil
 }
 
 // planOptions are the planner's options for a selection.
 func (c *cli) planOptions(s *arguments.Selection) planner.Options {
-	return planner.Options{Targets: s.Targets, Excludes: s.Excludes, Replace: s.Replace, NoCache: s.NoCache, DataDir: c.dataDir()}
+	o := planner.Options{Targets: s.Targets, Excludes: s.Excludes, Replace: s.Replace, NoCache: s.NoCache, DataDir: c.dataDir()}
+	if rb, _, _ := lang.LoadRemote(c.dir); rb != nil {
+		// The run cache looks on the remote too: the store must exist.
+		if st, err := c.contentStore(); err == nil {
+			o.Store = st
+		}
+	}
+	return o
 }

@@ -42,7 +42,7 @@ func cmdCheckout(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	m, err := runtime.Checkout(store, run, dst)
+	m, err := runtime.Checkout(context.Background(), store, run, dst)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -154,7 +154,7 @@ func cmdOutputs(c *cli, args []string) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	res, err := runtime.ExportOutputs(store, c.dataDir(), run, dst, a.Force)
+	res, err := runtime.ExportOutputs(context.Background(), store, c.dataDir(), run, dst, a.Force)
 	if err != nil {
 		return c.errorf("%v", err)
 	}

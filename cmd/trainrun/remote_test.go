@@ -1,0 +1,192 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trainrun/trainrun/internal/pgtest"
+	"github.com/trainrun/trainrun/snapshot"
+)
+
+// teamRemote is one remote under test: its block in the trainrun block,
+// the environment the commands need, and a way to write an object on it
+// behind trainrun's back (to corrupt a blob, and mend it).
+type teamRemote struct {
+	block string
+	env   []string
+	write func(t *testing.T, key string, data []byte)
+}
+
+// TestTeamRemoteDir: two checkouts, one PostgreSQL, one shared directory.
+func TestTeamRemoteDir(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shared", "store")
+	testTeamRemote(t, teamRemote{
+		block: `remote "dir" {
+    path = "` + root + `"
+  }`,
+		write: func(t *testing.T, key string, data []byte) {
+			p := filepath.Join(root, filepath.FromSlash(key))
+			os.Remove(p)
+			if err := os.WriteFile(p, data, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// testTeamRemote runs the team scenario: checkout A runs a pipeline, then
+// its .trainrun is removed; checkout B, which never ran anything, shares
+// A's PostgreSQL and remote and gets everything from them: outputs,
+// checkout and rerun of A's runs, a blob corrupted on the remote refused,
+// A's result through the run cache, and A's upstream outputs as inputs of
+// a run of its own.
+func testTeamRemote(t *testing.T, rem teamRemote) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	conn := srv.NewDatabase(t)
+	ran := filepath.Join(t.TempDir(), "ran")
+	config := `trainrun {
+  backend "postgres" {
+    conn_str = "` + conn + `"
+    project  = "vision"
+  }
+  ` + rem.block + `
+}
+variable "v" {
+  type    = string
+  default = "1"
+}
+compute "local" "here" {}
+experiment "prep" {
+  compute    = compute.here
+  source_dir = "prep"
+  shell      = "echo prep >> ` + ran + ` && cp data.txt \"$TRAINRUN_OUTPUTS_DIR/data.txt\""
+}
+experiment "train" {
+  compute    = compute.here
+  source_dir = "train"
+  inputs     = { data = experiment.prep.outputs }
+  params     = { v = var.v }
+  command    = ["sh", "train.sh", "` + ran + `"]
+}
+`
+	files := map[string]string{
+		"trainrun.hcl":  config,
+		"prep/data.txt": "the team's data\n",
+		"train/train.sh": `echo "train $TRAINRUN_PARAM_V" >> "$1"
+{ cat "$TRAINRUN_INPUT_DATA/data.txt"; echo "model v=$TRAINRUN_PARAM_V"; } > "$TRAINRUN_OUTPUTS_DIR/model.txt"
+`,
+	}
+	a := newProject(t, files)
+	b := newProject(t, files)
+	a.env = append(a.env, rem.env...)
+	b.env = append(b.env, rem.env...)
+
+	a.must(0, nil, "apply", "-auto-approve", "-var", "v=1")
+	train1 := latestID(t, a, "experiment.train")
+	a.must(0, nil, "apply", "-auto-approve", "-var", "v=2")
+	train2 := latestID(t, a, "experiment.train")
+	prep := latestID(t, a, "experiment.prep")
+	if n := lineCount(t, ran); n != 3 {
+		t.Fatalf("%d runs, want 3 (prep, train 1, train 2)", n)
+	}
+	// Nothing of A's is on this machine any more but the remote and the
+	// database.
+	_ = snapshot.SetReadOnly(a.dir, false)
+	if err := os.RemoveAll(a.path(".trainrun")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A blob corrupted on the remote is refused, nothing is written, and
+	// the store does not keep it.
+	model2 := "the team's data\nmodel v=2\n"
+	key := blobKey(model2)
+	rem.write(t, key, []byte("the team's data\nmodel v=666\n"))
+	res := b.must(1, nil, "outputs", train2, "out2")
+	if !strings.Contains(res.stderr, "arrived corrupted") {
+		t.Fatalf("corrupted blob: %s", res)
+	}
+	if _, err := os.Stat(b.path("out2/model.txt")); err == nil {
+		t.Fatal("a corrupted blob was written out")
+	}
+	rem.write(t, key, []byte(model2))
+
+	// outputs and checkout of A's runs.
+	b.must(0, nil, "outputs", train2, "out2")
+	if got := readFile(t, b.path("out2/model.txt")); got != model2 {
+		t.Fatalf("outputs: model.txt = %q", got)
+	}
+	b.must(0, nil, "checkout", train1, "co")
+	if got := readFile(t, b.path("co/train.sh")); got != files["train/train.sh"] {
+		t.Fatalf("checkout: train.sh = %q", got)
+	}
+
+	// The run cache: v=1 is A's first train run, restored, not run.
+	res = b.must(0, nil, "apply", "-auto-approve", "-var", "v=1")
+	if !strings.Contains(res.stdout, "1 restored") {
+		t.Fatalf("the run cache did not restore A's run: %s", res)
+	}
+	if n := lineCount(t, ran); n != 3 {
+		t.Fatalf("%d runs after a cached apply, want 3", n)
+	}
+	restored := latestID(t, b, "experiment.train")
+	if got := readFile(t, b.path(".trainrun/runs/"+restored+"/outputs/model.txt")); got != "the team's data\nmodel v=1\n" {
+		t.Fatalf("restored outputs: model.txt = %q", got)
+	}
+
+	// A new train run reads A's prep outputs, which B never had.
+	b.must(0, nil, "apply", "-auto-approve", "-var", "v=3")
+	if n := lineCount(t, ran); n != 4 {
+		t.Fatalf("%d runs, want 4 (train 3 added)", n)
+	}
+	train3 := latestID(t, b, "experiment.train")
+	if got := readFile(t, b.path(".trainrun/runs/"+train3+"/outputs/model.txt")); got != "the team's data\nmodel v=3\n" {
+		t.Fatalf("B's run given A's upstream outputs: model.txt = %q", got)
+	}
+
+	// rerun of A's prep run: its snapshot from the remote.
+	res = b.must(0, nil, "rerun", prep)
+	if !strings.Contains(res.stdout, "Outputs identical") {
+		t.Fatalf("rerun: %s", res)
+	}
+
+	// B's runs went to the remote too: A, with nothing of its own, has
+	// their outputs.
+	a.must(0, nil, "outputs", train3, "out3")
+	if got := readFile(t, a.path("out3/model.txt")); got != "the team's data\nmodel v=3\n" {
+		t.Fatalf("A: outputs of B's run: model.txt = %q", got)
+	}
+}
+
+// latestID is the ID of addr's current run in p.
+func latestID(t *testing.T, p *project, addr string) string {
+	t.Helper()
+	for _, s := range p.status(nil) {
+		if s.Address == addr {
+			return s.ID
+		}
+	}
+	t.Fatalf("no run of %s", addr)
+	return ""
+}
+
+func blobKey(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return snapshot.BlobKey(hex.EncodeToString(sum[:]))
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
