@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64)
+//go:build linux
 
 package snapshot
 
@@ -6,30 +6,32 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io/fs"
-	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // This file lists directories with getdents64 and stats their entries with
 // fstatat relative to the directory's descriptor: no per-entry path
 // resolution from the root, and one allocation per directory for all its
-// names. A warm scan is little more than these two system calls.
+// names. A warm scan is little more than these two system calls. The
+// getdents64 records are decoded here rather than with unix.ParseDirent,
+// which returns neither the entries' types (an lstat saved per entry) nor
+// their names in one buffer (an allocation saved per entry).
 
 // dirHandle is an open directory.
 type dirHandle struct {
 	fd   int
 	path string
-	name []byte // scratch: a NUL-terminated entry name
 }
 
 func openDir(path string, nofollow bool) (*dirHandle, error) {
-	flags := syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_CLOEXEC
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	if nofollow {
-		flags |= syscall.O_NOFOLLOW
+		flags |= unix.O_NOFOLLOW
 	}
 	for {
-		fd, err := syscall.Open(path, flags, 0)
-		if err == syscall.EINTR {
+		fd, err := unix.Open(path, flags, 0)
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
@@ -39,7 +41,7 @@ func openDir(path string, nofollow bool) (*dirHandle, error) {
 	}
 }
 
-func (d *dirHandle) close() { syscall.Close(d.fd) }
+func (d *dirHandle) close() { unix.Close(d.fd) }
 
 // readAll returns the directory's entries (but "." and ".."), each path
 // being prefix followed by the entry's name. buf is scratch space.
@@ -51,8 +53,8 @@ func (d *dirHandle) readAll(prefix string, buf []byte) ([]dirEntry, error) {
 	var raws []raw
 	var names []byte
 	for {
-		n, err := syscall.ReadDirent(d.fd, buf)
-		if err == syscall.EINTR {
+		n, err := unix.ReadDirent(d.fd, buf)
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
@@ -93,13 +95,13 @@ func (d *dirHandle) readAll(prefix string, buf []byte) ([]dirEntry, error) {
 
 func direntType(t uint8) entryType {
 	switch t {
-	case syscall.DT_DIR:
+	case unix.DT_DIR:
 		return typeDir
-	case syscall.DT_REG:
+	case unix.DT_REG:
 		return typeFile
-	case syscall.DT_LNK:
+	case unix.DT_LNK:
 		return typeSymlink
-	case syscall.DT_UNKNOWN:
+	case unix.DT_UNKNOWN:
 		return typeUnknown
 	}
 	return typeOther
@@ -108,17 +110,14 @@ func direntType(t uint8) entryType {
 // lstat returns the stat data of the entry name without following a
 // symlink.
 func (d *dirHandle) lstat(name string) (fileStat, error) {
-	d.name = append(append(d.name[:0], name...), 0)
-	var st syscall.Stat_t
+	var st unix.Stat_t
 	for {
-		_, _, errno := syscall.Syscall6(sysFstatat, uintptr(d.fd),
-			uintptr(unsafe.Pointer(&d.name[0])), uintptr(unsafe.Pointer(&st)),
-			atSymlinkNofollow, 0, 0)
-		if errno == syscall.EINTR {
+		err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.EINTR {
 			continue
 		}
-		if errno != 0 {
-			return fileStat{}, &fs.PathError{Op: "stat", Path: d.path + "/" + name, Err: errno}
+		if err != nil {
+			return fileStat{}, &fs.PathError{Op: "stat", Path: d.path + "/" + name, Err: err}
 		}
 		break
 	}
@@ -131,11 +130,9 @@ func (d *dirHandle) lstat(name string) (fileStat, error) {
 	}, nil
 }
 
-const atSymlinkNofollow = 0x100
-
-func (st fileStat) isRegular() bool { return st.mode&syscall.S_IFMT == syscall.S_IFREG }
-func (st fileStat) isSymlink() bool { return st.mode&syscall.S_IFMT == syscall.S_IFLNK }
-func (st fileStat) isDir() bool     { return st.mode&syscall.S_IFMT == syscall.S_IFDIR }
+func (st fileStat) isRegular() bool { return st.mode&unix.S_IFMT == unix.S_IFREG }
+func (st fileStat) isSymlink() bool { return st.mode&unix.S_IFMT == unix.S_IFLNK }
+func (st fileStat) isDir() bool     { return st.mode&unix.S_IFMT == unix.S_IFDIR }
 func (st fileStat) isExec() bool    { return st.mode&0o111 != 0 }
 
 // syncFiles makes the content of files under dir durable: one syncfs(2) of
@@ -154,13 +151,13 @@ func syncDirs(dir string, dirs []string) error {
 }
 
 func syncfs(dir string) error {
-	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer syscall.Close(fd)
-	if _, _, errno := syscall.Syscall(sysSyncfs, uintptr(fd), 0, 0); errno != 0 {
-		return &fs.PathError{Op: "syncfs", Path: dir, Err: errno}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return &fs.PathError{Op: "syncfs", Path: dir, Err: err}
 	}
 	return nil
 }
