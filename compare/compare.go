@@ -3,6 +3,7 @@ package compare
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -201,7 +202,10 @@ func BuildWith(experiment string, runs []*state.Run, o Options) (*Table, error) 
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	t.Params = sortedKeys(params)
+	t.Params = slices.Sorted(maps.Keys(params))
+	if t.Params == nil {
+		t.Params = []string{} // [] in JSON, never null
+	}
 
 	sortBy := o.Sort
 	if sortBy == "" && metrics[t.Objective] {
@@ -213,9 +217,9 @@ func BuildWith(experiment string, runs []*state.Run, o Options) (*Table, error) 
 	}
 	if sortBy != "" && !metrics[key] && !params[key] {
 		return nil, fmt.Errorf("-sort %s: experiment.%s has no metric or param named %q; metrics: %s; params: %s",
-			sortBy, experiment, key, listOr(sortedKeys(metrics)), listOr(t.Params))
+			sortBy, experiment, key, listOr(slices.Sorted(maps.Keys(metrics))), listOr(t.Params))
 	}
-	for _, name := range sortedKeys(metrics) {
+	for _, name := range slices.Sorted(maps.Keys(metrics)) {
 		m := Metric{Name: name, Better: Higher}
 		if g, ok := o.Objective.GoalOf(name); ok {
 			m.Declared = true
@@ -340,15 +344,6 @@ func compareJSON(a, b json.RawMessage) int {
 		return 1
 	}
 	return strings.Compare(string(a), string(b))
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func listOr(names []string) string {

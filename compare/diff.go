@@ -2,6 +2,7 @@ package compare
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -84,7 +85,7 @@ func Diff(a, b *state.Run, manifest func(id string) *snapshot.Manifest) *RunDiff
 	for n := range b.Metrics {
 		names[n] = true
 	}
-	for _, n := range sortedNames(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		m := MetricDiff{Name: n}
 		if v, ok := a.Metrics[n]; ok {
 			m.A = ptr(Value(v.Value))
@@ -154,7 +155,7 @@ func fields(a, b map[string]string) []Field {
 		names[n] = true
 	}
 	out := []Field{}
-	for _, n := range sortedNames(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		f := Field{Name: n}
 		if v, ok := a[n]; ok {
 			f.A = ptr(v)
@@ -166,15 +167,6 @@ func fields(a, b map[string]string) []Field {
 		out = append(out, f)
 	}
 	return out
-}
-
-func sortedNames(m map[string]bool) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func ptr[T any](v T) *T { return &v }

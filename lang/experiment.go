@@ -729,7 +729,7 @@ func (l *loader) forEachDim(e *expDecl, params map[string]cty.Value, paramJSON m
 			return sweepDim{}, nil, nil, false
 		}
 	}
-	for _, name := range sortedKeys(up.paramVals) {
+	for _, name := range slices.Sorted(maps.Keys(up.paramVals)) {
 		if slices.Contains(up.swept, name) {
 			continue
 		}
@@ -944,7 +944,7 @@ func (l *loader) evalSweep(e *expDecl, ctx *hcl.EvalContext) ([]axis, int, bool)
 			"grid must be an object mapping each parameter to its list of values, such as grid = { lr = [0.1, 0.01], batch = [32, 64] }.")
 		return nil, 0, false
 	}
-	names := sortedKeys(elems)
+	names := slices.Sorted(maps.Keys(elems))
 	axes := make([]axis, 0, len(names))
 	for _, name := range names {
 		if !validName(name) {
@@ -1018,7 +1018,7 @@ func (l *loader) instanceDeps(e *expDecl) ([]string, map[string][]string, map[st
 			} else {
 				l.errorf(r.rng.Ptr(), "Reference to undeclared instance",
 					"experiment.%s has no instance with the key %q.%s Keys list the sweep parameters sorted by name, such as \"batch=32,lr=0.1\".",
-					r.exp, r.key, didYouMean(r.key, sortedKeys(up.byKey)))
+					r.exp, r.key, didYouMean(r.key, slices.Sorted(maps.Keys(up.byKey))))
 			}
 			ok = false
 			return nil

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -399,7 +400,7 @@ func (l *loader) warnShortSecrets() {
 	const why = "trainrun still shows it as (sensitive) in plans, status and state, but cannot hide it in what a run prints " +
 		"(its log, apply's output) or in messages: a text that short occurs by chance everywhere (\"e\" in \"epoch\"), " +
 		"and replacing each occurrence would mangle the log and still tell the value. Use a longer value."
-	for _, name := range sortedKeys(l.cfg.Variables) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Variables)) {
 		v := l.cfg.Variables[name]
 		if !v.Sensitive || !v.Value.IsWhollyKnown() {
 			continue

@@ -3,10 +3,12 @@ package lang
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,12 +181,12 @@ func TestLoadFileDiscovery(t *testing.T) {
 		"e.trainrun.hcl.backup": `nor this`,
 	}
 	cfg := mustLoad(t, files, testOptions())
-	got := sortedKeys(cfg.Files)
+	got := slices.Sorted(maps.Keys(cfg.Files))
 	want := []string{"b.trainrun.hcl", "c.trainrun.json", "trainrun.hcl"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Files = %q, want %q", got, want)
 	}
-	if got := sortedKeys(cfg.Computes); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+	if got := slices.Sorted(maps.Keys(cfg.Computes)); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
 		t.Errorf("computes = %q", got)
 	}
 	if got := cfg.Computes["c"].Values["max_runs"]; !got.RawEquals(cty.NumberIntVal(3)) {
@@ -387,7 +389,7 @@ variable "v" {
 			for name, content := range tt.varFiles {
 				files[name] = content
 			}
-			for _, name := range sortedKeys(tt.varFiles) {
+			for _, name := range slices.Sorted(maps.Keys(tt.varFiles)) {
 				opts.VarFiles = append(opts.VarFiles, name)
 			}
 			cfg := mustLoad(t, files, opts)
@@ -449,7 +451,7 @@ func TestVarFileJSON(t *testing.T) {
 		t.Errorf("n = %#v", got)
 	}
 	if cfg.Files["vals.json"] == nil {
-		t.Errorf("Files lacks the var-file: %q", sortedKeys(cfg.Files))
+		t.Errorf("Files lacks the var-file: %q", slices.Sorted(maps.Keys(cfg.Files)))
 	}
 }
 

@@ -2,6 +2,8 @@ package lang
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -82,7 +84,7 @@ func (l *loader) scanAll() {
 
 	// Scan in a stable order so that diagnostics come out the same way
 	// every time.
-	for _, addr := range sortedKeys(l.nodes) {
+	for _, addr := range slices.Sorted(maps.Keys(l.nodes)) {
 		n := l.nodes[addr]
 		switch n.typ {
 		case "local":
@@ -277,7 +279,7 @@ func (l *loader) undeclared(typ, name string, rng hcl.Range) {
 // marked broken and left out.
 func (l *loader) order() []*node {
 	l.reportCycles()
-	addrs := sortedKeys(l.nodes)
+	addrs := slices.Sorted(maps.Keys(l.nodes))
 	done := make(map[string]bool, len(addrs))
 	out := make([]*node, 0, len(addrs))
 	var visit func(n *node)
@@ -302,7 +304,7 @@ func (l *loader) order() []*node {
 // reportCycles finds the strongly connected components of the graph
 // (Tarjan) and reports each one that is a cycle.
 func (l *loader) reportCycles() {
-	addrs := sortedKeys(l.nodes)
+	addrs := slices.Sorted(maps.Keys(l.nodes))
 	index := map[string]int{}
 	low := map[string]int{}
 	onStack := map[string]bool{}

@@ -2,7 +2,9 @@ package lang
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -248,7 +250,7 @@ func (l *loader) evalObjective(p *policyDecl, ctx *hcl.EvalContext) (*Objective,
 				"goals must map metric names to \"minimize\" or \"maximize\", such as goals = { val_loss = \"minimize\" }.")
 			return nil, false
 		}
-		for _, name := range sortedKeys(elems) {
+		for _, name := range slices.Sorted(maps.Keys(elems)) {
 			s, err := convert.Convert(elems[name], cty.String)
 			g := policy.Goal("")
 			if err == nil && !s.IsNull() {

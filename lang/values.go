@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/big"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -282,15 +281,6 @@ func walkLeaves(v cty.Value, fn func(string)) {
 			walkLeaves(ev, fn)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // didYouMean suggests the candidate closest to name, as " Did you mean

@@ -2,8 +2,10 @@ package lang
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,7 +121,7 @@ func (l *loader) evalConst(expr hcl.Expression) (cty.Value, bool) {
 // resolveVariables gives every declared variable its value: default, then
 // TRAINRUN_VAR_NAME, then each -var-file, then each -var.
 func (l *loader) resolveVariables() {
-	names := sortedKeys(l.vars)
+	names := slices.Sorted(maps.Keys(l.vars))
 	for _, name := range names {
 		v := l.vars[name]
 		if v.broken || v.defAttr == nil {
@@ -421,7 +423,7 @@ func (l *loader) loadVarFile(name string) bool {
 			l.add(hcl.Diagnostics{{
 				Severity: hcl.DiagWarning,
 				Summary:  "Value for undeclared variable",
-				Detail:   fmt.Sprintf("The variables file sets %q, but no variable of that name is declared.%s The value is ignored.", a.Name, didYouMean(a.Name, sortedKeys(l.vars))),
+				Detail:   fmt.Sprintf("The variables file sets %q, but no variable of that name is declared.%s The value is ignored.", a.Name, didYouMean(a.Name, slices.Sorted(maps.Keys(l.vars)))),
 				Subject:  a.NameRange.Ptr(),
 			}})
 			continue

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -58,7 +59,7 @@ func upstreamOutputs(inst *lang.Instance, lookup outputsLookup) (map[string][]st
 		return h, nil
 	}
 	named := make(map[string]bool)
-	for _, name := range sortedKeys(inst.Inputs) {
+	for _, name := range slices.Sorted(maps.Keys(inst.Inputs)) {
 		for _, a := range inst.Inputs[name] {
 			h, err := get(a)
 			if err != nil {
@@ -263,15 +264,6 @@ func keyedChanges(oldKeys, oldHashes, newKeys, newHashes []string) string {
 		return "upstream instances changed"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // lookupFor returns how Build finds upstream outputs: from the actions

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,19 +92,10 @@ type Registry struct {
 }
 
 // ComputeKinds returns the compute kind names, sorted.
-func (r *Registry) ComputeKinds() []string { return sortedKeys(r.Computes) }
+func (r *Registry) ComputeKinds() []string { return slices.Sorted(maps.Keys(r.Computes)) }
 
 // EnvironmentKinds returns the environment kind names, sorted.
-func (r *Registry) EnvironmentKinds() []string { return sortedKeys(r.Environments) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (r *Registry) EnvironmentKinds() []string { return slices.Sorted(maps.Keys(r.Environments)) }
 
 // Resources is what one run needs from its compute.
 type Resources struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +59,7 @@ func (r *Runtime) givenInputs(run *state.Run) []givenInput {
 		return nil
 	}
 	var out []givenInput
-	for _, name := range sortedKeys(run.InputRuns) {
+	for _, name := range slices.Sorted(maps.Keys(run.InputRuns)) {
 		ids := run.InputRuns[name]
 		hashes := run.Inputs.Upstream["input."+name]
 		keys := run.Inputs.UpstreamKeys["input."+name]
@@ -298,13 +299,4 @@ func (r *Runtime) restoreOutputs(ctx context.Context, dir, hash string) error {
 func removeTree(dir string) {
 	_ = snapshot.SetReadOnly(dir, false)
 	_ = os.RemoveAll(dir)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

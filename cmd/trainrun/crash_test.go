@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -246,7 +248,7 @@ func diffLines(want, got []string) string {
 		count[g]--
 	}
 	var b strings.Builder
-	for _, k := range sortedKeys(count) {
+	for _, k := range slices.Sorted(maps.Keys(count)) {
 		switch n := count[k]; {
 		case n > 0:
 			fmt.Fprintf(&b, "  missing %s\n", k)

@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -217,15 +216,6 @@ func (c *cli) ask(question string) (answer string, answered bool) {
 func (c *cli) errorf(format string, args ...any) int {
 	fmt.Fprintf(c.stderr, "Error: "+format+"\n", args...)
 	return 1
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // renderer is the view of a command's events on standard output.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -487,14 +488,14 @@ func cmdShow(c *cli, args []string) int {
 	field("repro of", run.ReproOf)
 	field("cached from", run.CachedFrom) // restored by the run cache: nothing ran
 	field("outputs", run.Outputs)        // their content hash, which downstream runs hash
-	for _, name := range sortedKeys(run.InputRuns) {
+	for _, name := range slices.Sorted(maps.Keys(run.InputRuns)) {
 		field("input", name+" from run "+strings.Join(run.InputRuns[name], ", "))
 	}
 	if len(run.Environ) > 0 {
 		// What the command was given, on its compute: a difference
 		// between two runs of one fingerprint shows here.
 		fmt.Fprintf(w, "\nIts environment when it ran (%s; sensitive values redacted):\n", plural.Count(len(run.Environ), "variable"))
-		for _, k := range sortedKeys(run.Environ) {
+		for _, k := range slices.Sorted(maps.Keys(run.Environ)) {
 			fmt.Fprintf(w, "  %s=%s\n", termtext.Escape(k), termtext.Escape(run.Environ[k]))
 		}
 	}
@@ -506,14 +507,14 @@ func cmdShow(c *cli, args []string) int {
 			field("command", strings.Join(runtext.QuoteArgs(in.Command), " "))
 		}
 		field("shell", in.Shell)
-		for _, k := range sortedKeys(in.Env) {
+		for _, k := range slices.Sorted(maps.Keys(in.Env)) {
 			field("env", k+"="+in.Env[k])
 		}
-		for _, k := range sortedKeys(in.Params) {
+		for _, k := range slices.Sorted(maps.Keys(in.Params)) {
 			field("param", k+" = "+string(in.Params[k]))
 		}
 		field("environment", in.Environment)
-		for _, k := range sortedKeys(in.Upstream) {
+		for _, k := range slices.Sorted(maps.Keys(in.Upstream)) {
 			hashes := in.Upstream[k]
 			if keys := in.UpstreamKeys[k]; len(keys) == len(hashes) && keys != nil {
 				hashes = slices.Clone(hashes)
@@ -553,7 +554,7 @@ func cmdShow(c *cli, args []string) int {
 	if metrics := runtime.LiveMetrics(c.dataDir(), run); len(metrics) > 0 {
 		fmt.Fprintln(w, "\nMetrics (latest, and each one's curve over its points):")
 		curves := metricCurves(c.dataDir(), run)
-		for _, k := range sortedKeys(metrics) {
+		for _, k := range slices.Sorted(maps.Keys(metrics)) {
 			m := metrics[k]
 			step := ""
 			if m.Step != nil {

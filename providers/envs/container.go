@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -322,7 +324,7 @@ func (e *container) buildImage(ctx context.Context, m providers.Machine, dir, id
 		return fmt.Errorf("upload build context: %w", err)
 	}
 	argv := []string{"sh", "-c", lockScript + imageScript, "trainrun-image", dir, id, runtime, tag, up, e.s.dockerfile}
-	for _, k := range sortedKeys(e.s.args) {
+	for _, k := range slices.Sorted(maps.Keys(e.s.args)) {
 		argv = append(argv, "--build-arg", k+"="+e.s.args[k])
 	}
 	out, err := m.Run(ctx, argv, nil)

@@ -2,7 +2,6 @@ package envs
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -121,13 +120,4 @@ func firstProblem(kind, name string, ps []providers.Problem) error {
 		return nil
 	}
 	return fmt.Errorf("environment %q (%s): %s", name, kind, ps[0].Detail)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
