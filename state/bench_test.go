@@ -225,3 +225,66 @@ func BenchmarkClaimAndRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuery100k is what status, runs -limit 50 and show cost with
+// 100,000 runs recorded over 30 instances: the store opened afresh each
+// time, as each command opens it, then queried.
+func BenchmarkQuery100k(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Lock(Holder{}); err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]*Run, 0, 1000)
+	for i := range n {
+		batch = append(batch, sampleRun(i))
+		if len(batch) == cap(batch) {
+			if err := s.Put(batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	old := sampleRun(n / 2).ID // in the history
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []struct {
+		name string
+		f    func(s *Store) error
+	}{
+		{"Heads", func(s *Store) error {
+			if len(s.Heads()) != 30 {
+				return fmt.Errorf("not 30 heads")
+			}
+			return nil
+		}},
+		{"List50", func(s *Store) error {
+			rs, err := s.List(Query{Limit: 50})
+			if err == nil && len(rs) != 50 {
+				err = fmt.Errorf("%d runs", len(rs))
+			}
+			return err
+		}},
+		{"Get", func(s *Store) error { _, err := s.Get(old); return err }},
+		{"Find", func(s *Store) error { _, err := s.Find(old); return err }},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := q.f(s); err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/trainrun/trainrun/internal/atomicfile"
 	"github.com/trainrun/trainrun/providers"
@@ -64,8 +65,25 @@ type histIndex struct {
 	lineage string // of the store it was read from
 	ref     historyRef
 	entries []histEntry
-	byID    map[string]int   // the last entry of each id
-	byFP    map[string][]int // the entries of each fingerprint key (fpKey)
+	byID    map[string]int // the last entry of each id
+
+	// The entries of each fingerprint key (fpKey), made when first
+	// needed: only the run cache asks, and most commands never do.
+	fpOnce sync.Once
+	byFP   map[string][]int
+}
+
+// fingerprints returns the entries of each fingerprint key.
+func (hi *histIndex) fingerprints() map[string][]int {
+	hi.fpOnce.Do(func() {
+		hi.byFP = make(map[string][]int)
+		for i, e := range hi.entries {
+			if e.fp != "" {
+				hi.byFP[e.fp] = append(hi.byFP[e.fp], i)
+			}
+		}
+	})
+	return hi.byFP
 }
 
 // fpKey is what the index keeps of a fingerprint.
@@ -100,7 +118,12 @@ func orDash(s string) string {
 }
 
 // parseIndexLine parses one line of history.idx, without its newline.
-func parseIndexLine(line string) (histEntry, error) {
+func parseIndexLine(line string) (histEntry, error) { return parseIndexLineIn(line, nil) }
+
+// parseIndexLineIn is parseIndexLine sharing, through intern, the strings
+// that many lines repeat: an address, quoted with escapes (the quotes of a
+// sweep point's key), is unquoted once, not once per run of its instance.
+func parseIndexLineIn(line string, intern map[string]string) (histEntry, error) {
 	var e histEntry
 	var f [6]string
 	rest := line
@@ -130,21 +153,23 @@ func parseIndexLine(line string) (histEntry, error) {
 	if f[5] != "-" {
 		e.fp = f[5]
 	}
-	exp, rest, err := cutQuoted(rest)
+	exp, rest, err := cutQuoted(rest, intern)
 	if err != nil {
 		return e, fmt.Errorf("bad experiment: %w", err)
 	}
 	if rest, ok := strings.CutPrefix(rest, " "); !ok {
 		return e, errors.New("missing address")
-	} else if e.address, rest, err = cutQuoted(rest); err != nil || rest != "" {
+	} else if e.address, rest, err = cutQuoted(rest, intern); err != nil || rest != "" {
 		return e, fmt.Errorf("bad address: %v", err)
 	}
 	e.experiment = exp
 	return e, nil
 }
 
-// cutQuoted reads a Go-quoted string at the beginning of s.
-func cutQuoted(s string) (v, rest string, err error) {
+// cutQuoted reads a Go-quoted string at the beginning of s. intern, when
+// not nil, maps the quoted strings with escapes already read to their
+// values.
+func cutQuoted(s string, intern map[string]string) (v, rest string, err error) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", s, errors.New("not quoted")
 	}
@@ -152,12 +177,36 @@ func cutQuoted(s string) (v, rest string, err error) {
 	if end := strings.IndexByte(s[1:], '"'); end >= 0 && !strings.Contains(s[1:1+end], `\`) {
 		return s[1 : 1+end], s[2+end:], nil
 	}
-	q, err := strconv.QuotedPrefix(s)
+	q, err := quotedPrefix(s)
 	if err != nil {
 		return "", s, err
 	}
-	v, err = strconv.Unquote(q)
+	if v, ok := intern[q]; ok {
+		return v, s[len(q):], nil
+	}
+	if v, err = strconv.Unquote(q); err == nil && intern != nil {
+		intern[q] = v
+	}
 	return v, s[len(q):], err
+}
+
+// quotedPrefix is strconv.QuotedPrefix, fast for what the index holds: a
+// double-quoted string whose only escapes are \" and \\ ends at the first
+// quote not escaped; anything else is left to strconv.
+func quotedPrefix(s string) (string, error) {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			return s[:i+1], nil
+		case '\\':
+			if i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+				i++
+				continue
+			}
+			return strconv.QuotedPrefix(s)
+		}
+	}
+	return strconv.QuotedPrefix(s)
 }
 
 // appendHistoryLine appends the history line of a record.
@@ -210,17 +259,14 @@ func (s *Store) historyIndex() (*histIndex, error) {
 	case hi != nil && hi.ref == ref && hi.lineage == s.lineage:
 		return hi, nil
 	case hi == nil || hi.lineage != s.lineage || hi.ref.IndexBytes > ref.IndexBytes || hi.ref.Records > ref.Records:
-		hi = &histIndex{lineage: s.lineage, entries: make([]histEntry, 0, ref.Records), byID: make(map[string]int, ref.Records), byFP: make(map[string][]int, ref.Records)}
+		hi = &histIndex{lineage: s.lineage, entries: make([]histEntry, 0, ref.Records), byID: make(map[string]int, ref.Records)}
 	default:
 		// The history grew: read only what was appended. A copy, since
 		// readers may hold the old one.
 		old := hi
 		hi = &histIndex{lineage: old.lineage, ref: old.ref, entries: slices.Clip(old.entries),
-			byID: make(map[string]int, ref.Records), byFP: make(map[string][]int, ref.Records)}
+			byID: make(map[string]int, ref.Records)}
 		maps.Copy(hi.byID, old.byID)
-		for k, v := range old.byFP {
-			hi.byFP[k] = slices.Clip(v)
-		}
 	}
 	if ref.IndexBytes > hi.ref.IndexBytes {
 		path := s.path(historyIndexName)
@@ -242,19 +288,17 @@ func (s *Store) historyIndex() (*histIndex, error) {
 		}
 		text := b.String()
 		line := len(hi.entries)
+		intern := make(map[string]string)
 		for text != "" {
 			l, rest, ok := strings.Cut(text, "\n")
 			if !ok {
 				return nil, fmt.Errorf("read %s: line %d: cut short", path, line+1)
 			}
-			e, err := parseIndexLine(l)
+			e, err := parseIndexLineIn(l, intern)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: line %d: %w", path, line+1, err)
 			}
 			hi.byID[e.id] = len(hi.entries)
-			if e.fp != "" {
-				hi.byFP[e.fp] = append(hi.byFP[e.fp], len(hi.entries))
-			}
 			hi.entries = append(hi.entries, e)
 			text = rest
 			line++

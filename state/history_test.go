@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +246,28 @@ func TestRepairKeepsTheIntactHistory(t *testing.T) {
 	for _, r := range history(40)[:20] {
 		if _, err := s.Get(r.ID); err != nil && r.ID != history(40)[5].ID {
 			t.Errorf("history record %s lost: %v", r.ID, err)
+		}
+	}
+}
+
+// TestQuotedPrefix checks the index's fast quoted-string reader against
+// strconv's, interned or not.
+func TestQuotedPrefix(t *testing.T) {
+	intern := map[string]string{}
+	for _, v := range []string{``, `experiment.train`, `experiment.train["lr=0.1,batch=32"]`, `a\b`, "tab\there", "new\nline", `"`, `\`, `\"`, "é☃", "\x00\xff"} {
+		q := strconv.Quote(v)
+		for _, rest := range []string{"", ` "next"`, ` tail`} {
+			for _, in := range []map[string]string{nil, intern, intern} {
+				got, gotRest, err := cutQuoted(q+rest, in)
+				if err != nil || got != v || gotRest != rest {
+					t.Errorf("cutQuoted(%s) = %q, %q, %v; want %q, %q", q+rest, got, gotRest, err, v, rest)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{``, `x`, `"open`, `"bad \q escape"`, `"\"`} {
+		if _, _, err := cutQuoted(bad, intern); err == nil {
+			t.Errorf("cutQuoted(%s): no error", bad)
 		}
 	}
 }

@@ -147,6 +147,48 @@ type listed struct {
 	hist    *histEntry // or in the history
 }
 
+// newestFirst orders listed runs newest first: by creation time, then id.
+func newestFirst(a, b listed) int {
+	if c := cmp.Compare(b.created, a.created); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.id, a.id)
+}
+
+// page collects the runs a query selects. With a limit it keeps only the
+// first Offset+Limit, newest first, as they are offered: the first page of
+// a long history costs one pass over its index, not a sort of all of it.
+type page struct {
+	k   int // runs kept; 0: all, sorted by the caller
+	sel []listed
+}
+
+// maxKept bounds what page keeps in order: an insertion costs a copy of up
+// to that many, so deeper pages are sorted whole.
+const maxKept = 1024
+
+func newPage(q Query) *page {
+	if k := q.Offset + q.Limit; q.Limit > 0 && q.Offset >= 0 && k <= maxKept {
+		return &page{k: k, sel: make([]listed, 0, k)}
+	}
+	return &page{}
+}
+
+func (p *page) offer(l listed) {
+	if p.k == 0 {
+		p.sel = append(p.sel, l)
+		return
+	}
+	if len(p.sel) == p.k && newestFirst(l, p.sel[p.k-1]) >= 0 {
+		return // older than all that are kept
+	}
+	i, _ := slices.BinarySearchFunc(p.sel, l, newestFirst)
+	if len(p.sel) == p.k {
+		p.sel = p.sel[:p.k-1]
+	}
+	p.sel = slices.Insert(p.sel, i, l)
+}
+
 // List returns the runs q selects, newest first.
 func (s *Store) List(q Query) ([]*Run, error) {
 	return s.list(q, nil)
@@ -167,21 +209,25 @@ func (s *Store) list(q Query, keep func(fp string) bool) ([]*Run, error) {
 	case q.Since.After(time.Unix(0, math.MinInt64)):
 		since = q.Since.UnixNano()
 	}
+	exp, isExp := strings.CutPrefix(q.Address, "experiment.")
 	match := func(address, experiment string, status providers.State, created int64, fp string) bool {
-		return (q.Address == "" || address == q.Address || "experiment."+experiment == q.Address) &&
+		return (q.Address == "" || address == q.Address || isExp && experiment == exp) &&
 			(len(statuses) == 0 || statuses[status]) && created >= since && (keep == nil || keep(fp))
 	}
 	s.mu.RLock()
 	hi, err := s.historyIndex()
-	n := len(s.runs)
-	if err == nil {
-		n += len(hi.entries)
+	page := newPage(q)
+	if page.k == 0 {
+		n := len(s.runs)
+		if err == nil {
+			n += len(hi.entries)
+		}
+		page.sel = make([]listed, 0, n) // grown, it costs more than the sort
 	}
-	sel := make([]listed, 0, n) // grown, it costs more than the sort
 	for id, e := range s.runs {
 		r := e.run
 		if match(r.Address, r.Experiment, r.Status, r.CreatedAt.UnixNano(), r.Fingerprint) {
-			sel = append(sel, listed{created: r.CreatedAt.UnixNano(), id: id, run: r})
+			page.offer(listed{created: r.CreatedAt.UnixNano(), id: id, run: r})
 		}
 	}
 	if err == nil {
@@ -194,7 +240,7 @@ func (s *Store) list(q Query, keep func(fp string) bool) ([]*Run, error) {
 				continue
 			}
 			if match(e.address, e.experiment, e.status, e.created, e.fp) {
-				sel = append(sel, listed{created: e.created, id: e.id, hist: e})
+				page.offer(listed{created: e.created, id: e.id, hist: e})
 			}
 		}
 	}
@@ -202,12 +248,10 @@ func (s *Store) list(q Query, keep func(fp string) bool) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(sel, func(a, b listed) int {
-		if c := cmp.Compare(b.created, a.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.id, a.id)
-	})
+	sel := page.sel
+	if page.k == 0 {
+		slices.SortFunc(sel, newestFirst)
+	}
 	if q.Offset > 0 {
 		sel = sel[min(q.Offset, len(sel)):]
 	}
@@ -258,7 +302,7 @@ func (s *Store) WithFingerprint(fp string) ([]*Run, error) {
 	var hist []histEntry
 	hi, err := s.historyIndex()
 	if err == nil {
-		for _, i := range hi.byFP[fpKey(fp)] {
+		for _, i := range hi.fingerprints()[fpKey(fp)] {
 			e := hi.entries[i]
 			if _, current := s.runs[e.id]; !current && hi.byID[e.id] == i {
 				hist = append(hist, e)
