@@ -97,9 +97,18 @@ type Runtime struct {
 	Environments *Environments
 	envOnce      sync.Once
 
-	once      sync.Once
-	sh        *shared // with the Runtimes of WithConfig
-	putMu     sync.Mutex
+	once  sync.Once
+	sh    *shared // with the Runtimes of WithConfig
+	putMu sync.Mutex
+}
+
+// apply is one apply of a plan, or one rerun: what its runs share while it
+// lasts, kept apart from the Runtime so that the applies of one Runtime
+// (watch's cycles, a rerun) never see each other's. Apply and Rerun make
+// one and drop it when they return; what outlives it (state, bounds, runs
+// in flight) is the Runtime's.
+type apply struct {
+	*Runtime
 	snapshots map[string]*snapshot.Manifest // the plan's, by source directory
 	storedAt  time.Time                     // when storeSnapshots stored them
 	batches   *batcher                      // the plan's runs submitted together
@@ -107,7 +116,7 @@ type Runtime struct {
 	// instead of its upstream instances' latest outputs.
 	fixedInputs map[string]string
 	// sweeps holds the early-stopping policy of each experiment that has
-	// one, for the apply under way; set before its runs start.
+	// one; set before its runs start.
 	sweeps map[string]*stopper
 }
 
@@ -154,7 +163,15 @@ type outcome struct {
 
 // Apply carries out p. It returns an error only when trainrun itself could
 // not go on; failed runs are counted in the Result.
-func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
+//
+// Applies of one Runtime may run at the same time: each has its own
+// snapshots, batches and sweeps, and they share the Runtime's bounds and
+// runs in flight (see WithConfig).
+func (rt *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
+	return (&apply{Runtime: rt}).run(ctx, p, opts)
+}
+
+func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result, error) {
 	var res Result
 	warming := r.warm(ctx, p)
 	defer warming.Wait()
@@ -410,7 +427,7 @@ func (r *Runtime) Apply(ctx context.Context, p *planner.Plan, opts Options) (Res
 // this one re-attaches to, before any new run is let through: a re-attached
 // run counts against max_runs, -parallelism and max_concurrent like one this
 // apply starts. The grants are by plan position.
-func (r *Runtime) holdLive(p *planner.Plan, sched *scheduler, boardings []*boarding) map[int]*grant {
+func (r *apply) holdLive(p *planner.Plan, sched *scheduler, boardings []*boarding) map[int]*grant {
 	holds := make(map[int]*grant)
 	for pos, a := range p.Actions {
 		b := boardings[pos]
@@ -426,7 +443,7 @@ func (r *Runtime) holdLive(p *planner.Plan, sched *scheduler, boardings []*board
 
 // holdRun takes the places of run, a live run of inst, at once; nil when
 // its compute is unknown.
-func (r *Runtime) holdRun(sched *scheduler, inst *lang.Instance, run *state.Run) *grant {
+func (r *apply) holdRun(sched *scheduler, inst *lang.Instance, run *state.Run) *grant {
 	comp, err := r.Computes.Get(run.Compute)
 	if run.Handle != nil {
 		comp, err = r.Computes.ForHandle(run.Handle)
@@ -468,7 +485,7 @@ func tally(res *Result, s providers.State) {
 
 // storeSnapshots copies the plan's source snapshots into the content store,
 // from which runs are materialized and later checked out.
-func (r *Runtime) storeSnapshots(p *planner.Plan) error {
+func (r *apply) storeSnapshots(p *planner.Plan) error {
 	r.storedAt = time.Now()
 	needed := make(map[string]*lang.Instance)
 	for _, a := range p.Actions {
@@ -514,7 +531,7 @@ func (r *Runtime) warm(ctx context.Context, p *planner.Plan) *conc.WaitGroup {
 // runAction runs one submit action to its end, attempts and all, as a new
 // run or, when run is not nil, under that recorded but never started run.
 // It reports false when the run was not started (apply was stopped first).
-func (r *Runtime) runAction(ctx context.Context, sched *scheduler, pos int, a *planner.Action, git *state.Git, opts Options, run *state.Run) (*state.Run, bool) {
+func (r *apply) runAction(ctx context.Context, sched *scheduler, pos int, a *planner.Action, git *state.Git, opts Options, run *state.Run) (*state.Run, bool) {
 	inst := a.Instance
 	comp, err := r.Computes.Get(inst.Compute)
 	if err != nil {
@@ -580,7 +597,7 @@ func retryPolicyOf(inst *lang.Instance) retryPolicy {
 // process is over, so that the next run starts while this one's results
 // are collected. Its start is said after the ends in after: of the runs
 // whose slots it took.
-func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries retryPolicy, opts Options, free func(), after []chan struct{}) {
+func (r *apply) attempts(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, retries retryPolicy, opts Options, free func(), after []chan struct{}) {
 	for {
 		run.Attempts++
 		spec.Attempt = run.Attempts
@@ -630,7 +647,7 @@ func (r *Runtime) attempts(ctx context.Context, comp providers.Compute, run *sta
 // backoff (lang.RetryWait), and clears the way for the next attempt: the
 // attempt's log is kept beside the run's results. It reports false, the
 // failed attempt left as it is, when apply is stopped during the wait.
-func (r *Runtime) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries retryPolicy, opts Options) bool {
+func (r *apply) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries retryPolicy, opts Options) bool {
 	if st.State != providers.Failed || ownAttempts(run) > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
 		return false
 	}
@@ -681,7 +698,7 @@ func sleep(ctx context.Context, d time.Duration, opts Options) bool {
 // wait waits for the run, streaming its log when asked. Cancelling ctx
 // cancels the run; closing opts.Detach stops waiting and reports true, the
 // run left live.
-func (r *Runtime) wait(ctx context.Context, comp providers.Compute, run *state.Run, opts Options) (providers.Status, bool) {
+func (r *apply) wait(ctx context.Context, comp providers.Compute, run *state.Run, opts Options) (providers.Status, bool) {
 	h := *run.Handle
 	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
@@ -784,7 +801,7 @@ type waitResult struct {
 // stopRun cancels a run its sweep's policy stopped (its StopReason is
 // recorded), without waiting: its end is waited for as any other, and its
 // slots are free as soon as it is over.
-func (r *Runtime) stopRun(comp providers.Compute, run *state.Run, h providers.Handle) {
+func (r *apply) stopRun(comp providers.Compute, run *state.Run, h providers.Handle) {
 	addr, id := run.Address, run.ID
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -798,7 +815,7 @@ func (r *Runtime) stopRun(comp providers.Compute, run *state.Run, h providers.Ha
 // logDrain is how long a run's log stream may go on once the run ended.
 const logDrain = 5 * time.Second
 
-func (r *Runtime) streamLog(ctx context.Context, comp providers.Compute, h providers.Handle, run *state.Run) {
+func (r *apply) streamLog(ctx context.Context, comp providers.Compute, h providers.Handle, run *state.Run) {
 	rc, err := comp.Log(ctx, h, true)
 	if err != nil {
 		return
@@ -811,7 +828,7 @@ func (r *Runtime) streamLog(ctx context.Context, comp providers.Compute, h provi
 }
 
 // finish collects a final run's results and records its end.
-func (r *Runtime) finish(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, st providers.Status) {
+func (r *apply) finish(ctx context.Context, comp providers.Compute, run *state.Run, spec *providers.RunSpec, st providers.Status) {
 	if ctx.Err() != nil {
 		ctx = context.Background() // results are collected even after the second Ctrl-C
 	}
@@ -988,7 +1005,7 @@ func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 func (r *Runtime) runDir(id string) string { return filepath.Join(r.DataDir, "runs", id) }
 
 // spec builds what the compute needs to start run.
-func (r *Runtime) spec(ctx context.Context, run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
+func (r *apply) spec(ctx context.Context, run *state.Run, a *planner.Action, gpus []int) (*providers.RunSpec, error) {
 	inst := a.Instance
 	m := r.snapshots[inst.SourceKey()]
 	if m == nil || m.ID != a.Inputs.Snapshot {
@@ -1054,7 +1071,7 @@ func (r *Runtime) spec(ctx context.Context, run *state.Run, a *planner.Action, g
 // paramsFile writes the run's params as its params_file (SPEC §8) beside
 // its results, from where it is put into the working directory like a
 // file of the snapshot.
-func (r *Runtime) paramsFile(runID string, inst *lang.Instance) (providers.File, error) {
+func (r *apply) paramsFile(runID string, inst *lang.Instance) (providers.File, error) {
 	data, err := lang.EncodeParams(inst.ParamsFile, inst.Params)
 	if err != nil {
 		return providers.File{}, fmt.Errorf("params_file %s: %w", inst.ParamsFile, err)
@@ -1076,7 +1093,7 @@ func (r *Runtime) paramsFile(runID string, inst *lang.Instance) (providers.File,
 // collected outputs of the run at the rung below that earned the
 // promotion, and that path: the run finds them in its working directory,
 // where that run left them.
-func (r *Runtime) resumeFiles(ctx context.Context, a *planner.Action) ([]providers.File, string, error) {
+func (r *apply) resumeFiles(ctx context.Context, a *planner.Action) ([]providers.File, string, error) {
 	exp := r.Config.Experiments[a.Instance.Experiment]
 	if exp == nil || exp.Halving == nil || exp.Halving.ResumeFrom == "" || a.Instance.Rung == 0 || a.Promotion == nil || a.Promotion.Run == "" {
 		return nil, "", nil
@@ -1130,7 +1147,7 @@ func RunEnv(inst *lang.Instance, runID string) map[string]string {
 // inputDirs finds the collected outputs of each input's upstream runs, and
 // says which runs they are. An input that names a whole sweep is a
 // directory holding one link per instance, named by its sweep key. A rerun is given the inputs of the run it reproduces instead.
-func (r *Runtime) inputDirs(ctx context.Context, runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
+func (r *apply) inputDirs(ctx context.Context, runID string, inst *lang.Instance) (map[string]string, map[string][]string, error) {
 	if r.fixedInputs != nil {
 		return r.fixedInputs, nil, nil
 	}

@@ -58,7 +58,7 @@ type batchEntry struct {
 // newBatcher groups the submit actions that eligible allows by experiment
 // and compute, keeping the groups of computes that submit in batches and
 // have at least two runs.
-func (r *Runtime) newBatcher(ctx context.Context, p *planner.Plan, opts Options, eligible func(pos int) bool) *batcher {
+func (r *apply) newBatcher(ctx context.Context, p *planner.Plan, opts Options, eligible func(pos int) bool) *batcher {
 	type key struct{ experiment, compute string }
 	members := map[key][]string{}
 	comps := map[key]providers.Compute{}
@@ -105,7 +105,7 @@ func (b *batcher) group(address string) *batchGroup {
 
 // acquire is sched.acquire for runs that are not batched. A batched run
 // takes nothing from the scheduler.
-func (r *Runtime) acquire(ctx context.Context, sched *scheduler, pos int, a *planner.Action, comp providers.Compute, opts Options) (*grant, error) {
+func (r *apply) acquire(ctx context.Context, sched *scheduler, pos int, a *planner.Action, comp providers.Compute, opts Options) (*grant, error) {
 	if r.batches.group(a.Address) != nil {
 		if stopped(opts.Stop) || ctx.Err() != nil {
 			return nil, errStopped
@@ -117,7 +117,7 @@ func (r *Runtime) acquire(ctx context.Context, sched *scheduler, pos int, a *pla
 
 // submit starts one attempt of run: the first attempt of a batched run with
 // its group, any other with comp.Submit.
-func (r *Runtime) submit(ctx context.Context, comp providers.Compute, address string, spec *providers.RunSpec) (providers.Handle, error) {
+func (r *apply) submit(ctx context.Context, comp providers.Compute, address string, spec *providers.RunSpec) (providers.Handle, error) {
 	if g := r.batches.group(address); g != nil && spec.Attempt == 1 && g.comp == comp {
 		return g.join(ctx, spec)
 	}

@@ -69,7 +69,8 @@ func (r *Runtime) shared() *shared {
 // applies join the runs in flight that have the fingerprint they plan,
 // and supersede the others of the same instances.
 //
-// One Runtime carries out one Apply at a time.
+// Each Apply call is an apply of its own (snapshots, batches, sweeps), so
+// the applies of one Runtime and of its relatives may run at the same time.
 func (r *Runtime) WithConfig(cfg *lang.Config) *Runtime {
 	return &Runtime{Config: cfg, State: r.State, Computes: r.Computes, DataDir: r.DataDir, Store: r.Store, Sink: r.Sink, sh: r.shared()}
 }

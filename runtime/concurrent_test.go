@@ -156,8 +156,8 @@ type applied struct {
 	err error
 }
 
-// apply carries out pl on rt in the background.
-func apply(rt *Runtime, pl *planner.Plan, opts Options) chan applied {
+// applyAsync carries out pl on rt in the background.
+func applyAsync(rt *Runtime, pl *planner.Plan, opts Options) chan applied {
 	ch := make(chan applied, 1)
 	go func() {
 		res, err := rt.Apply(context.Background(), pl, opts)
@@ -192,7 +192,7 @@ experiment "a" {
 func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 	p := newProject(t, oneExperiment)
 	opts := Options{CancelSuperseded: true}
-	first := apply(p.rt, p.plan(p.rt.Config), opts)
+	first := applyAsync(p.rt, p.plan(p.rt.Config), opts)
 	p.waitFile("started-a-1")
 	old := p.st.Latest("experiment.a")
 
@@ -205,7 +205,7 @@ func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 	if pl.Actions[0].Action != planner.Submit {
 		t.Fatalf("plan after the edit: %s, want submit", pl.Actions[0].Action)
 	}
-	second := apply(rt2, pl, opts)
+	second := applyAsync(rt2, pl, opts)
 	p.waitFile("started-a-2")
 	if res := wait(t, first); res.Cancelled != 1 {
 		t.Errorf("first apply: %+v, want its run cancelled", res)
@@ -224,7 +224,7 @@ func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 	// starts anything.
 	rt3 := rt2.WithConfig(cfg)
 	pl3 := p.plan(cfg)
-	third := apply(rt3, pl3, opts)
+	third := applyAsync(rt3, pl3, opts)
 	time.Sleep(100 * time.Millisecond)
 	p.write("go-a", "")
 	if res := wait(t, second); res.Succeeded != 1 {
@@ -246,12 +246,12 @@ func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 
 func TestSupersededKeepsRunningWithoutCancel(t *testing.T) {
 	p := newProject(t, oneExperiment)
-	first := apply(p.rt, p.plan(p.rt.Config), Options{})
+	first := applyAsync(p.rt, p.plan(p.rt.Config), Options{})
 	p.waitFile("started-a-1")
 	old := p.st.Latest("experiment.a")
 	p.write("src/v.txt", "2")
 	cfg := p.load()
-	second := apply(p.rt.WithConfig(cfg), p.plan(cfg), Options{})
+	second := applyAsync(p.rt.WithConfig(cfg), p.plan(cfg), Options{})
 	p.waitFile("started-a-2")
 	p.write("go-a", "")
 	wait(t, first)
@@ -286,16 +286,16 @@ experiment "b" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocker := apply(p.rt, pl, Options{CancelSuperseded: true})
+	blocker := applyAsync(p.rt, pl, Options{CancelSuperseded: true})
 	p.waitFile("started-a-1")
-	first := apply(p.rt.WithConfig(p.rt.Config), p.plan(p.rt.Config), Options{CancelSuperseded: true})
+	first := applyAsync(p.rt.WithConfig(p.rt.Config), p.plan(p.rt.Config), Options{CancelSuperseded: true})
 	time.Sleep(100 * time.Millisecond)
 
 	// b waits for the only slot, unrecorded. An edit supersedes it: it
 	// never starts, and the newer b takes its turn.
 	p.write("src2/v.txt", "2")
 	cfg := p.load()
-	second := apply(p.rt.WithConfig(cfg), p.plan(cfg), Options{CancelSuperseded: true})
+	second := applyAsync(p.rt.WithConfig(cfg), p.plan(cfg), Options{CancelSuperseded: true})
 	time.Sleep(200 * time.Millisecond)
 	// The bounds hold across applies: the newer b waits for a's slot.
 	if _, err := os.Stat(filepath.Join(p.dir, "started-b-2")); err == nil {
@@ -347,7 +347,7 @@ experiment "a" {
 		t.Fatal(err)
 	}
 	p.rt.Store = p.store
-	wait(t, apply(p.rt, p.plan(p.rt.Config), Options{}))
+	wait(t, applyAsync(p.rt, p.plan(p.rt.Config), Options{}))
 	run := p.st.Latest("experiment.a")
 	if run == nil || run.Status != providers.Failed || !strings.Contains(run.Reason, "store outputs: ") ||
 		!strings.Contains(run.Reason, "no space left on device") {

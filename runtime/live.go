@@ -60,7 +60,7 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 // comp until the run is final or ctx is done; then done is closed. Each
 // point goes to the run's sweep (if its experiment has a policy) and, at
 // most once a second, the latest values to the views.
-func (r *Runtime) followMetrics(ctx context.Context, comp providers.Compute, run *state.Run, h providers.Handle) (done <-chan struct{}) {
+func (r *apply) followMetrics(ctx context.Context, comp providers.Compute, run *state.Run, h providers.Handle) (done <-chan struct{}) {
 	ch := make(chan struct{})
 	mr, ok := comp.(providers.MetricsReader)
 	if !ok {
@@ -89,7 +89,7 @@ func (r *Runtime) followMetrics(ctx context.Context, comp providers.Compute, run
 				copyTo = c
 			}
 		}
-		lm := &liveMetrics{r: r, id: id, addr: addr, sw: sw, counts: map[string]float64{}}
+		lm := &liveMetrics{r: r.Runtime, id: id, addr: addr, sw: sw, counts: map[string]float64{}}
 		readPoints(io.TeeReader(rc, copyTo), "", lm.point)
 		lm.flush()
 	}()

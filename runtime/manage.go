@@ -38,7 +38,7 @@ func (r *Runtime) Cancel(ctx context.Context, run *state.Run, record bool) error
 	if err != nil {
 		return err
 	}
-	r.finish(ctx, comp, run.Clone(), recordedSpec(run), st)
+	(&apply{Runtime: r}).finish(ctx, comp, run.Clone(), recordedSpec(run), st) // of no apply
 	return nil
 }
 

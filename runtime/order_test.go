@@ -73,7 +73,7 @@ experiment "b" {
 	}}
 	p.rt.Computes = NewComputes(p.rt.Config, p.reg, providers.Env{Dir: p.dir, DataDir: filepath.Join(p.dir, ".trainrun")})
 	t.Cleanup(func() { p.rt.Computes.Close() })
-	ch := apply(p.rt, p.plan(p.rt.Config), Options{})
+	ch := applyAsync(p.rt, p.plan(p.rt.Config), Options{})
 	p.waitFile("started-b-1")
 	deadline := time.Now().Add(2 * time.Minute)
 	for len(p.events.of(RunStarted)) < 2 && time.Now().Before(deadline) {

@@ -16,7 +16,7 @@ import (
 // when the run was recorded but never started, when its last attempt
 // failed with retries left (retries of its instance), and when apply was
 // killed between a failed attempt and the next.
-func (r *Runtime) reattach(ctx context.Context, prior *state.Run, retries retryPolicy, opts Options) (*state.Run, bool) {
+func (r *apply) reattach(ctx context.Context, prior *state.Run, retries retryPolicy, opts Options) (*state.Run, bool) {
 	run := prior.Clone()
 	if run.Handle == nil {
 		// Submitted, but killed before the handle was recorded: the
@@ -127,7 +127,7 @@ func (r *Runtime) reconcile(ctx context.Context, comp providers.Compute, run *st
 	if rec, err := r.State.Get(run.ID); err != nil || !rec.Live() {
 		return // recorded meanwhile
 	}
-	r.finish(ctx, comp, run, recordedSpec(run), st)
+	(&apply{Runtime: r}).finish(ctx, comp, run, recordedSpec(run), st) // of no apply
 }
 
 // recordedSpec is what collecting a run's results needs to know of how it

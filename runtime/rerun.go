@@ -101,7 +101,6 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	r.snapshots = map[string]*snapshot.Manifest{inst.SourceKey(): m}
 	run := &state.Run{
 		ID:          state.NewRunID(),
 		Address:     orig.Address,
@@ -122,14 +121,16 @@ func (r *Runtime) Rerun(ctx context.Context, orig *state.Run, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	r.fixedInputs = inputs
+	// The rerun is an apply of its own: its snapshot and inputs are not
+	// those of an apply of r that may be under way.
+	ap := &apply{Runtime: r, snapshots: map[string]*snapshot.Manifest{inst.SourceKey(): m}, fixedInputs: inputs}
 	a := &planner.Action{
 		Address: orig.Address, Kind: "run", Action: planner.Submit, Reasons: []string{"rerun of " + orig.ID},
 		Fingerprint: orig.Fingerprint, Instance: inst, Inputs: run.Inputs, Settings: orig.Settings,
 	}
 	sched := newScheduler(1, func(string) int { return 0 })
 	r.emit(Event{Type: ApplyStarted, Counts: map[string]int{planner.Submit: 1}})
-	got, started := r.runAction(ctx, sched, 0, a, orig.Git, opts, run)
+	got, started := ap.runAction(ctx, sched, 0, a, orig.Git, opts, run)
 	if err := r.State.Sync(); err != nil {
 		return nil, fmt.Errorf("sync state: %w", err)
 	}

@@ -96,7 +96,7 @@ func (s *stopper) add(id, path string) {
 // early-stopping policy, and reads into it, in the background (runs start
 // meanwhile), the values of its instances' runs that ended and stay
 // current: those that this apply does not run again.
-func (r *Runtime) startSweeps(p *planner.Plan) map[string]*stopper {
+func (r *apply) startSweeps(p *planner.Plan) map[string]*stopper {
 	var out map[string]*stopper
 	actions := make(map[string]*planner.Action, len(p.Actions))
 	for _, a := range p.Actions {
@@ -138,4 +138,4 @@ func (r *Runtime) startSweeps(p *planner.Plan) map[string]*stopper {
 }
 
 // sweepOf returns the stopper of experiment name, or nil.
-func (r *Runtime) sweepOf(name string) *stopper { return r.sweeps[name] }
+func (r *apply) sweepOf(name string) *stopper { return r.sweeps[name] }

@@ -33,7 +33,7 @@ experiment "a" {
 func TestStopRecordedBeforeACrashIsCarriedOut(t *testing.T) {
 	p := newProject(t, stoppingSweep)
 	detach := make(chan struct{})
-	first := apply(p.rt, p.plan(p.rt.Config), Options{Detach: detach})
+	first := applyAsync(p.rt, p.plan(p.rt.Config), Options{Detach: detach})
 	p.waitFile("started-a-1")
 	close(detach)
 	if res := wait(t, first); res.Detached != 1 {
@@ -51,7 +51,7 @@ func TestStopRecordedBeforeACrashIsCarriedOut(t *testing.T) {
 	}
 
 	rt := p.rt.WithConfig(p.rt.Config)
-	res := wait(t, apply(rt, p.plan(rt.Config), Options{}))
+	res := wait(t, applyAsync(rt, p.plan(rt.Config), Options{}))
 	if res.Stopped != 1 || !res.OK() {
 		t.Errorf("second apply: %+v, want the run stopped, and that is no failure", res)
 	}
