@@ -21,11 +21,15 @@ type Remote struct {
 // port.
 var remoteAttrs = map[string][]string{
 	"dir": {"path"},
+	// How to reach the machine is compute "ssh"'s: ~/.ssh/config, the
+	// agent, key files, known_hosts or host_key.
+	"ssh": {"host", "port", "user", "path", "private_key_file", "known_hosts_file", "host_key", "connect_timeout"},
 }
 
 // remoteRequired are the attributes a kind cannot do without.
 var remoteRequired = map[string][]string{
 	"dir": {"path"},
+	"ssh": {"host", "path"},
 }
 
 // LoadRemote reads the remote block of the configuration in dir, alone, as
@@ -48,7 +52,7 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 	names, ok := remoteAttrs[r.Kind]
 	if !ok {
 		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown remote kind",
-			Detail:  fmt.Sprintf("There is no remote %q: the kind is \"dir\".", r.Kind),
+			Detail:  fmt.Sprintf("There is no remote %q: the kinds are \"dir\" and \"ssh\".", r.Kind),
 			Subject: blk.LabelRanges[0].Ptr()}}
 	}
 	schema := &hcl.BodySchema{}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/trainrun/trainrun/lang"
+	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/snapshot"
 )
 
@@ -26,6 +27,14 @@ func Open(r *lang.Remote, dir string) (snapshot.Remote, error) {
 			p = filepath.Join(dir, p)
 		}
 		return NewDir(p)
+	case "ssh":
+		v := providers.Values{}
+		for name, val := range r.Attrs {
+			if name != "path" {
+				v[name] = val
+			}
+		}
+		return NewSSH(v, r.String("path"), dir)
 	}
 	return nil, fmt.Errorf("remote %q: unknown kind", r.Kind)
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/trainrun/trainrun/internal/pgtest"
+	"github.com/trainrun/trainrun/internal/sshtest"
 	"github.com/trainrun/trainrun/snapshot"
 )
 
@@ -30,6 +32,34 @@ func TestTeamRemoteDir(t *testing.T) {
   }`,
 		write: func(t *testing.T, key string, data []byte) {
 			p := filepath.Join(root, filepath.FromSlash(key))
+			os.Remove(p)
+			if err := os.WriteFile(p, data, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestTeamRemoteSSH: two checkouts, one PostgreSQL, one directory on an
+// SSH server (a real sshd on loopback), reached as compute "ssh" reaches
+// machines.
+func TestTeamRemoteSSH(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts sshd and PostgreSQL")
+	}
+	s := sshServer(t, sshtest.Options{})
+	name := remoteDir(t, s)
+	testTeamRemote(t, teamRemote{
+		block: fmt.Sprintf(`remote "ssh" {
+    host             = %q
+    port             = %d
+    user             = %q
+    private_key_file = %q
+    known_hosts_file = %q
+    path             = "~/%s/store"
+  }`, s.Addr, s.Port, s.User, s.KeyFile, s.KnownHostsFile, name),
+		write: func(t *testing.T, key string, data []byte) {
+			p := filepath.Join(s.Home, name, "store", filepath.FromSlash(key))
 			os.Remove(p)
 			if err := os.WriteFile(p, data, 0o444); err != nil {
 				t.Fatal(err)

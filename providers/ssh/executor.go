@@ -535,3 +535,37 @@ func (f *remoteFile) Close() error {
 	})
 	return nil
 }
+
+// Stream runs argv on the machine with stdin (nil for none) and hands its
+// stdout to read as it comes: for a stream too large to hold (a tar of
+// many files). It is never repeated after a connection failure. When read
+// returns an error the command is stopped. A non-zero exit is an error
+// carrying the command's stderr.
+func (e *Executor) Stream(ctx context.Context, argv []string, stdin io.Reader, read func(stdout io.Reader) error) error {
+	if len(argv) == 0 {
+		return errors.New("stream: empty command")
+	}
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("stream: argument %q contains a NUL byte", a)
+		}
+	}
+	cmd := executor.CommandLine(argv)
+	return e.conn.Session(ctx, false, func(s *ssh.Session) error {
+		s.Stdin = stdin
+		_, out, wait, err := start(s, cmd, false)
+		if err != nil {
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { s.Close() })
+		defer stop()
+		if err := read(out); err != nil {
+			s.Close()
+			_ = wait()
+			return err
+		}
+		// Drain what read left, so that the command can end.
+		_, _ = io.Copy(io.Discard, out)
+		return wait()
+	})
+}

@@ -524,3 +524,34 @@ func (p *connPool) put(c *Conn) {
 		}
 	}
 }
+
+// OpenMachine returns an executor on the one machine that v (the attributes
+// of compute "ssh" that say how to connect: host, port, user,
+// private_key_file, known_hosts_file, host_key, connect_timeout) names,
+// reached exactly as a compute reaches it: ~/.ssh/config, the agent, key
+// files, and host keys verified against known_hosts or host_key. Relative
+// local paths are below dir. For what is not a compute (a content remote);
+// jump = compute.NAME is not available there (ProxyJump in ~/.ssh/config
+// is). Nothing is dialed yet; closing the executor's Conn closes it.
+func OpenMachine(v providers.Values, dir string) (*Executor, error) {
+	s, problems := decode(v)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s", problems[0].Detail)
+	}
+	if len(s.hosts) != 1 {
+		return nil, fmt.Errorf("one host is needed")
+	}
+	if s.jump != "" {
+		return nil, fmt.Errorf("jump = compute.NAME is for computes; use ProxyJump in ~/.ssh/config")
+	}
+	k := &kind{}
+	r, err := k.resolver(providers.Env{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.target(s.hosts[0], s, 0)
+	if err != nil {
+		return nil, err
+	}
+	return NewExecutor(NewConn(t, ConnOptions{}), ExecutorOptions{}), nil
+}
