@@ -215,15 +215,15 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
 	r.recordAttach(ctx, p)
 	waitEnvironments := r.startEnvironments(ctx, p, opts.Stop)
-	boardings := r.board(ctx, p, opts)
+	roles := r.tracker().assign(ctx, p, opts, r.State.Get, r.emit)
 	r.batches = r.newBatcher(ctx, p, opts, func(pos int) bool {
-		b := boardings[pos]
+		b := roles[pos]
 		return b.join == nil && b.ended == nil && !b.restart
 	})
 
-	holds := r.holdLive(p, sched, boardings)
+	holds := r.holdLive(p, sched, roles)
 	for pos, a := range p.Actions {
-		if a.Action == planner.Submit && boardings[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
+		if a.Action == planner.Submit && roles[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
 				sched.enqueue(slot(pos), a.Instance, comp)
 			}
@@ -235,8 +235,8 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 			out := outcomes[a.Address]
 			defer close(out.done)
 			out.run = a.Prior
-			b := boardings[pos]
-			defer func() { r.land(b, out.run, out.ok) }()
+			b := roles[pos]
+			defer func() { r.tracker().release(b, out.run, out.ok) }()
 			hold := holds[pos] // the places of the live run it re-attaches to
 			// A rung of successive halving hears how each of its
 			// instances that may run ended.
@@ -253,7 +253,7 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 			}
 			switch {
 			case b.join != nil:
-				out.run, out.ok = r.joined(ctx, b, opts)
+				out.run, out.ok = b.waitJoined(ctx, opts)
 				out.reached = out.run != nil
 				return
 			case b.ended != nil:
@@ -261,7 +261,7 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 				return
 			}
 			ctx := b.ctx // cancelled when a newer apply supersedes the action
-			r.takeOff(b)
+			r.cancelPrior(b)
 			if a.AwaitsPromotion != nil {
 				pr, ok := halvings[a.Instance.Experiment].await(ctx, opts, a)
 				if !ok {
@@ -427,10 +427,10 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 // this one re-attaches to, before any new run is let through: a re-attached
 // run counts against max_runs, -parallelism and max_concurrent like one this
 // apply starts. The grants are by plan position.
-func (r *apply) holdLive(p *planner.Plan, sched *scheduler, boardings []*boarding) map[int]*grant {
+func (r *apply) holdLive(p *planner.Plan, sched *scheduler, roles []*role) map[int]*grant {
 	holds := make(map[int]*grant)
 	for pos, a := range p.Actions {
-		b := boardings[pos]
+		b := roles[pos]
 		if a.Action != planner.NoOp || a.Prior == nil || !a.Prior.Live() || b.join != nil || b.ended != nil || b.restart {
 			continue
 		}
@@ -562,7 +562,7 @@ func (r *apply) runAction(ctx context.Context, sched *scheduler, pos int, a *pla
 	if run == nil {
 		run = r.newRun(a, git)
 	}
-	r.follow(ctx, run.ID)
+	r.tracker().setRunID(ctx, run.ID)
 	spec, err := r.spec(ctx, run, a, release.gpus)
 	if err == nil {
 		err = r.useEnvironment(ctx, run, inst, spec)
@@ -836,7 +836,7 @@ func (r *apply) finish(ctx context.Context, comp providers.Compute, run *state.R
 	if !st.StartedAt.IsZero() && (run.StartedAt == nil || !st.StartedAt.Before(*run.StartedAt)) {
 		run.RunningAt = ptr(st.StartedAt.UTC())
 	}
-	superseded := r.supersededReason(run.ID)
+	superseded := r.tracker().supersededReason(run.ID)
 	if superseded != "" && run.Status != providers.Succeeded {
 		run.Status, run.Reason = providers.Cancelled, superseded
 	}

@@ -22,7 +22,7 @@ import (
 // holds it, however it ends, so a killed apply's instances are free at
 // once, and its live runs are re-attached by whoever claims them next.
 //
-// Within one process (watch's applies), the flights of concurrent.go say
+// Within one process (watch's applies), the tracker (tracker.go) says
 // who runs what; claims are shared by the process's applies, counted.
 
 // heldClaim is a claim of this process, shared by its applies.
@@ -130,9 +130,9 @@ func holderName(h state.Holder) string {
 	return fmt.Sprintf("%s (pid %d on %s)", cmd, h.PID, host)
 }
 
-// claims reports whether a, as boarded, runs something: it claims its
+// claims reports whether a, in its role b, runs something: it claims its
 // instance first.
-func claims(a *planner.Action, b *boarding) bool {
+func claims(a *planner.Action, b *role) bool {
 	switch {
 	case b.join != nil || b.ended != nil:
 		return false
@@ -147,7 +147,7 @@ func claims(a *planner.Action, b *boarding) bool {
 // instead of starting one: the plan's live run, or a newer run with the
 // fingerprint a plans. It returns nil when a is still to be carried out as
 // planned.
-func (r *Runtime) claimedRun(a *planner.Action, b *boarding) *state.Run {
+func (r *Runtime) claimedRun(a *planner.Action, b *role) *state.Run {
 	if err := r.State.Reload(); err != nil {
 		r.emit(Event{Type: Warning, Address: a.Address, Message: err.Error()})
 	}

@@ -220,7 +220,7 @@ func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 	}
 
 	// A third apply of the same configuration plans to wait for the live
-	// run: it joins the second apply's flight, and neither re-attaches nor
+	// run: it joins the second apply's tracked action, and neither re-attaches nor
 	// starts anything.
 	rt3 := rt2.WithConfig(cfg)
 	pl3 := p.plan(cfg)
