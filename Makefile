@@ -5,6 +5,8 @@
 #                     $GOPATH/bin: usually ~/go/bin)
 #   make quickstart   build trainrun and run examples/quickstart end to end
 #   make test         every test: unit, fuzz seed corpora, CLI scripts, integration
+#   make test-short   the fast path while working: unit tests, fuzz seed corpora
+#                     and CLI scripts, without the integration tests (go test -short)
 #   make bench        Go benchmarks and whole-command timings beside peers
 #   make fuzz         fuzz the configuration loader and snapshot unpacking
 
@@ -12,7 +14,7 @@ GO      ?= go
 BIN     := bin/trainrun
 FUZZTIME ?= 60s
 
-.PHONY: build install test lint bench fuzz quickstart clean
+.PHONY: build install test test-short lint bench fuzz quickstart clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/trainrun
@@ -32,6 +34,11 @@ test: lint
 	./scripts/test-deps.sh
 	$(GO) test -timeout 30m -count=1 ./...
 
+# Not for CI: -short skips the tests that start sshd, Slurm, PostgreSQL,
+# podman, venvs or Chromium, and the kill tests (.ci/run runs make test).
+test-short: lint
+	$(GO) test -short -timeout 10m -count=1 ./...
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -42,6 +49,7 @@ bench: build
 	./scripts/bench.sh
 	./scripts/bench-env.sh
 	./scripts/bench-concurrent.sh
+	./scripts/bench-state.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./lang

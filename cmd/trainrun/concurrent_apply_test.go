@@ -117,6 +117,9 @@ experiment "race" {
 // on when the other is killed with SIGKILL: it re-attaches to the killed
 // apply's live run, which runs once.
 func TestKilledApplyReleasesClaims(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills an apply: not in -short")
+	}
 	p := newProject(t, map[string]string{"trainrun.hcl": holdConfig, "src/hold.sh": holdRun})
 	first := p.command(nil, "apply", "-auto-approve", "-target", `experiment.hold["n=1"]`)
 	if err := first.Start(); err != nil {

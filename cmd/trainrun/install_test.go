@@ -59,3 +59,24 @@ func TestMakeInstall(t *testing.T) {
 		})
 	}
 }
+
+// TestCINeverShort checks that CI runs every test: go test -short skips the
+// integration tests, so neither .ci/run nor make test may pass it.
+func TestCINeverShort(t *testing.T) {
+	ci, err := os.ReadFile(filepath.Join("..", "..", ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(ci), "-short") || !strings.Contains(string(ci), "make test\n") {
+		t.Errorf(".ci/run must run make test, without -short:\n%s", ci)
+	}
+	_, recipe, ok := strings.Cut(string(mk), "\ntest: ")
+	recipe, _, _ = strings.Cut(recipe, "\n\n")
+	if !ok || !strings.Contains(recipe, "test ") || strings.Contains(recipe, "-short") {
+		t.Errorf("make test must run go test without -short:\n%s", recipe)
+	}
+}

@@ -42,6 +42,15 @@ func Unavailable(t testing.TB, format string, args ...any) {
 	t.Skip(msg)
 }
 
+// skipShort skips t under go test -short: what needs these services is an
+// integration test, which make test runs (and CI, where nothing is skipped).
+func skipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("envtest: " + what + ": not with -short (make test runs it)")
+	}
+}
+
 var aptMu sync.Mutex
 
 // Install installs Debian packages that are missing. It returns an error
@@ -95,6 +104,7 @@ func lastLines(b []byte, n int) string {
 // RequireVenv makes sure Debian's python3 can create virtual environments.
 func RequireVenv(t testing.TB) {
 	t.Helper()
+	skipShort(t, "creates virtual environments")
 	if err := exec.Command(Python, "-c", "import venv, ensurepip").Run(); err == nil {
 		return
 	}
@@ -109,6 +119,7 @@ func RequireVenv(t testing.TB) {
 // RequireSklearn makes sure Debian's python3 has scikit-learn.
 func RequireSklearn(t testing.TB) {
 	t.Helper()
+	skipShort(t, "trains with scikit-learn")
 	if err := exec.Command(Python, "-c", "import sklearn").Run(); err == nil {
 		return
 	}
@@ -166,6 +177,7 @@ const BusyboxImage = "localhost/trainrun-test-busybox:1"
 // REAL-SERVICES.md).
 func RequirePodman(t testing.TB) []string {
 	t.Helper()
+	skipShort(t, "runs podman containers")
 	if err := Install("podman", "runc", "busybox-static"); err != nil {
 		Unavailable(t, "podman: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,6 +71,9 @@ func binDir() (string, error) {
 
 // Start starts a server. The caller must Stop it.
 func Start(t T) *Server {
+	if tb, ok := t.(testing.TB); ok && testing.Short() {
+		tb.Skip("pgtest: starts PostgreSQL: not with -short (make test runs it)")
+	}
 	s, err := start()
 	if err != nil {
 		unavailable(t, "%v", err)

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -89,6 +90,9 @@ func unavailable(t T, format string, args ...any) {
 // (or reusing one that is running). Later calls return the same cluster.
 func Start(t T) *Cluster {
 	t.Helper()
+	if tb, ok := t.(testing.TB); ok && testing.Short() {
+		tb.Skip("slurmtest: starts a Slurm cluster: not with -short (make test runs it)")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if started != nil {

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -87,6 +88,9 @@ func unavailable(t T, format string, args ...any) {
 
 // Start starts an sshd. The caller must Stop it.
 func Start(t T, o Options) *Server {
+	if tb, ok := t.(testing.TB); ok && testing.Short() {
+		tb.Skip("sshtest: starts sshd: not with -short (make test runs it)")
+	}
 	if err := ensureInstalled(); err != nil {
 		unavailable(t, "no OpenSSH server: %v", err)
 		return nil
