@@ -139,13 +139,15 @@ experiment "clean" {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
 
-	// reach waits for attempt's marker after epoch.
+	// reach waits for attempt's marker after epoch, and returns the job
+	// id it holds (written after the file is made: waited for too).
 	reach := func(attempt, epoch int, job string) string {
 		t.Helper()
 		marker := p.path(fmt.Sprintf("at-%d-%d", attempt, epoch))
+		var id []byte
 		if !waitFor(4*time.Minute, func() bool {
-			_, err := os.Stat(marker)
-			return err == nil
+			id, _ = os.ReadFile(marker)
+			return len(id) > 0
 		}) {
 			logs, _ := filepath.Glob(p.path("work/runs/*/log"))
 			var b strings.Builder
@@ -156,7 +158,6 @@ experiment "clean" {
 			sc, _ := exec.Command("scontrol", "show", "job", job).CombinedOutput()
 			t.Fatalf("attempt %d did not reach epoch %d:\n%s\n%s\n%s", attempt, epoch, out.String(), b.String(), sc)
 		}
-		id, _ := os.ReadFile(marker)
 		return string(id)
 	}
 	// requeue requeues the job and releases it from the hold a requeued
@@ -251,11 +252,14 @@ while [ -d "$1" ]; do sleep 0.1; done
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
-	if !waitFor(3*time.Minute, func() bool { _, err := os.Stat(p.path("started-1")); return err == nil }) {
+	var job []byte
+	if !waitFor(3*time.Minute, func() bool {
+		job, _ = os.ReadFile(p.path("started-1"))
+		job = []byte(strings.TrimSpace(string(job)))
+		return len(job) > 0 // the file is made before the id is in it
+	}) {
 		t.Fatalf("the job did not start:\n%s", out.String())
 	}
-	job, _ := os.ReadFile(p.path("started-1"))
-	job = []byte(strings.TrimSpace(string(job)))
 	if err := slurmtest.Start(t).Requeue(string(job), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}

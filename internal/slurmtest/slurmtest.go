@@ -585,6 +585,9 @@ func (c *Cluster) Scontrol(args ...string) (string, error) {
 // too, and Slurm fails the job instead of starting it ("Job credential
 // revoked"), which a test releasing the job at once sees under load.
 func (c *Cluster) Requeue(job string, timeout time.Duration) error {
+	if job == "" {
+		return errors.New("requeue: no job id") // scontrol requeue "" does nothing, and says nothing
+	}
 	if out, err := exec.Command("scontrol", "requeue", job).CombinedOutput(); err != nil {
 		return fmt.Errorf("scontrol requeue %s: %v: %s", job, err, out)
 	}
