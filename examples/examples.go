@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-//go:embed quickstart digits dvc-style pipeline slurm ssh sweep-asha
+//go:embed quickstart digits dvc-style pipeline preemptible slurm ssh sweep-asha
 var files embed.FS
 
 // Names lists the examples.

@@ -3,7 +3,7 @@ into TRAINRUN_CHECKPOINT_DIR (atomically), resumes from it, and stops
 cleanly on SIGUSR2 (Slurm, before the time limit or at preemption) or
 SIGTERM. Deterministic: a preempted run's weights equal an unpreempted
 run's."""
-import hashlib, io, json, os, signal, sys, time
+import hashlib, json, os, signal, sys, time
 
 t0 = time.monotonic()
 import torch
@@ -12,8 +12,10 @@ from sklearn.datasets import load_digits
 torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 epochs = int(os.environ.get("TRAINRUN_PARAM_EPOCHS", "20"))
-ckdir = os.environ["TRAINRUN_CHECKPOINT_DIR"]
 outdir = os.environ["TRAINRUN_OUTPUTS_DIR"]
+ckdir = os.environ["TRAINRUN_CHECKPOINT_DIR"]
+if os.environ.get("CHECKPOINT_IN_OUTPUTS"):
+    ckdir = outdir  # the old way, to compare what is stored: don't
 path = os.path.join(ckdir, "last.pt")
 
 X, y = load_digits(return_X_y=True)
@@ -62,11 +64,13 @@ for epoch in range(start, epochs):
     print(f"epoch {epoch}: loss {loss.item():.4f} val_acc {acc:.4f}", flush=True)
     if os.environ.get("SLOW"):
         time.sleep(float(os.environ["SLOW"]))
+    # STOP_AFTER_EPOCH=N: the first attempt stops after epoch N as if it
+    # had been preempted (for tests and demonstrations).
+    if os.environ.get("STOP_AFTER_EPOCH") == str(epoch) and os.environ.get("TRAINRUN_ATTEMPT") == "1":
+        stop = True
     if stop:
         print(f"stopping after epoch {epoch}: the next attempt resumes", flush=True)
         sys.exit(1)
 
 torch.save(model.state_dict(), os.path.join(outdir, "model.pt"))
-buf = io.BytesIO()
-torch.save(model.state_dict(), buf)
 print("weights sha256", hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest(), flush=True)
