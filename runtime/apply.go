@@ -545,6 +545,10 @@ func (r *apply) runAction(ctx context.Context, sched *scheduler, pos int, a *pla
 		}
 		return r.failEarly(a, git, err.Error()), true
 	}
+	if r.claimLost(a.Address) {
+		release.free()
+		return nil, false
+	}
 	after := r.unsaid() // the ends of runs that let this one through
 	released := false
 	defer func() {
@@ -648,7 +652,8 @@ func (r *apply) attempts(ctx context.Context, comp providers.Compute, run *state
 // attempt's log is kept beside the run's results. It reports false, the
 // failed attempt left as it is, when apply is stopped during the wait.
 func (r *apply) retry(ctx context.Context, comp providers.Compute, run *state.Run, h *providers.Handle, st providers.Status, retries retryPolicy, opts Options) bool {
-	if st.State != providers.Failed || ownAttempts(run) > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" {
+	if st.State != providers.Failed || ownAttempts(run) > retries.retries || stopped(opts.Stop) || ctx.Err() != nil || run.StopReason != "" ||
+		r.claimLost(run.Address) {
 		return false
 	}
 	wait := lang.RetryWait(retries.backoff, ownAttempts(run))

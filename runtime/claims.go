@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/state"
@@ -27,10 +28,11 @@ import (
 
 // heldClaim is a claim of this process, shared by its applies.
 type heldClaim struct {
-	claim state.Claim
-	users int
-	ready chan struct{} // closed when claim or err is set
-	err   error
+	claim    state.Claim
+	users    int
+	ready    chan struct{} // closed when claim or err is set
+	err      error
+	lostOnce sync.Once // says the claim was lost
 }
 
 // claim claims the instance at address for this process, waiting while
@@ -112,6 +114,37 @@ func (r *Runtime) claimFor(ctx context.Context, stop <-chan struct{}, address st
 		return nil, errStopped
 	}
 	return c, err
+}
+
+// claimLost reports whether this process's claim on address ended without
+// being released: the database's session ended and another apply took the
+// instance before this one could take it back. It then starts nothing more
+// of the instance (it says so, once): the other apply carries it out.
+func (r *Runtime) claimLost(address string) bool {
+	sh := r.shared()
+	sh.mu.Lock()
+	h := sh.claims[address]
+	sh.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	select {
+	case <-h.ready:
+	default:
+		return false
+	}
+	if h.claim == nil {
+		return false
+	}
+	select {
+	case <-h.claim.Lost():
+	default:
+		return false
+	}
+	h.lostOnce.Do(func() {
+		r.emit(Event{Type: Warning, Address: address, Message: "its claim ended with the database session and another apply holds it now: this apply starts nothing more of it"})
+	})
+	return true
 }
 
 // holderName says who a claim's holder is: "trainrun apply (pid 4553 on

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trainrun/trainrun/internal/pgtest"
 )
@@ -154,5 +157,116 @@ experiment "train" {
 	p.must(0, nil, "apply", "-auto-approve")
 	if n := lineCount(t, ran); n != 2 {
 		t.Fatalf("%d runs for 2 instances after migrate and apply", n)
+	}
+}
+
+// pgConfig is holdConfig recorded in PostgreSQL: three instances on a
+// compute of two slots, each waiting for go.txt.
+func pgConfig(conn string) string {
+	return `trainrun {
+  backend "postgres" {
+    conn_str = "` + conn + `"
+    project  = "vision"
+  }
+}
+compute "local" "here" {
+  max_runs = 2
+}
+experiment "hold" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "hold.sh", path.root]
+  sweep {
+    grid = { n = [1, 2, 3] }
+  }
+}
+`
+}
+
+// TestTeamDatabaseRestart restarts PostgreSQL under two applies of the same
+// instances, one running two of them and queueing the third, the other
+// waiting on its claims: the live runs keep running, both applies
+// reconnect and end well, every run is recorded as succeeded, and each
+// instance ran once.
+func TestTeamDatabaseRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	conn := srv.NewDatabase(t)
+	p := newProject(t, map[string]string{"trainrun.hcl": pgConfig(conn), "src/hold.sh": holdRun})
+	start := func() *applyProc {
+		a := startApply(t, p, "-lock-timeout=2m")
+		t.Cleanup(func() {
+			p.write("go.txt", "")
+			a.end(time.Minute)
+		})
+		return a
+	}
+	first := start()
+	if !waitFor(2*time.Minute, func() bool { return lineCount(t, p.path("counter.txt")) == 2 }) {
+		t.Fatalf("the first apply did not start two runs:\n%s", first.out)
+	}
+	second := start()
+	if !waitFor(2*time.Minute, func() bool { return strings.Contains(second.out.String(), "waits on another apply") }) {
+		t.Fatalf("the second apply does not wait on the first:\n%s", second.out)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	p.write("go.txt", "")
+	for name, a := range map[string]*applyProc{"first": first, "second": second} {
+		if err := a.end(3 * time.Minute); err != nil {
+			t.Errorf("%s apply: %v\n%s", name, err, a.out)
+		}
+	}
+	t.Logf("first:\n%s\nsecond:\n%s", first.out, second.out)
+	if n := lineCount(t, p.path("counter.txt")); n != 3 {
+		t.Errorf("%d runs of 3 instances; want each once", n)
+	}
+	st := p.status(nil)
+	if len(st) != 3 {
+		t.Fatalf("status: %+v", st)
+	}
+	for _, s := range st {
+		if s.Status != "succeeded" {
+			t.Errorf("status: %+v", st)
+		}
+	}
+	if n := strings.Count(p.must(0, nil, "runs", "-json").stdout, `"id":`); n != 3 {
+		t.Errorf("%d runs recorded; want 3", n)
+	}
+}
+
+// applyProc is trainrun apply running in the background.
+type applyProc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// startApply starts trainrun apply -auto-approve ARGS… in p.
+func startApply(t *testing.T, p *project, args ...string) *applyProc {
+	t.Helper()
+	a := &applyProc{cmd: p.command(nil, append([]string{"apply", "-auto-approve"}, args...)...), out: new(syncBuffer), done: make(chan struct{})}
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.err = a.cmd.Wait(); close(a.done) }()
+	return a
+}
+
+// end waits for the apply to end, at most d, and kills it then.
+func (a *applyProc) end(d time.Duration) error {
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(d):
+		_ = a.cmd.Process.Kill()
+		<-a.done
+		return fmt.Errorf("did not end in %v", d)
 	}
 }

@@ -7,6 +7,14 @@
 // Lock holds it for as long as the caller wants. Claims are session
 // advisory locks too, one per instance: PostgreSQL releases them when the
 // session ends, however the process ends.
+//
+// A session that ends under a live process (the server restarted, the
+// network broke) is dialled again, for up to a minute, and whatever was
+// under way is done again: a transaction is all or nothing, and writing a
+// run's record twice leaves it as written once. Its claims are taken again
+// at once; the server gives their holders a grace period after it starts
+// (claimGrace), in which a claim held before the restart is taken by no
+// one else. A claim that could not be taken again is Lost.
 package pgstate
 
 import (
@@ -31,7 +39,15 @@ import (
 
 // SchemaVersion is the version of the tables this trainrun reads and
 // writes. A database whose tables are newer is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
+
+// reconnectFor is how long an operation whose session ended tries to get
+// one again before it fails.
+const reconnectFor = time.Minute
+
+// claimGrace is how long after the server started a claim that a session
+// held before is kept for its holder to take again.
+const claimGrace = 10 * time.Second
 
 var _ state.Backend = (*Backend)(nil)
 
@@ -41,11 +57,12 @@ type Backend struct {
 	cfg         *pgx.ConnConfig
 	lockTimeout time.Duration
 
-	mu     sync.Mutex // guards conn, the fields below and the current record
-	conn   *pgx.Conn
-	closed bool
-	locked bool // Lock held
-	claims map[string]*claim
+	mu         sync.Mutex // guards conn, the fields below and the current record
+	conn       *pgx.Conn  // nil when the session ended: ready dials again
+	closed     bool
+	locked     bool // Lock held
+	lockHolder state.Holder
+	claims     map[string]*claim
 
 	serial  uint64
 	lineage string
@@ -99,6 +116,7 @@ func (b *Backend) connect(ctx context.Context) error {
 	if b.conn != nil && !b.conn.IsClosed() {
 		return nil
 	}
+	b.conn = nil
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, b.cfg)
@@ -118,18 +136,62 @@ func redact(err error, password string) string {
 	return msg
 }
 
-// broken notes that the session ended if err says so: every claim and
-// the lock are gone with it. It requires b.mu.
+// broken notes that the session ended if err says so: ready dials again
+// and takes the claims and the lock again. It requires b.mu.
 func (b *Backend) broken(err error) error {
 	if err != nil && b.conn != nil && b.conn.IsClosed() {
-		for _, c := range b.claims {
-			c.lose()
-		}
-		clear(b.claims)
-		b.locked = false
 		b.conn = nil
 	}
 	return err
+}
+
+// ended reports whether err is a session's end (broken has seen it), which
+// do answers by dialling again and trying once more.
+func (b *Backend) ended(err error) bool {
+	return err != nil && !b.closed && (b.conn == nil || b.conn.IsClosed())
+}
+
+// do runs fn, which uses b.conn, dialling again and running it again while
+// it fails because the session ended, for at most reconnectFor. It requires
+// b.mu, which it lets go while it waits for the server.
+func (b *Backend) do(fn func() error) error {
+	deadline := time.Now().Add(reconnectFor)
+	for {
+		if err := b.ready(); err != nil {
+			return err
+		}
+		err := b.broken(fn())
+		if !b.ended(err) || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// retake takes the claims and the lock again on a new session; a claim
+// that another session holds now is lost. It requires b.mu.
+func (b *Backend) retake(ctx context.Context) error {
+	for address, c := range b.claims {
+		ok, err := b.tryClaim(claimKey(address), c.holder, 0)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			delete(b.claims, address)
+			c.lose()
+		}
+	}
+	if b.locked {
+		var ok bool
+		if err := b.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key(b.project, "lock")).Scan(&ok); err != nil {
+			return b.broken(err)
+		}
+		if !ok {
+			b.locked = false
+		} else if err := b.note("lock", b.lockHolder); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var schema = []string{
@@ -179,6 +241,8 @@ var schema = []string{
 		session integer NOT NULL,
 		holder text NOT NULL,
 		PRIMARY KEY (project, key))`,
+	// Version 2: when the holder took it, for claimGrace.
+	`ALTER TABLE trainrun_holders ADD COLUMN IF NOT EXISTS noted_at timestamptz NOT NULL DEFAULT now()`,
 }
 
 // migrate creates the tables, or checks that they are of a version this
@@ -378,28 +442,51 @@ func (b *Backend) Reload() error {
 	ctx := context.Background()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return err
-	}
+	return b.do(func() error { return b.reload(ctx) })
+}
+
+func (b *Backend) reload(ctx context.Context) error {
 	tx, err := b.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return b.broken(fmt.Errorf("postgres backend: reload: %w", err))
+		return fmt.Errorf("postgres backend: reload: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	var serial int64
 	var lineage string
 	if err := tx.QueryRow(ctx, `SELECT serial, lineage FROM trainrun_projects WHERE name = $1`, b.project).Scan(&serial, &lineage); err != nil {
-		return b.broken(fmt.Errorf("postgres backend: reload: %w", err))
+		return fmt.Errorf("postgres backend: reload: %w", err)
 	}
-	return b.broken(b.catchUp(ctx, tx, uint64(serial), lineage))
+	return b.catchUp(ctx, tx, uint64(serial), lineage)
 }
 
-// ready checks that b is open and connected. It requires b.mu.
-func (b *Backend) ready(ctx context.Context) error {
-	if b.closed {
-		return state.ErrClosed
+// ready checks that b is open and connected. When the session ended, it
+// dials again (for at most reconnectFor while the server is not there,
+// whatever the caller's context, which bounds waiting for other processes
+// only) and takes back the claims and the lock. It requires b.mu, which it
+// lets go while it waits.
+func (b *Backend) ready() error {
+	ctx := context.Background()
+	deadline := time.Now().Add(reconnectFor)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		if b.closed {
+			return state.ErrClosed
+		}
+		if b.conn != nil && !b.conn.IsClosed() {
+			return nil
+		}
+		err := b.connect(ctx)
+		if err == nil {
+			if err = b.retake(ctx); err == nil {
+				return nil
+			}
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		b.mu.Unlock()
+		time.Sleep(wait)
+		b.mu.Lock()
 	}
-	return b.connect(ctx)
 }
 
 // one runs a query returning runs under b.mu.
@@ -407,11 +494,12 @@ func (b *Backend) query(sql string, args ...any) ([]*state.Run, error) {
 	ctx := context.Background()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return nil, err
-	}
-	runs, err := queryRuns(ctx, b.conn, sql, args...)
-	return runs, b.broken(err)
+	var runs []*state.Run
+	err := b.do(func() (err error) {
+		runs, err = queryRuns(ctx, b.conn, sql, args...)
+		return err
+	})
+	return runs, err
 }
 
 // Get returns the run with this exact id.
@@ -602,18 +690,18 @@ func (t *txn) Put(runs ...*state.Run) error {
 func (b *Backend) Update(ctx context.Context, fn func(state.Tx) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return err
-	}
-	if err := b.writeLock(ctx); err != nil {
-		return err
-	}
-	defer func() {
-		if b.conn != nil {
-			b.conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, key(b.project, "lock"))
+	return b.do(func() error {
+		if err := b.writeLock(ctx); err != nil {
+			return err
 		}
-	}()
-	return b.broken(b.update(ctx, fn))
+		conn := b.conn
+		defer func() {
+			if conn == b.conn {
+				conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, key(b.project, "lock"))
+			}
+		}()
+		return b.update(ctx, fn)
+	})
 }
 
 func (b *Backend) update(ctx context.Context, fn func(state.Tx) error) error {
@@ -697,7 +785,7 @@ func (b *Backend) writeLock(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 		b.mu.Lock()
-		if err := b.ready(ctx); err != nil {
+		if err := b.ready(); err != nil {
 			return err
 		}
 	}
@@ -729,8 +817,8 @@ func (b *Backend) holder(name string) (state.Holder, bool, error) {
 // note writes who holds the advisory lock of name. It requires b.mu.
 func (b *Backend) note(name string, h state.Holder) error {
 	js, _ := json.Marshal(h)
-	_, err := b.conn.Exec(context.Background(), `INSERT INTO trainrun_holders (project, key, session, holder) VALUES ($1, $2, pg_backend_pid(), $3)
-		ON CONFLICT (project, key) DO UPDATE SET session = pg_backend_pid(), holder = $3`, b.project, name, string(js))
+	_, err := b.conn.Exec(context.Background(), `INSERT INTO trainrun_holders (project, key, session, holder, noted_at) VALUES ($1, $2, pg_backend_pid(), $3, now())
+		ON CONFLICT (project, key) DO UPDATE SET session = pg_backend_pid(), holder = $3, noted_at = now()`, b.project, name, string(js))
 	return b.broken(err)
 }
 
@@ -738,22 +826,19 @@ func (b *Backend) note(name string, h state.Holder) error {
 func (b *Backend) Lock(h state.Holder) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(context.Background()); err != nil {
-		return err
-	}
-	if b.locked {
+	if b.locked && !b.closed {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // try once
-	if err := b.writeLock(ctx); err != nil {
-		return err
-	}
-	b.locked = true
-	if err := b.note("lock", h.Fill()); err != nil {
-		return err
-	}
-	return nil
+	h = h.Fill()
+	return b.do(func() error {
+		if err := b.writeLock(ctx); err != nil {
+			return err
+		}
+		b.locked, b.lockHolder = true, h
+		return b.note("lock", h)
+	})
 }
 
 // Unlock ends Lock.
@@ -761,6 +846,7 @@ func (b *Backend) Unlock() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.locked || b.conn == nil {
+		b.locked = false
 		return nil
 	}
 	b.locked = false
@@ -772,6 +858,7 @@ func (b *Backend) Unlock() error {
 type claim struct {
 	b       *Backend
 	address string
+	holder  state.Holder
 	lost    chan struct{}
 	once    sync.Once
 }
@@ -787,18 +874,22 @@ func claimKey(address string) string   { return "claim " + address }
 func (b *Backend) Claim(ctx context.Context, address string, h state.Holder) (state.Claim, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return nil, err
-	}
-	if c := b.claims[address]; c != nil {
-		return nil, &state.ClaimedError{Address: address, Holder: h.Fill(), Err: errors.New("claimed twice by this process")}
-	}
+	h = h.Fill()
 	name := claimKey(address)
-	k := key(b.project, name)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if b.claims[address] != nil {
+			return nil, &state.ClaimedError{Address: address, Holder: h, Err: errors.New("claimed twice by this process")}
+		}
+		// One round trip: take the lock and say who took it. A claim
+		// held before the server (re)started is its holder's for
+		// claimGrace, to take again.
 		var ok bool
-		if err := b.conn.QueryRow(context.Background(), `SELECT pg_try_advisory_lock($1)`, k).Scan(&ok); err != nil {
-			return nil, b.broken(fmt.Errorf("postgres backend: claim %s: %w", address, err))
+		err := b.do(func() (err error) {
+			ok, err = b.tryClaim(name, h, claimGrace)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("postgres backend: claim %s: %w", address, err)
 		}
 		if ok {
 			break
@@ -813,42 +904,53 @@ func (b *Backend) Claim(ctx context.Context, address string, h state.Holder) (st
 		case <-time.After(wait):
 		}
 		b.mu.Lock()
-		if err := b.ready(ctx); err != nil {
-			return nil, err
-		}
-		if b.claims[address] != nil {
-			return nil, &state.ClaimedError{Address: address, Holder: h.Fill(), Err: errors.New("claimed twice by this process")}
-		}
 	}
-	c := &claim{b: b, address: address, lost: make(chan struct{})}
+	c := &claim{b: b, address: address, holder: h, lost: make(chan struct{})}
 	b.claims[address] = c
-	if err := b.note(name, h.Fill()); err != nil {
-		return nil, err
-	}
 	if len(b.claims) == 1 {
 		go b.watch()
 	}
 	return c, nil
 }
 
-// watch notices, while claims are held, that the session ended.
+// tryClaim takes the advisory lock of name and says who took it, in one
+// round trip. A claim held before the server (re)started is its holder's
+// for grace after the start. It requires b.mu.
+func (b *Backend) tryClaim(name string, h state.Holder, grace time.Duration) (bool, error) {
+	js, _ := json.Marshal(h)
+	var ok bool
+	err := b.conn.QueryRow(context.Background(), `WITH t AS (
+			SELECT CASE WHEN EXISTS (SELECT 1 FROM trainrun_holders WHERE project = $2 AND key = $3
+				AND noted_at < pg_postmaster_start_time() AND now() < pg_postmaster_start_time() + $5 * interval '1 second')
+			THEN false ELSE pg_try_advisory_lock($1) END AS ok
+		), n AS (
+			INSERT INTO trainrun_holders (project, key, session, holder, noted_at) SELECT $2, $3, pg_backend_pid(), $4, now() FROM t WHERE t.ok
+			ON CONFLICT (project, key) DO UPDATE SET session = pg_backend_pid(), holder = $4, noted_at = now()
+		) SELECT ok FROM t`, key(b.project, name), b.project, name, string(js), grace.Seconds()).Scan(&ok)
+	return ok, b.broken(err)
+}
+
+// watch notices, while claims are held, that the session ended, and dials
+// again at once to take them back.
 func (b *Backend) watch() {
 	for {
-		time.Sleep(2 * time.Second)
+		time.Sleep(time.Second)
 		b.mu.Lock()
-		if len(b.claims) == 0 || b.closed || b.conn == nil {
+		if len(b.claims) == 0 || b.closed {
 			b.mu.Unlock()
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := b.conn.Ping(ctx)
-		cancel()
-		if err != nil {
-			if !b.conn.IsClosed() {
+		if b.conn != nil {
+			if err := b.conn.Ping(ctx); err != nil {
 				b.conn.Close(context.Background())
+				b.conn = nil
 			}
-			b.broken(err)
 		}
+		if b.conn == nil {
+			b.ready() // a failure is left to the next operation
+		}
+		cancel()
 		b.mu.Unlock()
 	}
 }
@@ -861,20 +963,28 @@ func (b *Backend) release(c *claim) error {
 	}
 	delete(b.claims, c.address)
 	if b.conn == nil {
-		return nil
+		return nil // the session ended: the server let it go
 	}
-	_, err := b.conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, key(b.project, claimKey(c.address)))
-	return b.broken(err)
+	name := claimKey(c.address)
+	_, err := b.conn.Exec(context.Background(), `WITH d AS (DELETE FROM trainrun_holders WHERE project = $1 AND key = $2 AND session = pg_backend_pid())
+		SELECT pg_advisory_unlock($3)`, b.project, name, key(b.project, name))
+	if b.broken(err) != nil && b.conn == nil {
+		return nil // the session ended with it
+	}
+	return err
 }
 
 // Claimant says who holds the claim on address.
 func (b *Backend) Claimant(address string) (state.Holder, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(context.Background()); err != nil {
-		return state.Holder{}, false, err
-	}
-	return b.holder(claimKey(address))
+	var h state.Holder
+	var held bool
+	err := b.do(func() (err error) {
+		h, held, err = b.holder(claimKey(address))
+		return err
+	})
+	return h, held, err
 }
 
 // Close ends the session: claims and the lock are released.
@@ -900,15 +1010,18 @@ func (b *Backend) records(kind string) ([]string, error) {
 	ctx := context.Background()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := b.conn.Query(ctx, `SELECT data FROM trainrun_records WHERE project = $1 AND kind = $2 ORDER BY ord`, b.project, kind)
-	if err != nil {
-		return nil, b.broken(fmt.Errorf("postgres backend: read %s records: %w", kind, err))
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return out, b.broken(err)
+	var out []string
+	err := b.do(func() error {
+		rows, err := b.conn.Query(ctx, `SELECT data FROM trainrun_records WHERE project = $1 AND kind = $2 ORDER BY ord`, b.project, kind)
+		if err == nil {
+			out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			return fmt.Errorf("postgres backend: read %s records: %w", kind, err)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // putRecord records data as the record of kind named key, replacing it.
@@ -916,18 +1029,17 @@ func (b *Backend) putRecord(kind, key, data string) error {
 	ctx := context.Background()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return err
-	}
-	// A replaced record counts as new: All lists records oldest first,
-	// as the local backend does.
-	_, err := b.conn.Exec(ctx, `INSERT INTO trainrun_records (project, kind, key, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (project, kind, key) DO UPDATE SET data = $4, ord = nextval(pg_get_serial_sequence('trainrun_records', 'ord'))`,
-		b.project, kind, key, data)
-	if err != nil {
-		return b.broken(fmt.Errorf("postgres backend: record %s: %w", kind, err))
-	}
-	return nil
+	return b.do(func() error {
+		// A replaced record counts as new: All lists records oldest
+		// first, as the local backend does.
+		_, err := b.conn.Exec(ctx, `INSERT INTO trainrun_records (project, kind, key, data) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (project, kind, key) DO UPDATE SET data = $4, ord = nextval(pg_get_serial_sequence('trainrun_records', 'ord'))`,
+			b.project, kind, key, data)
+		if err != nil {
+			return fmt.Errorf("postgres backend: record %s: %w", kind, err)
+		}
+		return nil
+	})
 }
 
 // Computes returns the records of attached computes.
@@ -1098,16 +1210,15 @@ func (e *environments) Lock(hash string) (string, error) {
 	b := e.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.ready(ctx); err != nil {
-		return "", err
-	}
 	var text string
-	err := b.conn.QueryRow(ctx, `SELECT data FROM trainrun_records WHERE project = $1 AND kind = 'lock' AND key = $2`, b.project, hash).Scan(&text)
+	err := b.do(func() error {
+		return b.conn.QueryRow(ctx, `SELECT data FROM trainrun_records WHERE project = $1 AND kind = 'lock' AND key = $2`, b.project, hash).Scan(&text)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("environment lock %q: %w", hash, state.ErrNotFound)
 	}
 	if err != nil {
-		return "", b.broken(fmt.Errorf("environment lock: %w", err))
+		return "", fmt.Errorf("environment lock: %w", err)
 	}
 	return text, nil
 }

@@ -66,3 +66,72 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("open of an unreachable database: %v", err)
 	}
 }
+
+// TestServerRestart restarts PostgreSQL under a backend that holds a claim:
+// its next operations dial again and succeed, and it holds the claim again
+// (nobody else may take it), until it releases it.
+func TestServerRestart(t *testing.T) {
+	s := pgtest.Start(t)
+	defer s.Stop()
+	conn := s.NewDatabase(t)
+	ctx := context.Background()
+	a, err := pgstate.Open(ctx, conn, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	const addr = `experiment.train["i=1"]`
+	c, err := a.Claim(ctx, addr, state.Holder{Command: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &state.Run{ID: "r1", Address: addr, Experiment: "train", Status: "running", CreatedAt: time.Now()}
+	if err := a.Put(run); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// Another process, at once: the claim is a's.
+	b, err := pgstate.Open(ctx, conn, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	try := func() error {
+		now, cancel := context.WithCancel(ctx)
+		cancel()
+		c, err := b.Claim(now, addr, state.Holder{Command: "b"})
+		if err == nil {
+			c.Release()
+		}
+		return err
+	}
+	if err := try(); err == nil {
+		t.Fatal("another process claimed the instance right after the restart")
+	}
+	run.Status = "succeeded"
+	if err := a.Put(run); err != nil {
+		t.Fatalf("put after the restart: %v", err)
+	}
+	if err := b.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Latest(addr); got == nil || got.Status != "succeeded" {
+		t.Fatalf("after the restart, the other process reads %+v", got)
+	}
+	if h, held, err := b.Claimant(addr); !held || err != nil || h.Command != "a" {
+		t.Fatalf("claimant after the restart: %+v %v %v", h, held, err)
+	}
+	select {
+	case <-c.Lost():
+		t.Fatal("the claim was lost though nobody else took it")
+	default:
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := try(); err != nil {
+		t.Fatalf("claim once released: %v", err)
+	}
+}
