@@ -189,3 +189,43 @@ func drain(done <-chan struct{}, stop context.CancelFunc) {
 		<-done
 	}
 }
+
+// MetricCurves reads every value of each metric of run, in the order it
+// recorded them: from its directory of results, where the apply that
+// follows a live run copies them and where they are collected.
+func MetricCurves(dataDir string, run *state.Run) map[string][]float64 {
+	dir := run.Dir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "runs", run.ID)
+	}
+	p := filepath.Join(dir, "metrics.jsonl")
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string][]float64{}
+	EachPoint(f, func(pt Point) { out[pt.Name] = append(out[pt.Name], pt.Value) })
+	return out
+}
+
+// OutputFiles lists the files of a run's collected outputs/, relative to
+// it.
+func OutputFiles(run *state.Run) []string {
+	if run.Dir == "" {
+		return nil
+	}
+	dir := filepath.Join(run.Dir, "outputs")
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
+	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/internal/termtext"
@@ -62,7 +63,7 @@ func cmdCompare(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	if a.JSON {
-		printJSON(c.stdout, t)
+		views.JSON(c.stdout, t)
 		return 0
 	}
 	if len(t.Rows) == 0 {
@@ -171,7 +172,7 @@ func (c *cli) compareRuns(a *arguments.Compare) int {
 	}
 	d := compare.Diff(runs[0], runs[1], manifest)
 	if a.JSON {
-		printJSON(c.stdout, d)
+		views.JSON(c.stdout, d)
 		return 0
 	}
 	writeRunDiff(c.stdout, d)

@@ -3,18 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
@@ -22,12 +16,9 @@ import (
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
 	"github.com/trainrun/trainrun/internal/runtext"
-	"github.com/trainrun/trainrun/internal/sparkline"
-	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
-	"github.com/trainrun/trainrun/providers/envs"
 	"github.com/trainrun/trainrun/runtime"
 	"github.com/trainrun/trainrun/state"
 )
@@ -51,66 +42,6 @@ func (c *cli) refreshed(ctx context.Context, cfg *lang.Config) (state.Backend, *
 	}
 	comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 	return st, runtime.Refresh(ctx, st, comps), comps, nil
-}
-
-// runJSON is a run as status -json and runs -json print it (SPEC §6).
-type runJSON struct {
-	ID          string                     `json:"id"`
-	Address     string                     `json:"address"`
-	Experiment  string                     `json:"experiment"`
-	Status      providers.State            `json:"status"`
-	ExitCode    *int                       `json:"exit_code"`
-	Reason      string                     `json:"reason,omitempty"`
-	Fingerprint string                     `json:"fingerprint"`
-	Compute     string                     `json:"compute"`
-	Environment string                     `json:"environment,omitempty"`
-	Params      map[string]json.RawMessage `json:"params"`
-	Metrics     map[string]compare.Value   `json:"metrics"` // NaN, ±Inf as "NaN", "+Inf", "-Inf"
-	Attempts    int                        `json:"attempts"`
-	CreatedAt   time.Time                  `json:"created_at"`
-	StartedAt   *time.Time                 `json:"started_at"`
-	FinishedAt  *time.Time                 `json:"finished_at"`
-	RunningAt   *time.Time                 `json:"running_at,omitempty"`
-	// Duration is the run's own running time and Queued the time its
-	// last attempt waited before its process started, in seconds.
-	Duration *float64 `json:"duration_s,omitempty"`
-	Queued   float64  `json:"queued_s,omitempty"`
-	Dir      string   `json:"dir,omitempty"`
-	// Uncollected: the run ended while no apply followed it; its end and
-	// metrics are what its compute says, its results not collected yet.
-	Uncollected bool   `json:"uncollected,omitempty"`
-	ReproOf     string `json:"repro_of,omitempty"`
-	CachedFrom  string `json:"cached_from,omitempty"`
-	// NotInConfig marks, in status -all, an instance that is no longer
-	// in the configuration.
-	NotInConfig bool `json:"not_in_config,omitempty"`
-}
-
-func toJSON(r *state.Run) runJSON {
-	j := runJSON{ID: r.ID, Address: r.Address, Experiment: r.Experiment, Status: r.Status, ExitCode: r.ExitCode,
-		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
-		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, RunningAt: r.RunningAt,
-		Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
-	j.Duration, j.Queued = runTimes(r)
-	if j.Params == nil {
-		j.Params = map[string]json.RawMessage{}
-	}
-	j.Metrics = jsonMetrics(r.Metrics)
-	return j
-}
-
-func jsonMetrics(m map[string]state.Metric) map[string]compare.Value {
-	out := make(map[string]compare.Value, len(m))
-	for k, v := range m {
-		out[k] = compare.Value(v.Value)
-	}
-	return out
-}
-
-func printJSON(w io.Writer, v any) {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintf(w, "%s\n", b)
 }
 
 // matchAddr reports whether an instance address is selected by filter:
@@ -162,18 +93,18 @@ func cmdStatus(c *cli, args []string) int {
 	}
 	live := func(r *state.Run) map[string]state.Metric { return runtime.LiveMetrics(c.dataDir(), r) }
 	if asJSON {
-		out := []runJSON{}
+		out := []views.RunRecord{}
 		for _, in := range list {
 			if in.Run != nil {
-				j := toJSON(in.Run)
+				j := views.Record(in.Run)
 				if in.Run.Live() {
-					j.Metrics = jsonMetrics(live(in.Run))
+					j.Metrics = views.MetricsJSON(live(in.Run))
 				}
 				j.NotInConfig = cfg != nil && !in.Configured
 				out = append(out, j)
 			}
 		}
-		printJSON(c.stdout, out)
+		views.JSON(c.stdout, out)
 		return 0
 	}
 	if len(list) == 0 {
@@ -229,7 +160,7 @@ func cmdStatus(c *cli, args []string) int {
 	for i, in := range list {
 		shown[i] = in.Run
 	}
-	noteUncollected(c.stdout, shown)
+	views.NoteUncollected(c.stdout, shown)
 	if len(best) > 0 {
 		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
 	}
@@ -293,28 +224,6 @@ func selects(cfg *lang.Config, filter string) bool {
 	return false
 }
 
-// notCollected is what a run that ended while no apply followed it waits
-// for.
-const notCollected = "finished, results not collected yet: run trainrun apply"
-
-// noteUncollected explains ", not collected" under a table that shows it.
-func noteUncollected(w io.Writer, runs []*state.Run) {
-	if slices.ContainsFunc(runs, func(r *state.Run) bool { return r != nil && r.Uncollected }) {
-		fmt.Fprintln(w, "not collected: "+notCollected+".")
-	}
-}
-
-// runTimes are the run's running and queue times in seconds, for -json.
-func runTimes(r *state.Run) (*float64, float64) {
-	d, ok := r.RunTime(time.Now())
-	if !ok {
-		return nil, r.QueueTime().Seconds()
-	}
-	return ptrTo(d.Seconds()), r.QueueTime().Seconds()
-}
-
-func ptrTo[T any](v T) *T { return &v }
-
 func cmdRuns(c *cli, args []string) int {
 	a, err := arguments.ParseRuns(args)
 	if err != nil {
@@ -352,11 +261,11 @@ func cmdRuns(c *cli, args []string) int {
 		}
 	}
 	if asJSON {
-		out := []runJSON{}
+		out := []views.RunRecord{}
 		for _, r := range runs {
-			out = append(out, toJSON(r))
+			out = append(out, views.Record(r))
 		}
-		printJSON(c.stdout, out)
+		views.JSON(c.stdout, out)
 		return 0
 	}
 	if len(runs) == 0 {
@@ -367,27 +276,7 @@ func cmdRuns(c *cli, args []string) int {
 		}
 		return 0
 	}
-	notes := false
-	for _, r := range runs {
-		notes = notes || runtext.Note(r) != ""
-	}
-	out := bufio.NewWriter(c.stdout) // tabwriter writes each cell apart
-	defer out.Flush()
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	head := "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS"
-	if notes {
-		head += "\tNOTE"
-	}
-	fmt.Fprintln(tw, head)
-	for _, r := range runs {
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, termtext.Escape(r.Address), runtext.Status(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), runtext.Duration(r), r.Attempts)
-		if notes {
-			line += "\t" + termtext.Escape(runtext.Note(r))
-		}
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
-	noteUncollected(out, runs)
+	views.RunsTable(c.stdout, runs)
 	return 0
 }
 
@@ -420,198 +309,13 @@ func cmdShow(c *cli, args []string) int {
 		}
 	}
 	if a.JSON {
-		d, q := runTimes(run)
-		printJSON(c.stdout, struct {
-			*state.Run
-			Duration        *float64 `json:"duration_s,omitempty"`
-			Queued          float64  `json:"queued_s,omitempty"`
-			EnvironmentLock string   `json:"environment_lock,omitempty"`
-			Interpreter     string   `json:"environment_interpreter,omitempty"`
-			Uncollected     bool     `json:"uncollected,omitempty"`
-		}{run, d, q, lock, spec.Attrs["python_version"], run.Uncollected})
+		views.RunJSON(c.stdout, views.RunDetails{Run: run, Lock: lock, Spec: spec})
 		return 0
 	}
-	w := c.stdout
-	fmt.Fprintf(w, "Run %s\n", run.ID)
-	field := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "  %-12s %s\n", k+":", termtext.Escape(v))
-		}
-	}
-	field("address", run.Address)
-	field("status", runtext.Status(run))
-	field("reason", run.Reason)
-	for _, warning := range run.Warnings {
-		field("warning", warning)
-	}
-	field("fingerprint", run.Fingerprint)
-	field("compute", run.Compute)
-	env := run.Environment
-	if env == "" {
-		env = "host (default)"
-	}
-	field("environment", env)
-	field("attempts", strconv.Itoa(run.Attempts))
-	field("created", run.CreatedAt.Local().Format(time.RFC3339))
-	if run.StartedAt != nil {
-		field("started", run.StartedAt.Local().Format(time.RFC3339))
-	}
-	if run.RunningAt != nil {
-		field("running", run.RunningAt.Local().Format(time.RFC3339))
-	}
-	if run.FinishedAt != nil {
-		field("finished", run.FinishedAt.Local().Format(time.RFC3339))
-		field("duration", runtext.Duration(run))
-	}
-	field("queued", runtext.Queued(run))
-	if run.Git != nil {
-		dirty := ""
-		if run.Git.Dirty {
-			dirty = " (dirty)"
-		}
-		field("git", run.Git.Commit+dirty)
-	}
-	if h := run.Handle; h != nil {
-		where := h.Dir
-		if h.Host != "" {
-			where = h.Host + ":" + h.Dir // as scp names it
-		}
-		if run.Cleaned {
-			where += " (removed by destroy)"
-		}
-		field("ran in", where)
-	}
-	field("results", run.Dir)
-	if run.Uncollected {
-		field("results", notCollected)
-	}
-	field("repro of", run.ReproOf)
-	field("cached from", run.CachedFrom) // restored by the run cache: nothing ran
-	field("outputs", run.Outputs)        // their content hash, which downstream runs hash
-	for _, name := range slices.Sorted(maps.Keys(run.InputRuns)) {
-		field("input", name+" from run "+strings.Join(run.InputRuns[name], ", "))
-	}
-	if len(run.Environ) > 0 {
-		// What the command was given, on its compute: a difference
-		// between two runs of one fingerprint shows here.
-		fmt.Fprintf(w, "\nIts environment when it ran (%s; sensitive values redacted):\n", plural.Count(len(run.Environ), "variable"))
-		for _, k := range slices.Sorted(maps.Keys(run.Environ)) {
-			fmt.Fprintf(w, "  %s=%s\n", termtext.Escape(k), termtext.Escape(run.Environ[k]))
-		}
-	}
-	if in := run.Inputs; in != nil {
-		fmt.Fprintln(w, "\nWhat went into its fingerprint:")
-		field("snapshot", in.Snapshot)
-		field("source_dir", in.SourceDir)
-		if len(in.Command) > 0 {
-			field("command", strings.Join(runtext.QuoteArgs(in.Command), " "))
-		}
-		field("shell", in.Shell)
-		for _, k := range slices.Sorted(maps.Keys(in.Env)) {
-			field("env", k+"="+in.Env[k])
-		}
-		for _, k := range slices.Sorted(maps.Keys(in.Params)) {
-			field("param", k+" = "+string(in.Params[k]))
-		}
-		field("environment", in.Environment)
-		for _, k := range slices.Sorted(maps.Keys(in.Upstream)) {
-			hashes := in.Upstream[k]
-			if keys := in.UpstreamKeys[k]; len(keys) == len(hashes) && keys != nil {
-				hashes = slices.Clone(hashes)
-				for i := range hashes {
-					hashes[i] = keys[i] + " " + hashes[i]
-				}
-			}
-			field("upstream", k+" "+strings.Join(hashes, ", "))
-		}
-		if in.SecretsHash != "" {
-			field("secrets", "(sensitive values, hashed)")
-		}
-	}
-	if e := run.Env; e != nil {
-		fmt.Fprintf(w, "\nEnvironment %s on %s:\n", run.Environment, run.Compute)
-		field("id", e.ID)
-		field("location", e.Location)
-		field("interpreter", spec.Attrs["python_version"])
-		field("image", e.Digest)
-		switch {
-		case lock == "":
-		case a.Lock:
-			fmt.Fprintln(w, "  resolved packages (its lock):")
-			for _, l := range strings.Split(strings.TrimRight(lock, "\n"), "\n") {
-				fmt.Fprintf(w, "    %s\n", l)
-			}
-		default:
-			// A venv's lock is hundreds of lines: the count, and what the
-			// spec asked for.
-			n, named := envs.LockPackages(lock, spec.Requirements)
-			fmt.Fprintf(w, "  resolved packages (its lock): %s; all of them: trainrun show -lock %s\n", plural.Count(n, "package"), run.ID)
-			for _, l := range named {
-				fmt.Fprintf(w, "    %s\n", l)
-			}
-		}
-	}
-	if metrics := runtime.LiveMetrics(c.dataDir(), run); len(metrics) > 0 {
-		fmt.Fprintln(w, "\nMetrics (latest, and each one's curve over its points):")
-		curves := metricCurves(c.dataDir(), run)
-		for _, k := range slices.Sorted(maps.Keys(metrics)) {
-			m := metrics[k]
-			step := ""
-			if m.Step != nil {
-				step = fmt.Sprintf(" (step %s)", strconv.FormatFloat(*m.Step, 'g', -1, 64))
-			}
-			line := fmt.Sprintf("  %-12s %s%s", termtext.Escape(k), strconv.FormatFloat(m.Value, 'g', 8, 64), step)
-			if vs := curves[k]; len(vs) > 1 {
-				line = fmt.Sprintf("%-40s %s", line, sparkline.String(vs, 30))
-			}
-			fmt.Fprintln(w, line)
-		}
-	}
-	if run.Dir != "" {
-		outs := listFiles(filepath.Join(run.Dir, "outputs"))
-		if len(outs) > 0 {
-			fmt.Fprintln(w, "\nOutputs:")
-			for _, o := range outs {
-				fmt.Fprintf(w, "  %s\n", termtext.Escape(o))
-			}
-		}
-		fmt.Fprintf(w, "\nLog: %s\n", filepath.Join(run.Dir, "log"))
-	}
+	details := views.RunDetails{Run: run, Lock: lock, AllPackages: a.Lock, Spec: spec,
+		Metrics: runtime.LiveMetrics(c.dataDir(), run), Curves: runtime.MetricCurves(c.dataDir(), run), Outputs: runtime.OutputFiles(run)}
+	views.Run(c.stdout, details)
 	return 0
-}
-
-// metricCurves reads every value of each metric of run, in the order it
-// recorded them: from its directory of results, where the apply that
-// follows a live run copies them and where they are collected.
-func metricCurves(dataDir string, run *state.Run) map[string][]float64 {
-	dir := run.Dir
-	if dir == "" {
-		dir = filepath.Join(dataDir, "runs", run.ID)
-	}
-	p := filepath.Join(dir, "metrics.jsonl")
-	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	out := map[string][]float64{}
-	runtime.EachPoint(f, func(pt runtime.Point) { out[pt.Name] = append(out[pt.Name], pt.Value) })
-	return out
-}
-
-func listFiles(dir string) []string {
-	var out []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	return out
 }
 
 func cmdLogs(c *cli, args []string) int {
