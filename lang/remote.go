@@ -24,12 +24,16 @@ var remoteAttrs = map[string][]string{
 	// How to reach the machine is compute "ssh"'s: ~/.ssh/config, the
 	// agent, key files, known_hosts or host_key.
 	"ssh": {"host", "port", "user", "path", "private_key_file", "known_hosts_file", "host_key", "connect_timeout"},
+	// Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+	// AWS_SESSION_TOKEN.
+	"s3": {"bucket", "prefix", "endpoint", "region"},
 }
 
 // remoteRequired are the attributes a kind cannot do without.
 var remoteRequired = map[string][]string{
 	"dir": {"path"},
 	"ssh": {"host", "path"},
+	"s3":  {"bucket"},
 }
 
 // LoadRemote reads the remote block of the configuration in dir, alone, as
@@ -52,7 +56,7 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 	names, ok := remoteAttrs[r.Kind]
 	if !ok {
 		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown remote kind",
-			Detail:  fmt.Sprintf("There is no remote %q: the kinds are \"dir\" and \"ssh\".", r.Kind),
+			Detail:  fmt.Sprintf("There is no remote %q: the kinds are \"dir\", \"ssh\" and \"s3\".", r.Kind),
 			Subject: blk.LabelRanges[0].Ptr()}}
 	}
 	schema := &hcl.BodySchema{}

@@ -35,6 +35,8 @@ func Open(r *lang.Remote, dir string) (snapshot.Remote, error) {
 			}
 		}
 		return NewSSH(v, r.String("path"), dir)
+	case "s3":
+		return NewS3(r.String("bucket"), r.String("prefix"), r.String("endpoint"), r.String("region"))
 	}
 	return nil, fmt.Errorf("remote %q: unknown kind", r.Kind)
 }

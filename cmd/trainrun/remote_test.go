@@ -1,13 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/trainrun/trainrun/internal/pgtest"
 	"github.com/trainrun/trainrun/internal/sshtest"
@@ -21,6 +30,8 @@ type teamRemote struct {
 	block string
 	env   []string
 	write func(t *testing.T, key string, data []byte)
+	// secret must appear in no output and no file of either checkout.
+	secret string
 }
 
 // TestTeamRemoteDir: two checkouts, one PostgreSQL, one shared directory.
@@ -62,6 +73,38 @@ func TestTeamRemoteSSH(t *testing.T) {
 			p := filepath.Join(s.Home, name, "store", filepath.FromSlash(key))
 			os.Remove(p)
 			if err := os.WriteFile(p, data, 0o444); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}
+
+// TestTeamRemoteS3: two checkouts, one PostgreSQL, one bucket of a real
+// S3-protocol server (gofakes3) listening on a loopback port; credentials
+// from the AWS_* variables, never shown or stored.
+func TestTeamRemoteS3(t *testing.T) {
+	backend := s3mem.New()
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer srv.Close()
+	if err := backend.CreateBucket("team"); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "s3cr3t-never-shown"
+	client, err := minio.New(strings.TrimPrefix(srv.URL, "http://"), &minio.Options{Creds: credentials.NewStaticV4("trainrun-test", secret, ""), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testTeamRemote(t, teamRemote{
+		block: `remote "s3" {
+    bucket   = "team"
+    prefix   = "vision"
+    endpoint = "` + srv.URL + `"
+    region   = "us-east-1"
+  }`,
+		env:    []string{"AWS_ACCESS_KEY_ID=trainrun-test", "AWS_SECRET_ACCESS_KEY=" + secret},
+		secret: secret,
+		write: func(t *testing.T, key string, data []byte) {
+			if _, err := client.PutObject(context.Background(), "team", "vision/"+key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -118,10 +161,37 @@ experiment "train" {
 	b := newProject(t, files)
 	a.env = append(a.env, rem.env...)
 	b.env = append(b.env, rem.env...)
+	var said []string // what the commands printed
+	defer func() {
+		if rem.secret == "" || t.Failed() {
+			return
+		}
+		for _, out := range said {
+			if strings.Contains(out, rem.secret) {
+				t.Errorf("a command printed the secret:\n%s", out)
+			}
+		}
+		for _, p := range []*project{a, b} {
+			filepath.WalkDir(p.path(".trainrun"), func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					if data, _ := os.ReadFile(path); bytes.Contains(data, []byte(rem.secret)) {
+						t.Errorf("%s holds the secret", path)
+					}
+				}
+				return nil
+			})
+		}
+	}()
+	must := func(p *project, code int, args ...string) result {
+		t.Helper()
+		res := p.must(code, nil, args...)
+		said = append(said, res.stdout+res.stderr)
+		return res
+	}
 
-	a.must(0, nil, "apply", "-auto-approve", "-var", "v=1")
+	must(a, 0, "apply", "-auto-approve", "-var", "v=1")
 	train1 := latestID(t, a, "experiment.train")
-	a.must(0, nil, "apply", "-auto-approve", "-var", "v=2")
+	must(a, 0, "apply", "-auto-approve", "-var", "v=2")
 	train2 := latestID(t, a, "experiment.train")
 	prep := latestID(t, a, "experiment.prep")
 	if n := lineCount(t, ran); n != 3 {
@@ -139,7 +209,7 @@ experiment "train" {
 	model2 := "the team's data\nmodel v=2\n"
 	key := blobKey(model2)
 	rem.write(t, key, []byte("the team's data\nmodel v=666\n"))
-	res := b.must(1, nil, "outputs", train2, "out2")
+	res := must(b, 1, "outputs", train2, "out2")
 	if !strings.Contains(res.stderr, "arrived corrupted") {
 		t.Fatalf("corrupted blob: %s", res)
 	}
@@ -149,17 +219,17 @@ experiment "train" {
 	rem.write(t, key, []byte(model2))
 
 	// outputs and checkout of A's runs.
-	b.must(0, nil, "outputs", train2, "out2")
+	must(b, 0, "outputs", train2, "out2")
 	if got := readFile(t, b.path("out2/model.txt")); got != model2 {
 		t.Fatalf("outputs: model.txt = %q", got)
 	}
-	b.must(0, nil, "checkout", train1, "co")
+	must(b, 0, "checkout", train1, "co")
 	if got := readFile(t, b.path("co/train.sh")); got != files["train/train.sh"] {
 		t.Fatalf("checkout: train.sh = %q", got)
 	}
 
 	// The run cache: v=1 is A's first train run, restored, not run.
-	res = b.must(0, nil, "apply", "-auto-approve", "-var", "v=1")
+	res = must(b, 0, "apply", "-auto-approve", "-var", "v=1")
 	if !strings.Contains(res.stdout, "1 restored") {
 		t.Fatalf("the run cache did not restore A's run: %s", res)
 	}
@@ -172,7 +242,7 @@ experiment "train" {
 	}
 
 	// A new train run reads A's prep outputs, which B never had.
-	b.must(0, nil, "apply", "-auto-approve", "-var", "v=3")
+	must(b, 0, "apply", "-auto-approve", "-var", "v=3")
 	if n := lineCount(t, ran); n != 4 {
 		t.Fatalf("%d runs, want 4 (train 3 added)", n)
 	}
@@ -182,14 +252,14 @@ experiment "train" {
 	}
 
 	// rerun of A's prep run: its snapshot from the remote.
-	res = b.must(0, nil, "rerun", prep)
+	res = must(b, 0, "rerun", prep)
 	if !strings.Contains(res.stdout, "Outputs identical") {
 		t.Fatalf("rerun: %s", res)
 	}
 
 	// B's runs went to the remote too: A, with nothing of its own, has
 	// their outputs.
-	a.must(0, nil, "outputs", train3, "out3")
+	must(a, 0, "outputs", train3, "out3")
 	if got := readFile(t, a.path("out3/model.txt")); got != "the team's data\nmodel v=3\n" {
 		t.Fatalf("A: outputs of B's run: model.txt = %q", got)
 	}
