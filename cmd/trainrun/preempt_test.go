@@ -209,8 +209,15 @@ experiment "clean" {
 		t.Errorf("weights of the preempted run %q (%v), of the clean one %q (%v)", got, err1, want, err2)
 	}
 	// Each attempt resumed where the one before it stopped.
-	log := p.must(0, nil, "logs", "experiment.preempted").stdout
-	earlier, _ := os.ReadFile(p.path(".trainrun/runs/" + pre.ID + "/attempts/3/log"))
+	// logs shows the last attempt's log and says that the earlier
+	// attempts' are kept (attempts 1 to 3 share one: Slurm's requeues
+	// went on in the same job's log); logs -attempt 3 shows it.
+	res := p.must(0, nil, "logs", "experiment.preempted")
+	log := res.stdout
+	if !strings.Contains(res.stderr, "This is the log of attempt 4; the logs of 1 earlier attempt are kept: 3 (trainrun logs -attempt N "+pre.ID+").") {
+		t.Errorf("logs said on stderr: %q", res.stderr)
+	}
+	earlier := p.must(0, nil, "logs", "-attempt", "3", "experiment.preempted").stdout
 	for _, line := range []string{"attempt 2: resuming from epoch 2", "attempt 3: resuming from epoch 3", "Slurm requeued the job (2 times so far): attempt 3 starts"} {
 		if !strings.Contains(string(earlier), line) {
 			t.Errorf("attempt 3's log lacks %q:\n%s", line, earlier)
