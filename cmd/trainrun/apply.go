@@ -93,35 +93,7 @@ func cmdApply(c *cli, args []string) int {
 		return c.errorf("%v", err)
 	}
 	if !a.JSON {
-		fmt.Fprintf(c.stdout, "\nApply complete: %d succeeded, %d failed, %d cancelled", res.Succeeded, res.Failed, res.Cancelled)
-		if res.Stopped > 0 {
-			fmt.Fprintf(c.stdout, ", %d stopped early", res.Stopped)
-		}
-		if res.Skipped > 0 {
-			fmt.Fprintf(c.stdout, ", %d skipped (upstream did not succeed)", res.Skipped)
-		}
-		if res.NotStarted > 0 {
-			fmt.Fprintf(c.stdout, ", %d not started (interrupted)", res.NotStarted)
-		}
-		if res.Detached > 0 {
-			fmt.Fprintf(c.stdout, ", %d left running (re-attach: trainrun apply)", res.Detached)
-		}
-		if res.Updated > 0 {
-			fmt.Fprintf(c.stdout, ", %d updated", res.Updated)
-		}
-		if res.ByOther > 0 {
-			fmt.Fprintf(c.stdout, ", %d by another apply", res.ByOther)
-		}
-		if res.Restored > 0 {
-			fmt.Fprintf(c.stdout, ", %d restored (same fingerprint as an earlier run)", res.Restored)
-		}
-		if res.Unchanged > 0 {
-			fmt.Fprintf(c.stdout, ", %d unchanged (same upstream outputs)", res.Unchanged)
-		}
-		if res.NotPromoted > 0 {
-			fmt.Fprintf(c.stdout, ", %d not promoted", res.NotPromoted)
-		}
-		fmt.Fprintln(c.stdout, ".")
+		views.ApplyComplete(c.stdout, res)
 	}
 	if !res.OK() {
 		return 1
