@@ -533,3 +533,37 @@ func TestScreenLiveMetrics(t *testing.T) {
 		t.Errorf("events %q: want the metrics left out and the stop in", s.v.Events)
 	}
 }
+
+// A Slurm job requeued behind trainrun's back, held, then running again:
+// the run's row says requeued, then waiting with the hold, then running
+// since its new start; its log marks the attempt; the events say each.
+func TestScreenRequeueAndHold(t *testing.T) {
+	s := NewScreen()
+	at := func(d time.Duration) time.Time { return screenNow.Add(d) }
+	started, again := at(0), at(2*time.Minute)
+	s.Event(runtime.Event{Time: at(0), Type: runtime.RunStarted, Address: "experiment.a", RunID: "r1", Compute: "cluster", Attempt: 1, Started: &started})
+	s.Event(runtime.Event{Time: at(time.Second), Type: runtime.RunRequeued, Address: "experiment.a", RunID: "r1", Attempt: 2})
+	if r := s.v.Runs[0]; r.State != "requeued" || r.Attempt != 2 || !r.Live || r.Log[len(r.Log)-1] != "(requeued: attempt 2)" {
+		t.Errorf("after run_requeued: %+v", r)
+	}
+	held := "held (BeginTime 2026-12-07T15:06:02)"
+	s.Event(runtime.Event{Time: at(2 * time.Second), Type: runtime.RunWaitingOn, Address: "experiment.a", RunID: "r1", Reason: held})
+	if r := s.v.Runs[0]; r.State != "waiting" || r.Reason != held {
+		t.Errorf("after run_waiting_on: %+v", r)
+	}
+	s.Event(runtime.Event{Time: again, Type: runtime.RunResumed, Address: "experiment.a", RunID: "r1", Reason: held, Waited: 118, Started: &again})
+	if r := s.v.Runs[0]; r.State != "running" || r.Reason != "" || !r.Started.Equal(again) || r.Attempt != 2 {
+		t.Errorf("after run_resumed: %+v", r)
+	}
+	want := []string{
+		"experiment.a: requeued (attempt 2)",
+		"experiment.a: waiting: " + held,
+		"experiment.a: running since " + again.Local().Format("15:04:05") + ", after waiting 1m58s (" + held + ")",
+	}
+	events := strings.Join(s.v.Events, "\n")
+	for _, w := range want {
+		if !strings.Contains(events, w) {
+			t.Errorf("events lack %q:\n%s", w, events)
+		}
+	}
+}
