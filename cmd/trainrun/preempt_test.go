@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -231,7 +232,8 @@ experiment "clean" {
 	}
 }
 
-// Beyond max_requeues, a requeued job fails at its start, saying so.
+// Beyond max_requeues, a requeued job fails at its start, saying so;
+// apply -json says the requeue and the hold as they happen.
 func TestSlurmMaxRequeues(t *testing.T) {
 	p, env := slurmProject(t, map[string]string{
 		"trainrun.hcl": `
@@ -250,7 +252,7 @@ experiment "once" {
 while [ -d "$1" ]; do sleep 0.1; done
 `,
 	})
-	cmd := p.command(env, "apply", "-auto-approve")
+	cmd := p.command(env, "apply", "-auto-approve", "-json")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -267,7 +269,23 @@ while [ -d "$1" ]; do sleep 0.1; done
 	}) {
 		t.Fatalf("the job did not start:\n%s", out.String())
 	}
-	if err := slurmtest.Start(t).Requeue(string(job), 2*time.Minute); err != nil {
+	if b, err := exec.Command("scontrol", "requeue", string(job)).CombinedOutput(); err != nil {
+		t.Fatalf("scontrol requeue: %v: %s", err, b)
+	}
+	requeued := time.Now()
+	// apply -json says the requeue and Slurm's hold, as events, before
+	// the hold is lifted.
+	events := []*regexp.Regexp{
+		regexp.MustCompile(`"type":"run_requeued","address":"experiment\.once","run_id":"[0-9a-f]+","attempt":2[,}]`),
+		regexp.MustCompile(`"type":"run_waiting_on","address":"experiment\.once","run_id":"[0-9a-f]+","reason":"held \(BeginTime [0-9T:-]+\)"`),
+	}
+	if !waitFor(time.Minute, func() bool {
+		s := out.String()
+		return events[0].MatchString(s) && events[1].MatchString(s)
+	}) {
+		t.Errorf("apply -json did not say the requeue and the hold:\n%s", out.String())
+	}
+	if err := slurmtest.Start(t).Release(string(job), requeued, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	select {
