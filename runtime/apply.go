@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	osuser "os/user"
 	"path"
 	"path/filepath"
 	"slices"
@@ -1000,10 +1001,25 @@ func (r *Runtime) newRun(a *planner.Action, git *state.Git) *state.Run {
 		EarlyStopping: a.EarlyStopping,
 		CreatedAt:     time.Now().UTC(),
 	}
+	run.User, run.Host = starter()
 	if a.Promotion != nil {
 		run.PromotedFrom, run.Promotion = a.Promotion.Run, a.Promotion.Reason
 	}
 	return run
+}
+
+// starter is who creates runs in this process, recorded with each: the
+// user trainrun runs as (its login name; $USER when it has none) and its
+// host's name.
+func starter() (user, host string) {
+	if u, err := osuser.Current(); err == nil {
+		user = u.Username
+	}
+	if user == "" {
+		user = os.Getenv("USER")
+	}
+	host, _ = os.Hostname()
+	return user, host
 }
 
 // runDir is where a run's results are collected.

@@ -717,6 +717,10 @@ func (d *decoder) run(r *Run) error {
 				r.Handle = new(providers.Handle)
 			}
 			return d.handle(r.Handle)
+		case "user":
+			return d.stringInto(&r.User)
+		case "host":
+			return d.stringInto(&r.Host)
 		case "created_at":
 			return d.timeInto(&r.CreatedAt)
 		case "started_at":

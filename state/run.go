@@ -42,6 +42,11 @@ type Run struct {
 	Environ map[string]string `json:"environ,omitempty"`
 	Handle  *providers.Handle `json:"handle,omitempty"`
 
+	// User and Host are who created the run and on which machine: the
+	// user trainrun ran as and its host's name.
+	User string `json:"user,omitempty"`
+	Host string `json:"host,omitempty"`
+
 	CreatedAt time.Time `json:"created_at"`
 	// StartedAt is when its first attempt was submitted to its compute.
 	StartedAt  *time.Time `json:"started_at"`

@@ -303,6 +303,7 @@ func (s *Server) runBody(r *http.Request, orig *state.Run) runBody {
 	add(&b.Fields, "compute", run.Compute, "")
 	add(&b.Fields, "environment", run.Environment, "")
 	add(&b.Fields, "attempts", strconv.Itoa(run.Attempts), "")
+	add(&b.Fields, "created by", runtext.By(run), "")
 	add(&b.Fields, "created", run.CreatedAt.Local().Format(time.RFC3339), "")
 	if run.StartedAt != nil {
 		add(&b.Fields, "started", run.StartedAt.Local().Format(time.RFC3339), "")

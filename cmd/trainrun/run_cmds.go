@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,12 +114,24 @@ func cmdStatus(c *cli, args []string) int {
 	}
 	best := bestOfObjectives(cfg, list)
 	rows := [][]string{{"ADDRESS", "STATUS", "RUN", "AGE", "COMPUTE", "METRICS"}}
+	shown := make([]*state.Run, len(list))
+	for i, in := range list {
+		shown[i] = in.Run
+	}
+	by := runtext.ManyBy(shown) // a team's record: who created each
+	if by {
+		rows[0] = append(rows[0], "BY")
+	}
 	states := []providers.State{""} // the header's
 	now := time.Now()
 	for _, in := range list {
 		r := in.Run
 		if r == nil {
-			rows = append(rows, []string{in.Address, "never run", "-", "-", "-", "-"})
+			row := []string{in.Address, "never run", "-", "-", "-", "-"}
+			if by {
+				row = append(row, "-")
+			}
+			rows = append(rows, row)
 			states = append(states, "")
 			continue
 		}
@@ -137,7 +150,11 @@ func cmdStatus(c *cli, args []string) int {
 		if cfg != nil && !in.Configured {
 			addr += " (not in config)"
 		}
-		rows = append(rows, []string{addr, runtext.Status(r), r.ID, runtext.Age(now, r.CreatedAt), r.Compute, m})
+		row := []string{addr, runtext.Status(r), r.ID, runtext.Age(now, r.CreatedAt), r.Compute, m}
+		if by {
+			row = append(row, cmp.Or(runtext.By(r), "-"))
+		}
+		rows = append(rows, row)
 		states = append(states, r.Status)
 	}
 	// On a terminal the status is coloured, as plan's and apply's are.
@@ -156,10 +173,6 @@ func cmdStatus(c *cli, args []string) int {
 	out := bufio.NewWriter(c.stdout) // a write per line costs more than the rest of status
 	views.Table(out, rows, colour)
 	out.Flush()
-	shown := make([]*state.Run, len(list))
-	for i, in := range list {
-		shown[i] = in.Run
-	}
 	views.NoteUncollected(c.stdout, shown)
 	if len(best) > 0 {
 		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")

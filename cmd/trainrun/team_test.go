@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,7 +62,14 @@ experiment "train" {
 	if ra, rb := a.must(0, nil, "runs").stdout, b.must(0, nil, "runs").stdout; ra != rb {
 		t.Fatalf("runs differ:\n%s\n%s", ra, rb)
 	}
-	b.must(0, nil, "show", `experiment.train["lr=0.1"]`)
+	// Each run says who created it, where: in either checkout.
+	by := starterForTest(t)
+	if res := b.must(0, nil, "show", `experiment.train["lr=0.1"]`); !strings.Contains(res.stdout, "created by:  "+by+"\n") {
+		t.Fatalf("show does not say the run was created by %s:\n%s", by, res.stdout)
+	}
+	if res := b.must(0, nil, "runs", "-json"); strings.Count(res.stdout, `"user": `) != 2 || strings.Count(res.stdout, `"host": `) != 2 {
+		t.Fatalf("runs -json does not give user and host:\n%s", res.stdout)
+	}
 	// Nothing was recorded locally.
 	if _, err := os.Stat(a.path(".trainrun/state.json")); err == nil {
 		t.Fatal("the postgres backend wrote a local state")
@@ -268,5 +276,36 @@ func (a *applyProc) end(d time.Duration) error {
 		_ = a.cmd.Process.Kill()
 		<-a.done
 		return fmt.Errorf("did not end in %v", d)
+	}
+}
+
+// starterForTest is user@host as trainrun records it for runs it creates.
+func starterForTest(t *testing.T) string {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username + "@" + h
+}
+
+// Runs recorded in a checkout's own state say who created them too.
+func TestLocalRunsSayWho(t *testing.T) {
+	p := newProject(t, map[string]string{"trainrun.hcl": `compute "local" "here" {}
+experiment "x" {
+  compute = compute.here
+  shell   = "true"
+}
+`})
+	p.must(0, nil, "apply", "-auto-approve")
+	by := starterForTest(t)
+	if res := p.must(0, nil, "show", "experiment.x"); !strings.Contains(res.stdout, "created by:  "+by+"\n") {
+		t.Fatalf("show does not say the run was created by %s:\n%s", by, res.stdout)
+	}
+	if res := p.must(0, nil, "status", "-json"); !strings.Contains(res.stdout, `"user": `) || !strings.Contains(res.stdout, `"host": `) {
+		t.Fatalf("status -json does not give user and host:\n%s", res.stdout)
 	}
 }

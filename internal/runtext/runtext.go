@@ -82,6 +82,35 @@ func Queued(r *state.Run) string {
 	return ""
 }
 
+// By is who created the run and where, "user@host", as far as it was
+// recorded ("" for a run recorded before trainrun recorded them).
+func By(r *state.Run) string {
+	switch {
+	case r.User != "" && r.Host != "":
+		return r.User + "@" + r.Host
+	case r.Host != "":
+		return "@" + r.Host
+	}
+	return r.User
+}
+
+// ManyBy reports whether runs were created by more than one user or host:
+// a view then names who created each (a team's shared record).
+func ManyBy(runs []*state.Run) bool {
+	first := ""
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		if b := By(r); first == "" {
+			first = b
+		} else if b != "" && b != first {
+			return true
+		}
+	}
+	return false
+}
+
 // Note marks the runs that are not a plain run of their instance:
 // reproductions (trainrun rerun) and restores from the run cache.
 func Note(r *state.Run) string {

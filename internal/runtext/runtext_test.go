@@ -84,3 +84,27 @@ func TestQuoteArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestBy(t *testing.T) {
+	a := &state.Run{User: "ann", Host: "gpu-1"}
+	b := &state.Run{User: "bob", Host: "gpu-1"}
+	old := &state.Run{}
+	if got := By(a); got != "ann@gpu-1" {
+		t.Errorf("By = %q", got)
+	}
+	if got := By(old); got != "" {
+		t.Errorf("By of an old run = %q", got)
+	}
+	for _, tc := range []struct {
+		runs []*state.Run
+		want bool
+	}{
+		{[]*state.Run{a, a, nil, old}, false},
+		{[]*state.Run{a, old, b}, true},
+		{nil, false},
+	} {
+		if got := ManyBy(tc.runs); got != tc.want {
+			t.Errorf("ManyBy(%v) = %v", tc.runs, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package views
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,6 +52,9 @@ type RunRecord struct {
 	Uncollected bool   `json:"uncollected,omitempty"`
 	ReproOf     string `json:"repro_of,omitempty"`
 	CachedFrom  string `json:"cached_from,omitempty"`
+	// User and Host created the run.
+	User string `json:"user,omitempty"`
+	Host string `json:"host,omitempty"`
 	// NotInConfig marks, in status -all, an instance that is no longer
 	// in the configuration.
 	NotInConfig bool `json:"not_in_config,omitempty"`
@@ -62,7 +66,8 @@ func Record(r *state.Run) RunRecord {
 		Reason: r.Reason, Fingerprint: r.Fingerprint, Compute: r.Compute, Environment: r.Environment,
 		Params: r.Params, Metrics: map[string]compare.Value{}, Attempts: r.Attempts, CreatedAt: r.CreatedAt,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, RunningAt: r.RunningAt,
-		Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom}
+		Dir: r.Dir, Uncollected: r.Uncollected, ReproOf: r.ReproOf, CachedFrom: r.CachedFrom,
+		User: r.User, Host: r.Host}
 	j.Duration, j.Queued = RunTimes(r)
 	if j.Params == nil {
 		j.Params = map[string]json.RawMessage{}
@@ -118,12 +123,19 @@ func RunsTable(w io.Writer, runs []*state.Run) {
 	defer out.Flush()
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	head := "RUN\tADDRESS\tSTATUS\tCREATED\tDURATION\tATTEMPTS"
+	by := runtext.ManyBy(runs) // a team's record: who created each
+	if by {
+		head += "\tBY"
+	}
 	if notes {
 		head += "\tNOTE"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range runs {
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d", r.ID, termtext.Escape(r.Address), runtext.Status(r), r.CreatedAt.Local().Format("2006-01-02 15:04:05"), runtext.Duration(r), r.Attempts)
+		if by {
+			line += "\t" + termtext.Escape(cmp.Or(runtext.By(r), "-"))
+		}
 		if notes {
 			line += "\t" + termtext.Escape(runtext.Note(r))
 		}
@@ -167,6 +179,7 @@ func Run(w io.Writer, d RunDetails) {
 	}
 	field("environment", env)
 	field("attempts", strconv.Itoa(run.Attempts))
+	field("created by", runtext.By(run))
 	field("created", run.CreatedAt.Local().Format(time.RFC3339))
 	if run.StartedAt != nil {
 		field("started", run.StartedAt.Local().Format(time.RFC3339))
