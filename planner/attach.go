@@ -72,7 +72,7 @@ func DescribeFacts(f providers.HostFacts) string {
 // attachActions plans an attach for every compute that the runs to start
 // use, that attaches to machines, and that is not recorded with all of
 // them yet. Facts are asked of all such computes at once.
-func attachActions(cfgComputes map[string]string, actions []*Action, res ComputeResolver, recs state.ComputeRecords) ([]*ComputeAction, error) {
+func attachActions(ctx context.Context, cfgComputes map[string]string, actions []*Action, res ComputeResolver, recs state.ComputeRecords) ([]*ComputeAction, error) {
 	if res == nil {
 		return nil, nil
 	}
@@ -100,7 +100,7 @@ func attachActions(cfgComputes map[string]string, actions []*Action, res Compute
 	for i, name := range names {
 		go func() {
 			defer func() { done <- i }()
-			facts, offline, err := res.Facts(context.Background(), name)
+			facts, offline, err := res.Facts(ctx, name)
 			if err != nil {
 				errs[i] = fmt.Errorf("compute.%s: %w", name, err)
 				return

@@ -77,7 +77,7 @@ func TestAttachActions(t *testing.T) {
 			"compute.box: host key verification failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := attachActions(kinds, tc.actions, tc.res, recs)
+			got, err := attachActions(t.Context(), kinds, tc.actions, tc.res, recs)
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err {
 					t.Fatalf("err = %v, want %q", err, tc.err)
@@ -104,7 +104,7 @@ func TestAttachActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := &fakeComputes{}
-	if got, err := attachActions(kinds, []*Action{runOn("box", Submit)}, res, recs); err != nil || len(got) != 0 || res.asked.Load() != 0 {
+	if got, err := attachActions(t.Context(), kinds, []*Action{runOn("box", Submit)}, res, recs); err != nil || len(got) != 0 || res.asked.Load() != 0 {
 		t.Fatalf("attached compute: %v, %v, asked %d times", got, err, res.asked.Load())
 	}
 }

@@ -73,7 +73,7 @@ func BenchmarkPlanNoop1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pl, err := planner.Build(cfg, st, opts)
+		pl, err := planner.Build(b.Context(), cfg, st, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func BenchmarkBuild1000(b *testing.B) {
 	st := p.open()
 	opts := planner.Options{DataDir: p.dataDir()}
 	for b.Loop() {
-		pl, err := planner.Build(cfg, st, opts)
+		pl, err := planner.Build(b.Context(), cfg, st, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func BenchmarkPlanPipeline200(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pl, err := planner.Build(cfg, st, opts)
+		pl, err := planner.Build(b.Context(), cfg, st, opts)
 		if err != nil {
 			b.Fatal(err)
 		}

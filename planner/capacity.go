@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -25,14 +26,14 @@ type Capacity struct {
 // ComputeResolver that implements it has the plan refuse a run that asks
 // for more than its compute can give: such a run could only fail.
 type CapacityResolver interface {
-	Capacity(compute string) Capacity
+	Capacity(ctx context.Context, compute string) Capacity
 }
 
 // checkCapacity refuses the runs to start whose resources their compute
 // cannot give. CPUs and memory of machines trainrun attaches to come from
 // the plan's attach actions or the recorded facts; the resolver says the
 // rest. A compute that cannot say is not checked.
-func checkCapacity(p *Plan, res ComputeResolver, recs state.ComputeRecords) error {
+func checkCapacity(ctx context.Context, p *Plan, res ComputeResolver, recs state.ComputeRecords) error {
 	cr, ok := res.(CapacityResolver)
 	if !ok {
 		return nil
@@ -42,7 +43,7 @@ func checkCapacity(p *Plan, res ComputeResolver, recs state.ComputeRecords) erro
 		if c, ok := caps[name]; ok {
 			return c
 		}
-		c := cr.Capacity(name)
+		c := cr.Capacity(ctx, name)
 		if facts := hostFacts(p, recs, name); len(facts) > 0 {
 			c.CPUs, c.Memory, c.Where = 0, 0, ""
 			for _, f := range facts {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // "box" (ssh) schedules 2 GPUs, its CPUs and memory in its facts.
 type fakeCapacity struct{ fakeComputes }
 
-func (*fakeCapacity) Capacity(c string) Capacity {
+func (*fakeCapacity) Capacity(ctx context.Context, c string) Capacity {
 	switch c {
 	case "here":
 		return Capacity{GPUs: 0, CPUs: 4, Memory: 8 << 30, Where: "this machine"}
@@ -55,7 +56,7 @@ func TestCheckCapacity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkCapacity(&Plan{Actions: tt.actions}, &fakeCapacity{}, recs)
+			err := checkCapacity(t.Context(), &Plan{Actions: tt.actions}, &fakeCapacity{}, recs)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -65,7 +66,7 @@ func TestCheckCapacity(t *testing.T) {
 		})
 	}
 	// A resolver that cannot say: nothing is checked.
-	if err := checkCapacity(&Plan{Actions: []*Action{run("experiment.t", "here", Submit, providers.Resources{GPUs: 9})}}, &fakeComputes{}, recs); err != nil {
+	if err := checkCapacity(t.Context(), &Plan{Actions: []*Action{run("experiment.t", "here", Submit, providers.Resources{GPUs: 9})}}, &fakeComputes{}, recs); err != nil {
 		t.Fatalf("resolver without capacity: %v", err)
 	}
 }

@@ -62,7 +62,7 @@ func (e *envPlanner) resolved(inst *lang.Instance) bool {
 // resolve asks for the spec of every environment the selected instances
 // use, on their computes, all at once: a host environment on a remote
 // compute costs a round trip.
-func (e *envPlanner) resolve(insts []*lang.Instance, selected map[string]bool) error {
+func (e *envPlanner) resolve(ctx context.Context, insts []*lang.Instance, selected map[string]bool) error {
 	var keys []envKey
 	seen := map[envKey]bool{}
 	for _, inst := range insts {
@@ -82,7 +82,7 @@ func (e *envPlanner) resolve(insts []*lang.Instance, selected map[string]bool) e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			specs[i], errs[i] = e.res.Spec(context.Background(), k.env, k.compute)
+			specs[i], errs[i] = e.res.Spec(ctx, k.env, k.compute)
 		}()
 	}
 	wg.Wait()

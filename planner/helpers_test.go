@@ -112,7 +112,7 @@ func (p *project) build(opts planner.Options) (*planner.Plan, error) {
 	if opts.DataDir == "" {
 		opts.DataDir = p.dataDir()
 	}
-	return planner.Build(cfg, p.open(), opts)
+	return planner.Build(p.t.Context(), cfg, p.open(), opts)
 }
 
 // record does what apply records for each action of pl that changes

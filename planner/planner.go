@@ -214,8 +214,10 @@ type State interface {
 	Lineage() string
 }
 
-// Build plans cfg against the recorded state st.
-func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
+// Build plans cfg against the recorded state st. Resolving environments
+// and asking machines what they are (opts.Environments, opts.Computes)
+// stop with ctx, and so does Build, with ctx's error.
+func Build(ctx context.Context, cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	selected, err := selectInstances(cfg, opts.Targets, opts.Excludes)
 	if err != nil {
 		return nil, err
@@ -245,7 +247,7 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	planned := make(map[string]*Action, len(cfg.Instances))
 	lookup := lookupFor(st, planned)
 	envs := newEnvPlanner(cfg, opts)
-	if err := envs.resolve(cfg.Instances, selected); err != nil {
+	if err := envs.resolve(ctx, cfg.Instances, selected); err != nil {
 		return nil, err
 	}
 	for _, inst := range order(cfg.Instances, byAddr) {
@@ -306,10 +308,10 @@ func Build(cfg *lang.Config, st State, opts Options) (*Plan, error) {
 	for name, b := range cfg.Computes {
 		kinds[name] = b.Kind
 	}
-	if p.Computes, err = attachActions(kinds, p.Actions, opts.Computes, opts.ComputeRecords); err != nil {
+	if p.Computes, err = attachActions(ctx, kinds, p.Actions, opts.Computes, opts.ComputeRecords); err != nil {
 		return nil, err
 	}
-	if err := checkCapacity(p, opts.Computes, opts.ComputeRecords); err != nil {
+	if err := checkCapacity(ctx, p, opts.Computes, opts.ComputeRecords); err != nil {
 		return nil, err
 	}
 	return p, nil

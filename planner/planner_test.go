@@ -208,7 +208,7 @@ func TestEmptyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	pl, err := planner.Build(p.load(), st, planner.Options{})
+	pl, err := planner.Build(t.Context(), p.load(), st, planner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ type Machine interface {
 // EnvironmentHost is implemented by computes that hold environments: runs
 // start on Machine, and environments live in EnvironmentDir on it.
 type EnvironmentHost interface {
-	EnvironmentMachine() (m Machine, dir string)
+	EnvironmentMachine(ctx context.Context) (m Machine, dir string)
 }
 
 // Changes says what differs from old to s, for a plan's reasons:

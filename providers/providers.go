@@ -251,7 +251,7 @@ type Compute interface {
 	// Slots is how many runs may be live at once (max_runs).
 	Slots() int
 	// GPUs is how many GPUs the compute schedules (0: none).
-	GPUs() int
+	GPUs(ctx context.Context) int
 	// Submit starts the run detached and returns as soon as it is started:
 	// it survives the trainrun process.
 	Submit(ctx context.Context, spec *RunSpec) (Handle, error)

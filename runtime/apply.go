@@ -222,11 +222,11 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 		return b.join == nil && b.ended == nil && !b.restart
 	})
 
-	holds := r.holdLive(p, sched, roles)
+	holds := r.holdLive(ctx, p, sched, roles)
 	for pos, a := range p.Actions {
 		if a.Action == planner.Submit && roles[pos].join == nil && !hasUpstreamIn(a, outcomes) && !r.awaitsEnvironment(a.Instance) && r.batches.group(a.Address) == nil {
 			if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
-				sched.enqueue(slot(pos), a.Instance, comp)
+				sched.enqueue(ctx, slot(pos), a.Instance, comp)
 			}
 		}
 	}
@@ -317,7 +317,7 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 					// places, would deadlock. It lines up again once
 					// claimed.
 					if comp, err := r.Computes.Get(a.Instance.Compute); err == nil {
-						sched.leave(slot(pos), a.Instance, comp)
+						sched.leave(ctx, slot(pos), a.Instance, comp)
 					}
 				})
 				if err != nil {
@@ -348,7 +348,7 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 					re := *a
 					re.Action, re.Prior, restart = planner.NoOp, other, false
 					a = &re
-					hold = r.holdRun(sched, a.Instance, other)
+					hold = r.holdRun(ctx, sched, a.Instance, other)
 				}
 			}
 			switch {
@@ -428,14 +428,14 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 // this one re-attaches to, before any new run is let through: a re-attached
 // run counts against max_runs, -parallelism and max_concurrent like one this
 // apply starts. The grants are by plan position.
-func (r *apply) holdLive(p *planner.Plan, sched *scheduler, roles []*role) map[int]*grant {
+func (r *apply) holdLive(ctx context.Context, p *planner.Plan, sched *scheduler, roles []*role) map[int]*grant {
 	holds := make(map[int]*grant)
 	for pos, a := range p.Actions {
 		b := roles[pos]
 		if a.Action != planner.NoOp || a.Prior == nil || !a.Prior.Live() || b.join != nil || b.ended != nil || b.restart {
 			continue
 		}
-		if g := r.holdRun(sched, a.Instance, a.Prior); g != nil {
+		if g := r.holdRun(ctx, sched, a.Instance, a.Prior); g != nil {
 			holds[pos] = g
 		}
 	}
@@ -444,7 +444,7 @@ func (r *apply) holdLive(p *planner.Plan, sched *scheduler, roles []*role) map[i
 
 // holdRun takes the places of run, a live run of inst, at once; nil when
 // its compute is unknown.
-func (r *apply) holdRun(sched *scheduler, inst *lang.Instance, run *state.Run) *grant {
+func (r *apply) holdRun(ctx context.Context, sched *scheduler, inst *lang.Instance, run *state.Run) *grant {
 	comp, err := r.Computes.Get(run.Compute)
 	if run.Handle != nil {
 		comp, err = r.Computes.ForHandle(run.Handle)
@@ -456,7 +456,7 @@ func (r *apply) holdRun(sched *scheduler, inst *lang.Instance, run *state.Run) *
 	if run.Handle != nil {
 		gpus = run.Handle.GPUs
 	}
-	return sched.hold(inst, comp, gpus)
+	return sched.hold(ctx, inst, comp, gpus)
 }
 
 // hasUpstreamIn reports whether a waits for another action of the plan.

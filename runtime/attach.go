@@ -130,7 +130,7 @@ var _ planner.CapacityResolver = (*Attach)(nil)
 // trainrun attaches to are described by their facts, which the planner
 // has; a Slurm cluster's nodes are not asked (sbatch refuses what no node
 // has).
-func (a *Attach) Capacity(compute string) planner.Capacity {
+func (a *Attach) Capacity(ctx context.Context, compute string) planner.Capacity {
 	c := planner.Capacity{GPUs: -1}
 	comp, err := a.comps.Get(compute)
 	if err != nil {
@@ -139,7 +139,7 @@ func (a *Attach) Capacity(compute string) planner.Capacity {
 	if a.Offline && a.kind(compute) != "local" {
 		return c // -refresh=false: the machines are not asked (nvidia-smi)
 	}
-	c.GPUs = comp.GPUs()
+	c.GPUs = comp.GPUs(ctx)
 	if a.kind(compute) == "local" {
 		c.CPUs, c.Where = goruntime.NumCPU(), "this machine"
 		var si unix.Sysinfo_t

@@ -120,7 +120,7 @@ func (p *project) load() *lang.Config {
 
 func (p *project) plan(cfg *lang.Config) *planner.Plan {
 	p.t.Helper()
-	pl, err := planner.Build(cfg, p.st, planner.Options{DataDir: filepath.Join(p.dir, ".trainrun")})
+	pl, err := planner.Build(p.t.Context(), cfg, p.st, planner.Options{DataDir: filepath.Join(p.dir, ".trainrun")})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ experiment "b" {
 }
 `)
 	// a holds the only slot.
-	pl, err := planner.Build(p.rt.Config, p.st, planner.Options{Targets: []string{"experiment.a"}, DataDir: filepath.Join(p.dir, ".trainrun")})
+	pl, err := planner.Build(t.Context(), p.rt.Config, p.st, planner.Options{Targets: []string{"experiment.a"}, DataDir: filepath.Join(p.dir, ".trainrun")})
 	if err != nil {
 		t.Fatal(err)
 	}

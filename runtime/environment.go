@@ -105,38 +105,49 @@ func (e *Environments) open(name string) (providers.Environment, error) {
 
 // machine returns the machine of compute and where environments live on
 // it.
-func (e *Environments) machine(compute string) (providers.Machine, string, error) {
+func (e *Environments) machine(ctx context.Context, compute string) (providers.Machine, string, error) {
 	comp, err := e.comps.Get(compute)
 	if err != nil {
 		return nil, "", err
 	}
-	return machineOf(comp, compute)
+	return machineOf(ctx, comp, compute)
 }
 
-func machineOf(comp providers.Compute, name string) (providers.Machine, string, error) {
+func machineOf(ctx context.Context, comp providers.Compute, name string) (providers.Machine, string, error) {
 	host, ok := comp.(providers.EnvironmentHost)
 	if !ok {
 		return nil, "", fmt.Errorf("compute %s cannot hold environments", name)
 	}
-	m, dir := host.EnvironmentMachine()
+	m, dir := host.EnvironmentMachine(ctx)
 	return m, dir, nil
 }
 
-// lazyMachine opens its machine on first use.
+// lazyMachine opens its machine on first use. Opening stops with the
+// context of the call that opens it; a call stopped so leaves it to the
+// next.
 type lazyMachine struct {
-	get  func() (providers.Machine, error)
-	once sync.Once
+	get  func(context.Context) (providers.Machine, error)
+	mu   sync.Mutex
+	done bool
 	m    providers.Machine
 	err  error
 }
 
-func (l *lazyMachine) machine() (providers.Machine, error) {
-	l.once.Do(func() { l.m, l.err = l.get() })
+func (l *lazyMachine) machine(ctx context.Context) (providers.Machine, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.m, l.err = l.get(ctx)
+		l.done = ctx.Err() == nil
+		if !l.done && l.err == nil {
+			l.err = ctx.Err()
+		}
+	}
 	return l.m, l.err
 }
 
 func (l *lazyMachine) Run(ctx context.Context, argv []string, stdin io.Reader) ([]byte, error) {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +155,7 @@ func (l *lazyMachine) Run(ctx context.Context, argv []string, stdin io.Reader) (
 }
 
 func (l *lazyMachine) ReadFile(ctx context.Context, path string) ([]byte, error) {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +163,7 @@ func (l *lazyMachine) ReadFile(ctx context.Context, path string) ([]byte, error)
 }
 
 func (l *lazyMachine) WriteFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return err
 	}
@@ -160,7 +171,7 @@ func (l *lazyMachine) WriteFile(ctx context.Context, path string, data []byte, m
 }
 
 func (l *lazyMachine) Mkdir(ctx context.Context, path string, mode os.FileMode) error {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,7 +179,7 @@ func (l *lazyMachine) Mkdir(ctx context.Context, path string, mode os.FileMode) 
 }
 
 func (l *lazyMachine) RemoveAll(ctx context.Context, path string) error {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return err
 	}
@@ -176,7 +187,7 @@ func (l *lazyMachine) RemoveAll(ctx context.Context, path string) error {
 }
 
 func (l *lazyMachine) Put(ctx context.Context, dir string, files []providers.File) error {
-	m, err := l.machine()
+	m, err := l.machine(ctx)
 	if err != nil {
 		return err
 	}
@@ -197,8 +208,8 @@ func (e *Environments) Spec(ctx context.Context, name, compute string) (provider
 	if !e.Offline {
 		// Reached only if the kind looks (host): a venv's spec costs no
 		// connection.
-		m = &lazyMachine{get: func() (providers.Machine, error) {
-			m, _, err := e.machine(compute)
+		m = &lazyMachine{get: func(ctx context.Context) (providers.Machine, error) {
+			m, _, err := e.machine(ctx, compute)
 			return m, err
 		}}
 	}
@@ -384,7 +395,7 @@ func (e *Environments) build(ctx context.Context, name, compute string, pr *prep
 		fail(err)
 		return
 	}
-	m, dir, err := e.machine(compute)
+	m, dir, err := e.machine(ctx, compute)
 	if err != nil {
 		fail(err)
 		return
@@ -561,7 +572,7 @@ func (r *Runtime) destroyEnvironment(ctx context.Context, rec *state.Environment
 	if err != nil {
 		return err
 	}
-	m, dir, err := machineOf(comp, rec.Compute)
+	m, dir, err := machineOf(ctx, comp, rec.Compute)
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,9 @@ type countingCompute struct {
 	asked *atomic.Int32
 }
 
-func (c countingCompute) EnvironmentMachine() (providers.Machine, string) {
+func (c countingCompute) EnvironmentMachine(ctx context.Context) (providers.Machine, string) {
 	c.asked.Add(1)
-	return c.Compute.EnvironmentMachine()
+	return c.Compute.EnvironmentMachine(ctx)
 }
 
 // TestSpecContactsOnlyWhenNeeded: a venv's spec is its declaration, read

@@ -204,7 +204,7 @@ func (g *grant) free() {
 	}
 }
 
-func (s *scheduler) poolFor(c providers.Compute) *pool {
+func (s *scheduler) poolFor(ctx context.Context, c providers.Compute) *pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.computes[c]
@@ -213,7 +213,7 @@ func (s *scheduler) poolFor(c providers.Compute) *pool {
 		if slots <= 0 {
 			slots = 1
 		}
-		p = &pool{slots: newOrderedSem(slots), free: make([]bool, c.GPUs()), changed: make(chan struct{})}
+		p = &pool{slots: newOrderedSem(slots), free: make([]bool, c.GPUs(ctx)), changed: make(chan struct{})}
 		for i := range p.free {
 			p.free[i] = true
 		}
@@ -239,18 +239,18 @@ func (s *scheduler) experimentSem(name string) *orderedSem {
 
 // enqueue marks the run at position pos as waiting from now on, before its
 // goroutine asks: runs that are ready together start in plan order.
-func (s *scheduler) enqueue(pos int, inst *lang.Instance, c providers.Compute) {
-	s.line(pos, s.lines(inst, c))
+func (s *scheduler) enqueue(ctx context.Context, pos int, inst *lang.Instance, c providers.Compute) {
+	s.line(pos, s.lines(ctx, inst, c))
 }
 
 // lines are the bounds a run of inst on c waits for, in the order it takes
 // them.
-func (s *scheduler) lines(inst *lang.Instance, c providers.Compute) []*orderedSem {
+func (s *scheduler) lines(ctx context.Context, inst *lang.Instance, c providers.Compute) []*orderedSem {
 	var out []*orderedSem
 	if sem := s.experimentSem(inst.Experiment); sem != nil {
 		out = append(out, sem)
 	}
-	return append(out, s.all, s.poolFor(c).slots)
+	return append(out, s.all, s.poolFor(ctx, c).slots)
 }
 
 // line puts pos in the first of sems; each grant puts it in the next line
@@ -271,8 +271,8 @@ func (s *scheduler) line(pos int, sems []*orderedSem) {
 
 // leave takes the run at position pos out of every line it waits in,
 // giving back the places it was granted and has not taken.
-func (s *scheduler) leave(pos int, inst *lang.Instance, c providers.Compute) {
-	for _, sem := range s.lines(inst, c) {
+func (s *scheduler) leave(ctx context.Context, pos int, inst *lang.Instance, c providers.Compute) {
+	for _, sem := range s.lines(ctx, inst, c) {
 		sem.leave(pos)
 	}
 }
@@ -281,12 +281,12 @@ func (s *scheduler) leave(pos int, inst *lang.Instance, c providers.Compute) {
 // fails with errStopped when stop closes first, and at once when the run
 // can never fit.
 func (s *scheduler) acquire(ctx context.Context, stop <-chan struct{}, pos int, inst *lang.Instance, c providers.Compute) (*grant, error) {
-	p := s.poolFor(c)
+	p := s.poolFor(ctx, c)
 	if need := inst.Resources.GPUs; need > len(p.free) {
 		return nil, fmt.Errorf("needs %s; compute %s has %d", plural.Count(need, "GPU"), inst.Compute, len(p.free))
 	}
 	g := &grant{}
-	sems := s.lines(inst, c)
+	sems := s.lines(ctx, inst, c)
 	s.line(pos, sems)
 	for i, sem := range sems {
 		if err := sem.acquire(ctx, stop, pos); err != nil {
@@ -352,9 +352,9 @@ func waitPlace(ctx context.Context, stop <-chan struct{}, take func() (func(), b
 // (an earlier apply started it): the run is there whatever the bounds say,
 // and the runs this apply starts must count it. So are the GPUs it was
 // given: no new run gets them while it lives.
-func (s *scheduler) hold(inst *lang.Instance, c providers.Compute, gpus []int) *grant {
+func (s *scheduler) hold(ctx context.Context, inst *lang.Instance, c providers.Compute, gpus []int) *grant {
 	g := &grant{}
-	p := s.poolFor(c)
+	p := s.poolFor(ctx, c)
 	for _, sem := range []*orderedSem{s.experimentSem(inst.Experiment), s.all, p.slots} {
 		if sem != nil {
 			sem.take()

@@ -128,7 +128,7 @@ func options(t *testing.T, word string) (Options, string) {
 			return cfg
 		},
 		Plan: func(cfg *lang.Config, st planner.State, replace bool) (*planner.Plan, error) {
-			return planner.Build(cfg, st, planner.Options{DataDir: dataDir})
+			return planner.Build(t.Context(), cfg, st, planner.Options{DataDir: dataDir})
 		},
 		Computes: func(cfg *lang.Config) *runtime.Computes { return runtime.NewComputes(cfg, reg, env) },
 		State:    st, Store: store, Watcher: fw,

@@ -63,7 +63,7 @@ func cmdApply(c *cli, args []string) int {
 			return c.errorf("%v", err)
 		}
 	}
-	p, err := c.planFor(cfg, st, &a.Selection, saved)
+	p, err := c.planFor(ctx, cfg, st, &a.Selection, saved)
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/arguments"
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
@@ -21,6 +24,10 @@ func cmdPlan(c *cli, args []string) int {
 	if cfg == nil {
 		return 1
 	}
+	// Ctrl-C stops what planning waits for (machines asked what they
+	// are, environments resolved on them), and plan with it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	st, err := c.openState()
 	if err != nil {
 		return c.errorf("%v", err)
@@ -30,10 +37,13 @@ func cmdPlan(c *cli, args []string) int {
 	if a.Refresh {
 		comps := runtime.NewComputes(cfg, registry(), c.providerEnv())
 		defer comps.Close()
-		view = runtime.Refresh(context.Background(), st, comps)
+		view = runtime.Refresh(ctx, st, comps)
 	}
-	p, err := c.planFor(cfg, view, &a.Selection, nil)
+	p, err := c.planFor(ctx, cfg, view, &a.Selection, nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return c.errorf("interrupted: %v", err)
+		}
 		return c.errorf("%v", err)
 	}
 	if a.Out != "" {
@@ -70,7 +80,7 @@ func (c *cli) warnPlan(p *planner.Plan) {
 // planFor plans cfg against view, as plan and apply both do. With a saved
 // plan file it plans again with the file's selection and refuses when the
 // result differs.
-func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selection, saved *planner.File) (*planner.Plan, error) {
+func (c *cli) planFor(ctx context.Context, cfg *lang.Config, view planner.State, sel *arguments.Selection, saved *planner.File) (*planner.Plan, error) {
 	opts := c.planOptions(sel)
 	if saved != nil {
 		opts = saved.Options
@@ -96,7 +106,7 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selec
 	attach := runtime.NewAttach(comps)
 	attach.Offline = envs.Offline
 	opts.Computes, opts.ComputeRecords = attach, crecs
-	p, err := planner.Build(cfg, view, opts)
+	p, err := planner.Build(ctx, cfg, view, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +118,7 @@ func (c *cli) planFor(cfg *lang.Config, view planner.State, sel *arguments.Selec
 	if !envs.Offline {
 		// A compute that cannot take runs (its Slurm controller down)
 		// is said now, not once per run at apply.
-		if err := comps.Ping(context.Background(), p); err != nil {
+		if err := comps.Ping(ctx, p); err != nil {
 			return nil, err
 		}
 	}

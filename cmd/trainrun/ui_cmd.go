@@ -77,7 +77,7 @@ func cmdUI(c *cli, args []string) int {
 			}
 			defer pst.Close()
 			sel := &arguments.Selection{Refresh: true}
-			p, err := c.planFor(cfg, runtime.Refresh(ctx, pst, comps), sel, nil)
+			p, err := c.planFor(ctx, cfg, runtime.Refresh(ctx, pst, comps), sel, nil)
 			if err != nil {
 				return "", err
 			}

@@ -65,7 +65,7 @@ func cmdWatch(c *cli, args []string) int {
 			if !replace {
 				sel.Replace = nil
 			}
-			return c.planFor(cfg, st, &sel, nil)
+			return c.planFor(intr.Ctx, cfg, st, &sel, nil)
 		},
 		Computes: func(cfg *lang.Config) *runtime.Computes {
 			return runtime.NewComputes(cfg, registry(), c.providerEnv())

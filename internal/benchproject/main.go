@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -79,7 +80,7 @@ experiment "trivial" {
 		return err
 	}
 	defer st.Close()
-	p, err := planner.Build(cfg, st, planner.Options{DataDir: data})
+	p, err := planner.Build(context.Background(), cfg, st, planner.Options{DataDir: data})
 	if err != nil {
 		return err
 	}

@@ -75,8 +75,8 @@ func TestOpenDefaults(t *testing.T) {
 	if want := filepath.Join(dir, ".trainrun", "local", "laptop"); c.Workdir() != want {
 		t.Errorf("workdir %s, want %s", c.Workdir(), want)
 	}
-	if c.GPUs() != 2 || c.GPUs() != 2 {
-		t.Errorf("GPUs = %d, want 2", c.GPUs())
+	if c.GPUs(t.Context()) != 2 || c.GPUs(t.Context()) != 2 {
+		t.Errorf("GPUs = %d, want 2", c.GPUs(t.Context()))
 	}
 	if data, _ := os.ReadFile(calls); string(data) != "called\n" {
 		t.Errorf("nvidia-smi ran %q times", data)
@@ -88,15 +88,15 @@ func TestOpenDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = comp.(*runner.Compute)
-	if c.Slots() != 3 || c.GPUs() != 1 || c.Workdir() != filepath.Join(dir, "scratch") {
-		t.Errorf("Slots %d GPUs %d workdir %s", c.Slots(), c.GPUs(), c.Workdir())
+	if c.Slots() != 3 || c.GPUs(t.Context()) != 1 || c.Workdir() != filepath.Join(dir, "scratch") {
+		t.Errorf("Slots %d GPUs %d workdir %s", c.Slots(), c.GPUs(t.Context()), c.Workdir())
 	}
 	if data, _ := os.ReadFile(calls); string(data) != "called\n" {
 		t.Errorf("nvidia-smi ran although gpus was set: %q", data)
 	}
 	os.Remove(filepath.Join(bin, "nvidia-smi"))
 	comp, _ = Kind().Open("nogpu", providers.Values{}, providers.Env{Dir: dir})
-	if n := comp.GPUs(); n != 0 {
+	if n := comp.GPUs(t.Context()); n != 0 {
 		t.Errorf("GPUs without nvidia-smi = %d", n)
 	}
 	if _, err := Kind().Open("../x", providers.Values{}, providers.Env{Dir: dir}); err == nil {

@@ -44,8 +44,9 @@ type Options struct {
 type Compute struct {
 	o Options
 
-	gpuOnce sync.Once
-	gpus    int
+	gpuMu    sync.Mutex
+	gpus     int
+	gpusKnow bool // nvidia-smi was asked
 
 	mu sync.Mutex
 	// wrapper is the run wrapper's path once installed.
@@ -85,24 +86,32 @@ const (
 func (c *Compute) Slots() int { return c.o.MaxRuns }
 
 // GPUs returns the configured count or, when none was configured, the
-// GPUs nvidia-smi lists (detected once; 0 without nvidia-smi).
-func (c *Compute) GPUs() int {
+// GPUs nvidia-smi lists (detected once; 0 without nvidia-smi). Asking
+// stops with ctx, and is asked again next time.
+func (c *Compute) GPUs(ctx context.Context) int {
 	if c.o.GPUs >= 0 {
 		return c.o.GPUs
 	}
-	c.gpuOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, err := c.o.Exec.Run(ctx, []string{"nvidia-smi", "-L"}, nil)
-		if err != nil {
-			return // no nvidia-smi, or no working driver: no GPUs to schedule
+	c.gpuMu.Lock()
+	defer c.gpuMu.Unlock()
+	if c.gpusKnow {
+		return c.gpus
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := c.o.Exec.Run(tctx, []string{"nvidia-smi", "-L"}, nil)
+	if ctx.Err() != nil {
+		return 0 // stopped: not known yet
+	}
+	c.gpusKnow = true
+	if err != nil {
+		return 0 // no nvidia-smi, or no working driver: no GPUs to schedule
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "GPU ") {
+			c.gpus++
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(line, "GPU ") {
-				c.gpus++
-			}
-		}
-	})
+	}
 	return c.gpus
 }
 
@@ -163,7 +172,7 @@ func (c *Compute) start(ctx context.Context, spec *providers.RunSpec, dir string
 			inputs[n] = path.Join(dir, inputsDir, n)
 		}
 	}
-	env, err := c.env(spec, dir, inputs)
+	env, err := c.env(ctx, spec, dir, inputs)
 	if err != nil {
 		return providers.Handle{}, err
 	}
@@ -258,7 +267,7 @@ func Command(spec *providers.RunSpec) ([]string, error) {
 // env returns the run's environment: BaseEnv, then spec.Env, then what the
 // compute owns (TRAINRUN_OUTPUTS_DIR, TRAINRUN_METRICS_FILE,
 // TRAINRUN_INPUT_*, CUDA_VISIBLE_DEVICES), later ones winning.
-func (c *Compute) env(spec *providers.RunSpec, dir string, inputs map[string]string) ([]string, error) {
+func (c *Compute) env(ctx context.Context, spec *providers.RunSpec, dir string, inputs map[string]string) ([]string, error) {
 	m := make(map[string]string, len(c.o.BaseEnv)+len(spec.Env)+4+len(inputs))
 	for _, kv := range c.o.BaseEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -287,7 +296,7 @@ func (c *Compute) env(spec *providers.RunSpec, dir string, inputs map[string]str
 			ids[i] = strconv.Itoa(g)
 		}
 		m["CUDA_VISIBLE_DEVICES"] = strings.Join(ids, ",")
-	} else if c.GPUs() > 0 {
+	} else if c.GPUs(ctx) > 0 {
 		m["CUDA_VISIBLE_DEVICES"] = "" // asked for none: sees none
 	}
 	env := make([]string, 0, len(m))
@@ -351,7 +360,7 @@ func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[strin
 
 // EnvironmentMachine says where environments live: Workdir/envs on the
 // compute's machine (providers.EnvironmentHost).
-func (c *Compute) EnvironmentMachine() (providers.Machine, string) {
+func (c *Compute) EnvironmentMachine(ctx context.Context) (providers.Machine, string) {
 	return c.o.Exec, path.Join(c.o.Workdir, "envs")
 }
 

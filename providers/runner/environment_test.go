@@ -63,7 +63,7 @@ func TestLauncherStartsTheCommand(t *testing.T) {
 func TestEnvironmentMachine(t *testing.T) {
 	dir := t.TempDir()
 	var host providers.EnvironmentHost = newCompute(dir)
-	m, envs := host.EnvironmentMachine()
+	m, envs := host.EnvironmentMachine(t.Context())
 	if m == nil || envs != filepath.Join(dir, "envs") || !strings.HasPrefix(envs, "/") {
 		t.Errorf("machine %v, dir %s", m, envs)
 	}

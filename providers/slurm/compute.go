@@ -34,7 +34,7 @@ type Options struct {
 	// Exec reaches the login node; when nil, Login is called once to get
 	// it, when first needed.
 	Exec  executor.Executor
-	Login func() (executor.Executor, error)
+	Login func(ctx context.Context) (executor.Executor, error)
 	// Workdir is an absolute path on the login node, on a filesystem the
 	// compute nodes share: runs live in Workdir/runs/RUN_ID, job arrays'
 	// files in Workdir/batches/ID. "" allows only following recorded runs.
@@ -94,7 +94,7 @@ func New(o Options) *Compute {
 }
 
 // executor returns the login node's executor, reaching it on first use.
-func (c *Compute) executor() (executor.Executor, error) {
+func (c *Compute) executor(ctx context.Context) (executor.Executor, error) {
 	c.execMu.Lock()
 	defer c.execMu.Unlock()
 	if c.exec != nil {
@@ -106,7 +106,7 @@ func (c *Compute) executor() (executor.Executor, error) {
 			return nil, fmt.Errorf("compute %q has no login node", c.o.Name)
 		}
 		var err error
-		if e, err = c.o.Login(); err != nil {
+		if e, err = c.o.Login(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -122,7 +122,7 @@ func (c *Compute) Slots() int {
 	return unbounded
 }
 
-func (c *Compute) GPUs() int {
+func (c *Compute) GPUs(ctx context.Context) int {
 	if c.o.GPUs >= 0 {
 		return c.o.GPUs
 	}
@@ -133,8 +133,8 @@ func (c *Compute) Close() error { return nil }
 
 // EnvironmentMachine says where environments live: Workdir/envs on the
 // login node, which the compute nodes share (providers.EnvironmentHost).
-func (c *Compute) EnvironmentMachine() (providers.Machine, string) {
-	e, err := c.executor()
+func (c *Compute) EnvironmentMachine(ctx context.Context) (providers.Machine, string) {
+	e, err := c.executor(ctx)
 	if err != nil {
 		return brokenMachine{err}, ""
 	}
@@ -171,7 +171,7 @@ func (c *Compute) runDir(id string) (string, error) {
 // Submit makes the run's directory and submits one batch job for it. A run
 // directory that already exists is an error (matching fs.ErrExist).
 func (c *Compute) Submit(ctx context.Context, spec *providers.RunSpec) (providers.Handle, error) {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return providers.Handle{}, err
 	}
@@ -270,7 +270,7 @@ const pingTimeout = 30 * time.Second
 
 // Ping asks slurmctld whether it is up (providers.Pinger).
 func (c *Compute) Ping(ctx context.Context) error {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func (c *Compute) SubmitBatch(ctx context.Context, b providers.Batch) ([]provide
 	if len(b.Specs) == 0 {
 		return nil, nil
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +549,7 @@ func randomHex(n int) (string, error) {
 // Collect copies the run's log, metrics and outputs from its directory on
 // the shared filesystem, as every runner does.
 func (c *Compute) Collect(ctx context.Context, h providers.Handle, spec *providers.RunSpec, dst string, outputs bool) error {
-	if _, err := c.executor(); err != nil {
+	if _, err := c.executor(ctx); err != nil {
 		return err
 	}
 	return c.files.Collect(ctx, h, spec, dst, outputs)
@@ -561,7 +561,7 @@ func (c *Compute) Remove(ctx context.Context, h providers.Handle) error {
 	if err := runner.CheckRunDir(h.Dir); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return err
 	}
@@ -619,7 +619,7 @@ func (c *Compute) Lookup(ctx context.Context, runID string) (providers.Handle, b
 	if err != nil {
 		return providers.Handle{}, false, err
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return providers.Handle{}, false, err
 	}
@@ -689,7 +689,7 @@ func (c *Compute) InputFiles(ctx context.Context, h providers.Handle) (map[strin
 	if err := runner.CheckRunDir(h.Dir); err != nil {
 		return nil, err
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -702,7 +702,7 @@ func (c *Compute) DirSize(ctx context.Context, h providers.Handle) (int64, error
 	if err := runner.CheckRunDir(h.Dir); err != nil {
 		return 0, err
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -712,7 +712,7 @@ func (c *Compute) DirSize(ctx context.Context, h providers.Handle) (int64, error
 // Checkpoints lists the checkpoint directories in the workdir
 // (providers.Checkpointer).
 func (c *Compute) Checkpoints(ctx context.Context) ([]string, error) {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -722,7 +722,7 @@ func (c *Compute) Checkpoints(ctx context.Context) ([]string, error) {
 // RemoveCheckpoint removes the checkpoint directory of key
 // (providers.Checkpointer).
 func (c *Compute) RemoveCheckpoint(ctx context.Context, key string) error {
-	if _, err := c.executor(); err != nil {
+	if _, err := c.executor(ctx); err != nil {
 		return err
 	}
 	return c.files.RemoveCheckpoint(ctx, key)

@@ -288,7 +288,7 @@ func (kind) Open(name string, v providers.Values, env providers.Env) (providers.
 		o.Host = s.login
 		o.Workdir = path.Clean(s.workdir)
 		login, open := s.login, env.OpenCompute
-		o.Login = func() (executor.Executor, error) {
+		o.Login = func(ctx context.Context) (executor.Executor, error) {
 			if open == nil {
 				return nil, fmt.Errorf("login compute %q cannot be reached from here", login)
 			}
@@ -296,27 +296,25 @@ func (kind) Open(name string, v providers.Values, env providers.Env) (providers.
 			if err != nil {
 				return nil, fmt.Errorf("login compute %q: %w", login, err)
 			}
-			return ExecutorOf(c, login)
+			return ExecutorOf(ctx, c, login)
 		}
 	}
 	return New(o), nil
 }
 
 // ExecutorOf returns the executor that reaches the machine of compute c
-// (named name, for errors): its Executor method, or the machine it holds
-// environments on (providers.EnvironmentHost) when that is an executor.
-func ExecutorOf(c providers.Compute, name string) (executor.Executor, error) {
-	if x, ok := c.(interface{ Executor() executor.Executor }); ok {
-		return x.Executor(), nil
-	}
+// (named name, for errors): the machine it holds environments on
+// (providers.EnvironmentHost) when that is an executor. Reaching it stops
+// with ctx.
+func ExecutorOf(ctx context.Context, c providers.Compute, name string) (executor.Executor, error) {
 	why := errors.New("it reaches no machine that runs commands (use an ssh compute)")
 	if h, ok := c.(providers.EnvironmentHost); ok {
-		if m, _ := h.EnvironmentMachine(); m != nil {
+		if m, _ := h.EnvironmentMachine(ctx); m != nil {
 			if e, ok := m.(executor.Executor); ok {
 				return e, nil
 			}
 			// A machine that cannot be reached says why.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			if _, err := m.Run(ctx, []string{"true"}, nil); err != nil {
 				why = err

@@ -15,7 +15,7 @@ import (
 // follow, reading blocks for new output until the run is final and the log
 // is drained (then io.EOF), or ctx is done.
 func (c *Compute) Log(ctx context.Context, h providers.Handle, follow bool) (io.ReadCloser, error) {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}

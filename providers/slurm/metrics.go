@@ -15,7 +15,7 @@ import (
 // workdir, where trainrun reads it (through the login node when there is
 // one) while the job runs.
 func (c *Compute) Metrics(ctx context.Context, h providers.Handle, off int64, follow bool) (io.ReadCloser, error) {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func baseID(id string) string {
 // (once it has said accounting is disabled, never again). Jobs none of
 // them knows are returned with known false.
 func (c *Compute) queryJobs(ctx context.Context, ids []string) (map[string]jobInfo, error) {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 		}
 		return st, nil
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return providers.Status{}, err
 	}
@@ -346,7 +346,7 @@ func (c *Compute) Poll(ctx context.Context, h providers.Handle) (providers.Statu
 // restarts reads how many times Slurm requeued the run's job, as the job
 // wrote it when it last started (SLURM_RESTART_COUNT); 0 when unknown.
 func (c *Compute) restarts(ctx context.Context, h providers.Handle) int {
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return 0
 	}
@@ -374,7 +374,7 @@ func (c *Compute) Cancel(ctx context.Context, h providers.Handle) error {
 	if !validJobID(h.ID) {
 		return fmt.Errorf("%q is not a Slurm job id", h.ID)
 	}
-	e, err := c.executor()
+	e, err := c.executor(ctx)
 	if err != nil {
 		return err
 	}

@@ -110,8 +110,8 @@ func TestOpenDefaults(t *testing.T) {
 	if c.o.Signal != (Signal{"USR2", 90}) {
 		t.Errorf("requeue without signal: %+v, want USR2@90", c.o.Signal)
 	}
-	if c.Slots() != unbounded || c.GPUs() != unbounded {
-		t.Errorf("slots %d, gpus %d", c.Slots(), c.GPUs())
+	if c.Slots() != unbounded || c.GPUs(t.Context()) != unbounded {
+		t.Errorf("slots %d, gpus %d", c.Slots(), c.GPUs(t.Context()))
 	}
 	if _, ok := c.o.Exec.(executor.Local); !ok {
 		t.Errorf("without login the executor is %T", c.o.Exec)
@@ -129,7 +129,9 @@ type fakeLogin struct {
 	e executor.Executor
 }
 
-func (f fakeLogin) EnvironmentMachine() (providers.Machine, string) { return f.e, "/envs" }
+func (f fakeLogin) EnvironmentMachine(ctx context.Context) (providers.Machine, string) {
+	return f.e, "/envs"
+}
 
 func TestLoginIsReachedThroughAnotherCompute(t *testing.T) {
 	opened := 0
@@ -149,21 +151,21 @@ func TestLoginIsReachedThroughAnotherCompute(t *testing.T) {
 	}
 	c := comp.(*Compute)
 	for range 2 {
-		if e, err := c.executor(); err != nil || e == nil {
+		if e, err := c.executor(t.Context()); err != nil || e == nil {
 			t.Fatalf("executor: %v", err)
 		}
 	}
 	if opened != 1 {
 		t.Errorf("the login compute was opened %d times", opened)
 	}
-	m, dir := c.EnvironmentMachine()
+	m, dir := c.EnvironmentMachine(t.Context())
 	if _, ok := m.(executor.Local); !ok || dir != "/shared/w/envs" {
 		t.Errorf("environment machine %T %s", m, dir)
 	}
 	// A login compute that reaches no machine is refused with a reason.
 	env.OpenCompute = func(string) (providers.Compute, error) { return fakeLogin{}.Compute, nil }
 	comp, _ = Kind().Open("c", providers.Values{"workdir": cty.StringVal("/w"), "login": cty.StringVal("gw")}, env)
-	if _, err := comp.(*Compute).executor(); err == nil || !strings.Contains(err.Error(), "cannot be a login node") {
+	if _, err := comp.(*Compute).executor(t.Context()); err == nil || !strings.Contains(err.Error(), "cannot be a login node") {
 		t.Errorf("login without a machine: %v", err)
 	}
 }

@@ -140,15 +140,15 @@ func (c *Compute) Slots() int { return max(1, len(c.members)) * c.s.maxRuns }
 
 // GPUs is the sum over the machines: gpus each, or what nvidia-smi lists
 // on each (asked once; a machine that cannot be reached counts none).
-func (c *Compute) GPUs() int {
+func (c *Compute) GPUs(ctx context.Context) int {
 	n := 0
 	for _, m := range c.members {
-		n += c.memberGPUs(m)
+		n += c.memberGPUs(ctx, m)
 	}
 	return n
 }
 
-func (c *Compute) memberGPUs(m *member) int {
+func (c *Compute) memberGPUs(ctx context.Context, m *member) int {
 	c.mu.Lock()
 	g := m.gpus
 	c.mu.Unlock()
@@ -158,13 +158,15 @@ func (c *Compute) memberGPUs(m *member) int {
 	if c.s.gpus >= 0 {
 		g = c.s.gpus
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		inner, err := m.compute(ctx)
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		inner, err := m.compute(tctx)
 		cancel()
 		if err != nil {
 			return 0 // not cached: the next call asks again
 		}
-		g = inner.GPUs()
+		if g = inner.GPUs(ctx); ctx.Err() != nil {
+			return 0 // stopped: not cached either
+		}
 	}
 	c.mu.Lock()
 	if m.gpus < 0 {
@@ -187,7 +189,7 @@ func (c *Compute) place(ctx context.Context, n int) (*member, []int, error) {
 	if n > 0 {
 		most := 0
 		for _, m := range c.members {
-			most = max(most, c.memberGPUs(m))
+			most = max(most, c.memberGPUs(ctx, m))
 		}
 		if n > most {
 			return nil, nil, fmt.Errorf("needs %s; no machine of compute %s has that many", plural.Count(n, "GPU"), c.name)
@@ -489,17 +491,17 @@ func (c *Compute) Facts(ctx context.Context) ([]providers.HostFacts, error) {
 // machine (providers.EnvironmentHost). It connects, within the connect
 // timeout, to learn the workdir's absolute path. A pool cannot hold
 // environments yet: each machine would need its own.
-func (c *Compute) EnvironmentMachine() (providers.Machine, string) {
+func (c *Compute) EnvironmentMachine(ctx context.Context) (providers.Machine, string) {
 	if len(c.members) != 1 {
 		return errMachine{fmt.Errorf("compute %q is a pool of %d hosts; environments other than the host's own are supported on one-host ssh computes only", c.name, len(c.members))}, ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*c.members[0].target.timeout())
+	ctx, cancel := context.WithTimeout(ctx, 2*c.members[0].target.timeout())
 	defer cancel()
 	inner, err := c.members[0].compute(ctx)
 	if err != nil {
 		return errMachine{err}, ""
 	}
-	return inner.EnvironmentMachine()
+	return inner.EnvironmentMachine(ctx)
 }
 
 // Close gives the connections back; the last user of one closes it.

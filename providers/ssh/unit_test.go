@@ -292,8 +292,8 @@ func TestPoolPlacement(t *testing.T) {
 	c := &Compute{name: "lab", s: settings{maxRuns: 2, gpus: 2}, changed: make(chan struct{})}
 	a, b := &member{c: c, host: "a", gpus: -1}, &member{c: c, host: "b", gpus: -1}
 	c.members = []*member{a, b}
-	if c.Slots() != 4 || c.GPUs() != 4 {
-		t.Fatalf("slots %d, gpus %d", c.Slots(), c.GPUs())
+	if c.Slots() != 4 || c.GPUs(t.Context()) != 4 {
+		t.Fatalf("slots %d, gpus %d", c.Slots(), c.GPUs(t.Context()))
 	}
 	ctx := context.Background()
 	place := func(n int, wantHost string, wantGPUs string) {
