@@ -102,13 +102,35 @@ t=$(mktemp -d "$r/tmp/put.XXXXXX") || exit 1
 fail() { cd /; rm -rf -- "$t"; exit 1; }
 tar -xof - -C "$t" || fail
 cd -- "$t" || fail
-for f in blobs/??/* manifests/*; do
-	[ -f "$f" ] || continue
-	d=${f%/*}
-	if [ -h "$r/$d" ]; then echo "$r/$d is a symbolic link: refused" >&2; fail; fi
-	mkdir -p -- "$r/$d" && mv -f -- "$f" "$r/$f" || fail
-done
+if command -v perl >/dev/null 2>&1; then
+	perl -e "$sshPutPerl" "$r" || fail
+else
+	for f in blobs/??/* manifests/*; do
+		[ -f "$f" ] || continue
+		d=${f%/*}
+		if [ -h "$r/$d" ]; then echo "$r/$d is a symbolic link: refused" >&2; fail; fi
+		mkdir -p -- "$r/$d" && mv -f -- "$f" "$r/$f" || fail
+	done
+fi
 cd / && rm -rf -- "$t"
+`
+
+// sshPutPerl ROOT renames the unpacked files into place in one process
+// (the shell loop above forks twice a file); it is in sshPut's
+// environment as sshPutPerl.
+const sshPutPerl = `use strict;
+my $r = shift;
+for my $f (glob("blobs/??/*"), glob("manifests/*")) {
+	next unless -f $f && !-l $f;
+	my ($d) = $f =~ m{^(.*)/[^/]+$};
+	my $p = "";
+	for my $e (split m{/}, $d) {
+		$p = $p eq "" ? $e : "$p/$e";
+		die "$r/$p is a symbolic link: refused\n" if -l "$r/$p";
+		mkdir "$r/$p", 0777 unless -d "$r/$p";
+	}
+	rename($f, "$r/$f") or die "rename $f: $!\n";
+}
 `
 
 // sshGet ROOT reads keys from stdin, one a line, and writes a tar of those
@@ -167,7 +189,7 @@ func (s *SSH) Put(ctx context.Context, objects []snapshot.Object) error {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(ctx, pw, objects)) }()
-	_, err = s.e.Run(ctx, []string{"sh", "-c", sshPut, "sh", root}, pr)
+	_, err = s.e.Run(ctx, []string{"env", "sshPutPerl=" + sshPutPerl, "sh", "-c", sshPut, "sh", root}, pr)
 	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if the machine gave up
 	if err != nil {
 		return fmt.Errorf("remote %s: put %s: %w", s, plural.Count(len(objects), "file"), err)
