@@ -2,7 +2,6 @@ package local
 
 import (
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,9 +20,6 @@ import (
 func Kind() providers.ComputeKind { return kind{} }
 
 type kind struct{}
-
-// maxCount bounds max_runs and gpus: far beyond any machine, well within int.
-const maxCount = 1 << 20
 
 func (kind) Schema() providers.Schema {
 	return providers.Schema{Attrs: []providers.Attr{
@@ -47,12 +43,12 @@ type settings struct {
 func decode(v providers.Values) (settings, []providers.Problem) {
 	s := settings{maxRuns: -1, gpus: -1}
 	var problems []providers.Problem
-	if n, p := count(v, "max_runs", 1); p != nil {
+	if n, p := runner.Count(v, "max_runs", 1, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.maxRuns = n
 	}
-	if n, p := count(v, "gpus", 0); p != nil {
+	if n, p := runner.Count(v, "gpus", 0, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.gpus = n
@@ -66,32 +62,6 @@ func decode(v providers.Values) (settings, []providers.Problem) {
 		}
 	}
 	return s, problems
-}
-
-// count decodes the whole number name ≥ min; -1 when it is not set (or not
-// known yet).
-func count(v providers.Values, name string, min int) (int, *providers.Problem) {
-	val, ok := v[name]
-	if !ok || !val.IsKnown() || val.IsNull() {
-		return -1, nil
-	}
-	val, _ = val.UnmarkDeep()
-	bad := &providers.Problem{Attr: name, Summary: "Invalid " + name,
-		Detail: fmt.Sprintf("%s must be a whole number, at least %d.", name, min)}
-	val, err := convert.Convert(val, cty.Number)
-	if err != nil || !val.IsKnown() || val.IsNull() {
-		return -1, bad
-	}
-	f := val.AsBigFloat()
-	if !f.IsInt() || f.IsInf() || f.Cmp(big.NewFloat(float64(min))) < 0 {
-		return -1, bad
-	}
-	if f.Cmp(big.NewFloat(maxCount)) > 0 {
-		bad.Detail = fmt.Sprintf("%s must be at most %d.", name, maxCount)
-		return -1, bad
-	}
-	n, _ := f.Int64()
-	return int(n), nil
 }
 
 // Open returns the compute. It detects nothing and starts nothing: GPUs are
@@ -122,34 +92,15 @@ func (kind) Open(name string, v providers.Values, env providers.Env) (providers.
 	}), nil
 }
 
-// resolveWorkdir makes workdir absolute: "~/" is the home directory, a
-// relative path is relative to env.Dir, and the default is
-// env.DataDir/local/NAME.
+// resolveWorkdir makes workdir absolute (runner.ResolveWorkdir); the
+// default is env.DataDir/local/NAME.
 func resolveWorkdir(workdir, name string, env providers.Env) (string, error) {
-	base := env.Dir
-	if base == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		base = wd
-	}
-	switch {
-	case workdir == "":
+	if workdir == "" {
 		data := env.DataDir
 		if data == "" {
-			data = filepath.Join(base, ".trainrun")
+			data = filepath.Join(env.Dir, ".trainrun")
 		}
 		workdir = filepath.Join(data, "local", name)
-	case workdir == "~" || strings.HasPrefix(workdir, "~/"):
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("workdir %s: %w", workdir, err)
-		}
-		workdir = filepath.Join(home, workdir[1:])
 	}
-	if !filepath.IsAbs(workdir) {
-		workdir = filepath.Join(base, workdir)
-	}
-	return filepath.Abs(workdir)
+	return runner.ResolveWorkdir(workdir, env)
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,15 +15,13 @@ import (
 
 	"github.com/trainrun/trainrun/providers"
 	"github.com/trainrun/trainrun/providers/executor"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Kind returns the "slurm" compute kind.
 func Kind() providers.ComputeKind { return kind{} }
 
 type kind struct{}
-
-// maxCount bounds max_runs and gpus: far beyond any cluster, well within int.
-const maxCount = 1 << 20
 
 // DefaultSignal is sent to a requeueable run's batch shell 90 s before its
 // time limit (and at preemption where the cluster is configured to), and
@@ -149,12 +144,12 @@ func decode(v providers.Values) (settings, []providers.Problem) {
 			bad("sbatch_args", why)
 		}
 	}
-	if n, p := count(v, "max_runs", 1); p != nil {
+	if n, p := runner.Count(v, "max_runs", 1, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.maxRuns = n
 	}
-	if n, p := count(v, "gpus", 0); p != nil {
+	if n, p := runner.Count(v, "gpus", 0, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.gpus = n
@@ -189,30 +184,6 @@ func reservedOption(a string) string {
 		return "sbatch_args cannot set " + name + ": trainrun names each job after its run, to find it again."
 	}
 	return ""
-}
-
-// count decodes the whole number name ≥ min; -1 when it is not set.
-func count(v providers.Values, name string, min int) (int, *providers.Problem) {
-	val, ok := get(v, name)
-	if !ok {
-		return -1, nil
-	}
-	bad := &providers.Problem{Attr: name, Summary: "Invalid " + name,
-		Detail: fmt.Sprintf("%s must be a whole number, at least %d.", name, min)}
-	val, err := convert.Convert(val, cty.Number)
-	if err != nil || val.IsNull() {
-		return -1, bad
-	}
-	f := val.AsBigFloat()
-	if !f.IsInt() || f.IsInf() || f.Cmp(big.NewFloat(float64(min))) < 0 {
-		return -1, bad
-	}
-	if f.Cmp(big.NewFloat(maxCount)) > 0 {
-		bad.Detail = fmt.Sprintf("%s must be at most %d.", name, maxCount)
-		return -1, bad
-	}
-	n, _ := f.Int64()
-	return int(n), nil
 }
 
 // signalNumbers are the signals --signal may name that a run may want to
@@ -278,7 +249,7 @@ func (kind) Open(name string, v providers.Values, env providers.Env) (providers.
 	if s.login == "" {
 		o.Exec = executor.Local{}
 		if s.workdir != "" {
-			w, err := localWorkdir(s.workdir, env)
+			w, err := runner.ResolveWorkdir(s.workdir, env)
 			if err != nil {
 				return nil, fmt.Errorf("compute %q: %w", name, err)
 			}
@@ -322,28 +293,4 @@ func ExecutorOf(ctx context.Context, c providers.Compute, name string) (executor
 		}
 	}
 	return nil, fmt.Errorf("compute %q cannot be a login node: %w", name, why)
-}
-
-// localWorkdir makes workdir absolute on this machine: "~/" is the home
-// directory and a relative path is relative to env.Dir.
-func localWorkdir(workdir string, env providers.Env) (string, error) {
-	if workdir == "~" || strings.HasPrefix(workdir, "~/") {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("workdir %s: %w", workdir, err)
-		}
-		workdir = filepath.Join(home, workdir[1:])
-	}
-	if !filepath.IsAbs(workdir) {
-		base := env.Dir
-		if base == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return "", err
-			}
-			base = wd
-		}
-		workdir = filepath.Join(base, workdir)
-	}
-	return filepath.Clean(workdir), nil
 }

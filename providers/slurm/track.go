@@ -178,7 +178,7 @@ func parseScontrol(out []byte, infos map[string]jobInfo) {
 			if !isRange {
 				b, err2 = a, err1
 			}
-			if err1 != nil || err2 != nil || b < a || b-a > maxCount {
+			if err1 != nil || err2 != nil || b < a || b-a > runner.MaxCount {
 				continue
 			}
 			for t := a; t <= b; t++ {

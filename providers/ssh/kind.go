@@ -3,7 +3,6 @@ package ssh
 import (
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/user"
@@ -18,6 +17,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/trainrun/trainrun/providers"
+	"github.com/trainrun/trainrun/providers/runner"
 )
 
 // Kind returns the "ssh" compute kind. Computes opened from one Kind value
@@ -29,9 +29,6 @@ type kind struct {
 	// home is where ~ and ~/.ssh/config are; $HOME unless set (tests).
 	home string
 }
-
-// maxCount bounds max_runs and gpus: far beyond any machine, well within int.
-const maxCount = 1 << 20
 
 func (*kind) Schema() providers.Schema {
 	return providers.Schema{Attrs: []providers.Attr{
@@ -134,7 +131,7 @@ func decode(v providers.Values) (settings, []providers.Problem) {
 				Detail: `An ssh compute needs the machine to connect to: host = "gpu1.example.org" (or hosts = [...] for a pool).`})
 		}
 	}
-	if n, p := count(v, "port", 1, 65535); p != nil {
+	if n, p := runner.Count(v, "port", 1, 65535); p != nil {
 		problems = append(problems, *p)
 	} else if n > 0 {
 		s.port = n
@@ -171,12 +168,12 @@ func decode(v providers.Values) (settings, []providers.Problem) {
 	if j, ok := str("jump"); ok {
 		s.jump = j
 	}
-	if n, p := count(v, "max_runs", 1, maxCount); p != nil {
+	if n, p := runner.Count(v, "max_runs", 1, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.maxRuns = n
 	}
-	if n, p := count(v, "gpus", 0, maxCount); p != nil {
+	if n, p := runner.Count(v, "gpus", 0, runner.MaxCount); p != nil {
 		problems = append(problems, *p)
 	} else {
 		s.gpus = n
@@ -243,28 +240,6 @@ func splitHostEntry(h string) (user, host string, port int, err error) {
 		port = n
 	}
 	return user, host, port, nil
-}
-
-// count decodes the whole number name within [lo, hi]; -1 when it is not
-// set (or not known yet).
-func count(v providers.Values, name string, lo, hi int) (int, *providers.Problem) {
-	val, ok := v[name]
-	if !ok || !val.IsKnown() || val.IsNull() {
-		return -1, nil
-	}
-	val, _ = val.UnmarkDeep()
-	bad := &providers.Problem{Attr: name, Summary: "Invalid " + name,
-		Detail: fmt.Sprintf("%s must be a whole number from %d to %d.", name, lo, hi)}
-	val, err := convert.Convert(val, cty.Number)
-	if err != nil || !val.IsKnown() || val.IsNull() {
-		return -1, bad
-	}
-	f := val.AsBigFloat()
-	if !f.IsInt() || f.IsInf() || f.Cmp(big.NewFloat(float64(lo))) < 0 || f.Cmp(big.NewFloat(float64(hi))) > 0 {
-		return -1, bad
-	}
-	n, _ := f.Int64()
-	return int(n), nil
 }
 
 // Open returns the compute. It reads ~/.ssh/config and contacts nothing:
