@@ -352,3 +352,26 @@ func listOr(names []string) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// BestOfObjectives returns the ids of the runs that have the best value of
+// their experiment's objective among succeeded runs, as a Table marks it:
+// runs are by experiment, the objectives those of cfg's experiments.
+func BestOfObjectives(cfg *lang.Config, byExp map[string][]*state.Run) map[string]bool {
+	best := map[string]bool{}
+	for name, runs := range byExp {
+		exp := cfg.Experiments[name]
+		if exp == nil || exp.Objective == nil {
+			continue
+		}
+		t, err := BuildWith(name, runs, Options{Objective: exp.Objective})
+		if err != nil {
+			continue
+		}
+		for _, row := range t.Rows {
+			if row.IsBest(exp.Objective.Metric) {
+				best[row.RunID] = true
+			}
+		}
+	}
+	return best
+}

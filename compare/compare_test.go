@@ -2,6 +2,7 @@ package compare
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -234,5 +235,26 @@ func TestBuildMarksStoppedAndPromoted(t *testing.T) {
 	lowRow, highRow := rows["low"], rows["high"]
 	if !lowRow.IsBest("val_loss") || highRow.IsBest("val_loss") {
 		t.Errorf("best: %+v", tab.Rows)
+	}
+}
+
+// TestBestOfObjectives: the run with the best objective value of each
+// experiment that has an objective, none of one without.
+func TestBestOfObjectives(t *testing.T) {
+	obj := &lang.Objective{Metric: "accuracy", Goal: policy.Maximize, Goals: map[string]policy.Goal{"accuracy": policy.Maximize}}
+	cfg := &lang.Config{Experiments: map[string]*lang.Experiment{"train": {Objective: obj}, "plain": {}}}
+	best := BestOfObjectives(cfg, map[string][]*state.Run{"train": sample(), "plain": sample(), "gone": sample()})
+	tab, err := BuildWith("train", sample(), Options{Objective: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, r := range tab.Rows {
+		if r.IsBest("accuracy") {
+			want[r.RunID] = true
+		}
+	}
+	if len(want) == 0 || !maps.Equal(best, want) {
+		t.Errorf("best %v, want %v (as compare marks train's accuracy)", best, want)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"github.com/trainrun/trainrun/cmd/trainrun/internal/views"
 	"github.com/trainrun/trainrun/compare"
 	"github.com/trainrun/trainrun/internal/plural"
-	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/lang"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -112,76 +109,12 @@ func cmdStatus(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "No instances. Write a configuration ('trainrun init') and run 'trainrun apply'.")
 		return 0
 	}
-	best := bestOfObjectives(cfg, list)
-	rows := [][]string{{"ADDRESS", "STATUS", "RUN", "AGE", "COMPUTE", "METRICS"}}
-	shown := make([]*state.Run, len(list))
-	for i, in := range list {
-		shown[i] = in.Run
-	}
-	by := runtext.ManyBy(shown) // a team's record: who created each
-	if by {
-		rows[0] = append(rows[0], "BY")
-	}
-	states := []providers.State{""} // the header's
-	now := time.Now()
-	for _, in := range list {
-		r := in.Run
-		if r == nil {
-			row := []string{in.Address, "never run", "-", "-", "-", "-"}
-			if by {
-				row = append(row, "-")
-			}
-			rows = append(rows, row)
-			states = append(states, "")
-			continue
-		}
-		objective := ""
-		if cfg != nil && cfg.Experiments[in.Experiment] != nil && cfg.Experiments[in.Experiment].Objective != nil {
-			objective = cfg.Experiments[in.Experiment].Objective.Metric
-		}
-		m := runtext.Metrics(live(r), objective)
-		if best[r.ID] {
-			m = strings.Replace(m, " ", "* ", 1)
-			if !strings.Contains(m, "*") {
-				m += "*"
-			}
-		}
-		addr := in.Address
-		if cfg != nil && !in.Configured {
-			addr += " (not in config)"
-		}
-		row := []string{addr, runtext.Status(r), r.ID, runtext.Age(now, r.CreatedAt), r.Compute, m}
-		if by {
-			row = append(row, cmp.Or(runtext.By(r), "-"))
-		}
-		rows = append(rows, row)
-		states = append(states, r.Status)
-	}
-	// On a terminal the status is coloured, as plan's and apply's are.
-	var colour func(row, col int, s string) string
-	if c.color {
-		colour = func(row, col int, s string) string {
-			switch {
-			case row == 0 || col != 1:
-				return s
-			case s == "never run":
-				return views.Paint(true, "2", s)
-			}
-			return views.Paint(true, views.StateColor[states[row]], s)
-		}
-	}
-	out := bufio.NewWriter(c.stdout) // a write per line costs more than the rest of status
-	views.Table(out, rows, colour)
-	out.Flush()
-	views.NoteUncollected(c.stdout, shown)
-	if len(best) > 0 {
-		fmt.Fprintln(c.stdout, "* marks the best value of each experiment's objective among succeeded runs.")
-	}
+	views.Status(c.stdout, views.StatusRows{Config: cfg, Instances: list, Best: bestOfObjectives(cfg, list), Metrics: live, Color: c.color, Now: time.Now()})
 	return 0
 }
 
 // bestOfObjectives returns the runs among list that have the best value of
-// their experiment's objective, among succeeded runs, as compare marks it.
+// their experiment's objective (compare.BestOfObjectives).
 func bestOfObjectives(cfg *lang.Config, list []runtime.Instance) map[string]bool {
 	if cfg == nil {
 		return nil
@@ -192,23 +125,7 @@ func bestOfObjectives(cfg *lang.Config, list []runtime.Instance) map[string]bool
 			byExp[in.Experiment] = append(byExp[in.Experiment], in.Run)
 		}
 	}
-	best := map[string]bool{}
-	for name, runs := range byExp {
-		exp := cfg.Experiments[name]
-		if exp == nil || exp.Objective == nil {
-			continue
-		}
-		t, err := compare.BuildWith(name, runs, compare.Options{Objective: exp.Objective})
-		if err != nil {
-			continue
-		}
-		for _, row := range t.Rows {
-			if row.IsBest(exp.Objective.Metric) {
-				best[row.RunID] = true
-			}
-		}
-	}
-	return best
+	return compare.BestOfObjectives(cfg, byExp)
 }
 
 // noInstance reports a status or runs filter that names no instance, in
