@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -82,9 +84,13 @@ func (r *apply) followMetrics(ctx context.Context, comp providers.Compute, run *
 		var copyTo io.Writer = io.Discard
 		dir := r.runDir(id)
 		if err := os.MkdirAll(dir, 0o700); err == nil {
-			// Each attempt starts its file anew.
-			if f, err := openNoFollow(filepath.Join(dir, metricsFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-				c := &lazyCopy{f: f}
+			// Each attempt starts its file anew: an earlier attempt's goes
+			// now, and this one's is made at its first point (most runs
+			// write none: a file made and removed again per run was 1% of
+			// a trivial sweep's CPU).
+			path := filepath.Join(dir, metricsFile)
+			if err := os.Remove(path); err == nil || errors.Is(err, fs.ErrNotExist) {
+				c := &lazyCopy{path: path}
 				defer c.Close()
 				copyTo = c
 			}
@@ -100,7 +106,9 @@ func (r *apply) followMetrics(ctx context.Context, comp providers.Compute, run *
 // not at every read: a thousand runs writing a line every 100 ms are a
 // thousand writes less each time.
 type lazyCopy struct {
-	f       *os.File
+	path    string   // the copy, made at the first write
+	f       *os.File // nil until then
+	err     error    // of making it
 	buf     []byte
 	written time.Time
 }
@@ -121,6 +129,13 @@ func (c *lazyCopy) flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
+	if c.f == nil && c.err == nil {
+		c.f, c.err = openNoFollow(c.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	}
+	if c.err != nil {
+		c.buf = c.buf[:0]
+		return c.err
+	}
 	_, err := c.f.Write(c.buf)
 	c.buf = c.buf[:0]
 	return err
@@ -128,6 +143,9 @@ func (c *lazyCopy) flush() error {
 
 func (c *lazyCopy) Close() error {
 	err := c.flush()
+	if c.f == nil {
+		return err
+	}
 	if cerr := c.f.Close(); err == nil {
 		err = cerr
 	}
