@@ -151,8 +151,8 @@ func (a *Attach) Capacity(ctx context.Context, compute string) planner.Capacity 
 }
 
 func (a *Attach) kind(compute string) string {
-	if a.comps.cfg == nil || a.comps.cfg.Computes[compute] == nil {
+	if cfg := a.comps.config(); cfg == nil || cfg.Computes[compute] == nil {
 		return ""
 	}
-	return a.comps.cfg.Computes[compute].Kind
+	return a.comps.config().Computes[compute].Kind
 }

@@ -17,8 +17,12 @@ import (
 // Computes opens the configuration's computes on first use and keeps them
 // open for the rest of the command.
 type Computes struct {
-	cfg *lang.Config // may be nil: then only handles' kinds are known
-	reg *providers.Registry
+	// The configuration, loaded by load on first use when load is set;
+	// nil: then only handles' kinds are known.
+	cfgOnce sync.Once
+	load    func() *lang.Config
+	cfg     *lang.Config
+	reg     *providers.Registry
 	env providers.Env
 
 	mu   sync.Mutex
@@ -35,6 +39,26 @@ func NewComputes(cfg *lang.Config, reg *providers.Registry, env providers.Env) *
 	return c
 }
 
+// NewComputesLoading is NewComputes with the configuration loaded by load
+// when a compute is first asked for: a command that may reach none (show
+// of a run that has ended) does not pay for loading a large sweep's
+// configuration.
+func NewComputesLoading(load func() *lang.Config, reg *providers.Registry, env providers.Env) *Computes {
+	c := NewComputes(nil, reg, env)
+	c.load = load
+	return c
+}
+
+// config returns the configuration, loading it the first time.
+func (c *Computes) config() *lang.Config {
+	c.cfgOnce.Do(func() {
+		if c.load != nil {
+			c.cfg = c.load()
+		}
+	})
+	return c.cfg
+}
+
 // Get returns the compute named name in the configuration.
 func (c *Computes) Get(name string) (providers.Compute, error) {
 	c.mu.Lock()
@@ -42,10 +66,11 @@ func (c *Computes) Get(name string) (providers.Compute, error) {
 	if comp, ok := c.open[name]; ok {
 		return comp, nil
 	}
-	if c.cfg == nil || c.cfg.Computes[name] == nil {
+	cfg := c.config()
+	if cfg == nil || cfg.Computes[name] == nil {
 		return nil, fmt.Errorf("compute %q is not in the configuration", name)
 	}
-	b := c.cfg.Computes[name]
+	b := cfg.Computes[name]
 	return c.openLocked(name, b.Kind, b.Values)
 }
 
@@ -56,8 +81,8 @@ func (c *Computes) ForHandle(h *providers.Handle) (providers.Compute, error) {
 	if h == nil {
 		return nil, fmt.Errorf("the run was never submitted")
 	}
-	if c.cfg != nil {
-		if b := c.cfg.Computes[h.Compute]; b != nil && b.Kind == h.Kind {
+	if cfg := c.config(); cfg != nil {
+		if b := cfg.Computes[h.Compute]; b != nil && b.Kind == h.Kind {
 			return c.Get(h.Compute)
 		}
 	}

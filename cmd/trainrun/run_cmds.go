@@ -218,12 +218,15 @@ func cmdShow(c *cli, args []string) int {
 	if f := savedPlan(a.Run); f != nil {
 		return c.showPlan(a, f)
 	}
-	st, view, comps, err := c.refreshed(context.Background(), c.quietConfig())
+	st, err := c.openState()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer st.Close()
+	// The configuration is loaded only to reach a live run's compute.
+	comps := runtime.NewComputesLoading(c.quietConfig, registry(), c.providerEnv())
 	defer comps.Close()
+	view := runtime.Refresh(context.Background(), st, comps)
 	run, err := st.Find(a.Run)
 	if err != nil {
 		return c.errorf("%v", err)
