@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osuser "os/user"
 	"path"
@@ -892,6 +893,7 @@ func (r *apply) finish(ctx context.Context, comp providers.Compute, run *state.R
 			}
 		}
 		safe = r.redactLog(run, filepath.Join(dst, "log"))
+		r.keepLog(run, filepath.Join(dst, "log"))
 		r.recordEnviron(run, dst)
 		metrics, problems := ReadMetrics(filepath.Join(dst, "metrics.jsonl"))
 		run.Metrics = metrics
@@ -1020,6 +1022,31 @@ func starter() (user, host string) {
 	}
 	host, _ = os.Hostname()
 	return user, host
+}
+
+// keepLog gives the collected log of run, redacted, to a backend that
+// keeps logs for every checkout (state.LogKeeper): a teammate's logs then
+// reads it.
+func (r *Runtime) keepLog(run *state.Run, path string) {
+	k, ok := r.State.(state.LogKeeper)
+	if !ok {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return // no log collected
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > state.MaxKeptLog {
+		f.Seek(fi.Size()-state.MaxKeptLog, io.SeekStart)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, state.MaxKeptLog))
+	if err == nil {
+		err = k.PutLog(run.ID, data)
+	}
+	if err != nil {
+		r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "keep the log in the backend: " + err.Error()})
+	}
 }
 
 // runDir is where a run's results are collected.

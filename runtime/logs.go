@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,6 +103,14 @@ func OpenLog(ctx context.Context, req LogRequest) (*Log, error) {
 		return nil, fmt.Errorf("run %s has had %s", run.ID, plural.Count(run.Attempts, "attempt"))
 	case run.Dir != "" && !run.Live():
 		rc, err = os.Open(filepath.Join(run.Dir, "log"))
+		if k, ok := st.(state.LogKeeper); ok && errors.Is(err, fs.ErrNotExist) {
+			// Collected by another checkout, maybe on another machine:
+			// the backend kept it.
+			var data []byte
+			if data, err = k.Log(run.ID); err == nil {
+				rc = io.NopCloser(bytes.NewReader(data))
+			}
+		}
 	case run.Handle != nil:
 		var comp providers.Compute
 		if comp, err = req.Computes.ForHandle(run.Handle); err == nil {

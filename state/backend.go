@@ -219,6 +219,21 @@ type EnvironmentRecords interface {
 	Lock(hash string) (string, error)
 }
 
+// LogKeeper keeps the collected logs of finished runs where every checkout
+// of the project reads them: a backend shared by a team (pgstate) is one.
+// The local backend is not: a run's log is in its results directory.
+type LogKeeper interface {
+	// PutLog keeps log as the collected log of run id. A log longer than
+	// MaxKeptLog is kept from its end.
+	PutLog(id string, log []byte) error
+	// Log returns the kept log of run id, or an error wrapping
+	// ErrNotFound.
+	Log(id string) ([]byte, error)
+}
+
+// MaxKeptLog is how much of a run's log a LogKeeper keeps: its last 16 MiB.
+const MaxKeptLog = 16 << 20
+
 // ClaimedError is the error of Claim when another process holds the claim.
 type ClaimedError struct {
 	Address string

@@ -34,7 +34,7 @@ func TestTeamTwoCheckouts(t *testing.T) {
 compute "local" "here" {}
 experiment "train" {
   compute = compute.here
-  shell   = "echo trained >> ` + ran + `"
+  shell   = "echo trained >> ` + ran + ` && echo log of lr=${param.lr}"
   sweep {
     grid = { lr = [0.1, 0.2] }
   }
@@ -73,6 +73,15 @@ experiment "train" {
 	// Nothing was recorded locally.
 	if _, err := os.Stat(a.path(".trainrun/state.json")); err == nil {
 		t.Fatal("the postgres backend wrote a local state")
+	}
+	// The other checkout reads a finished run's log from the backend,
+	// even when the checkout that ran it is on another machine (its
+	// results directory out of reach).
+	if err := os.RemoveAll(a.path(".trainrun/runs")); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.must(0, nil, "logs", `experiment.train["lr=0.2"]`); res.stdout != "log of lr=0.2\n" {
+		t.Fatalf("logs from the other checkout: %s", res)
 	}
 }
 

@@ -49,7 +49,10 @@ const reconnectFor = time.Minute
 // held before is kept for its holder to take again.
 const claimGrace = 10 * time.Second
 
-var _ state.Backend = (*Backend)(nil)
+var (
+	_ state.Backend   = (*Backend)(nil)
+	_ state.LogKeeper = (*Backend)(nil)
+)
 
 // Backend is the records of one project in a PostgreSQL database.
 type Backend struct {
@@ -243,6 +246,12 @@ var schema = []string{
 		PRIMARY KEY (project, key))`,
 	// Version 2: when the holder took it, for claimGrace.
 	`ALTER TABLE trainrun_holders ADD COLUMN IF NOT EXISTS noted_at timestamptz NOT NULL DEFAULT now()`,
+	// Version 2: the collected logs of finished runs, for every checkout.
+	`CREATE TABLE IF NOT EXISTS trainrun_logs (
+		project text NOT NULL,
+		id text NOT NULL,
+		log bytea NOT NULL,
+		PRIMARY KEY (project, id))`,
 }
 
 // migrate creates the tables, or checks that they are of a version this
@@ -1040,6 +1049,41 @@ func (b *Backend) putRecord(kind, key, data string) error {
 		}
 		return nil
 	})
+}
+
+// PutLog keeps the collected log of run id (its last state.MaxKeptLog
+// bytes).
+func (b *Backend) PutLog(id string, log []byte) error {
+	if len(log) > state.MaxKeptLog {
+		log = log[len(log)-state.MaxKeptLog:]
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.do(func() error {
+		_, err := b.conn.Exec(context.Background(), `INSERT INTO trainrun_logs (project, id, log) VALUES ($1, $2, $3)
+			ON CONFLICT (project, id) DO UPDATE SET log = $3`, b.project, id, log)
+		if err != nil {
+			return fmt.Errorf("postgres backend: keep the log of run %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// Log returns the kept log of run id.
+func (b *Backend) Log(id string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var log []byte
+	err := b.do(func() error {
+		return b.conn.QueryRow(context.Background(), `SELECT log FROM trainrun_logs WHERE project = $1 AND id = $2`, b.project, id).Scan(&log)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("the log of run %s: %w (its checkout did not keep it in the backend)", id, state.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres backend: the log of run %s: %w", id, err)
+	}
+	return log, nil
 }
 
 // Computes returns the records of attached computes.

@@ -1,8 +1,10 @@
 package pgstate_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"github.com/jackc/pgx/v5"
 	"strings"
 	"testing"
@@ -133,5 +135,33 @@ func TestServerRestart(t *testing.T) {
 	}
 	if err := try(); err != nil {
 		t.Fatalf("claim once released: %v", err)
+	}
+}
+
+// A kept log comes back byte for byte (NULs and invalid UTF-8 included),
+// and only its end is kept when it is longer than state.MaxKeptLog.
+func TestLogs(t *testing.T) {
+	s := pgtest.Start(t)
+	defer s.Stop()
+	b, err := pgstate.Open(context.Background(), s.NewDatabase(t), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Log("r1"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("log of a run without one: %v", err)
+	}
+	small := []byte("line\x00\xff\n")
+	big := append(bytes.Repeat([]byte("x"), state.MaxKeptLog), "end\n"...)
+	for id, log := range map[string][]byte{"r1": small, "r2": big} {
+		if err := b.PutLog(id, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := b.Log("r1"); err != nil || !bytes.Equal(got, small) {
+		t.Fatalf("log r1: %q, %v", got, err)
+	}
+	if got, err := b.Log("r2"); err != nil || len(got) != state.MaxKeptLog || !bytes.HasSuffix(got, []byte("end\n")) {
+		t.Fatalf("log r2: %d bytes, %v", len(got), err)
 	}
 }
