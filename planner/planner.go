@@ -290,7 +290,7 @@ func Build(ctx context.Context, cfg *lang.Config, st State, opts Options) (*Plan
 		replace := matchesList(inst, opts.Replace)
 		a.replace = replace
 		if !opts.NoCache && !inst.NoCache {
-			a.cache = cacheLookup(st, store)
+			a.cache = cacheLookup(ctx, st, store)
 		}
 		if len(pending) == 0 {
 			a.Fingerprint = Fingerprint(in)
@@ -397,14 +397,14 @@ func restoreIfCached(a *Action) {
 // cacheLookup returns how the run cache finds a run to restore: the newest
 // succeeded run with the fingerprint, of any address, whose outputs the
 // content store still holds whole.
-func cacheLookup(st State, store *snapshot.Store) func(fp string) *state.Run {
+func cacheLookup(ctx context.Context, st State, store *snapshot.Store) func(fp string) *state.Run {
 	return func(fp string) *state.Run {
 		runs, err := st.WithFingerprint(fp)
 		if err != nil {
 			return nil // a cache that cannot be asked: the instance runs
 		}
 		for _, r := range runs {
-			if r.Status == providers.Succeeded && OutputsHeld(store, r.Outputs) {
+			if r.Status == providers.Succeeded && OutputsHeld(ctx, store, r.Outputs) {
 				return r
 			}
 		}
@@ -414,16 +414,15 @@ func cacheLookup(st State, store *snapshot.Store) func(fp string) *state.Run {
 
 // OutputsHeld reports whether the content store can have the outputs
 // whose content hash is hash whole: it holds their manifest and every blob
-// it names, or its remote does (see snapshot.Store.Available; the planner
-// is not given a context, and a remote bounds its own waits).
-func OutputsHeld(store *snapshot.Store, hash string) bool {
+// it names, or its remote does (see snapshot.Store.Available).
+func OutputsHeld(ctx context.Context, store *snapshot.Store, hash string) bool {
 	if hash == EmptyOutputs {
 		return true
 	}
 	if hash == "" || strings.HasPrefix(hash, "run:") || store == nil {
 		return false
 	}
-	return store.Available(context.Background(), hash)
+	return store.Available(ctx, hash)
 }
 
 // stoppingChanged says why a stopped run runs again: its sweep's policy is

@@ -27,7 +27,7 @@ func (r *Runtime) restore(ctx context.Context, a *planner.Action, git *state.Git
 	if err != nil || src.Status != providers.Succeeded || src.Fingerprint != a.Fingerprint {
 		return nil, fmt.Errorf("run %s is no longer a succeeded run with this fingerprint", a.CachedFrom)
 	}
-	if !planner.OutputsHeld(r.Store, src.Outputs) {
+	if !planner.OutputsHeld(ctx, r.Store, src.Outputs) {
 		return nil, fmt.Errorf("the content store no longer holds the outputs of run %s", src.ID)
 	}
 	run := r.newRun(a, git)
