@@ -23,7 +23,7 @@ type Computes struct {
 	load    func() *lang.Config
 	cfg     *lang.Config
 	reg     *providers.Registry
-	env providers.Env
+	env     providers.Env
 
 	mu   sync.Mutex
 	open map[string]providers.Compute
