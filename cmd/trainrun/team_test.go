@@ -318,3 +318,63 @@ experiment "x" {
 		t.Fatalf("status -json does not give user and host:\n%s", res.stdout)
 	}
 }
+
+// TestTeamSharedSlots: a compute's max_runs binds the applies of every
+// checkout of the project (claims in the database), as it would those of
+// teammates on other machines: while one checkout's run holds the only
+// slot, the other checkout's apply starts nothing, and it starts its run
+// once that slot is free.
+func TestTeamSharedSlots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	config := `trainrun {
+  backend "postgres" {
+    conn_str = "` + srv.NewDatabase(t) + `"
+    project  = "vision"
+  }
+}
+compute "local" "here" {
+  max_runs = 1
+}
+experiment "a" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "hold.sh", path.root]
+}
+experiment "b" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "hold.sh", path.root]
+}
+`
+	files := map[string]string{"trainrun.hcl": config, "src/hold.sh": holdRun}
+	a, b := newProject(t, files), newProject(t, files)
+	b.write("go.txt", "") // b's run ends as soon as it starts
+	first := startApply(t, a, "-target", "experiment.a")
+	defer func() {
+		a.write("go.txt", "")
+		first.end(time.Minute)
+	}()
+	if !waitFor(2*time.Minute, func() bool { return lineCount(t, a.path("counter.txt")) == 1 }) {
+		t.Fatalf("checkout a started no run:\n%s", first.out)
+	}
+	second := startApply(t, b, "-target", "experiment.b")
+	if !waitFor(2*time.Minute, func() bool { return strings.Contains(second.out.String(), "Plan:") }) {
+		t.Fatalf("checkout b did not plan:\n%s", second.out)
+	}
+	if waitFor(3*time.Second, func() bool { return lineCount(t, b.path("counter.txt")) > 0 }) {
+		t.Fatalf("checkout b started a run while checkout a held the compute's only slot:\n%s", second.out)
+	}
+	a.write("go.txt", "")
+	for name, p := range map[string]*applyProc{"a": first, "b": second} {
+		if err := p.end(3 * time.Minute); err != nil {
+			t.Fatalf("checkout %s: %v\n%s", name, err, p.out)
+		}
+	}
+	if n := lineCount(t, b.path("counter.txt")); n != 1 {
+		t.Fatalf("checkout b ran %d times:\n%s", n, second.out)
+	}
+}
