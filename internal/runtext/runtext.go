@@ -63,6 +63,27 @@ func Age(now, t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// Elapsed is how long something took, as Go writes durations, to the
+// hundredth of a second: 340ms, 1.25s, 2m3.4s. Lines and tables show
+// every duration so (Duration, Queued, apply's "after" and "queued").
+func Elapsed(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+
+// Ticking is how long a run took or has taken on a screen redrawn each
+// second: whole seconds while it runs (1s, 3m04s, 2h05m: the width barely
+// changes as it ticks), tenths for a short run that ended.
+func Ticking(d time.Duration, ended bool) string {
+	d = max(d, 0)
+	switch {
+	case ended && d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
 // Duration is the run's own running time (state.Run.RunTime: queue and
 // hold time apart), "-" before its process started.
 func Duration(r *state.Run) string {
@@ -70,14 +91,14 @@ func Duration(r *state.Run) string {
 	if !ok {
 		return "-"
 	}
-	return d.Round(10 * time.Millisecond).String()
+	return Elapsed(d)
 }
 
 // Queued is the time the run's last attempt waited before its process
 // started, "" when under a second.
 func Queued(r *state.Run) string {
 	if q := r.QueueTime(); q >= time.Second {
-		return q.Round(10 * time.Millisecond).String()
+		return Elapsed(q)
 	}
 	return ""
 }

@@ -108,3 +108,23 @@ func TestBy(t *testing.T) {
 		}
 	}
 }
+
+func TestTicking(t *testing.T) {
+	for _, tt := range []struct {
+		d     time.Duration
+		ended bool
+		want  string
+	}{
+		{-time.Second, false, "0s"},
+		{1500 * time.Millisecond, false, "1s"},
+		{1550 * time.Millisecond, true, "1.6s"},
+		{12 * time.Second, true, "12s"},
+		{59 * time.Second, false, "59s"},
+		{3*time.Minute + 4*time.Second, false, "3m04s"},
+		{2*time.Hour + 5*time.Minute + 59*time.Second, true, "2h05m"},
+	} {
+		if got := Ticking(tt.d, tt.ended); got != tt.want {
+			t.Errorf("Ticking(%v, %v) = %q, want %q", tt.d, tt.ended, got, tt.want)
+		}
+	}
+}

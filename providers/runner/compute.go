@@ -574,7 +574,9 @@ func exists(ctx context.Context, e executor.Executor, p string) (bool, error) {
 }
 
 // FormatDuration writes d the way a user writes a timeout: 2h, 1h30m, 90s
-// is 1m30s.
+// is 1m30s. It is the one duration that is not how long something took
+// (internal/runtext.Elapsed and Ticking say those): a configured value,
+// quoted back in a run's reason ("timed out after 2h").
 func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trainrun/trainrun/internal/plural"
+	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/internal/termtext"
 	"github.com/trainrun/trainrun/planner"
 	"github.com/trainrun/trainrun/providers"
@@ -256,14 +257,14 @@ func elapsedText(ev runtime.Event) string {
 		if ev.Finished != nil {
 			end = *ev.Finished
 		}
-		return " after " + end.Sub(*ev.Started).Round(10*time.Millisecond).String()
+		return " after " + runtext.Elapsed(end.Sub(*ev.Started))
 	}
 	return ""
 }
 
-// seconds is a duration in seconds as Go prints durations, to 10 ms.
+// seconds is a duration in seconds as trainrun shows durations.
 func seconds(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(10 * time.Millisecond).String()
+	return runtext.Elapsed(time.Duration(s * float64(time.Second)))
 }
 
 // oneLine keeps a run's reason on its line, where the lines below are its

@@ -272,12 +272,12 @@ func runRow(r *screenRun, now time.Time, focused bool, seqW, addrW, stateW int) 
 	var elapsed string
 	detail := "run " + r.RunID
 	if r.Live {
-		elapsed = formatElapsed(now.Sub(r.Started), false)
+		elapsed = runtext.Ticking(now.Sub(r.Started), false)
 		if r.Compute != "" {
 			detail += " on " + r.Compute
 		}
 	} else {
-		elapsed = formatElapsed(r.Ended.Sub(r.Started), true)
+		elapsed = runtext.Ticking(r.Ended.Sub(r.Started), true)
 	}
 	if r.Attempt > 1 {
 		detail += fmt.Sprintf(", attempt %d", r.Attempt)
@@ -334,22 +334,6 @@ func (v *screenView) focused() *screenRun {
 		return live
 	}
 	return done
-}
-
-// formatElapsed says how long a run took or has taken: whole seconds while
-// it runs (the screen is redrawn each second), tenths for a short run
-// that ended.
-func formatElapsed(d time.Duration, ended bool) string {
-	d = max(d, 0)
-	switch {
-	case ended && d < 10*time.Second:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
-	}
-	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
 
 // trimMiddle fits lines in n rows: the first ones, a line saying how many
