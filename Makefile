@@ -39,7 +39,7 @@ test: lint
 # Not for CI: -short skips the tests that start sshd, Slurm, PostgreSQL,
 # podman, venvs or Chromium, and the kill tests (.ci/run runs make test).
 test-short: lint
-	$(GO) test -short -timeout 10m -count=1 ./...
+	$(GO) test -short -timeout 30m -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
