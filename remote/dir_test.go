@@ -151,3 +151,63 @@ func TestDirNoSymlinks(t *testing.T) {
 		t.Fatal("Get read through a symbolic link")
 	}
 }
+
+// countingRemote counts the objects put.
+type countingRemote struct {
+	snapshot.Remote
+	put []string
+}
+
+func (c *countingRemote) Put(ctx context.Context, objs []snapshot.Object) error {
+	for _, o := range objs {
+		c.put = append(c.put, o.Key)
+	}
+	return c.Remote.Put(ctx, objs)
+}
+
+// A push sends only what the remote lacks: nothing for a snapshot it
+// holds, only the new blobs of one that shares files with it.
+func TestPushOnlyMissing(t *testing.T) {
+	ctx := context.Background()
+	d, _ := NewDir(filepath.Join(t.TempDir(), "remote"))
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a"), []byte("shared\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "b"), []byte("first\n"), 0o644)
+	store := func() (*snapshot.Store, *countingRemote) {
+		s, err := snapshot.OpenStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &countingRemote{Remote: d}
+		s.SetRemote(c)
+		return s, c
+	}
+	s1, c1 := store()
+	m1, _ := s1.PutTree(src)
+	if err := s1.Push(ctx, m1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(c1.put) != 3 { // two blobs, then the manifest
+		t.Fatalf("first push put %v", c1.put)
+	}
+	if c1.put[2] != snapshot.ManifestKey(m1.ID) {
+		t.Fatalf("the manifest went before its blobs: %v", c1.put)
+	}
+	// Another checkout pushing the same snapshot: nothing is sent.
+	s2, c2 := store()
+	if _, err := s2.PutTree(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Push(ctx, m1.ID); err != nil || len(c2.put) != 0 {
+		t.Fatalf("second push put %v (%v)", c2.put, err)
+	}
+	// A changed file: its blob and the new manifest only.
+	os.WriteFile(filepath.Join(src, "b"), []byte("second\n"), 0o644)
+	m2, _ := s2.PutTree(src)
+	if err := s2.Push(ctx, m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(c2.put) != 2 || c2.put[1] != snapshot.ManifestKey(m2.ID) {
+		t.Fatalf("push of a changed snapshot put %v", c2.put)
+	}
+}
