@@ -369,15 +369,7 @@ func cmdDestroy(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "Nothing to destroy: no run directories or environments remain on any compute.")
 		return 0
 	}
-	fmt.Fprintln(c.stdout, "trainrun will destroy:")
-	fmt.Fprintln(c.stdout)
-	for _, e := range envs {
-		fmt.Fprintf(c.stdout, "  %s environment %s (%s %s) on %s\n", views.Paint(c.color, "31", "- destroy"), e.Name, e.Spec.Kind, e.Location, e.Compute)
-	}
-	for _, r := range targets {
-		fmt.Fprintf(c.stdout, "  %s run directory %s of %s on %s\n", views.Paint(c.color, "31", "- destroy"), r.Handle.Dir, r.ID, r.Handle.Compute)
-	}
-	fmt.Fprintf(c.stdout, "\nPlan: 0 to submit, 0 to update, %d to destroy. Recorded runs and collected results stay.\n", len(targets)+len(envs))
+	views.Destroy(c.stdout, envs, targets, c.color)
 	if !a.AutoApprove {
 		// As Terraform, the answer may come from a pipe (echo yes |
 		// trainrun destroy); input that ends unanswered (/dev/null) is a
