@@ -243,6 +243,11 @@ type Status struct {
 	// EndedAt is the run's own running time, apart from time in a queue,
 	// on hold or behind a dropped connection.
 	StartedAt time.Time
+	// QueuedAt is when the run's last attempt was queued, when that is
+	// not the handle's submission: a requeued Slurm job's requeue (Slurm
+	// sets its SubmitTime then). From it to StartedAt is that attempt's
+	// time in the queue or on hold. Zero when unknown.
+	QueuedAt time.Time
 }
 
 // Compute is one configured compute. Its methods may be called from several

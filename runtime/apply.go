@@ -843,6 +843,9 @@ func (r *apply) finish(ctx context.Context, comp providers.Compute, run *state.R
 	if !st.StartedAt.IsZero() && (run.StartedAt == nil || !st.StartedAt.Before(*run.StartedAt)) {
 		run.RunningAt = ptr(st.StartedAt.UTC())
 	}
+	if !st.QueuedAt.IsZero() {
+		run.QueuedAt = ptr(st.QueuedAt.UTC())
+	}
 	superseded := r.tracker().supersededReason(run.ID)
 	if superseded != "" && run.Status != providers.Succeeded {
 		run.Status, run.Reason = providers.Cancelled, superseded

@@ -65,6 +65,9 @@ func Refresh(ctx context.Context, st state.Backend, comps *Computes) *View {
 			if s := status.StartedAt; !s.IsZero() && (c.StartedAt == nil || !s.Before(*c.StartedAt)) {
 				c.RunningAt = &s
 			}
+			if q := status.QueuedAt; !q.IsZero() {
+				c.QueuedAt = &q
+			}
 			if m := computeMetrics(ctx, comp, *run.Handle); m != nil {
 				c.Metrics = m
 			}

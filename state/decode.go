@@ -729,6 +729,8 @@ func (d *decoder) run(r *Run) error {
 			return d.timePtrInto(&r.FinishedAt)
 		case "running_at":
 			return d.timePtrInto(&r.RunningAt)
+		case "queued_at":
+			return d.timePtrInto(&r.QueuedAt)
 		case "dir":
 			return d.stringInto(&r.Dir)
 		case "metrics":

@@ -56,6 +56,11 @@ type Run struct {
 	// clock, as far as the compute could tell: the run's own running time
 	// is from it to FinishedAt, when its process ended (RunTime).
 	RunningAt *time.Time `json:"running_at,omitempty"`
+	// QueuedAt is when its last attempt was queued, when that was not its
+	// handle's submission: a requeued Slurm job's last requeue. Its queue
+	// time is from it to RunningAt (QueueTime); the attempts before are
+	// neither that nor its running time.
+	QueuedAt *time.Time `json:"queued_at,omitempty"`
 
 	Dir     string            `json:"dir,omitempty"` // where its log, metrics and outputs are collected
 	Metrics map[string]Metric `json:"metrics,omitempty"`
@@ -241,10 +246,16 @@ func (r *Run) RunTime(now time.Time) (d time.Duration, ok bool) {
 }
 
 // QueueTime is how long the run's last attempt waited between its
-// submission and the start of its process (a Slurm queue or hold); 0 when
-// unknown.
+// submission (or its requeue, QueuedAt) and the start of its process (a
+// Slurm queue or hold); 0 when unknown.
 func (r *Run) QueueTime() time.Duration {
-	if r.RunningAt == nil || r.Handle == nil || r.Handle.StartedAt.IsZero() {
+	if r.RunningAt == nil {
+		return 0
+	}
+	if r.QueuedAt != nil {
+		return max(r.RunningAt.Sub(*r.QueuedAt), 0)
+	}
+	if r.Handle == nil || r.Handle.StartedAt.IsZero() {
 		return 0
 	}
 	return max(r.RunningAt.Sub(r.Handle.StartedAt), 0)
@@ -276,6 +287,7 @@ func (r *Run) Clone() *Run {
 	c.StartedAt = clonePtr(r.StartedAt)
 	c.FinishedAt = clonePtr(r.FinishedAt)
 	c.RunningAt = clonePtr(r.RunningAt)
+	c.QueuedAt = clonePtr(r.QueuedAt)
 	if r.Metrics != nil {
 		c.Metrics = make(map[string]Metric, len(r.Metrics))
 		for k, v := range r.Metrics {

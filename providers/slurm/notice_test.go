@@ -26,16 +26,16 @@ func TestTrackerNotices(t *testing.T) {
 		requeues int
 		running  bool
 	}{
-		{jobInfo{true, "PENDING", "", ""}, "", 0, false},
-		{jobInfo{true, "PENDING", "Priority", ""}, "pending in queue (reason Priority)", 0, false},
-		{jobInfo{true, "RUNNING", "", "2026-12-07T15:00:00"}, "", 0, true},
-		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:02:00"}, "held (BeginTime 2026-12-07T15:02:00)", 1, false},
-		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:02:00"}, "held (BeginTime 2026-12-07T15:02:00)", 1, false},
-		{jobInfo{true, "RUNNING", "", "2026-12-07T15:02:05"}, "", 1, true},
-		{jobInfo{true, "REQUEUED", "", ""}, "", 2, false},
-		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:05:00"}, "held (BeginTime 2026-12-07T15:05:00)", 2, false},
-		{jobInfo{true, "PENDING", "JobHeldUser", ""}, "held (reason JobHeldUser)", 2, false},
-		{jobInfo{true, "PENDING", "JobArrayTaskLimit", ""}, "", 2, false},
+		{jobInfo{true, "PENDING", "", "", ""}, "", 0, false},
+		{jobInfo{true, "PENDING", "Priority", "", ""}, "pending in queue (reason Priority)", 0, false},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:00:00", ""}, "", 0, true},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:02:00", ""}, "held (BeginTime 2026-12-07T15:02:00)", 1, false},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:02:00", ""}, "held (BeginTime 2026-12-07T15:02:00)", 1, false},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:02:05", ""}, "", 1, true},
+		{jobInfo{true, "REQUEUED", "", "", ""}, "", 2, false},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:05:00", ""}, "held (BeginTime 2026-12-07T15:05:00)", 2, false},
+		{jobInfo{true, "PENDING", "JobHeldUser", "", ""}, "held (reason JobHeldUser)", 2, false},
+		{jobInfo{true, "PENDING", "JobArrayTaskLimit", "", ""}, "", 2, false},
 	}
 	for i, s := range steps {
 		got = nil
@@ -120,6 +120,12 @@ echo done
 	}
 	if r.st.StartedAt.Before(requeued) || r.st.EndedAt.Before(r.st.StartedAt) {
 		t.Errorf("times %v to %v: not the start after the requeue at %v", r.st.StartedAt, r.st.EndedAt, requeued)
+	}
+	// The attempt was queued again when it was requeued (Slurm's times
+	// are to the second): its queue time is its hold, not the first
+	// attempt's run.
+	if q := r.st.QueuedAt; q.Before(requeued.Add(-5*time.Second).Truncate(time.Second)) || q.After(requeued) || q.After(r.st.StartedAt) {
+		t.Errorf("queued at %v: not the requeue at %v (started %v)", q, requeued, r.st.StartedAt)
 	}
 	mu.Lock()
 	defer mu.Unlock()

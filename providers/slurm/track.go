@@ -26,6 +26,9 @@ type jobInfo struct {
 	// start is when a running job started, or when a pending one may
 	// (its BeginTime, when held for one), as Slurm prints it; "" unknown.
 	start string
+	// submit is when the job was last queued (squeue's %V: its
+	// submission, or its last requeue), as Slurm prints it; "" unknown.
+	submit string
 }
 
 // Slurm's job states, by what they mean for a run.
@@ -74,7 +77,7 @@ func (c *Compute) queryJobs(ctx context.Context, ids []string) (map[string]jobIn
 	sort.Strings(bases)
 	infos := make(map[string]jobInfo, len(ids))
 	out, err := e.Run(ctx, []string{"squeue", "--noheader", "--array", "--states=all",
-		"--jobs=" + strings.Join(bases, ","), "--format=%i|%T|%r|%S"}, nil)
+		"--jobs=" + strings.Join(bases, ","), "--format=%i|%T|%r|%S|%V"}, nil)
 	switch {
 	case err == nil:
 		parseSqueue(out, infos)
@@ -103,10 +106,11 @@ func invalidJobID(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Invalid job id")
 }
 
-// parseSqueue reads lines of "ID|STATE|REASON|START".
+// parseSqueue reads lines of "ID|STATE|REASON|START|SUBMIT" (SUBMIT
+// optional).
 func parseSqueue(out []byte, infos map[string]jobInfo) {
 	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.SplitN(strings.TrimSpace(line), "|", 4)
+		f := strings.SplitN(strings.TrimSpace(line), "|", 5)
 		if len(f) < 2 || !validJobID(f[0]) {
 			continue
 		}
@@ -114,8 +118,11 @@ func parseSqueue(out []byte, infos map[string]jobInfo) {
 		if len(f) >= 3 && f[2] != "None" {
 			info.reason = f[2]
 		}
-		if len(f) == 4 {
+		if len(f) >= 4 {
 			info.start = slurmTime(f[3])
+		}
+		if len(f) == 5 {
+			info.submit = slurmTime(f[4])
 		}
 		infos[f[0]] = info
 	}
@@ -258,6 +265,9 @@ func (c *Compute) status(ctx context.Context, h providers.Handle, info jobInfo) 
 		st.ExitCode = &code
 	}
 	st.Requeues = c.restarts(ctx, h)
+	if st.Requeues > 0 {
+		st.QueuedAt = parseSlurmTime(info.submit) // its last requeue
+	}
 	_, cancelled, err := read(cancelledFile)
 	if err != nil {
 		return st, err
@@ -339,6 +349,9 @@ func (c *Compute) Poll(ctx context.Context, h providers.Handle) (providers.Statu
 	if err == nil && st.State == providers.Running {
 		// How often Slurm requeued it so far: the live attempt count.
 		st.Requeues = c.restarts(ctx, h)
+		if st.Requeues > 0 {
+			st.QueuedAt = parseSlurmTime(info.submit)
+		}
 	}
 	return st, err
 }

@@ -305,8 +305,9 @@ func TestScriptIsValidShell(t *testing.T) {
 
 func TestParseSqueueAndScontrol(t *testing.T) {
 	infos := map[string]jobInfo{}
-	parseSqueue([]byte("12|RUNNING|None\n13_0|PENDING|JobArrayTaskLimit\nbogus\n13_1|COMPLETED|None\n"), infos)
-	want := map[string]jobInfo{"12": {true, "RUNNING", "", ""}, "13_0": {true, "PENDING", "JobArrayTaskLimit", ""}, "13_1": {true, "COMPLETED", "", ""}}
+	parseSqueue([]byte("12|RUNNING|None\n13_0|PENDING|JobArrayTaskLimit\nbogus\n13_1|COMPLETED|None\n"+
+		"14|PENDING|BeginTime|2026-12-07T19:25:38|2026-12-07T19:23:37\n"), infos)
+	want := map[string]jobInfo{"12": {true, "RUNNING", "", "", ""}, "14": {true, "PENDING", "BeginTime", "2026-12-07T19:25:38", "2026-12-07T19:23:37"}, "13_0": {true, "PENDING", "JobArrayTaskLimit", "", ""}, "13_1": {true, "COMPLETED", "", "", ""}}
 	for id, w := range want {
 		if infos[id] != w {
 			t.Errorf("squeue %s: %+v, want %+v", id, infos[id], w)
@@ -319,8 +320,8 @@ func TestParseSqueueAndScontrol(t *testing.T) {
 	infos = map[string]jobInfo{}
 	parseScontrol([]byte(out), infos)
 	want = map[string]jobInfo{
-		"20": {true, "RUNNING", "", ""}, "30_4": {true, "PENDING", "JobArrayTaskLimit", ""}, "30_5": {true, "PENDING", "JobArrayTaskLimit", ""},
-		"30_6": {true, "PENDING", "JobArrayTaskLimit", ""}, "30_2": {true, "FAILED", "NonZeroExitCode", ""},
+		"20": {true, "RUNNING", "", "", ""}, "30_4": {true, "PENDING", "JobArrayTaskLimit", "", ""}, "30_5": {true, "PENDING", "JobArrayTaskLimit", "", ""},
+		"30_6": {true, "PENDING", "JobArrayTaskLimit", "", ""}, "30_2": {true, "FAILED", "NonZeroExitCode", "", ""},
 	}
 	if len(infos) != len(want) {
 		t.Errorf("scontrol: %+v", infos)
@@ -344,25 +345,25 @@ func TestStatusMapping(t *testing.T) {
 		reason  string
 		code    int // -1: none
 	}{
-		{"pending", false, jobInfo{true, "PENDING", "Priority", ""}, nil, providers.Pending, "pending: Priority", -1},
-		{"configuring", false, jobInfo{true, "CONFIGURING", "", ""}, nil, providers.Pending, "configuring", -1},
-		{"requeued", false, jobInfo{true, "REQUEUED", "", ""}, files{"exit": "143\n"}, providers.Pending, "requeued", -1},
-		{"preempted, requeue", true, jobInfo{true, "PREEMPTED", "", ""}, nil, providers.Pending, "preempted", -1},
-		{"preempted, no requeue", false, jobInfo{true, "PREEMPTED", "", ""}, nil, providers.Failed, "Slurm: PREEMPTED", -1},
-		{"running", false, jobInfo{true, "RUNNING", "", ""}, nil, providers.Running, "", -1},
-		{"completing", false, jobInfo{true, "COMPLETING", "", ""}, files{"exit": "0\n"}, providers.Running, "", -1},
-		{"completed, exit 0", false, jobInfo{true, "COMPLETED", "", ""}, files{"exit": "0\n", "restarts": "2\n"}, providers.Succeeded, "", 0},
-		{"completed without exit file", false, jobInfo{true, "COMPLETED", "", ""}, nil, providers.Failed, "Slurm: COMPLETED, and the run wrote no exit code: is", -1},
-		{"completed, half-written exit file", false, jobInfo{true, "COMPLETED", "", ""}, files{"exit": "0"}, providers.Failed, "no exit code", -1},
-		{"failed with exit code", false, jobInfo{true, "FAILED", "", ""}, files{"exit": "3\n"}, providers.Failed, "exit code 3", 3},
-		{"failed in setup", false, jobInfo{true, "FAILED", "", ""}, files{"reason": "setup line 1 failed (exit 1): module load x\n"}, providers.Failed, "setup line 1 failed (exit 1): module load x", -1},
-		{"failed, nothing written", false, jobInfo{true, "FAILED", "", ""}, nil, providers.Failed, "visible on the compute nodes", -1},
-		{"timed out by the wrapper", false, jobInfo{true, "FAILED", "", ""}, files{"exit": "143\n", "timedout": "7200\n"}, providers.Failed, "timed out after 2h", 143},
-		{"slurm time limit", false, jobInfo{true, "TIMEOUT", "", ""}, files{"exit": "143\n"}, providers.Failed, "Slurm: TIMEOUT (exit code 143)", 143},
-		{"out of memory", false, jobInfo{true, "OUT_OF_MEMORY", "", ""}, files{"exit": "137\n"}, providers.Failed, "Slurm: OUT_OF_MEMORY (exit code 137)", 137},
-		{"node fail", false, jobInfo{true, "NODE_FAIL", "", ""}, nil, providers.Failed, "Slurm: NODE_FAIL", -1},
-		{"cancelled by trainrun", false, jobInfo{true, "CANCELLED", "", ""}, files{"cancelled": ""}, providers.Cancelled, "cancelled", -1},
-		{"cancelled by someone", false, jobInfo{true, "CANCELLED", "", ""}, files{"exit": "143\n"}, providers.Cancelled, "cancelled in Slurm", 143},
+		{"pending", false, jobInfo{true, "PENDING", "Priority", "", ""}, nil, providers.Pending, "pending: Priority", -1},
+		{"configuring", false, jobInfo{true, "CONFIGURING", "", "", ""}, nil, providers.Pending, "configuring", -1},
+		{"requeued", false, jobInfo{true, "REQUEUED", "", "", ""}, files{"exit": "143\n"}, providers.Pending, "requeued", -1},
+		{"preempted, requeue", true, jobInfo{true, "PREEMPTED", "", "", ""}, nil, providers.Pending, "preempted", -1},
+		{"preempted, no requeue", false, jobInfo{true, "PREEMPTED", "", "", ""}, nil, providers.Failed, "Slurm: PREEMPTED", -1},
+		{"running", false, jobInfo{true, "RUNNING", "", "", ""}, nil, providers.Running, "", -1},
+		{"completing", false, jobInfo{true, "COMPLETING", "", "", ""}, files{"exit": "0\n"}, providers.Running, "", -1},
+		{"completed, exit 0", false, jobInfo{true, "COMPLETED", "", "", ""}, files{"exit": "0\n", "restarts": "2\n"}, providers.Succeeded, "", 0},
+		{"completed without exit file", false, jobInfo{true, "COMPLETED", "", "", ""}, nil, providers.Failed, "Slurm: COMPLETED, and the run wrote no exit code: is", -1},
+		{"completed, half-written exit file", false, jobInfo{true, "COMPLETED", "", "", ""}, files{"exit": "0"}, providers.Failed, "no exit code", -1},
+		{"failed with exit code", false, jobInfo{true, "FAILED", "", "", ""}, files{"exit": "3\n"}, providers.Failed, "exit code 3", 3},
+		{"failed in setup", false, jobInfo{true, "FAILED", "", "", ""}, files{"reason": "setup line 1 failed (exit 1): module load x\n"}, providers.Failed, "setup line 1 failed (exit 1): module load x", -1},
+		{"failed, nothing written", false, jobInfo{true, "FAILED", "", "", ""}, nil, providers.Failed, "visible on the compute nodes", -1},
+		{"timed out by the wrapper", false, jobInfo{true, "FAILED", "", "", ""}, files{"exit": "143\n", "timedout": "7200\n"}, providers.Failed, "timed out after 2h", 143},
+		{"slurm time limit", false, jobInfo{true, "TIMEOUT", "", "", ""}, files{"exit": "143\n"}, providers.Failed, "Slurm: TIMEOUT (exit code 143)", 143},
+		{"out of memory", false, jobInfo{true, "OUT_OF_MEMORY", "", "", ""}, files{"exit": "137\n"}, providers.Failed, "Slurm: OUT_OF_MEMORY (exit code 137)", 137},
+		{"node fail", false, jobInfo{true, "NODE_FAIL", "", "", ""}, nil, providers.Failed, "Slurm: NODE_FAIL", -1},
+		{"cancelled by trainrun", false, jobInfo{true, "CANCELLED", "", "", ""}, files{"cancelled": ""}, providers.Cancelled, "cancelled", -1},
+		{"cancelled by someone", false, jobInfo{true, "CANCELLED", "", "", ""}, files{"exit": "143\n"}, providers.Cancelled, "cancelled in Slurm", 143},
 		{"forgotten, exit 0", false, jobInfo{}, files{"exit": "0\n"}, providers.Succeeded, "", 0},
 		{"forgotten, exit 1", false, jobInfo{}, files{"exit": "1\n"}, providers.Failed, "exit code 1", 1},
 		{"forgotten, cancelled", false, jobInfo{}, files{"cancelled": ""}, providers.Cancelled, "cancelled", -1},
