@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/trainrun/trainrun/internal/pgtest"
 )
 
@@ -376,5 +378,47 @@ experiment "b" {
 	}
 	if n := lineCount(t, b.path("counter.txt")); n != 1 {
 		t.Fatalf("checkout b ran %d times:\n%s", n, second.out)
+	}
+}
+
+// A database whose tables a newer trainrun wrote is refused by every
+// command, naming the schema version it needs; nothing runs.
+func TestBackendNewerSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	conn := srv.NewDatabase(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctx, `CREATE TABLE trainrun_schema (version integer NOT NULL); INSERT INTO trainrun_schema VALUES (99)`)
+	c.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	p := newProject(t, map[string]string{"trainrun.hcl": `trainrun {
+  backend "postgres" {
+    conn_str = "` + conn + `"
+  }
+}
+compute "local" "here" {}
+experiment "x" {
+  compute = compute.here
+  shell   = "touch ` + marker + `"
+}
+`})
+	for _, args := range [][]string{{"apply", "-auto-approve"}, {"status"}} {
+		res := p.must(1, nil, args...)
+		if !strings.Contains(res.stderr, "schema version 99") || !strings.Contains(res.stderr, "upgrade trainrun") {
+			t.Fatalf("%s", res)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a run started on a database of a newer schema")
 	}
 }
