@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/width"
+
 	"github.com/trainrun/trainrun/internal/runtext"
 	"github.com/trainrun/trainrun/runtime"
 )
@@ -481,16 +483,15 @@ func runesWidth(s string) int {
 }
 
 // runeWidth is the number of columns r takes: none for combining marks,
-// two for the wide characters of East Asian scripts and emoji, else one.
+// two for the wide and fullwidth characters of Unicode's East Asian Width
+// (golang.org/x/text/width: East Asian scripts, emoji), else one.
 // A wrong guess wraps a line and shifts the screen until the next frame.
 func runeWidth(r rune) int {
-	switch {
-	case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == 0x200b:
+	if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == 0x200b {
 		return 0
-	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
-		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f,
-		r >= 0xff00 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6,
-		r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff, r >= 0x20000 && r <= 0x3fffd:
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
 		return 2
 	}
 	return 1

@@ -547,3 +547,15 @@ func TestScreenRequeueAndHold(t *testing.T) {
 		}
 	}
 }
+
+func TestRuneWidth(t *testing.T) {
+	for r, want := range map[rune]int{
+		'a': 1, 'é': 1, '─': 1, '\u0301': 0, '\u200b': 0,
+		'中': 2, '한': 2, 'Ａ': 2, '。': 2, '\u303f': 1,
+		'😀': 2, '🤖': 2, '🌍': 2,
+	} {
+		if got := runeWidth(r); got != want {
+			t.Errorf("runeWidth(%U) = %d, want %d", r, got, want)
+		}
+	}
+}
