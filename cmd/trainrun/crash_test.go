@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trainrun/trainrun/internal/pgtest"
 )
 
 // crashConfig is a sweep of crashInstances runs, three at a time, each of
@@ -119,13 +121,13 @@ func TestCrashExactlyOnce(t *testing.T) {
 	landed := 0 // kills that hit an apply while some runs were done and some not
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			landed += crashOnce(t, seed, false)
+			landed += crashOnce(t, seed, false, "")
 		})
 	}
 	// Runs that fail once and are retried: a kill may land between an
 	// attempt and the next.
 	t.Run("retries", func(t *testing.T) {
-		landed += crashOnce(t, 4, true)
+		landed += crashOnce(t, 4, true, "")
 	})
 	t.Logf("%d kills landed mid-sweep", landed)
 	if !t.Failed() && landed < 5 {
@@ -133,7 +135,33 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}
 }
 
-func crashOnce(t *testing.T, seed uint64, retried bool) (landed int) {
+// TestCrashExactlyOncePostgres is TestCrashExactlyOnce with the runs
+// recorded in PostgreSQL (backend "postgres"): a killed apply's claims end
+// with its database session.
+func TestCrashExactlyOncePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills applies for several seconds; starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	landed := 0
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			landed += crashOnce(t, seed, false, srv.NewDatabase(t))
+		})
+	}
+	t.Run("retries", func(t *testing.T) {
+		landed += crashOnce(t, 4, true, srv.NewDatabase(t))
+	})
+	t.Logf("%d kills landed mid-sweep", landed)
+	if !t.Failed() && landed < 4 {
+		t.Errorf("only %d kills landed while the sweep was under way; want at least 4 for the test to mean something", landed)
+	}
+}
+
+// crashOnce runs the crash test once; conn, when not "", is the
+// PostgreSQL database that records the runs.
+func crashOnce(t *testing.T, seed uint64, retried bool, conn string) (landed int) {
 	rng := rand.New(rand.NewPCG(seed, 0x7261696e72756e))
 	jobs := make([]string, crashInstances)
 	want := make([]string, crashInstances)
@@ -149,6 +177,9 @@ func crashOnce(t *testing.T, seed uint64, retried bool) (landed int) {
 		for _, w := range want {
 			wantLines = append(wantLines, w+" attempt 1", w+" attempt 2")
 		}
+	}
+	if conn != "" {
+		config = "trainrun {\n  backend \"postgres\" {\n    conn_str = \"" + conn + "\"\n  }\n}\n" + config
 	}
 	p := newProject(t, map[string]string{
 		"trainrun.hcl": fmt.Sprintf(config, `"`+strings.Join(jobs, `", "`)+`"`),
