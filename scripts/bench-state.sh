@@ -44,8 +44,9 @@ for spec in "${@:-10000/10000 1000/100000 10000/100000}"; do
 		instances=${s%/*} runs=${s#*/}
 		p="$work/p-$instances-$runs"
 		"$work/benchproject" -instances "$instances" -runs "$runs" "$p"
-		# A run of the history when there is one: the oldest of the 200 newest.
-		old=$("$tr" -chdir="$p" runs -json -limit 200 | grep '"id"' | tail -1 | cut -d'"' -f4)
+		# A run of the history when there is one: the instances' latest runs
+		# are the newest, so the one after them.
+		old=$("$tr" -chdir="$p" runs -json -limit $((instances + 1)) | grep '"id"' | tail -1 | cut -d'"' -f4)
 		echo "$runs runs recorded over $instances instances ($(du -sk "$p/.trainrun" | cut -f1) KB under .trainrun/):"
 		measure "status" -chdir="$p" status
 		measure "status -json" -chdir="$p" status -json
