@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trainrun/trainrun/internal/atomicfile"
 )
 
 // WrapperScript is the POSIX sh script that runs every run, on every
@@ -62,8 +66,33 @@ func InstallWrapper(ctx context.Context, e Executor, dir string) (string, error)
 // installFile runs installScript: content, of size bytes, becomes
 // dir/name unless a file of that size is there.
 func installFile(ctx context.Context, e Executor, dir, name string, content io.Reader, size int) error {
+	switch e.(type) {
+	case Local, *Local:
+		// The same, without the five processes the script starts on a
+		// fresh workdir (sh, mkdir, cat, wc, mv: 60 ms of CPU on a busy
+		// machine, more than the one run of a trivial apply).
+		return installLocal(dir, name, content, size)
+	}
 	_, err := e.Run(ctx, []string{"sh", "-c", installScript, "sh", dir, name, strconv.Itoa(size)}, content)
 	return err
+}
+
+// installLocal is installScript on this machine.
+func installLocal(dir, name string, content io.Reader, size int) error {
+	f := filepath.Join(dir, name)
+	if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(size) {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteWith(f, 0o644, atomicfile.Options{}, func(w io.Writer) error {
+		n, err := io.Copy(w, content)
+		if err == nil && n != int64(size) {
+			err = fmt.Errorf("the run wrapper reached %s incomplete (%d of %d bytes)", dir, n, size)
+		}
+		return err
+	})
 }
 
 // WrapperArgv returns the argv that runs argv as a run whose directory is

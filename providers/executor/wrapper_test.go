@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -620,32 +621,37 @@ func TestInstallWrapperWhole(t *testing.T) {
 		{name: "empty file in place", content: WrapperScript, before: "-"},
 		{name: "partial file in place", content: WrapperScript, before: WrapperScript[:100]},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "bin")
-			f := filepath.Join(dir, WrapperName)
-			if tt.before != "" {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
+	// Local installs without the script; scriptLocal is a machine that
+	// runs it.
+	type scriptLocal struct{ Local }
+	for _, e := range []Executor{Local{}, scriptLocal{}} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%T/%s", e, tt.name), func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "bin")
+				f := filepath.Join(dir, WrapperName)
+				if tt.before != "" {
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(f, []byte(strings.TrimPrefix(tt.before, "-")), 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := os.WriteFile(f, []byte(strings.TrimPrefix(tt.before, "-")), 0o644); err != nil {
-					t.Fatal(err)
+				err := installFile(ctx, e, dir, WrapperName, strings.NewReader(tt.content), len(WrapperScript))
+				if (err != nil) != tt.wantErr {
+					t.Fatalf("installFile: error %v, want error %v", err, tt.wantErr)
 				}
-			}
-			err := installFile(ctx, Local{}, dir, WrapperName, strings.NewReader(tt.content), len(WrapperScript))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("installFile: error %v, want error %v", err, tt.wantErr)
-			}
-			got, rerr := os.ReadFile(f)
-			switch {
-			case tt.wantErr && !errors.Is(rerr, fs.ErrNotExist):
-				t.Errorf("a failed install left %s (%d bytes, %v)", f, len(got), rerr)
-			case !tt.wantErr && string(got) != WrapperScript:
-				t.Errorf("installed wrapper has %d bytes, want the %d of WrapperScript (%v)", len(got), len(WrapperScript), rerr)
-			}
-			if entries, _ := os.ReadDir(dir); len(entries) > 1 || tt.wantErr && len(entries) > 0 {
-				t.Errorf("install left %d files in %s, want only the wrapper", len(entries), dir)
-			}
-		})
+				got, rerr := os.ReadFile(f)
+				switch {
+				case tt.wantErr && !errors.Is(rerr, fs.ErrNotExist):
+					t.Errorf("a failed install left %s (%d bytes, %v)", f, len(got), rerr)
+				case !tt.wantErr && string(got) != WrapperScript:
+					t.Errorf("installed wrapper has %d bytes, want the %d of WrapperScript (%v)", len(got), len(WrapperScript), rerr)
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) > 1 || tt.wantErr && len(entries) > 0 {
+					t.Errorf("install left %d files in %s, want only the wrapper", len(entries), dir)
+				}
+			})
+		}
 	}
 }
