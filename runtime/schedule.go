@@ -42,7 +42,11 @@ func newScheduler(parallelism int, maxConc func(string) int) *scheduler {
 
 // orderedSem is a counting semaphore whose waiters are served lowest
 // position first. A grant is handed to one waiter directly: nothing wakes
-// the others, so a thousand waiters cost no more than one.
+// the others, so a thousand waiters cost no more than one. Hand-written
+// because golang.org/x/sync/semaphore serves waiters in the order they
+// arrive, which is the order goroutines happen to run: runs would not
+// start in plan order, nor could a later line be joined at the moment of
+// a grant (enqueueThen).
 type orderedSem struct {
 	mu      sync.Mutex
 	free    int
