@@ -107,7 +107,14 @@ func OpenLog(ctx context.Context, req LogRequest) (*Log, error) {
 			// Collected by another checkout, maybe on another machine:
 			// the backend kept it.
 			var data []byte
-			if data, err = k.Log(run.ID); err == nil {
+			data, err = k.Log(run.ID)
+			if errors.Is(err, state.ErrNotFound) && run.CachedFrom != "" {
+				// Restored through the run cache from a teammate's
+				// run: its log is the log of the run that made the
+				// outputs it restored.
+				data, err = k.Log(run.CachedFrom)
+			}
+			if err == nil {
 				rc = io.NopCloser(bytes.NewReader(data))
 			}
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,67 @@ func TestOpenLogFollowWithoutWriter(t *testing.T) {
 		}
 		if len(said) > 0 {
 			t.Errorf("OpenLog -f %s said %q while nobody starts the run", ref, said)
+		}
+	}
+}
+
+// keptLogs is a backend that keeps logs for every checkout, as pgstate does.
+type keptLogs struct {
+	state.Backend
+	logs map[string][]byte
+}
+
+func (k *keptLogs) PutLog(id string, log []byte) error { k.logs[id] = log; return nil }
+
+func (k *keptLogs) Log(id string) ([]byte, error) {
+	if l, ok := k.logs[id]; ok {
+		return l, nil
+	}
+	return nil, fmt.Errorf("the log of run %s: %w", id, state.ErrNotFound)
+}
+
+// A run collected by another checkout is read from the backend; one
+// restored through the run cache from a teammate's run, whose log this
+// checkout never had, shows the log of the run that made its outputs.
+func TestOpenLogKeptByBackend(t *testing.T) {
+	dir := t.TempDir()
+	local, err := state.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	st := &keptLogs{Backend: local, logs: map[string][]byte{"aaaaaaaaaaaa": []byte("made on A\n")}}
+	now := time.Now()
+	elsewhere := filepath.Join(dir, "elsewhere") // another checkout's results: not here
+	ran := &state.Run{ID: "aaaaaaaaaaaa", Address: "experiment.a", Experiment: "a", Status: providers.Succeeded, Attempts: 1, Dir: filepath.Join(elsewhere, "aaaaaaaaaaaa"), CreatedAt: now}
+	restored := &state.Run{ID: "bbbbbbbbbbbb", Address: "experiment.b", Experiment: "b", Status: providers.Succeeded, Dir: filepath.Join(dir, "runs", "bbbbbbbbbbbb"), CachedFrom: ran.ID, CreatedAt: now}
+	lost := &state.Run{ID: "cccccccccccc", Address: "experiment.c", Experiment: "c", Status: providers.Succeeded, Dir: filepath.Join(dir, "runs", "cccccccccccc"), CachedFrom: "dddddddddddd", CreatedAt: now}
+	if err := st.Put(ran, restored, lost); err != nil {
+		t.Fatal(err)
+	}
+	comps := NewComputes(nil, nil, providers.Env{Dir: dir, DataDir: dir})
+	defer comps.Close()
+	for _, tc := range []struct{ ref, log, err string }{
+		{ref: ran.ID, log: "made on A\n"},
+		{ref: restored.ID, log: "made on A\n"},
+		{ref: lost.ID, err: "the log of run dddddddddddd"},
+	} {
+		l, err := OpenLog(context.Background(), LogRequest{Ref: tc.ref, State: st, Computes: comps, DataDir: dir})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("OpenLog %s: %v, want an error saying %q", tc.ref, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("OpenLog %s: %v", tc.ref, err)
+			continue
+		}
+		var b strings.Builder
+		l.WriteTo(&b)
+		l.Close()
+		if b.String() != tc.log {
+			t.Errorf("log of %s: %q, want %q", tc.ref, b.String(), tc.log)
 		}
 	}
 }
