@@ -260,6 +260,17 @@ func (b *Backend) migrate(ctx context.Context) error {
 	fail := func(err error) error {
 		return b.broken(fmt.Errorf("postgres backend at %s: create tables: %w", b.Where(), err))
 	}
+	// Tables of this version already: one round trip, no DDL (each
+	// command opens the backend).
+	var current *int
+	if err := b.conn.QueryRow(ctx, `SELECT max(version) FROM trainrun_schema`).Scan(&current); err == nil && current != nil && *current == SchemaVersion {
+		if _, err := b.conn.Exec(ctx, `INSERT INTO trainrun_projects (name) VALUES ($1) ON CONFLICT DO NOTHING`, b.project); err != nil {
+			return fail(err)
+		}
+		return nil
+	} else if b.conn.IsClosed() {
+		return fail(err)
+	}
 	// One process creates the tables at a time.
 	if _, err := b.conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key("", "schema")); err != nil {
 		return fail(err)
