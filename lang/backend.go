@@ -32,26 +32,35 @@ func LoadBackend(dir string) (*Backend, map[string]*hcl.File, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, files, diags
 	}
+	b, diags := decodeBackend(found)
+	return b, files, diags
+}
+
+// decodeBackend decodes the backend blocks found in the trainrun block
+// (more than one is an error). Load checks them with it too, so that
+// validate and plan report a broken backend block.
+func decodeBackend(found []*hcl.Block) (*Backend, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	b := &Backend{Kind: "local"}
 	if len(found) == 0 {
-		return b, files, nil
+		return b, nil
 	}
 	if len(found) > 1 {
-		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate backend block",
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate backend block",
 			Detail:  fmt.Sprintf("A backend block was already declared at %s. A project records its runs in one place.", rangeString(found[0].DefRange)),
 			Subject: found[1].DefRange.Ptr()}}
 	}
 	blk := found[0]
 	b.Kind = blk.Labels[0]
 	if !slices.Contains([]string{"local", "postgres"}, b.Kind) {
-		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown backend kind",
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown backend kind",
 			Detail:  fmt.Sprintf("There is no backend %q: the kinds are \"local\" (the default, .trainrun/) and \"postgres\".", b.Kind),
 			Subject: blk.LabelRanges[0].Ptr()}}
 	}
 	content, d := blk.Body.Content(backendSchema)
 	diags = append(diags, d...)
 	if content == nil {
-		return nil, files, diags
+		return nil, diags
 	}
 	for name, dst := range map[string]*string{"conn_str": &b.ConnStr, "project": &b.Project} {
 		a := content.Attributes[name]
@@ -86,9 +95,9 @@ func LoadBackend(dir string) (*Backend, map[string]*hcl.File, hcl.Diagnostics) {
 			Subject: content.Attributes["project"].Expr.Range().Ptr()})
 	}
 	if diags.HasErrors() {
-		return nil, files, diags
+		return nil, diags
 	}
-	return b, files, diags
+	return b, diags
 }
 
 // settingsBlocks reads the configuration files in dir and returns the

@@ -252,9 +252,26 @@ func (l *loader) declareSettings(b *hcl.Block) {
 	l.settings = b
 	content, diags := b.Body.Content(settingsSchema)
 	l.add(diags)
-	if content != nil {
-		l.parAttr = content.Attributes["parallelism"]
+	if content == nil {
+		return
 	}
+	l.parAttr = content.Attributes["parallelism"]
+	// The backend and remote blocks are read alone by the commands that
+	// use them (LoadBackend, LoadRemote); checked here too, so that
+	// validate and plan report a misspelt or missing attribute.
+	var backends, remotes []*hcl.Block
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "backend":
+			backends = append(backends, blk)
+		case "remote":
+			remotes = append(remotes, blk)
+		}
+	}
+	_, d := decodeBackend(backends)
+	l.add(d)
+	_, d = decodeRemote(remotes)
+	l.add(d)
 }
 
 // checkName reports a name that does not match [A-Za-z_][A-Za-z0-9_-]*.

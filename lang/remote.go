@@ -46,8 +46,20 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 	if diags.HasErrors() || len(found) == 0 {
 		return nil, files, diags
 	}
+	r, diags := decodeRemote(found)
+	return r, files, diags
+}
+
+// decodeRemote decodes the remote blocks found in the trainrun block (more
+// than one is an error); nil when there is none. Load checks them with it
+// too, so that validate and plan report a broken remote block.
+func decodeRemote(found []*hcl.Block) (*Remote, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	if len(found) == 0 {
+		return nil, nil
+	}
 	if len(found) > 1 {
-		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate remote block",
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate remote block",
 			Detail:  fmt.Sprintf("A remote block was already declared at %s. A project shares its content in one place.", rangeString(found[0].DefRange)),
 			Subject: found[1].DefRange.Ptr()}}
 	}
@@ -55,7 +67,7 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 	r := &Remote{Kind: blk.Labels[0], Attrs: map[string]cty.Value{}}
 	names, ok := remoteAttrs[r.Kind]
 	if !ok {
-		return nil, files, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown remote kind",
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown remote kind",
 			Detail:  fmt.Sprintf("There is no remote %q: the kinds are \"dir\", \"ssh\" and \"s3\".", r.Kind),
 			Subject: blk.LabelRanges[0].Ptr()}}
 	}
@@ -66,7 +78,7 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 	content, d := blk.Body.Content(schema)
 	diags = append(diags, d...)
 	if content == nil {
-		return nil, files, diags
+		return nil, diags
 	}
 	for _, name := range sortedAttrNames(content.Attributes) {
 		a := content.Attributes[name]
@@ -101,9 +113,9 @@ func LoadRemote(dir string) (*Remote, map[string]*hcl.File, hcl.Diagnostics) {
 		}
 	}
 	if diags.HasErrors() {
-		return nil, files, diags
+		return nil, diags
 	}
-	return r, files, diags
+	return r, diags
 }
 
 // String returns the attribute name, or "" when it is not set.

@@ -86,3 +86,35 @@ trainrun {
 		})
 	}
 }
+
+// Load checks the backend and remote blocks as the commands that use them
+// read them, so that validate and plan report a misspelt attribute at its
+// line instead of a project planned without its remote.
+func TestLoadChecksBackendAndRemote(t *testing.T) {
+	for _, tc := range []struct{ name, block, err, at string }{
+		{name: "remote attribute", block: `remote "dir" { pth = "/shared" }`, err: `An argument named "pth" is not expected here`, at: "trainrun.hcl:2,"},
+		{name: "remote kind", block: `remote "dirr" { path = "/shared" }`, err: `There is no remote "dirr"`, at: "trainrun.hcl:2,"},
+		{name: "backend attribute", block: `backend "postgres" { conn_string = "postgres://db/ml" }`, err: `An argument named "conn_string" is not expected here`, at: "trainrun.hcl:2,"},
+		{name: "backend kind", block: `backend "postgress" {}`, err: `There is no backend "postgress"`, at: "trainrun.hcl:2,"},
+		{name: "valid", block: `backend "postgres" { project = "vision" }
+  remote "dir" { path = "/shared" }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := "trainrun {\n  " + tc.block + "\n}\n"
+			if err := os.WriteFile(filepath.Join(dir, "trainrun.hcl"), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, diags := Load(dir, Options{})
+			if tc.err == "" {
+				if diags.HasErrors() {
+					t.Fatal(diags)
+				}
+				return
+			}
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.err) || !strings.Contains(diags.Error(), tc.at) {
+				t.Fatalf("diags %v, want %q at %s", diags, tc.err, tc.at)
+			}
+		})
+	}
+}
