@@ -2,8 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -248,31 +246,16 @@ func (s *Store) fetchBlobs(ctx context.Context, keys []string) error {
 
 // receive writes r into a temporary file of the store and returns its
 // path when its content hashes to hash; otherwise it is refused.
-func (s *Store) receive(hash string, r io.Reader) (tmp string, err error) {
-	out, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "fetch-*")
+func (s *Store) receive(hash string, r io.Reader) (string, error) {
+	tmp, got, _, err := s.tempBlob("fetch-*", r, nil)
 	if err != nil {
-		return "", err
-	}
-	defer func() {
-		if err != nil {
-			out.Close()
-			os.Remove(out.Name())
-		}
-	}()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), r); err != nil {
 		return "", fmt.Errorf("blob %s: %w", hash, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != hash {
+	if got != hash {
+		os.Remove(tmp)
 		return "", fmt.Errorf("blob %s arrived corrupted (its content hashes to %s): refused", hash, got)
 	}
-	if err := out.Chmod(0o444); err != nil {
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	return out.Name(), nil
+	return tmp, nil
 }
 
 // Push copies to the remote each snapshot of ids (manifests of sources or

@@ -250,9 +250,26 @@ func (s *Store) copyIn(root string, e Entry, buf []byte) (tmp string, err error)
 		return "", fmt.Errorf("%s: %w (file type)", e.Path, ErrChanged)
 	}
 
-	out, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "blob-*")
+	tmp, hash, n, err := s.tempBlob("blob-*", src, buf)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("copy %s: %w", p, err)
+	}
+	if n != e.Size || hash != e.Hash {
+		os.Remove(tmp)
+		return "", fmt.Errorf("%s: %w", e.Path, ErrChanged)
+	}
+	return tmp, nil
+}
+
+// tempBlob copies src (through buf, when given) into a new read-only
+// temporary file of the store named by pattern, and returns its path, the
+// SHA-256 of its content and its size. On error nothing is left behind.
+// The caller renames the file into place once the hash is the one it
+// expects, or removes it.
+func (s *Store) tempBlob(pattern string, src io.Reader, buf []byte) (tmp, hash string, n int64, err error) {
+	out, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), pattern)
+	if err != nil {
+		return "", "", 0, err
 	}
 	defer func() {
 		if err != nil {
@@ -261,20 +278,16 @@ func (s *Store) copyIn(root string, e Entry, buf []byte) (tmp string, err error)
 		}
 	}()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(out, h), src, buf)
-	if err != nil {
-		return "", fmt.Errorf("copy %s: %w", p, err)
-	}
-	if n != e.Size || hex.EncodeToString(h.Sum(nil)) != e.Hash {
-		return "", fmt.Errorf("%s: %w", e.Path, ErrChanged)
+	if n, err = io.CopyBuffer(io.MultiWriter(out, h), src, buf); err != nil {
+		return "", "", 0, err
 	}
 	if err := out.Chmod(0o444); err != nil {
-		return "", err
+		return "", "", 0, err
 	}
 	if err := out.Close(); err != nil {
-		return "", err
+		return "", "", 0, err
 	}
-	return out.Name(), nil
+	return out.Name(), hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // PutManifest stores m (which must be valid) as manifests/<id>.json.
