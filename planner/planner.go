@@ -700,6 +700,19 @@ func selectInstances(cfg *lang.Config, targets, excludes []string) (map[string]b
 	return sel, nil
 }
 
+// ScanInstance snapshots the source of one instance now, as a plan does
+// (Plan.Snapshots[in.SourceKey()]).
+func ScanInstance(cfg *lang.Config, in *lang.Instance, dataDir string) (*snapshot.Manifest, error) {
+	snaps, _, err := scanSources(cfg, map[string]bool{in.Address: true}, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if m := snaps[in.SourceKey()]; m != nil {
+		return m, nil
+	}
+	return nil, fmt.Errorf("no snapshot of %s", in.SourceDir)
+}
+
 // scanSources snapshots every source directory of the selected instances
 // once, the directories in parallel, and every directory and file they
 // include. The result maps each instance's SourceKey to its snapshot.

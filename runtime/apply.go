@@ -932,6 +932,7 @@ func (r *apply) finish(ctx context.Context, comp providers.Compute, run *state.R
 			}
 		}
 	}
+	r.storeReattachedSnapshot(run)
 	r.push(ctx, run)
 	// When its process ended (a run that ended while no apply followed
 	// it is collected later), else now.
@@ -1275,6 +1276,36 @@ func (r *Runtime) collectedOutputs(ctx context.Context, up *state.Run) (string, 
 		return "", fmt.Errorf("the outputs of run %s are not on this machine, and the content store cannot give them: %w", up.ID, err)
 	}
 	return dir, nil
+}
+
+// storeReattachedSnapshot stores the source snapshot of a run this apply
+// re-attached to, when the apply that started it (killed, maybe in another
+// checkout) stored it elsewhere and had not pushed it: this checkout's
+// snapshot of the same source, when it has that very id, so that push
+// gives teammates what 'checkout' and 'rerun' of the run need.
+func (r *apply) storeReattachedSnapshot(run *state.Run) {
+	if r.Store == nil || r.Store.Remote() == nil || run.Inputs == nil || run.Inputs.Snapshot == "" || r.Config == nil {
+		return
+	}
+	if _, err := r.Store.LoadManifest(run.Inputs.Snapshot); err == nil {
+		return
+	}
+	for _, in := range r.Config.Instances {
+		if in.Address != run.Address {
+			continue
+		}
+		m := r.snapshots[in.SourceKey()]
+		if m == nil {
+			// Collected before any plan (a run found ended): scanned now.
+			m, _ = planner.ScanInstance(r.Config, in, r.DataDir)
+		}
+		if m != nil && m.ID == run.Inputs.Snapshot {
+			if err := planner.PutSnapshot(r.Store, in, m); err != nil {
+				r.emit(Event{Type: Warning, Address: run.Address, RunID: run.ID, Message: "store the snapshot of " + in.SourceDir + ": " + err.Error()})
+			}
+		}
+		return
+	}
 }
 
 // push copies run's source snapshot and collected outputs to the content

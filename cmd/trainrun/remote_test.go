@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -289,4 +290,70 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestTeamRemoteReattach: an apply killed while its run goes on never
+// pushes the run's snapshot; the teammate's apply that finds the run ended
+// and collects it pushes its own identical snapshot, so that a third
+// checkout can check the run out.
+func TestTeamRemoteReattach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	srv := pgtest.Start(t)
+	defer srv.Stop()
+	conn := srv.NewDatabase(t)
+	tmp := t.TempDir()
+	started, release := filepath.Join(tmp, "started"), filepath.Join(tmp, "release")
+	files := map[string]string{
+		"trainrun.hcl": `trainrun {
+  backend "postgres" {
+    conn_str = "` + conn + `"
+    project  = "vision"
+  }
+  remote "dir" {
+    path = "` + filepath.Join(tmp, "store") + `"
+  }
+}
+compute "local" "here" {}
+experiment "train" {
+  compute    = compute.here
+  source_dir = "train"
+  command    = ["sh", "train.sh", "` + started + `", "` + release + `"]
+}
+`,
+		"train/train.sh": `touch "$1"
+while [ ! -e "$2" ]; do sleep 0.05; done
+echo model > "$TRAINRUN_OUTPUTS_DIR/model.txt"
+`,
+	}
+	a, b, c := newProject(t, files), newProject(t, files), newProject(t, files)
+	cmd := a.command(nil, "apply", "-auto-approve")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("the run did not start within 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill() // kill -9: it never collects nor pushes
+	_ = cmd.Wait()
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := b.must(0, nil, "apply", "-auto-approve")
+	if !strings.Contains(res.stdout, "experiment.train: succeeded") || strings.Contains(res.stdout+res.stderr, "teammates cannot fetch") {
+		t.Fatalf("the second apply should collect the run and push it:\n%s", res)
+	}
+	c.must(0, nil, "checkout", "experiment.train", "co")
+	if data, err := os.ReadFile(c.path("co/train.sh")); err != nil || string(data) != files["train/train.sh"] {
+		t.Fatalf("checkout in a third checkout: %q, %v", data, err)
+	}
 }
