@@ -3,6 +3,9 @@ package state
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -17,6 +20,7 @@ type Copied struct {
 // that migrating twice copies nothing the second time.
 func Migrate(ctx context.Context, dst, src Backend) (Copied, error) {
 	var c Copied
+	var copied []*Run
 	runs, err := src.List(Query{})
 	if err != nil {
 		return c, fmt.Errorf("migrate: read runs: %w", err)
@@ -36,11 +40,27 @@ func Migrate(ctx context.Context, dst, src Backend) (Copied, error) {
 			}
 			put = append(put, r)
 		}
-		c.Runs = len(put)
+		c.Runs, copied = len(put), put
 		return tx.Put(put...)
 	})
 	if err != nil {
 		return c, fmt.Errorf("migrate: %w", err)
+	}
+	if k, ok := dst.(LogKeeper); ok {
+		// Kept where every checkout reads them, as apply keeps the logs
+		// it collects: a teammate's 'trainrun logs' of a migrated run.
+		for _, r := range copied {
+			if r.Live() || r.Dir == "" {
+				continue
+			}
+			data, err := keptLog(filepath.Join(r.Dir, "log"))
+			if err != nil {
+				continue // no log collected
+			}
+			if err := k.PutLog(r.ID, data); err != nil {
+				return c, fmt.Errorf("migrate: keep the log of run %s: %w", r.ID, err)
+			}
+		}
 	}
 	sc, err := src.Computes()
 	if err != nil {
@@ -82,4 +102,27 @@ func Migrate(ctx context.Context, dst, src Backend) (Copied, error) {
 		}
 	}
 	return c, nil
+}
+
+// keptLog reads what a LogKeeper keeps of the log file at path: its last
+// MaxKeptLog bytes. A link or anything but a regular file is refused.
+func keptLog(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > MaxKeptLog {
+		if _, err := f.Seek(fi.Size()-MaxKeptLog, io.SeekStart); err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(io.LimitReader(f, MaxKeptLog))
 }

@@ -150,7 +150,7 @@ experiment "train" {
 `
 	// The backend block is in a file of its own, outside source_dir: adding
 	// it changes no fingerprint.
-	p := newProject(t, map[string]string{"trainrun.hcl": experiments, "src/run.sh": `echo "$2" >> "$1"`})
+	p := newProject(t, map[string]string{"trainrun.hcl": experiments, "src/run.sh": `echo "$2" >> "$1"; echo "lr $2"`})
 	p.must(0, nil, "apply", "-auto-approve")
 	p.write("backend.trainrun.hcl", `trainrun {
   backend "postgres" {
@@ -169,6 +169,17 @@ experiment "train" {
 	}
 	if st := p.status(nil); len(st) != 2 || st[0].Status != "succeeded" {
 		t.Fatalf("status after migrate: %+v", st)
+	}
+	// The logs are in the database too: read there without the
+	// checkout's results.
+	if err := os.Rename(p.path(".trainrun/runs"), p.path("runs-aside")); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.must(0, nil, "logs", `experiment.train["lr=0.2"]`); res.stdout != "lr 0.2\n" {
+		t.Fatalf("logs of a migrated run: %s", res)
+	}
+	if err := os.Rename(p.path("runs-aside"), p.path(".trainrun/runs")); err != nil {
+		t.Fatal(err)
 	}
 	if res := p.must(0, nil, "plan"); !strings.Contains(res.stdout, "No changes") {
 		t.Fatalf("%s", res)
