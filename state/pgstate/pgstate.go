@@ -1089,13 +1089,23 @@ func (b *Backend) Log(id string) ([]byte, error) {
 		return b.conn.QueryRow(context.Background(), `SELECT log FROM trainrun_logs WHERE project = $1 AND id = $2`, b.project, id).Scan(&log)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("the log of run %s: %w (its checkout did not keep it in the backend)", id, state.ErrNotFound)
+		return nil, logNotKept(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres backend: the log of run %s: %w", id, err)
 	}
 	return log, nil
 }
+
+// logNotKept is the error of Log for a run whose log is not in the
+// database: it says where the log is instead, and is a state.ErrNotFound.
+type logNotKept string
+
+func (id logNotKept) Error() string {
+	return fmt.Sprintf("the log of run %s is not in the database: the checkout that collected it did not keep it there; it is in that checkout's .trainrun/runs/%s/log", string(id), string(id))
+}
+
+func (logNotKept) Unwrap() error { return state.ErrNotFound }
 
 // Computes returns the records of attached computes.
 func (b *Backend) Computes() (state.ComputeRecords, error) {

@@ -148,7 +148,7 @@ func TestLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.Log("r1"); !errors.Is(err, state.ErrNotFound) {
+	if _, err := b.Log("r1"); !errors.Is(err, state.ErrNotFound) || !strings.Contains(err.Error(), "it is in that checkout's .trainrun/runs/r1/log") {
 		t.Fatalf("log of a run without one: %v", err)
 	}
 	small := []byte("line\x00\xff\n")
