@@ -63,7 +63,7 @@ func Paint(on bool, code, s string) string {
 // Plan prints one line per action: symbol, action, address and the
 // reasons, then the summary line.
 func Plan(w io.Writer, p *planner.Plan, showAll, color bool) {
-	listed := 0
+	listed, waits := 0, 0
 	// Computes to attach, then environments: before the runs that use them.
 	for _, a := range p.Computes {
 		if listed == 0 {
@@ -112,6 +112,7 @@ func Plan(w io.Writer, p *planner.Plan, showAll, color bool) {
 		verb := a.Action
 		if a.Action == planner.NoOp && a.Prior != nil && a.Prior.Live() {
 			verb = "wait"
+			waits++
 		}
 		fmt.Fprintf(w, "  %s %s\n", Paint(color, actionColor[a.Action], symbols[a.Action]+" "+verb), termtext.Escape(a.Address))
 		for _, r := range append(slices.Clip(a.Reasons), a.Notes...) {
@@ -136,7 +137,16 @@ func Plan(w io.Writer, p *planner.Plan, showAll, color bool) {
 	if len(p.Sweeps) > 0 {
 		fmt.Fprintln(w)
 	}
-	if !p.Changes() {
+	switch {
+	case p.Changes():
+	case waits > 0:
+		// Not "up to date": live runs have yet to end.
+		if waits == 1 {
+			fmt.Fprintln(w, "No changes. apply waits for the live run above and uses its result.")
+		} else {
+			fmt.Fprintf(w, "No changes. apply waits for the %d live runs above and uses their results.\n", waits)
+		}
+	default:
 		fmt.Fprintln(w, "No changes. Everything is up to date.")
 	}
 	fmt.Fprintln(w, summaryLine(p))
