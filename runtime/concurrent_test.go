@@ -146,6 +146,27 @@ func (p *project) waitFile(name string) {
 	p.t.Fatalf("timed out waiting for %s", name)
 }
 
+// tracked is the number of actions in flight for address, across p.rt and
+// its relatives.
+func (p *project) tracked(address string) int {
+	t := p.rt.tracker()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byAddress[address])
+}
+
+// waitUntil polls cond until it holds, for at most 20 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (p *project) count(exp string) int {
 	b, _ := os.ReadFile(filepath.Join(p.dir, "count-"+exp+".txt"))
 	return strings.Count(string(b), "run")
@@ -289,14 +310,17 @@ experiment "b" {
 	blocker := applyAsync(p.rt, pl, Options{CancelSuperseded: true})
 	p.waitFile("started-a-1")
 	first := applyAsync(p.rt.WithConfig(p.rt.Config), p.plan(p.rt.Config), Options{CancelSuperseded: true})
-	time.Sleep(100 * time.Millisecond)
+	// Only once the first apply tracks its b may the newer apply come:
+	// before, the newer b would be the one tracked, and the older apply's
+	// b would supersede it.
+	waitUntil(t, "the first apply tracks experiment.b", func() bool { return p.tracked("experiment.b") == 1 })
 
 	// b waits for the only slot, unrecorded. An edit supersedes it: it
 	// never starts, and the newer b takes its turn.
 	p.write("src2/v.txt", "2")
 	cfg := p.load()
 	second := applyAsync(p.rt.WithConfig(cfg), p.plan(cfg), Options{CancelSuperseded: true})
-	time.Sleep(200 * time.Millisecond)
+	waitUntil(t, "the second apply supersedes the first one's b", func() bool { return len(p.events.of(RunSuperseded)) > 0 })
 	// The bounds hold across applies: the newer b waits for a's slot.
 	if _, err := os.Stat(filepath.Join(p.dir, "started-b-2")); err == nil {
 		t.Error("b started while a held the compute's only slot")
