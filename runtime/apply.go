@@ -99,8 +99,10 @@ type Runtime struct {
 	Environments *Environments
 	envOnce      sync.Once
 
-	once  sync.Once
-	sh    *shared // with the Runtimes of WithConfig
+	once sync.Once
+	sh   *shared // with the Runtimes of WithConfig
+	// gen orders the Runtimes of WithConfig: a later call, a higher gen.
+	gen   uint64
 	putMu sync.Mutex
 }
 
@@ -217,7 +219,7 @@ func (r *apply) run(ctx context.Context, p *planner.Plan, opts Options) (Result,
 	r.emit(Event{Type: ApplyStarted, Counts: p.Summary()})
 	r.recordAttach(ctx, p)
 	waitEnvironments := r.startEnvironments(ctx, p, opts.Stop)
-	roles := r.tracker().assign(ctx, p, opts, r.State.Get, r.emit)
+	roles := r.tracker().assign(ctx, p, opts, r.gen, r.State.Get, r.emit)
 	r.batches = r.newBatcher(ctx, p, opts, func(pos int) bool {
 		b := roles[pos]
 		return b.join == nil && b.ended == nil && !b.restart

@@ -43,6 +43,7 @@ type shared struct {
 	mu      sync.Mutex
 	sched   *scheduler
 	nextPos int                   // the next free plan position
+	gens    uint64                // the last Runtime.gen given
 	inputs  *inputGuard           // made on first use
 	claims  map[string]*heldClaim // by address: this process's claims (claims.go)
 	ends    endings               // of runs that freed their slots
@@ -70,8 +71,18 @@ func (r *Runtime) tracker() *tracker { return r.shared().runs }
 //
 // Each Apply call is an apply of its own (snapshots, batches, sweeps), so
 // the applies of one Runtime and of its relatives may run at the same time.
+//
+// Runtimes made later stand for newer configurations: an apply of an older
+// one that takes its plan after an apply of a newer one (its goroutine was
+// slower to get there) does not supersede the newer one's actions; its own
+// are superseded instead, as if it had come first.
 func (r *Runtime) WithConfig(cfg *lang.Config) *Runtime {
-	return &Runtime{Config: cfg, State: r.State, Computes: r.Computes, DataDir: r.DataDir, Store: r.Store, Sink: r.Sink, sh: r.shared()}
+	sh := r.shared()
+	sh.mu.Lock()
+	sh.gens++
+	gen := sh.gens
+	sh.mu.Unlock()
+	return &Runtime{Config: cfg, State: r.State, Computes: r.Computes, DataDir: r.DataDir, Store: r.Store, Sink: r.Sink, sh: sh, gen: gen}
 }
 
 // scheduler returns the scheduler shared by r's relatives, made with the

@@ -352,6 +352,67 @@ experiment "b" {
 	}
 }
 
+// TestStaleApplyComingLate: an apply of an older configuration that takes
+// its plan only after an apply of a newer one (watch's goroutine of an
+// earlier cycle was slow) does not supersede the newer b: its own b is
+// superseded and never starts.
+func TestStaleApplyComingLate(t *testing.T) {
+	p := newProject(t, `
+compute "local" "here" {
+  max_runs = 1
+}
+experiment "a" {
+  compute    = compute.here
+  source_dir = "src"
+  command    = ["sh", "hold.sh", path.root, "a"]
+}
+experiment "b" {
+  compute    = compute.here
+  source_dir = "src2"
+  command    = ["sh", "hold.sh", path.root, "b"]
+}
+`)
+	pl, err := planner.Build(t.Context(), p.rt.Config, p.st, planner.Options{Targets: []string{"experiment.a"}, DataDir: filepath.Join(p.dir, ".trainrun")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := applyAsync(p.rt, pl, Options{CancelSuperseded: true})
+	p.waitFile("started-a-1")
+
+	// The older cycle's Runtime and plan are made first; its apply comes
+	// after the newer one's.
+	oldRT, oldPlan := p.rt.WithConfig(p.rt.Config), p.plan(p.rt.Config)
+	p.write("src2/v.txt", "2")
+	cfg := p.load()
+	second := applyAsync(p.rt.WithConfig(cfg), p.plan(cfg), Options{CancelSuperseded: true})
+	waitUntil(t, "the newer apply tracks experiment.b", func() bool { return p.tracked("experiment.b") == 1 })
+	first := applyAsync(oldRT, oldPlan, Options{CancelSuperseded: true})
+	waitUntil(t, "the older apply's b is superseded", func() bool { return len(p.events.of(RunSuperseded)) > 0 })
+
+	p.write("go-a", "")
+	p.waitFile("started-b-2")
+	p.write("go-b", "")
+	if res := wait(t, blocker); res.Succeeded != 1 {
+		t.Errorf("a's apply: %+v, want a succeeded", res)
+	}
+	if res := wait(t, first); res.NotStarted != 1 || res.Succeeded != 0 {
+		t.Errorf("older apply: %+v, want b not started (and a joined)", res)
+	}
+	if res := wait(t, second); res.Succeeded != 1 {
+		t.Errorf("newer apply: %+v, want b succeeded", res)
+	}
+	if n := p.count("b"); n != 1 {
+		t.Errorf("b started %d times, want once", n)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "started-b-1")); err == nil {
+		t.Error("the older b started")
+	}
+	sup := p.events.of(RunSuperseded)
+	if len(sup) != 1 || sup[0].Message != "it will not start" || sup[0].RunID != "" {
+		t.Errorf("superseded events = %+v", sup)
+	}
+}
+
 // TestOutputsNotStoredFailTheRun: when the content store cannot take a
 // run's outputs (a full disk), the run is not a success: it fails with the
 // reason, and the next plan runs it again.

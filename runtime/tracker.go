@@ -34,6 +34,7 @@ type tracked struct {
 	fingerprint string
 	cancel      context.CancelFunc
 	done        chan struct{}
+	gen         uint64 // its Runtime's (see WithConfig)
 
 	// Guarded by tracker.mu.
 	runID      string // once known
@@ -66,9 +67,11 @@ type role struct {
 }
 
 // assign decides, in plan order, the role of each action of p: whether it
-// joins a tracked action, supersedes others, or re-attaches. get reads a
-// run's record; emit says what was superseded.
-func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, get func(id string) (*state.Run, error), emit func(Event)) []*role {
+// joins a tracked action, supersedes others, or re-attaches. gen is the
+// Runtime's (see WithConfig): the tracked actions of a higher one are not
+// superseded, they supersede the new one. get reads a run's record; emit
+// says what was superseded.
+func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, gen uint64, get func(id string) (*state.Run, error), emit func(Event)) []*role {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]*role, len(p.Actions))
@@ -86,11 +89,14 @@ func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, get
 			}
 		}
 		var same *tracked
+		newer := false // a newer configuration's action is tracked
 		for _, f := range t.byAddress[a.Address] {
 			switch {
 			case f.cancelled:
 			case same == nil && a.Fingerprint != "" && f.fingerprint == a.Fingerprint:
 				same = f
+			case f.gen > gen:
+				newer = true
 			case f.superseded == "":
 				emit(supersedeLocked(f, a, opts))
 			}
@@ -101,7 +107,7 @@ func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, get
 			continue
 		}
 		fctx, cancel := context.WithCancel(ctx)
-		f := &tracked{address: a.Address, fingerprint: a.Fingerprint, cancel: cancel, done: make(chan struct{})}
+		f := &tracked{address: a.Address, fingerprint: a.Fingerprint, cancel: cancel, done: make(chan struct{}), gen: gen}
 		b.own, b.ctx = f, context.WithValue(fctx, trackedKey{}, f)
 		t.byAddress[a.Address] = append(t.byAddress[a.Address], f)
 		switch {
@@ -120,6 +126,10 @@ func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, get
 			t.byRun[rec.ID] = pf
 			emit(supersedeLocked(pf, a, opts))
 			b.prior, b.priorTracked = rec, pf
+		}
+		if newer {
+			// As if this apply had come first and the newer one after.
+			emit(supersedeLocked(f, a, opts))
 		}
 	}
 	return out
