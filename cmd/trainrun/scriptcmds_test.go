@@ -14,7 +14,12 @@ import (
 // testscript's own.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// waitfile PATH [REGEXP]: wait (up to 30 s) until PATH exists and, with
-	// REGEXP, until its content matches.
+	// REGEXP, until its content matches. It is how a script waits for a
+	// background command's output: run it as
+	//	exec sh -c 'exec trainrun … >out.txt 2>&1' &name&
+	// and wait for the line that says what happened (testscript gives a
+	// background command's output only once it ended). Scripts wait on
+	// such conditions, never for a fixed time: there is no sleep command.
 	"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 1 || len(args) > 2 {
 			ts.Fatalf("usage: waitfile PATH [REGEXP]")
@@ -24,8 +29,10 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			re = regexp.MustCompile(args[1])
 		}
 		deadline := time.Now().Add(30 * time.Second)
+		var b []byte
 		for time.Now().Before(deadline) {
-			b, err := os.ReadFile(ts.MkAbs(args[0]))
+			var err error
+			b, err = os.ReadFile(ts.MkAbs(args[0]))
 			if err == nil && (re == nil || re.Match(b)) {
 				if neg {
 					ts.Fatalf("%s appeared", args[0])
@@ -35,6 +42,9 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			time.Sleep(20 * time.Millisecond)
 		}
 		if !neg {
+			if re != nil && b != nil {
+				ts.Logf("%s:\n%s", args[0], b)
+			}
 			ts.Fatalf("timed out waiting for %s", args[0])
 		}
 	},
@@ -51,15 +61,6 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if (got == want) == neg {
 			ts.Fatalf("%s has %d lines; want %s%d", args[1], got, map[bool]string{true: "not ", false: ""}[neg], want)
 		}
-	},
-	// sleep DURATION
-	"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) != 1 {
-			ts.Fatalf("usage: sleep DURATION")
-		}
-		d, err := time.ParseDuration(args[0])
-		ts.Check(err)
-		time.Sleep(d)
 	},
 	// writen N INTERVAL PATH: write PATH N times, INTERVAL apart, each time
 	// with other content ("save N"), as an editor saving in a burst.
