@@ -155,6 +155,19 @@ func (p *project) tracked(address string) int {
 	return len(t.byAddress[address])
 }
 
+// joiners is the number of actions that joined the actions in flight for
+// address.
+func (p *project) joiners(address string) int {
+	t := p.rt.tracker()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, f := range t.byAddress[address] {
+		n += f.joiners
+	}
+	return n
+}
+
 // waitUntil polls cond until it holds, for at most 20 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -246,7 +259,7 @@ func TestSupersedeCancelsAndJoinWaits(t *testing.T) {
 	rt3 := rt2.WithConfig(cfg)
 	pl3 := p.plan(cfg)
 	third := applyAsync(rt3, pl3, opts)
-	time.Sleep(100 * time.Millisecond)
+	waitUntil(t, "the third apply joins a's run", func() bool { return p.joiners("experiment.a") == 1 })
 	p.write("go-a", "")
 	if res := wait(t, second); res.Succeeded != 1 {
 		t.Errorf("second apply: %+v, want 1 succeeded", res)

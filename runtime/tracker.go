@@ -40,6 +40,7 @@ type tracked struct {
 	runID      string // once known
 	superseded string // why a newer plan superseded it
 	cancelled  bool   // superseded, and being cancelled
+	joiners    int    // actions of other applies that joined it
 
 	// Set before done closes.
 	run *state.Run
@@ -103,6 +104,7 @@ func (t *tracker) assign(ctx context.Context, p *planner.Plan, opts Options, gen
 		}
 		if same != nil {
 			same.superseded = "" // wanted again, if it was superseded and kept running
+			same.joiners++
 			b.join = same
 			continue
 		}
