@@ -52,24 +52,12 @@ func (r *apply) reattach(ctx context.Context, prior *state.Run, retries retryPol
 		r.emit(finishedEvent(run, nil))
 		return run, true
 	}
-	// Attempts of a run share its directory, and a retry removes the
-	// failed attempt's before submitting the next, whose handle is recorded
-	// once it is started: killed in between, the recorded handle is not the
-	// directory's. Ask the compute what the directory holds now.
-	if f, ok := comp.(providers.Finder); ok {
-		h, found, err := f.Lookup(ctx, run.ID)
-		switch {
-		case err != nil:
-			// Go on with the recorded handle.
-		case !found && ownAttempts(run) <= retries.retries:
-			return run, false // the next attempt was not started
-		case found && (h.ID != run.Handle.ID || h.StartTicks != run.Handle.StartTicks):
-			// The next attempt, started but not recorded.
-			h.StartedAt = run.Handle.StartedAt
-			run.Handle = &h
-			run.Attempts++
-			_ = r.put(run)
-		}
+	changed, notStarted := latestAttempt(ctx, comp, run, retries.retries)
+	if notStarted {
+		return run, false // the next attempt was not started
+	}
+	if changed {
+		_ = r.put(run)
 	}
 	r.emit(Event{Type: RunReattached, Address: run.Address, RunID: run.ID, Attempt: run.Attempts, Compute: run.Handle.Compute, Started: run.StartedAt})
 	st, detached := r.wait(ctx, comp, run, opts)
@@ -127,6 +115,24 @@ func (r *Runtime) reconcile(ctx context.Context, comp providers.Compute, run *st
 	if rec, err := r.State.Get(run.ID); err != nil || !rec.Live() {
 		return // recorded meanwhile
 	}
+	// st is the recorded handle's; the directory may hold a later attempt
+	// (asked only now, under the claim: a compute's lookup may claim a
+	// directory whose wrapper has not yet started, for nobody).
+	changed, notStarted := latestAttempt(ctx, comp, run, r.retries(run.Address))
+	if notStarted {
+		return // apply starts the next attempt
+	}
+	if changed {
+		var err error
+		if st, err = comp.Poll(ctx, *run.Handle); err != nil || !st.State.Done() {
+			return // the later attempt still runs: apply re-attaches
+		}
+		run.Attempts += st.Requeues
+		run.Requeues += st.Requeues
+		if st.State == providers.Failed && ownAttempts(run) <= r.retries(run.Address) {
+			return // apply re-attaches and retries it
+		}
+	}
 	(&apply{Runtime: r}).finish(ctx, comp, run, recordedSpec(run), st) // of no apply
 }
 
@@ -147,4 +153,32 @@ func (r *Runtime) retries(addr string) int {
 		return in.Retries
 	}
 	return -1
+}
+
+// latestAttempt asks comp which attempt of run its directory holds now; the
+// caller holds the run's claim. Attempts of a run share its directory, and
+// a retry removes the failed attempt's before it submits the next, whose
+// handle is recorded once it is started: killed in between, the recorded
+// handle is not the directory's. When the directory holds a later attempt,
+// run is updated to it (changed); when it is gone with retries left, the
+// next attempt was never started (notStarted). An error of the compute
+// leaves run as it is.
+func latestAttempt(ctx context.Context, comp providers.Compute, run *state.Run, retries int) (changed, notStarted bool) {
+	f, ok := comp.(providers.Finder)
+	if !ok || run.Handle == nil {
+		return false, false
+	}
+	h, found, err := f.Lookup(ctx, run.ID)
+	switch {
+	case err != nil:
+	case !found && ownAttempts(run) <= retries:
+		return false, true
+	case found && (h.ID != run.Handle.ID || h.StartTicks != run.Handle.StartTicks):
+		// The next attempt, started but not recorded.
+		h.StartedAt = run.Handle.StartedAt
+		run.Handle = &h
+		run.Attempts++
+		return true, false
+	}
+	return false, false
 }
