@@ -50,6 +50,45 @@ func TestTrackerNotices(t *testing.T) {
 	}
 }
 
+// A requeue that came and went between two rounds of the tracking loop,
+// the job never seen running (or seen running before and after), is told
+// by the job's submit time moving on: Slurm queues a requeued job anew.
+func TestTrackerNoticesUnseenRequeue(t *testing.T) {
+	c := New(Options{Name: "c", Requeue: true})
+	var got []providers.Notice
+	w := &watch{h: providers.Handle{ID: "7"}, done: make(chan outcome, 1), notify: func(n providers.Notice) { got = append(got, n) }}
+	c.tr.watches["7"] = []*watch{w}
+	steps := []struct {
+		info     jobInfo
+		waiting  string
+		requeues int
+		running  bool
+	}{
+		{jobInfo{true, "PENDING", "", "", "2026-12-07T15:10:00"}, "", 0, false},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:13:00", "2026-12-07T15:11:00"}, "held (BeginTime 2026-12-07T15:13:00)", 1, false},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:13:00", "2026-12-07T15:11:00"}, "held (BeginTime 2026-12-07T15:13:00)", 1, false},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:13:01", "2026-12-07T15:11:00"}, "", 1, true},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:20:01", "2026-12-07T15:18:00"}, "", 2, true},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:20:01", "2026-12-07T15:18:00"}, "", 2, true},
+		// Seen running, then pending with its old submit time, then the
+		// new one (Slurm sets it once the attempt has completed): once.
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:25:00", "2026-12-07T15:18:00"}, "held (BeginTime 2026-12-07T15:25:00)", 3, false},
+		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:25:00", "2026-12-07T15:23:00"}, "held (BeginTime 2026-12-07T15:25:00)", 3, false},
+		{jobInfo{true, "RUNNING", "", "2026-12-07T15:25:01", "2026-12-07T15:23:00"}, "", 3, true},
+	}
+	for i, s := range steps {
+		got = nil
+		c.tr.seen("7", s.info)
+		if len(got) != 1 {
+			t.Fatalf("step %d: %d notices", i, len(got))
+		}
+		n := got[0]
+		if n.Waiting != s.waiting || n.Requeues != s.requeues || n.Running.IsZero() == s.running {
+			t.Errorf("step %d (%+v): notice %+v, want waiting %q, requeues %d, running %v", i, s.info, n, s.waiting, s.requeues, s.running)
+		}
+	}
+}
+
 // On the real cluster: a job requeued behind trainrun's back (scontrol
 // requeue) is told to the wait as a requeue, then held, then running
 // again; the run's times are its last start's.

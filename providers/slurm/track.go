@@ -439,7 +439,8 @@ type watch struct {
 	ran       bool // seen running since its last (re)queueing
 	requeued  bool // seen requeued, not yet running again
 	requeues  int
-	unreached bool // the last round could not ask Slurm
+	submit    string // when Slurm last queued it, as last seen (jobInfo.submit)
+	unreached bool   // the last round could not ask Slurm
 }
 
 type outcome struct {
@@ -626,15 +627,26 @@ func (t *tracker) seen(id string, info jobInfo) {
 	for _, w := range t.watches[id] {
 		w.unreached = false
 		n := providers.Notice{}
+		// Queued again since the last round: a requeue that came and
+		// went between two rounds, unseen running or pending.
+		resubmitted := w.submit != "" && info.submit != "" && info.submit != w.submit
+		if info.submit != "" {
+			w.submit = info.submit
+		}
 		switch {
 		case !info.known || t.c.final(info.state):
 			// Its end is answered next.
 		case runningStates[info.state]:
+			if resubmitted && !w.requeued {
+				w.requeues++
+			}
 			w.ran, w.requeued = true, false
 			n.Running = parseSlurmTime(info.start)
-		case strings.HasPrefix(info.state, "REQUEUE") || info.state == "PREEMPTED" || w.ran:
+		case strings.HasPrefix(info.state, "REQUEUE") || info.state == "PREEMPTED" || w.ran || resubmitted:
 			// Requeued: by scontrol requeue, a preemption or a node
-			// failure; seen as such, or as a running job pending again.
+			// failure; seen as such, as a running job pending again, or
+			// as a job queued anew (its submit time moved on: the
+			// requeue came before any round saw it run).
 			if !w.requeued {
 				w.requeues++
 			}
