@@ -403,9 +403,16 @@ experiment "long" {
 	if show.Status != "succeeded" || !strings.HasPrefix(show.Env.Digest, "sha256:") || !strings.HasPrefix(image, "localhost/trainrun-box:") {
 		t.Fatalf("show -json: %+v", show)
 	}
-	// The cancelled run's container is gone (--rm), not left running.
-	if ps, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "ancestor="+image).Output(); err != nil || len(strings.TrimSpace(string(ps))) > 0 {
-		t.Errorf("containers of %s left: %q, %v", image, ps, err)
+	// The cancelled run's container is gone (--rm), not left running. Its
+	// removal is podman's cleanup process's, after the container ended:
+	// not done yet, maybe, when apply is (under load it took seconds).
+	var ps []byte
+	var psErr error
+	if !waitFor(time.Minute, func() bool {
+		ps, psErr = exec.Command("podman", "ps", "-a", "--filter", "ancestor="+image, "--format", "{{.ID}} {{.Status}}").Output()
+		return psErr == nil && len(strings.TrimSpace(string(ps))) == 0
+	}) {
+		t.Errorf("containers of %s left a minute after apply ended: %q, %v", image, ps, psErr)
 	}
 	logs := p.must(0, nil, "logs", "experiment.train").stdout
 	if !strings.HasPrefix(logs, "hello from the image\nlr=0.5 in "+p.path(".trainrun/local/here/runs/")) {
