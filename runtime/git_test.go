@@ -55,7 +55,11 @@ func TestGitInfo(t *testing.T) {
 	}{
 		{"clean", func() {}, false},
 		{"untracked file", func() { os.WriteFile(filepath.Join(sub, "new.txt"), []byte("n\n"), 0o644) }, true},
-		{"committed", func() { git(repo, "add", "-A"); git(repo, "commit", "-q", "-m", "b"); head = git(repo, "rev-parse", "HEAD") }, false},
+		{"committed", func() {
+			git(repo, "add", "-A")
+			git(repo, "commit", "-q", "-m", "b")
+			head = git(repo, "rev-parse", "HEAD")
+		}, false},
 		{"modified", func() { os.WriteFile(filepath.Join(repo, "a.txt"), []byte("b\n"), 0o644) }, true},
 	} {
 		step.edit()
