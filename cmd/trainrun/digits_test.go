@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,20 +14,7 @@ import (
 func TestDigitsExample(t *testing.T) {
 	envtest.RequireVenv(t)
 	envtest.RequireSklearn(t)
-	files := map[string]string{}
-	src := filepath.Join("..", "..", "examples", "digits")
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(src, path)
-		files[filepath.ToSlash(rel)] = string(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := exampleFiles(t, "digits")
 	p := newProject(t, files)
 	p.must(0, nil, "apply", "-auto-approve")
 	res := p.must(0, nil, "status", "-json")

@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,20 +16,7 @@ import (
 // median-stopping search ends each point as succeeded or stopped.
 func TestSweepASHAExample(t *testing.T) {
 	envtest.RequireSklearn(t)
-	files := map[string]string{}
-	src := filepath.Join("..", "..", "examples", "sweep-asha")
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(src, path)
-		files[filepath.ToSlash(rel)] = string(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := exampleFiles(t, "sweep-asha")
 	p := newProject(t, files)
 	small := []string{"-var", "points=3", "-var", "max_epochs=3"}
 	res := p.must(0, nil, append([]string{"apply", "-auto-approve", "-target", "experiment.asha"}, small...)...)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,20 +23,7 @@ func TestPreemptibleExample(t *testing.T) {
 	if err := envtest.Install("python3-torch"); err != nil {
 		envtest.Unavailable(t, "python3-torch: %v", err)
 	}
-	src := filepath.Join("..", "..", "examples", "preemptible")
-	files := map[string]string{}
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(src, path)
-		files[filepath.ToSlash(rel)] = string(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := exampleFiles(t, "preemptible")
 	// The example as it is, and the same experiment stopped once.
 	files["trainrun.hcl"] += `
 experiment "mlp_preempted" {

@@ -16,16 +16,7 @@ import (
 // with their reason, a requeue counted once however it shows (a running
 // job pending again, or REQUEUED), running with its start time.
 func TestTrackerNotices(t *testing.T) {
-	c := New(Options{Name: "c", Requeue: true})
-	var got []providers.Notice
-	w := &watch{h: providers.Handle{ID: "7"}, done: make(chan outcome, 1), notify: func(n providers.Notice) { got = append(got, n) }}
-	c.tr.watches["7"] = []*watch{w}
-	steps := []struct {
-		info     jobInfo
-		waiting  string
-		requeues int
-		running  bool
-	}{
+	checkNotices(t, []noticeStep{
 		{jobInfo{true, "PENDING", "", "", ""}, "", 0, false},
 		{jobInfo{true, "PENDING", "Priority", "", ""}, "pending in queue (reason Priority)", 0, false},
 		{jobInfo{true, "RUNNING", "", "2026-12-07T15:00:00", ""}, "", 0, true},
@@ -36,34 +27,14 @@ func TestTrackerNotices(t *testing.T) {
 		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:05:00", ""}, "held (BeginTime 2026-12-07T15:05:00)", 2, false},
 		{jobInfo{true, "PENDING", "JobHeldUser", "", ""}, "held (reason JobHeldUser)", 2, false},
 		{jobInfo{true, "PENDING", "JobArrayTaskLimit", "", ""}, "", 2, false},
-	}
-	for i, s := range steps {
-		got = nil
-		c.tr.seen("7", s.info)
-		if len(got) != 1 {
-			t.Fatalf("step %d: %d notices", i, len(got))
-		}
-		n := got[0]
-		if n.Waiting != s.waiting || n.Requeues != s.requeues || n.Running.IsZero() == s.running {
-			t.Errorf("step %d (%+v): notice %+v, want waiting %q, requeues %d, running %v", i, s.info, n, s.waiting, s.requeues, s.running)
-		}
-	}
+	})
 }
 
 // A requeue that came and went between two rounds of the tracking loop,
 // the job never seen running (or seen running before and after), is told
 // by the job's submit time moving on: Slurm queues a requeued job anew.
 func TestTrackerNoticesUnseenRequeue(t *testing.T) {
-	c := New(Options{Name: "c", Requeue: true})
-	var got []providers.Notice
-	w := &watch{h: providers.Handle{ID: "7"}, done: make(chan outcome, 1), notify: func(n providers.Notice) { got = append(got, n) }}
-	c.tr.watches["7"] = []*watch{w}
-	steps := []struct {
-		info     jobInfo
-		waiting  string
-		requeues int
-		running  bool
-	}{
+	checkNotices(t, []noticeStep{
 		{jobInfo{true, "PENDING", "", "", "2026-12-07T15:10:00"}, "", 0, false},
 		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:13:00", "2026-12-07T15:11:00"}, "held (BeginTime 2026-12-07T15:13:00)", 1, false},
 		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:13:00", "2026-12-07T15:11:00"}, "held (BeginTime 2026-12-07T15:13:00)", 1, false},
@@ -75,18 +46,7 @@ func TestTrackerNoticesUnseenRequeue(t *testing.T) {
 		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:25:00", "2026-12-07T15:18:00"}, "held (BeginTime 2026-12-07T15:25:00)", 3, false},
 		{jobInfo{true, "PENDING", "BeginTime", "2026-12-07T15:25:00", "2026-12-07T15:23:00"}, "held (BeginTime 2026-12-07T15:25:00)", 3, false},
 		{jobInfo{true, "RUNNING", "", "2026-12-07T15:25:01", "2026-12-07T15:23:00"}, "", 3, true},
-	}
-	for i, s := range steps {
-		got = nil
-		c.tr.seen("7", s.info)
-		if len(got) != 1 {
-			t.Fatalf("step %d: %d notices", i, len(got))
-		}
-		n := got[0]
-		if n.Waiting != s.waiting || n.Requeues != s.requeues || n.Running.IsZero() == s.running {
-			t.Errorf("step %d (%+v): notice %+v, want waiting %q, requeues %d, running %v", i, s.info, n, s.waiting, s.requeues, s.running)
-		}
-	}
+	})
 }
 
 // On the real cluster: a job requeued behind trainrun's back (scontrol
@@ -173,6 +133,35 @@ echo done
 		if n.Requeues > 1 {
 			t.Errorf("one requeue counted %d times: %+v", n.Requeues, notices)
 			break
+		}
+	}
+}
+
+// noticeStep is one round of the tracking loop: what Slurm says of the job,
+// and the notice the wait should get.
+type noticeStep struct {
+	info     jobInfo
+	waiting  string
+	requeues int
+	running  bool
+}
+
+// checkNotices feeds the steps to one watch of a fresh tracker, in order.
+func checkNotices(t *testing.T, steps []noticeStep) {
+	t.Helper()
+	c := New(Options{Name: "c", Requeue: true})
+	var got []providers.Notice
+	w := &watch{h: providers.Handle{ID: "7"}, done: make(chan outcome, 1), notify: func(n providers.Notice) { got = append(got, n) }}
+	c.tr.watches["7"] = []*watch{w}
+	for i, s := range steps {
+		got = nil
+		c.tr.seen("7", s.info)
+		if len(got) != 1 {
+			t.Fatalf("step %d: %d notices", i, len(got))
+		}
+		n := got[0]
+		if n.Waiting != s.waiting || n.Requeues != s.requeues || n.Running.IsZero() == s.running {
+			t.Errorf("step %d (%+v): notice %+v, want waiting %q, requeues %d, running %v", i, s.info, n, s.waiting, s.requeues, s.running)
 		}
 	}
 }
